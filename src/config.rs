@@ -1,0 +1,385 @@
+//! Configuration: `feedsmith.toml`, loaded once and strictly.
+//!
+//! Every field has a default, so no file is needed at all. An unknown key or a bad value is an
+//! error that names the key — a typo must never silently fall back to a default (SPEC §3).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use chrono::FixedOffset;
+use serde::Deserialize;
+use url::Url;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub site: SiteConfig,
+    pub feeds: FeedsConfig,
+    pub paths: PathsConfig,
+    pub server: ServerConfig,
+}
+
+/// `[site]`: what the feeds say about the site.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SiteConfig {
+    pub title: String,
+    /// Absolute base URL; `None` means "the server's own address".
+    pub url: Option<String>,
+    pub description: String,
+    pub author: String,
+    pub language: String,
+    /// Fixed UTC offset for dates written without one (`+08:00`, `-0500`, `UTC`).
+    pub timezone: String,
+    pub permalink: String,
+}
+
+impl Default for SiteConfig {
+    fn default() -> Self {
+        SiteConfig {
+            title: "feedsmith".to_owned(),
+            url: None,
+            description: String::new(),
+            author: String::new(),
+            language: "en".to_owned(),
+            timezone: "+00:00".to_owned(),
+            permalink: DEFAULT_PERMALINK.to_owned(),
+        }
+    }
+}
+
+/// Jekyll's default permalink pattern.
+pub const DEFAULT_PERMALINK: &str = "/:categories/:year/:month/:day/:title.html";
+
+/// `[feeds]`: what goes into each document.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeedsConfig {
+    /// Items per feed; 0 = all.
+    pub limit: usize,
+    pub content: ContentMode,
+    pub formats: Vec<Format>,
+}
+
+impl Default for FeedsConfig {
+    fn default() -> Self {
+        FeedsConfig {
+            limit: 50,
+            content: ContentMode::Full,
+            formats: vec![Format::Rss, Format::Atom, Format::Json],
+        }
+    }
+}
+
+/// Whether items carry the full HTML content or only the summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContentMode {
+    Full,
+    Summary,
+}
+
+/// One of the three feed formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Rss,
+    Atom,
+    Json,
+}
+
+impl Format {
+    pub const ALL: [Format; 3] = [Format::Rss, Format::Atom, Format::Json];
+
+    /// The document's file name inside a scope directory.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Format::Rss => "rss.xml",
+            Format::Atom => "atom.xml",
+            Format::Json => "feed.json",
+        }
+    }
+
+    /// The `Content-Type` the server sends for it.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Rss => "application/rss+xml; charset=utf-8",
+            Format::Atom => "application/atom+xml; charset=utf-8",
+            Format::Json => "application/feed+json; charset=utf-8",
+        }
+    }
+}
+
+/// `[paths]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PathsConfig {
+    pub posts: PathBuf,
+    pub output: PathBuf,
+}
+
+impl Default for PathsConfig {
+    fn default() -> Self {
+        PathsConfig {
+            posts: PathBuf::from("posts"),
+            output: PathBuf::from("feeds"),
+        }
+    }
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// `Cache-Control: max-age`, seconds.
+    pub max_age: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_age: 300,
+        }
+    }
+}
+
+/// The default config file, read when present in the working directory.
+pub const DEFAULT_CONFIG_FILE: &str = "feedsmith.toml";
+
+impl Config {
+    /// Parses a TOML document; errors name the offending key.
+    pub fn from_toml(text: &str) -> Result<Config> {
+        let config: Config =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_end()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Loads `path`; errors name the file and the key.
+    pub fn from_file(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        let config: Config = toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
+        config
+            .validate()
+            .with_context(|| format!("invalid config file {}", path.display()))?;
+        Ok(config)
+    }
+
+    /// Loads `--config PATH` if given, else `feedsmith.toml` if it exists, else the defaults.
+    pub fn load(explicit: Option<&Path>) -> Result<Config> {
+        match explicit {
+            Some(path) => Config::from_file(path),
+            None => {
+                let default = Path::new(DEFAULT_CONFIG_FILE);
+                if default.is_file() {
+                    Config::from_file(default)
+                } else {
+                    Ok(Config::default())
+                }
+            }
+        }
+    }
+
+    /// Checks every value whose type alone does not make it valid.
+    pub fn validate(&self) -> Result<()> {
+        parse_timezone(&self.site.timezone).context("site.timezone")?;
+        if let Some(url) = &self.site.url {
+            parse_site_url(url).context("site.url")?;
+        }
+        if !self.site.permalink.starts_with('/') {
+            bail!(
+                "site.permalink: must start with '/', got {:?}",
+                self.site.permalink
+            );
+        }
+        if self.site.title.trim().is_empty() {
+            bail!("site.title: must not be empty");
+        }
+        if self.feeds.formats.is_empty() {
+            bail!("feeds.formats: must list at least one of \"rss\", \"atom\", \"json\"");
+        }
+        let mut seen = self.feeds.formats.clone();
+        seen.sort();
+        seen.dedup();
+        if seen.len() != self.feeds.formats.len() {
+            bail!("feeds.formats: lists a format twice");
+        }
+        if self.paths.posts.as_os_str().is_empty() {
+            bail!("paths.posts: must not be empty");
+        }
+        if self.paths.output.as_os_str().is_empty() {
+            bail!("paths.output: must not be empty");
+        }
+        Ok(())
+    }
+
+    /// The site timezone as a fixed offset (validated at load).
+    pub fn timezone(&self) -> FixedOffset {
+        parse_timezone(&self.site.timezone).unwrap_or_else(|_| utc())
+    }
+
+    /// The formats to write, in a fixed order.
+    pub fn formats(&self) -> Vec<Format> {
+        Format::ALL
+            .into_iter()
+            .filter(|f| self.feeds.formats.contains(f))
+            .collect()
+    }
+
+    /// The site's base URL: `site.url`, or else the server's own address.
+    pub fn site_url(&self) -> Url {
+        self.site
+            .url
+            .as_deref()
+            .and_then(|u| parse_site_url(u).ok())
+            .unwrap_or_else(|| own_address_url(self.server.listen))
+    }
+
+    /// A default config pointing at the given directories, for tests.
+    pub fn default_for_test(posts: &Path, output: &Path) -> Config {
+        let mut config = Config::default();
+        config.site.url = Some("https://example.com".to_owned());
+        config.paths.posts = posts.to_path_buf();
+        config.paths.output = output.to_path_buf();
+        config
+    }
+}
+
+fn utc() -> FixedOffset {
+    FixedOffset::east_opt(0).expect("zero offset is valid")
+}
+
+/// The URL of a listening address: `http://127.0.0.1:8080`, `http://[::1]:8080`.
+pub fn own_address_url(addr: SocketAddr) -> Url {
+    let host = if addr.ip().is_unspecified() {
+        // 0.0.0.0 is not an address a reader can follow; name the loopback instead.
+        "localhost".to_owned()
+    } else {
+        match addr.ip() {
+            std::net::IpAddr::V4(ip) => ip.to_string(),
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        }
+    };
+    Url::parse(&format!("http://{host}:{}/", addr.port())).expect("socket address forms a URL")
+}
+
+/// Parses an absolute `http`/`https` site URL.
+pub fn parse_site_url(text: &str) -> Result<Url> {
+    let url = Url::parse(text).with_context(|| format!("not an absolute URL: {text:?}"))?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        bail!("must be an http or https URL, got {text:?}");
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        bail!("has no host: {text:?}");
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        bail!("must not have a query or fragment: {text:?}");
+    }
+    Ok(url)
+}
+
+/// Parses `+08:00`, `+0800`, `-05`, `Z`, `UTC`.
+pub fn parse_timezone(text: &str) -> Result<FixedOffset> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("utc") || t.eq_ignore_ascii_case("z") || t.eq_ignore_ascii_case("gmt")
+    {
+        return Ok(utc());
+    }
+    match crate::post::date::parse_offset(t) {
+        Some(offset) => Ok(offset),
+        None => bail!("expected a fixed UTC offset like \"+08:00\" or \"UTC\", got {text:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let c = Config::from_toml("").unwrap();
+        assert_eq!(c.feeds.limit, 50);
+        assert_eq!(c.site.permalink, DEFAULT_PERMALINK);
+        assert_eq!(c.server.max_age, 300);
+        assert_eq!(c.formats(), Format::ALL.to_vec());
+        assert_eq!(c.site_url().as_str(), "http://127.0.0.1:8080/");
+    }
+
+    #[test]
+    fn full_example_parses() {
+        let c = Config::from_toml(
+            r#"
+[site]
+title = "My site"
+url = "https://example.com"
+description = "d"
+author = "a"
+language = "zh-CN"
+timezone = "+08:00"
+permalink = "/:year/:title/"
+[feeds]
+limit = 0
+content = "summary"
+formats = ["json", "rss"]
+[paths]
+posts = "p"
+output = "o"
+[server]
+listen = "0.0.0.0:9000"
+max_age = 60
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.timezone().local_minus_utc(), 8 * 3600);
+        assert_eq!(c.feeds.content, ContentMode::Summary);
+        assert_eq!(c.formats(), vec![Format::Rss, Format::Json]);
+        assert_eq!(c.site_url().as_str(), "https://example.com/");
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Config::from_toml("[site]\ntitel = \"x\"\n").unwrap_err();
+        assert!(format!("{err:#}").contains("titel"), "{err:#}");
+        let err = Config::from_toml("[sight]\n").unwrap_err();
+        assert!(format!("{err:#}").contains("sight"), "{err:#}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        for (toml, key) in [
+            ("[site]\ntimezone = \"Mars/Base\"\n", "site.timezone"),
+            ("[site]\nurl = \"example.com\"\n", "site.url"),
+            ("[site]\nurl = \"ftp://example.com\"\n", "site.url"),
+            ("[site]\npermalink = \"x\"\n", "site.permalink"),
+            ("[feeds]\nformats = []\n", "feeds.formats"),
+        ] {
+            let err = Config::from_toml(toml).unwrap_err();
+            assert!(format!("{err:#}").contains(key), "{toml}: {err:#}");
+        }
+        for toml in [
+            "[feeds]\nlimit = -1\n",
+            "[feeds]\ncontent = \"some\"\n",
+            "[feeds]\nformats = [\"xml\"]\n",
+            "[server]\nlisten = \"nowhere\"\n",
+        ] {
+            let err = Config::from_toml(toml).unwrap_err();
+            let msg = format!("{err:#}");
+            let key = toml.lines().nth(1).unwrap().split(' ').next().unwrap();
+            assert!(msg.contains(key), "{toml}: {msg}");
+        }
+    }
+
+    #[test]
+    fn timezone_forms() {
+        assert_eq!(parse_timezone("UTC").unwrap().local_minus_utc(), 0);
+        assert_eq!(parse_timezone("+0800").unwrap().local_minus_utc(), 28800);
+        assert_eq!(parse_timezone("-05:30").unwrap().local_minus_utc(), -19800);
+        assert!(parse_timezone("+25:00").is_err());
+    }
+}

@@ -1,0 +1,140 @@
+//! Atom 1.0 (RFC 4287), written with the `atom_syndication` crate.
+
+use atom_syndication::{
+    Category, Content, Entry, Feed, Generator, Link, Person as AtomPerson, Text, WriteConfig,
+};
+
+use super::{image_mime, terms_of, FeedSpec, GENERATOR, GENERATOR_URI, VERSION};
+use crate::post::{Person, Post};
+
+pub fn render(spec: &FeedSpec<'_>) -> Result<Vec<u8>, String> {
+    let meta = spec.meta;
+    let mut links = vec![
+        Link {
+            href: meta.home(),
+            rel: "alternate".into(),
+            mime_type: Some("text/html".into()),
+            ..Default::default()
+        },
+        Link {
+            href: spec.self_url.clone(),
+            rel: "self".into(),
+            mime_type: Some("application/atom+xml".into()),
+            ..Default::default()
+        },
+    ];
+    if let Some(hub) = &meta.hub {
+        links.push(Link {
+            href: hub.clone(),
+            rel: "hub".into(),
+            ..Default::default()
+        });
+    }
+    let feed = Feed {
+        title: Text::plain(spec.title.clone()),
+        id: spec.self_url.clone(),
+        updated: spec.updated,
+        authors: vec![person(&meta.default_author)],
+        generator: Some(Generator {
+            value: GENERATOR.into(),
+            uri: Some(GENERATOR_URI.into()),
+            version: Some(VERSION.into()),
+        }),
+        links,
+        subtitle: Some(Text::plain(spec.description.clone())),
+        entries: spec.items.iter().map(|p| entry(spec, p)).collect(),
+        lang: Some(meta.language.clone()).filter(|l| !l.is_empty()),
+        ..Default::default()
+    };
+    let mut out = Vec::with_capacity(4096 + spec.items.len() * 4096);
+    feed.write_with_config(
+        &mut out,
+        WriteConfig {
+            write_document_declaration: true,
+            indent_size: None,
+        },
+    )
+    .map_err(|e| format!("Atom writer: {e}"))?;
+    out.push(b'\n');
+    Ok(out)
+}
+
+fn person(p: &Person) -> AtomPerson {
+    AtomPerson {
+        name: p.name.clone(),
+        email: p.email.clone(),
+        uri: p.uri.clone(),
+        ..Default::default()
+    }
+}
+
+/// An Atom id must be an IRI; a front-matter id that is not one is wrapped in a `tag:` URI.
+pub fn atom_id(post: &Post, base: &str) -> String {
+    let id = post.id.as_str();
+    let has_scheme = id.split_once(':').is_some_and(|(s, _)| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+            && s.as_bytes()[0].is_ascii_alphabetic()
+    });
+    if has_scheme && !id.contains(char::is_whitespace) {
+        return id.to_owned();
+    }
+    let host = url::Url::parse(base)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "localhost".into());
+    format!("tag:{host},2000:{}", crate::slug::encode_segment(id))
+}
+
+fn entry(spec: &FeedSpec<'_>, post: &Post) -> Entry {
+    let meta = spec.meta;
+    let mut links = vec![Link {
+        href: post.url.clone(),
+        rel: "alternate".into(),
+        mime_type: Some("text/html".into()),
+        ..Default::default()
+    }];
+    if let Some(src) = &post.source_link {
+        links.push(Link {
+            href: src.clone(),
+            rel: "via".into(),
+            title: post.source_name.clone(),
+            ..Default::default()
+        });
+    }
+    if let Some(img) = &post.image {
+        links.push(Link {
+            href: img.clone(),
+            rel: "enclosure".into(),
+            mime_type: Some(image_mime(img).into()),
+            ..Default::default()
+        });
+    }
+    let mut summary = Text::plain(post.summary.clone());
+    summary.lang = post.lang.clone();
+    Entry {
+        title: Text::plain(post.title.clone()),
+        id: atom_id(post, &meta.base),
+        updated: post.updated,
+        published: Some(post.date),
+        authors: vec![person(spec.author_of(post))],
+        categories: terms_of(post)
+            .map(|(kind, name)| Category {
+                term: name.to_owned(),
+                scheme: Some(format!("{}/{}/", meta.base, kind.dir())),
+                label: None,
+            })
+            .collect(),
+        links,
+        summary: Some(summary).filter(|s| !s.value.is_empty()),
+        content: spec.full_content().then(|| Content {
+            value: Some(post.content_html.clone()),
+            content_type: Some("html".into()),
+            lang: post.lang.clone(),
+            base: None,
+            src: None,
+        }),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,125 @@
+//! JSON Feed 1.1 (<https://jsonfeed.org/version/1.1>), serialized from typed structs so the
+//! field order is fixed.
+
+use serde::Serialize;
+
+use super::{rfc3339, terms_of, FeedSpec};
+use crate::post::{Person, Post};
+
+/// The version URL every JSON Feed 1.1 document declares.
+pub const VERSION_URL: &str = "https://jsonfeed.org/version/1.1";
+
+#[derive(Serialize)]
+struct JsonFeed<'a> {
+    version: &'static str,
+    title: &'a str,
+    home_page_url: String,
+    feed_url: &'a str,
+    description: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    language: Option<&'a str>,
+    authors: Vec<Author<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hubs: Vec<Hub<'a>>,
+    items: Vec<JsonItem<'a>>,
+}
+
+#[derive(Serialize)]
+struct Hub<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    url: &'a str,
+}
+
+#[derive(Serialize)]
+struct Author<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+}
+
+#[derive(Serialize)]
+struct JsonItem<'a> {
+    id: &'a str,
+    url: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    external_url: Option<&'a str>,
+    title: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_html: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_text: Option<&'a str>,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    summary: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<&'a str>,
+    date_published: String,
+    date_modified: String,
+    authors: Vec<Author<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    language: Option<&'a str>,
+}
+
+fn author(p: &Person) -> Author<'_> {
+    Author {
+        name: &p.name,
+        url: p
+            .uri
+            .clone()
+            .or_else(|| p.email.as_ref().map(|e| format!("mailto:{e}"))),
+    }
+}
+
+pub fn render(spec: &FeedSpec<'_>) -> Result<Vec<u8>, String> {
+    let meta = spec.meta;
+    let feed = JsonFeed {
+        version: VERSION_URL,
+        title: &spec.title,
+        home_page_url: meta.home(),
+        feed_url: &spec.self_url,
+        description: &spec.description,
+        language: Some(meta.language.as_str()).filter(|l| !l.is_empty()),
+        authors: vec![author(&meta.default_author)],
+        hubs: meta
+            .hub
+            .as_deref()
+            .map(|url| Hub {
+                kind: "WebSub",
+                url,
+            })
+            .into_iter()
+            .collect(),
+        items: spec.items.iter().map(|p| item(spec, p)).collect(),
+    };
+    let mut out = serde_json::to_vec(&feed).map_err(|e| format!("JSON writer: {e}"))?;
+    out.push(b'\n');
+    Ok(out)
+}
+
+fn item<'a>(spec: &'a FeedSpec<'a>, post: &'a Post) -> JsonItem<'a> {
+    let mut tags: Vec<&str> = Vec::new();
+    for (_, name) in terms_of(post) {
+        if !tags.contains(&name) {
+            tags.push(name);
+        }
+    }
+    let full = spec.full_content();
+    JsonItem {
+        id: &post.id,
+        url: &post.url,
+        external_url: post.source_link.as_deref(),
+        title: &post.title,
+        content_html: full.then_some(post.content_html.as_str()),
+        // An item must have content_html or content_text: in summary mode, the summary.
+        content_text: (!full).then_some(post.summary.as_str()),
+        summary: &post.summary,
+        image: post.image.as_deref(),
+        date_published: rfc3339(&post.date),
+        date_modified: rfc3339(&post.updated),
+        authors: vec![author(spec.author_of(post))],
+        tags,
+        language: post.lang.as_deref(),
+    }
+}

@@ -1,0 +1,275 @@
+//! Rendering: a scope's posts → an RSS 2.0, Atom 1.0 or JSON Feed 1.1 document, plus the OPML
+//! list and the human index page.
+//!
+//! Everything here is a pure function of the listing and the config: no clock, no I/O, no hash
+//! map order, so unchanged posts give byte-identical documents from build to build.
+
+mod atom;
+mod index;
+mod json;
+mod opml;
+mod rss;
+pub mod verify;
+
+use chrono::{DateTime, FixedOffset};
+
+use crate::config::{Config, ContentMode, Format};
+use crate::post::{ParseContext, Person, Post};
+use crate::site::{Listing, Scope, TermKind};
+
+/// The generator name written into every feed.
+pub const GENERATOR: &str = "feedsmith";
+/// The generator version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The generator's home.
+pub const GENERATOR_URI: &str = "https://github.com/feedsmith/feedsmith";
+
+/// Site-wide settings the renderers need, resolved once per build.
+#[derive(Debug, Clone)]
+pub struct SiteMeta {
+    pub title: String,
+    pub description: String,
+    pub language: String,
+    /// Base URL without trailing slash (`https://example.com` or `https://example.com/blog`).
+    pub base: String,
+    /// The default author of items that name none (site author, else the site title).
+    pub default_author: Person,
+    pub content: ContentMode,
+    pub limit: usize,
+    pub formats: Vec<Format>,
+    /// WebSub hub URL to advertise, if any.
+    pub hub: Option<String>,
+}
+
+impl SiteMeta {
+    /// Resolves the settings of `config`.
+    pub fn from_config(config: &Config) -> SiteMeta {
+        let author = if config.site.author.trim().is_empty() {
+            config.site.title.trim()
+        } else {
+            config.site.author.trim()
+        };
+        SiteMeta {
+            title: clean_text(config.site.title.trim()),
+            description: clean_text(config.site.description.trim()),
+            language: config.site.language.trim().to_owned(),
+            base: config.site_url().as_str().trim_end_matches('/').to_owned(),
+            default_author: Person {
+                name: clean_text(author),
+                email: None,
+                uri: None,
+            },
+            content: config.feeds.content,
+            limit: config.feeds.limit,
+            formats: config.formats(),
+            hub: None,
+        }
+    }
+
+    /// Absolute URL of a site path (percent-encoded).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, crate::slug::encode_path(path))
+    }
+
+    /// The home page URL.
+    pub fn home(&self) -> String {
+        format!("{}/", self.base)
+    }
+}
+
+/// The parse context that matches these settings.
+pub fn parse_context(config: &Config) -> ParseContext {
+    ParseContext {
+        site_url: config.site_url(),
+        timezone: config.timezone(),
+        permalink: config.site.permalink.clone(),
+    }
+}
+
+/// One feed document's inputs: the scope's metadata and its posts.
+pub struct FeedSpec<'a> {
+    pub meta: &'a SiteMeta,
+    pub scope: Scope,
+    pub title: String,
+    pub description: String,
+    pub self_url: String,
+    pub items: Vec<&'a Post>,
+    /// The newest `updated` of the items; the Unix epoch for an empty feed.
+    pub updated: DateTime<FixedOffset>,
+    /// The term's name as written, for term scopes.
+    pub term: Option<String>,
+}
+
+impl<'a> FeedSpec<'a> {
+    /// Prepares the feed of `scope` in `format`: items newest first, limited.
+    pub fn new(meta: &'a SiteMeta, listing: &'a Listing, scope: &Scope, format: Format) -> Self {
+        let items = listing.scope_posts(scope, meta.limit);
+        let updated = items
+            .iter()
+            .map(|p| p.updated.max(p.date))
+            .max()
+            .unwrap_or_else(epoch);
+        let term = listing.term(scope).map(|t| t.name.clone());
+        let (title, description) = match (scope, &term) {
+            (Scope::Term(kind, _), Some(name)) => {
+                let what = match kind {
+                    TermKind::Category => format!("Posts in “{name}”"),
+                    TermKind::Tag => format!("Posts tagged “{name}”"),
+                };
+                let desc = if meta.description.is_empty() {
+                    format!("{what} on {}", meta.title)
+                } else {
+                    format!("{} — {what}", meta.description)
+                };
+                (format!("{} — {name}", meta.title), desc)
+            }
+            _ => {
+                let desc = if meta.description.is_empty() {
+                    format!("Latest posts on {}", meta.title)
+                } else {
+                    meta.description.clone()
+                };
+                (meta.title.clone(), desc)
+            }
+        };
+        FeedSpec {
+            meta,
+            self_url: meta.url(&route(scope, format)),
+            scope: scope.clone(),
+            title,
+            description,
+            items,
+            updated,
+            term,
+        }
+    }
+
+    /// Whether items carry full content.
+    pub fn full_content(&self) -> bool {
+        self.meta.content == ContentMode::Full
+    }
+
+    /// The author of an item: its own, else the site default.
+    pub fn author_of<'p>(&'p self, post: &'p Post) -> &'p Person {
+        post.author.as_ref().unwrap_or(&self.meta.default_author)
+    }
+}
+
+/// 1970-01-01T00:00:00Z: the `updated` time of a feed with no items.
+pub fn epoch() -> DateTime<FixedOffset> {
+    DateTime::from_timestamp(0, 0)
+        .unwrap_or_default()
+        .fixed_offset()
+}
+
+/// The server path of a scope's document in a format: `/rss.xml`, `/tags/{slug}/atom.xml`.
+pub fn route(scope: &Scope, format: Format) -> String {
+    format!("{}/{}", scope.dir(), format.file_name())
+}
+
+/// Renders one feed document.
+pub fn render(spec: &FeedSpec<'_>, format: Format) -> Result<Vec<u8>, String> {
+    match format {
+        Format::Rss => rss::render(spec),
+        Format::Atom => atom::render(spec),
+        Format::Json => json::render(spec),
+    }
+}
+
+pub use index::render as render_index;
+pub use opml::render as render_opml;
+
+/// Route of the OPML list.
+pub const OPML_ROUTE: &str = "/feeds.opml";
+/// Route of the index page.
+pub const INDEX_ROUTE: &str = "/index.html";
+
+/// Removes characters that XML 1.0 does not allow (C0 controls but tab/LF/CR, U+FFFE, U+FFFF).
+/// Every text that reaches a document goes through this, in every format, so that titles read
+/// the same everywhere.
+pub fn clean_text(s: &str) -> String {
+    if s.chars().all(is_xml_char) {
+        s.to_owned()
+    } else {
+        s.chars().filter(|c| is_xml_char(*c)).collect()
+    }
+}
+
+/// True for characters allowed in XML 1.0 documents.
+pub fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// RSS 2.0 date: RFC 822 with a numeric offset, the post's own.
+pub fn rfc822(d: &DateTime<FixedOffset>) -> String {
+    d.format("%a, %d %b %Y %H:%M:%S %z").to_string()
+}
+
+/// Atom/JSON date: RFC 3339 with the post's own offset (`Z` for UTC).
+pub fn rfc3339(d: &DateTime<FixedOffset>) -> String {
+    d.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+/// Guesses an image's media type from its URL.
+pub fn image_mime(url: &str) -> &'static str {
+    let path = url
+        .split(['?', '#'])
+        .next()
+        .unwrap_or(url)
+        .to_ascii_lowercase();
+    match path.rsplit_once('.').map(|(_, e)| e) {
+        Some("png") => "image/png",
+        Some("gif") => "image/gif",
+        Some("webp") => "image/webp",
+        Some("svg") => "image/svg+xml",
+        Some("avif") => "image/avif",
+        _ => "image/jpeg",
+    }
+}
+
+/// The host of a URL, used as the visible name of a source without `source_name`.
+pub fn host_of(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| url.to_owned())
+}
+
+/// Categories then tags of a post, as (kind, name) without duplicates of the same kind.
+pub fn terms_of(post: &Post) -> impl Iterator<Item = (TermKind, &str)> {
+    post.categories
+        .iter()
+        .map(|c| (TermKind::Category, c.as_str()))
+        .chain(post.tags.iter().map(|t| (TermKind::Tag, t.as_str())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_chars() {
+        assert_eq!(
+            clean_text("a\u{0}b\u{8}c\td\u{FFFE}e\u{1F600}"),
+            "abc\tde\u{1F600}"
+        );
+        assert_eq!(clean_text("plain"), "plain");
+    }
+
+    #[test]
+    fn dates_keep_offset() {
+        let d = DateTime::parse_from_rfc3339("2021-12-21T08:10:27+08:00").unwrap();
+        assert_eq!(rfc822(&d), "Tue, 21 Dec 2021 08:10:27 +0800");
+        assert_eq!(rfc3339(&d), "2021-12-21T08:10:27+08:00");
+        let u = DateTime::parse_from_rfc3339("2021-12-21T08:10:27Z").unwrap();
+        assert_eq!(rfc3339(&u), "2021-12-21T08:10:27Z");
+        assert_eq!(rfc822(&u), "Tue, 21 Dec 2021 08:10:27 +0000");
+    }
+
+    #[test]
+    fn mime_and_host() {
+        assert_eq!(image_mime("https://x/a.PNG?x=1"), "image/png");
+        assert_eq!(image_mime("https://x/a"), "image/jpeg");
+        assert_eq!(host_of("http://news.example.cn/a?b"), "news.example.cn");
+    }
+}

@@ -1,0 +1,94 @@
+//! RSS 2.0, written with the `rss` crate, following the RSS Advisory Board profile.
+
+use rss::extension::atom::{AtomExtension, Link};
+use rss::extension::dublincore::DublinCoreExtension;
+use rss::{Category, Channel, Enclosure, Guid, Item, Source};
+
+use super::{host_of, image_mime, rfc822, terms_of, FeedSpec, GENERATOR, VERSION};
+use crate::post::Post;
+use crate::site::TermKind;
+
+pub fn render(spec: &FeedSpec<'_>) -> Result<Vec<u8>, String> {
+    let meta = spec.meta;
+    let mut atom_links = vec![Link {
+        href: spec.self_url.clone(),
+        rel: "self".into(),
+        mime_type: Some("application/rss+xml".into()),
+        ..Default::default()
+    }];
+    if let Some(hub) = &meta.hub {
+        atom_links.push(Link {
+            href: hub.clone(),
+            rel: "hub".into(),
+            ..Default::default()
+        });
+    }
+    let channel = Channel {
+        title: spec.title.clone(),
+        link: meta.home(),
+        description: spec.description.clone(),
+        language: Some(meta.language.clone()).filter(|l| !l.is_empty()),
+        generator: Some(format!("{GENERATOR} {VERSION}")),
+        docs: Some("https://www.rssboard.org/rss-specification".into()),
+        last_build_date: Some(rfc822(&spec.updated)),
+        atom_ext: Some(AtomExtension { links: atom_links }),
+        items: spec.items.iter().map(|p| item(spec, p)).collect(),
+        ..Default::default()
+    };
+    let mut out = Vec::with_capacity(4096 + spec.items.len() * 4096);
+    channel
+        .write_to(&mut out)
+        .map_err(|e| format!("RSS writer: {e}"))?;
+    out.push(b'\n');
+    Ok(out)
+}
+
+fn item(spec: &FeedSpec<'_>, post: &Post) -> Item {
+    let meta = spec.meta;
+    let author = spec.author_of(post);
+    // RSS `author` must be an e-mail address; without one the name goes to `dc:creator`.
+    let (rss_author, dc) = match &author.email {
+        Some(email) => (Some(format!("{email} ({})", author.name)), None),
+        None => (
+            None,
+            Some(DublinCoreExtension {
+                creators: vec![author.name.clone()],
+                ..Default::default()
+            }),
+        ),
+    };
+    Item {
+        title: Some(post.title.clone()),
+        link: Some(post.url.clone()),
+        // The description is HTML in RSS; the summary is plain text, so escape it.
+        description: Some(html_escape::encode_text(&post.summary).into_owned()),
+        author: rss_author,
+        categories: terms_of(post)
+            .map(|(kind, name)| Category {
+                name: name.to_owned(),
+                domain: Some(format!("{}/{}/", meta.base, kind_dir(kind))),
+            })
+            .collect(),
+        enclosure: post.image.as_ref().map(|url| Enclosure {
+            url: url.clone(),
+            length: "0".into(),
+            mime_type: image_mime(url).into(),
+        }),
+        guid: Some(Guid {
+            value: post.id.clone(),
+            permalink: post.id == post.url,
+        }),
+        pub_date: Some(rfc822(&post.date)),
+        source: post.source_link.as_ref().map(|url| Source {
+            url: url.clone(),
+            title: Some(post.source_name.clone().unwrap_or_else(|| host_of(url))),
+        }),
+        content: spec.full_content().then(|| post.content_html.clone()),
+        dublin_core_ext: dc,
+        ..Default::default()
+    }
+}
+
+fn kind_dir(kind: TermKind) -> &'static str {
+    kind.dir()
+}

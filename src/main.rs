@@ -1,0 +1,112 @@
+//! The `feedsmith` binary: parse the command line, call the library, map the outcome to an
+//! exit code. Errors are printed with their whole cause chain.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use feedsmith::cli::{BuildArgs, CheckArgs, Cli, Command};
+use feedsmith::{Build, Config};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Build(args) => build(&args),
+        Command::Check(args) => check(&args),
+        Command::Serve(args) => {
+            let _ = args;
+            Err(anyhow::anyhow!("serve is not available yet"))
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            // A closed stdout (e.g. `| head`) is not a failure.
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                if io.kind() == std::io::ErrorKind::BrokenPipe {
+                    return ExitCode::SUCCESS;
+                }
+            }
+            eprintln!("feedsmith: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn build(args: &BuildArgs) -> anyhow::Result<ExitCode> {
+    let config = args.config()?;
+    let posts_dir = &config.paths.posts;
+    if !posts_dir.is_dir() {
+        anyhow::bail!("posts directory {} does not exist", posts_dir.display());
+    }
+    let b = Build::run(&config, args.list_options(), chrono::Utc::now());
+    let mut err = std::io::stderr().lock();
+    for e in b.errors() {
+        writeln!(err, "skipped {e}")?;
+    }
+    for (route, why) in &b.rendered.failures {
+        writeln!(err, "not published {route}: {why}")?;
+    }
+    let sync = b.write(&config);
+    for e in &sync.errors {
+        writeln!(err, "error: {e}")?;
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "built {} posts into {} documents in {} ms ({} written, {} unchanged, {} removed{}{}) → {}",
+        b.listing.posts.len(),
+        b.rendered.docs.len(),
+        b.elapsed.as_millis(),
+        sync.written,
+        sync.unchanged,
+        sync.removed,
+        plural(b.site.errors.len(), "bad post skipped", "bad posts skipped"),
+        plural(
+            b.rendered.failures.len(),
+            "document failed",
+            "documents failed"
+        ),
+        config.paths.output.display(),
+    )?;
+    Ok(if sync.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    match n {
+        0 => String::new(),
+        1 => format!(", 1 {one}"),
+        n => format!(", {n} {many}"),
+    }
+}
+
+fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
+    let mut config = Config::load(args.config.as_deref())?;
+    if let Some(p) = &args.posts {
+        config.paths.posts.clone_from(p);
+    }
+    if !config.paths.posts.is_dir() {
+        anyhow::bail!(
+            "posts directory {} does not exist",
+            config.paths.posts.display()
+        );
+    }
+    let ctx = feedsmith::feed::parse_context(&config);
+    let site = feedsmith::Site::load(&config.paths.posts, &ctx, args.drafts);
+    let mut err = std::io::stderr().lock();
+    for e in site.errors.values() {
+        writeln!(err, "{e}")?;
+    }
+    let bad = site.errors.len();
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{} posts ok, {bad} bad", site.posts.len())?;
+    Ok(if bad == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,175 @@
+//! `feeds/` on disk: every document written atomically (temp file + rename), only when its
+//! bytes changed, and term feeds that no longer exist removed.
+//!
+//! A file whose bytes did not change is not touched, so its mtime — which the server uses as
+//! `Last-Modified` — only moves when the document really changed, across restarts too.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::config::Format;
+use crate::feed;
+use crate::render::Doc;
+
+/// What a sync did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SyncReport {
+    pub written: usize,
+    pub unchanged: usize,
+    pub removed: usize,
+    /// Files that could not be written or removed, with why.
+    pub errors: Vec<String>,
+}
+
+/// The file of a route under `dir` (routes are decoded paths starting with `/`).
+pub fn file_for(dir: &Path, route: &str) -> Option<PathBuf> {
+    let mut path = dir.to_path_buf();
+    for seg in route.split('/').filter(|s| !s.is_empty()) {
+        if seg == "." || seg == ".." || seg.contains('\\') || seg.contains('\0') {
+            return None;
+        }
+        path.push(seg);
+    }
+    Some(path)
+}
+
+/// Writes `bytes` to `path` atomically unless the file already holds exactly these bytes.
+/// Returns whether it wrote.
+pub fn write_if_changed(path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
+    if let Ok(meta) = fs::metadata(path) {
+        if meta.len() == bytes.len() as u64 && fs::read(path)? == bytes {
+            return Ok(false);
+        }
+    }
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.flush()?;
+        drop(f);
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map(|()| true)
+}
+
+/// Brings `dir` in line with `docs`: writes changed documents and removes managed files whose
+/// route is neither in `docs` nor in `keep` (routes that failed to render keep their old file).
+pub fn sync<'a>(
+    dir: &Path,
+    docs: impl IntoIterator<Item = (&'a String, &'a Doc)>,
+    keep: &BTreeSet<String>,
+) -> SyncReport {
+    let mut report = SyncReport::default();
+    let mut live: BTreeSet<String> = keep.clone();
+    if let Err(e) = fs::create_dir_all(dir) {
+        report.errors.push(format!(
+            "{}: cannot create output directory: {e}",
+            dir.display()
+        ));
+        return report;
+    }
+    for (route, doc) in docs {
+        live.insert(route.clone());
+        let Some(path) = file_for(dir, route) else {
+            report
+                .errors
+                .push(format!("{route}: not a safe output path"));
+            continue;
+        };
+        match write_if_changed(&path, &doc.bytes) {
+            Ok(true) => report.written += 1,
+            Ok(false) => report.unchanged += 1,
+            Err(e) => report
+                .errors
+                .push(format!("{}: cannot write: {e}", path.display())),
+        }
+    }
+    remove_stale(dir, &live, &mut report);
+    report
+}
+
+/// The routes feedsmith owns under the output directory, as found on disk.
+pub fn managed_files(dir: &Path) -> Vec<String> {
+    let feed_names: Vec<&str> = Format::ALL.iter().map(|f| f.file_name()).collect();
+    let mut out = Vec::new();
+    for name in feed_names
+        .iter()
+        .copied()
+        .chain([&feed::OPML_ROUTE[1..], &feed::INDEX_ROUTE[1..]])
+    {
+        if dir.join(name).is_file() {
+            out.push(format!("/{name}"));
+        }
+    }
+    for kind in ["categories", "tags"] {
+        let Ok(entries) = fs::read_dir(dir.join(kind)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(slug) = entry.file_name().into_string() else {
+                continue;
+            };
+            for name in &feed_names {
+                if entry.path().join(name).is_file() {
+                    out.push(format!("/{kind}/{slug}/{name}"));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn remove_stale(dir: &Path, live: &BTreeSet<String>, report: &mut SyncReport) {
+    for route in managed_files(dir) {
+        if live.contains(&route) {
+            continue;
+        }
+        let Some(path) = file_for(dir, &route) else {
+            continue;
+        };
+        match fs::remove_file(&path) {
+            Ok(()) => {
+                report.removed += 1;
+                // Remove the term directory once it is empty (ignore failure: not empty).
+                if let Some(parent) = path.parent() {
+                    if parent != dir {
+                        let _ = fs::remove_dir(parent);
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => report
+                .errors
+                .push(format!("{}: cannot remove stale file: {e}", path.display())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_map_inside_the_directory() {
+        let d = Path::new("/out");
+        assert_eq!(
+            file_for(d, "/tags/厦门/rss.xml").unwrap(),
+            Path::new("/out/tags/厦门/rss.xml")
+        );
+        assert!(file_for(d, "/../etc/passwd").is_none());
+        assert!(file_for(d, "/tags/../../x").is_none());
+    }
+}

@@ -1,0 +1,417 @@
+//! The post body: Markdown → HTML, links made absolute, scripts dropped, summary and source
+//! link extracted.
+//!
+//! Feed readers show content out of the site's context, so every relative or protocol-relative
+//! URL must be absolute there; they also run no page scripts and rarely run lazy-load code, so
+//! `<script>` goes and `data-src` images get a real `src`. The rewriting uses a real HTML
+//! tokenizer (`lol_html`), never regexes over HTML.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use lol_html::html_content::Element;
+use lol_html::{doc_text, element, rewrite_str, RewriteStrSettings};
+use pulldown_cmark::{html, Options, Parser};
+use url::Url;
+
+/// How the body text is to be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Markup {
+    Markdown,
+    Html,
+}
+
+/// Renders a Markdown body (CommonMark + tables, strikethrough, footnotes; raw HTML passes).
+pub fn markdown_to_html(text: &str) -> String {
+    let options = Options::ENABLE_TABLES
+        | Options::ENABLE_STRIKETHROUGH
+        | Options::ENABLE_FOOTNOTES
+        | Options::ENABLE_TASKLISTS
+        | Options::ENABLE_GFM;
+    let parser = Parser::new_ext(text, options);
+    let mut out = String::with_capacity(text.len() + text.len() / 4);
+    html::push_html(&mut out, parser);
+    out
+}
+
+/// The result of rewriting the HTML: content for feeds plus its first paragraph as text.
+pub struct Rewritten {
+    pub html: String,
+    pub first_paragraph: String,
+}
+
+/// Makes URLs absolute against `base`, fixes lazy images, drops scripts, and extracts the first
+/// non-empty paragraph's text.
+pub fn rewrite(html: &str, base: &Url) -> Result<Rewritten, String> {
+    #[derive(Default)]
+    struct TextState {
+        in_p: usize,
+        first_p: String,
+        found: bool,
+        all: String,
+        in_skip: usize,
+    }
+    let state = Rc::new(RefCell::new(TextState::default()));
+
+    let absolutize = |el: &mut Element<'_, '_>, attr: &str| {
+        if let Some(v) = el.get_attribute(attr) {
+            let abs = if attr == "srcset" {
+                absolute_srcset(&v, base)
+            } else {
+                absolute_url(&v, base)
+            };
+            if abs != v {
+                // Attribute names here are fixed, valid names: setting cannot fail.
+                let _ = el.set_attribute(attr, &abs);
+            }
+        }
+    };
+
+    let p_state = Rc::clone(&state);
+    let skip_state = Rc::clone(&state);
+    let text_state = Rc::clone(&state);
+    let handlers = vec![
+        element!("script", |el| {
+            el.remove();
+            Ok(())
+        }),
+        element!("img[data-src], img[data-srcset]", |el| {
+            fix_lazy_image(el);
+            Ok(())
+        }),
+        element!("[href]", |el| {
+            absolutize(el, "href");
+            Ok(())
+        }),
+        element!("[src]", |el| {
+            absolutize(el, "src");
+            Ok(())
+        }),
+        element!("[srcset]", |el| {
+            absolutize(el, "srcset");
+            Ok(())
+        }),
+        element!("[poster]", |el| {
+            absolutize(el, "poster");
+            Ok(())
+        }),
+        element!("p", move |el| {
+            p_state.borrow_mut().in_p += 1;
+            let st = Rc::clone(&p_state);
+            if let Some(handlers) = el.end_tag_handlers() {
+                let handler: lol_html::EndTagHandler<'static> = Box::new(move |_end| {
+                    let mut s = st.borrow_mut();
+                    s.in_p = s.in_p.saturating_sub(1);
+                    if s.in_p == 0 && !s.found && !s.first_p.trim().is_empty() {
+                        s.found = true;
+                    }
+                    Ok(())
+                });
+                handlers.push(handler);
+            } else {
+                // A void/self-closing `p` has no end tag: nothing to collect.
+                let mut s = p_state.borrow_mut();
+                s.in_p = s.in_p.saturating_sub(1);
+            }
+            Ok(())
+        }),
+        element!("style, template, noscript", move |el| {
+            skip_state.borrow_mut().in_skip += 1;
+            let st = Rc::clone(&skip_state);
+            if let Some(handlers) = el.end_tag_handlers() {
+                let handler: lol_html::EndTagHandler<'static> = Box::new(move |_end| {
+                    let mut s = st.borrow_mut();
+                    s.in_skip = s.in_skip.saturating_sub(1);
+                    Ok(())
+                });
+                handlers.push(handler);
+            } else {
+                let mut s = skip_state.borrow_mut();
+                s.in_skip = s.in_skip.saturating_sub(1);
+            }
+            Ok(())
+        }),
+    ];
+    let text_handler = doc_text!(move |t| {
+        let mut s = text_state.borrow_mut();
+        if s.in_skip > 0 {
+            return Ok(());
+        }
+        let chunk = t.as_str();
+        if s.in_p > 0 && !s.found {
+            s.first_p.push_str(chunk);
+        }
+        if !s.found && s.all.len() < 64 * 1024 {
+            s.all.push_str(chunk);
+            s.all.push(' ');
+        }
+        Ok(())
+    });
+    let settings = handlers
+        .into_iter()
+        .fold(RewriteStrSettings::new(), |s, h| {
+            s.append_element_content_handler(h)
+        })
+        .append_document_content_handler(text_handler);
+    // lol_html fails only on markup so ambiguous that selectors cannot be matched safely; the
+    // post is then rejected rather than published with scripts or relative links left in.
+    let out = rewrite_str(html, settings).map_err(|e| e.to_string())?;
+    let s = state.borrow();
+    let raw = if s.found || !s.first_p.trim().is_empty() {
+        &s.first_p
+    } else {
+        &s.all
+    };
+    Ok(Rewritten {
+        html: out,
+        first_paragraph: plain_text(raw),
+    })
+}
+
+/// Collapses whitespace and decodes entities.
+fn plain_text(raw_html_text: &str) -> String {
+    let decoded = html_escape::decode_html_entities(raw_html_text);
+    decoded.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A lazy-load image gets its real source when `src` is missing or a placeholder.
+fn fix_lazy_image(el: &mut Element<'_, '_>) {
+    if let Some(data_src) = el.get_attribute("data-src") {
+        let src = el.get_attribute("src");
+        if src.as_deref().is_none_or(is_placeholder) && !data_src.trim().is_empty() {
+            let _ = el.set_attribute("src", data_src.trim());
+        }
+    }
+    if let Some(data_srcset) = el.get_attribute("data-srcset") {
+        if el.get_attribute("srcset").is_none() && !data_srcset.trim().is_empty() {
+            let _ = el.set_attribute("srcset", data_srcset.trim());
+        }
+    }
+}
+
+/// True for an empty `src`, a `data:` URI, or a file named like a spacer/placeholder.
+pub fn is_placeholder(src: &str) -> bool {
+    let s = src.trim().to_ascii_lowercase();
+    if s.is_empty() || s.starts_with("data:") || s == "#" || s == "about:blank" {
+        return true;
+    }
+    let name = s
+        .rsplit('/')
+        .next()
+        .unwrap_or(&s)
+        .split(['?', '#'])
+        .next()
+        .unwrap_or("");
+    [
+        "placeholder",
+        "blank",
+        "spacer",
+        "loading",
+        "lazy",
+        "pixel",
+        "transparent",
+        "grey.gif",
+        "gray.gif",
+        "1x1",
+    ]
+    .iter()
+    .any(|p| name.contains(p))
+}
+
+/// Resolves `value` against `base`; leaves absolute URLs, fragments and non-HTTP schemes alone.
+pub fn absolute_url(value: &str, base: &Url) -> String {
+    let v = value.trim();
+    if v.is_empty() || v.starts_with('#') {
+        return value.to_owned();
+    }
+    if has_scheme(v) {
+        return v.to_owned();
+    }
+    match base.join(v) {
+        Ok(u) => u.to_string(),
+        Err(_) => value.to_owned(),
+    }
+}
+
+/// True when `v` starts with `scheme:` (so it is already absolute: http:, mailto:, data:, …).
+fn has_scheme(v: &str) -> bool {
+    match v.find(':') {
+        Some(i) if i > 0 => {
+            let scheme = &v[..i];
+            scheme.as_bytes()[0].is_ascii_alphabetic()
+                && scheme
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.')
+        }
+        _ => false,
+    }
+}
+
+/// Resolves each URL of a `srcset` list (`url [descriptor], …`).
+pub fn absolute_srcset(value: &str, base: &Url) -> String {
+    value
+        .split(',')
+        .map(|candidate| {
+            let c = candidate.trim();
+            if c.is_empty() {
+                return String::new();
+            }
+            match c.split_once(char::is_whitespace) {
+                Some((url, descriptor)) => {
+                    format!("{} {}", absolute_url(url, base), descriptor.trim())
+                }
+                None => absolute_url(c, base),
+            }
+        })
+        .filter(|c| !c.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The last line of the body that is a bare autolink `<http…>`, as SPEC §1 defines the source.
+pub fn trailing_autolink(body: &str) -> Option<String> {
+    body.lines().rev().find_map(|line| {
+        let l = line.trim();
+        let inner = l.strip_prefix('<')?.strip_suffix('>')?;
+        if !(inner.starts_with("http://") || inner.starts_with("https://")) {
+            return None;
+        }
+        if inner.contains(|c: char| c.is_whitespace() || c == '<' || c == '>') {
+            return None;
+        }
+        Url::parse(inner).ok().map(|u| u.to_string())
+    })
+}
+
+/// Cuts `text` near `max` characters at a word boundary (or a character boundary for scripts
+/// without spaces) and marks the cut with `…`.
+pub fn truncate_summary(text: &str, max: usize) -> String {
+    let count = text.chars().count();
+    if count <= max {
+        return text.to_owned();
+    }
+    let cut_byte = text.char_indices().nth(max).map_or(text.len(), |(i, _)| i);
+    let head = &text[..cut_byte];
+    // Prefer the last space in the final fifth of the window.
+    let min_keep = text.char_indices().nth(max * 4 / 5).map_or(0, |(i, _)| i);
+    let cut = match head.rfind(char::is_whitespace) {
+        Some(i) if i >= min_keep => &head[..i],
+        _ => head,
+    };
+    let cut = cut.trim_end_matches(|c: char| c.is_whitespace() || ",;:，、；：".contains(c));
+    format!("{cut}…")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Url {
+        Url::parse("https://site.example/news/2021/12/21/port.html").unwrap()
+    }
+
+    #[test]
+    fn absolutizes_every_attribute() {
+        let html = r##"<a href="//news.example.com/x.html">a</a><img src="/images/p.jpg" srcset="a.jpg 1x, /b.jpg 2x"><video poster="p.png"></video><a href="https://abs.example/">b</a><a href="mailto:x@y">m</a><a href="#fn1">f</a>"##;
+        let out = rewrite(html, &base()).unwrap().html;
+        assert!(
+            out.contains(r#"href="https://news.example.com/x.html""#),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#"src="https://site.example/images/p.jpg""#),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#"srcset="https://site.example/news/2021/12/21/a.jpg 1x, https://site.example/b.jpg 2x""#),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#"poster="https://site.example/news/2021/12/21/p.png""#),
+            "{out}"
+        );
+        assert!(out.contains(r#"href="https://abs.example/""#));
+        assert!(out.contains(r#"href="mailto:x@y""#));
+        assert!(out.contains(r##"href="#fn1""##));
+    }
+
+    #[test]
+    fn protocol_relative_takes_site_scheme() {
+        let http = Url::parse("http://127.0.0.1:8080/a/b.html").unwrap();
+        assert_eq!(absolute_url("//h.example/x", &http), "http://h.example/x");
+        assert_eq!(
+            absolute_url("//h.example/x", &base()),
+            "https://h.example/x"
+        );
+        assert_eq!(
+            absolute_url("../spec.html", &http),
+            "http://127.0.0.1:8080/spec.html"
+        );
+    }
+
+    #[test]
+    fn lazy_images_and_scripts() {
+        let html = r#"<p>x<script>alert(1)</script></p><img data-src="//img.example/1.jpg" src="data:image/gif;base64,R0l"><img data-src="/2.jpg"><img data-src="/3.jpg" src="/real.jpg"><SCRIPT src="x.js"></SCRIPT>"#;
+        let out = rewrite(html, &base()).unwrap().html;
+        assert!(!out.to_lowercase().contains("<script"), "{out}");
+        assert!(!out.contains("alert"), "{out}");
+        assert!(out.contains(r#"src="https://img.example/1.jpg""#), "{out}");
+        assert!(out.contains(r#"src="https://site.example/2.jpg""#), "{out}");
+        assert!(
+            out.contains(r#"src="https://site.example/real.jpg""#),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn first_paragraph_text() {
+        let html = "<h1>Head</h1><p>  </p><p>本报讯 <b>今年</b> &amp; more\n text</p><p>second</p>";
+        assert_eq!(
+            rewrite(html, &base()).unwrap().first_paragraph,
+            "本报讯 今年 & more text"
+        );
+        let no_p = "<div>just <i>text</i></div>";
+        assert_eq!(rewrite(no_p, &base()).unwrap().first_paragraph, "just text");
+    }
+
+    #[test]
+    fn markdown_extensions() {
+        let out = markdown_to_html("| a | b |\n|---|---|\n| 1 | 2 |\n\n~~old~~ new[^1]\n\n[^1]: note\n\n<http://x.example/y>\n");
+        assert!(out.contains("<table>"), "{out}");
+        assert!(out.contains("<del>old</del>"), "{out}");
+        assert!(out.contains("footnote"), "{out}");
+        assert!(out.contains(r#"<a href="http://x.example/y">"#), "{out}");
+    }
+
+    #[test]
+    fn source_autolink_is_last_bare_line() {
+        let body = "<p>x</p>\n\n<http://a.example/1>\n\n<https://b.example/2?x=1&y=2>  \n\n[back](//n.example/)\n";
+        assert_eq!(
+            trailing_autolink(body).as_deref(),
+            Some("https://b.example/2?x=1&y=2")
+        );
+        assert_eq!(trailing_autolink("see <http://a.example/> inline\n"), None);
+        assert_eq!(trailing_autolink("<mailto:x@y>\n"), None);
+    }
+
+    #[test]
+    fn summary_cut() {
+        let long = "word ".repeat(100);
+        let s = truncate_summary(long.trim(), 300);
+        assert!(s.ends_with("word…"), "{s}");
+        assert!(s.chars().count() <= 301);
+        let zh = "港".repeat(400);
+        let s = truncate_summary(&zh, 300);
+        assert_eq!(s.chars().count(), 301);
+        assert_eq!(truncate_summary("short", 300), "short");
+    }
+
+    #[test]
+    fn placeholders() {
+        assert!(is_placeholder(""));
+        assert!(is_placeholder("data:image/gif;base64,xx"));
+        assert!(is_placeholder("/img/placeholder.png"));
+        assert!(is_placeholder("/img/blank.gif?x=1"));
+        assert!(!is_placeholder("/img/photo.jpg"));
+    }
+}

@@ -1,0 +1,541 @@
+//! One post file → one [`Post`], or an error that names the file and the reason.
+//!
+//! Parsing is a pure function of the file's bytes, its path under `posts/` and the site
+//! settings; reading the file is kept apart ([`read_post`]) so every I/O failure gets its own
+//! message too (unreadable, vanished, too large, not UTF-8).
+
+pub mod body;
+pub mod date;
+pub mod front_matter;
+
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+
+use chrono::{DateTime, FixedOffset};
+use url::Url;
+
+use crate::slug::{encode_path, slugify};
+use body::Markup;
+use front_matter::Fields;
+
+/// Largest post file accepted; a bigger one is reported, not read.
+pub const MAX_POST_BYTES: u64 = 10 * 1024 * 1024;
+
+/// Summary length when it is derived from the body.
+pub const SUMMARY_CHARS: usize = 300;
+
+/// A parsed post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Post {
+    /// Path relative to the posts root (the key of the post in the site).
+    pub source: PathBuf,
+    pub title: String,
+    pub date: DateTime<FixedOffset>,
+    pub updated: DateTime<FixedOffset>,
+    pub categories: Vec<String>,
+    pub tags: Vec<String>,
+    pub author: Option<Person>,
+    /// Plain text.
+    pub summary: String,
+    /// HTML with absolute URLs and no scripts.
+    pub content_html: String,
+    /// The original article's URL.
+    pub source_link: Option<String>,
+    pub source_name: Option<String>,
+    /// The post's path on the site (decoded), starting with `/`.
+    pub path: String,
+    /// Absolute URL of the post (`site url` + percent-encoded path).
+    pub url: String,
+    /// Stable identifier: front matter `id`/`guid`, else the URL.
+    pub id: String,
+    pub image: Option<String>,
+    pub lang: Option<String>,
+    /// `published: false` in front matter.
+    pub unpublished: bool,
+    /// `draft: true`, or the file lives under `_drafts/`.
+    pub draft: bool,
+}
+
+/// A person: `author: Name` or `author: {name, email, uri}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Person {
+    pub name: String,
+    pub email: Option<String>,
+    pub uri: Option<String>,
+}
+
+/// What parsing needs to know about the site.
+#[derive(Debug, Clone)]
+pub struct ParseContext {
+    /// Site base URL (any path prefix kept, no trailing slash required).
+    pub site_url: Url,
+    pub timezone: FixedOffset,
+    pub permalink: String,
+}
+
+impl ParseContext {
+    /// `site url` + an absolute site path, percent-encoded.
+    pub fn link(&self, path: &str) -> String {
+        let base = self.site_url.as_str().trim_end_matches('/');
+        format!("{base}{}", encode_path(path))
+    }
+}
+
+/// Why a post could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PostErrorKind {
+    Unreadable(String),
+    Vanished,
+    TooLarge(u64),
+    NotUtf8,
+    NoFrontMatter,
+    UnterminatedFrontMatter,
+    Yaml(String),
+    Field { key: &'static str, reason: String },
+    BadDate { key: &'static str, value: String },
+    NoDate,
+    Html(String),
+}
+
+impl fmt::Display for PostErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PostErrorKind::Unreadable(e) => write!(f, "cannot read file: {e}"),
+            PostErrorKind::Vanished => write!(f, "file vanished while being read"),
+            PostErrorKind::TooLarge(n) => write!(
+                f,
+                "file is {n} bytes, over the {MAX_POST_BYTES}-byte limit for a post"
+            ),
+            PostErrorKind::NotUtf8 => write!(f, "not valid UTF-8 (save the file as UTF-8)"),
+            PostErrorKind::NoFrontMatter => write!(
+                f,
+                "no front matter: a post must start with a line `---`, then YAML, then `---`"
+            ),
+            PostErrorKind::UnterminatedFrontMatter => write!(
+                f,
+                "unterminated front matter: no closing `---` (or `...`) line"
+            ),
+            PostErrorKind::Yaml(e) => write!(f, "YAML error in front matter: {e}"),
+            PostErrorKind::Field { key, reason } => write!(f, "front matter `{key}`: {reason}"),
+            PostErrorKind::BadDate { key, value } => write!(
+                f,
+                "front matter `{key}`: cannot read {value:?} as a date \
+                 (expected e.g. 2021-12-21 08:10:27 +0800, 2021-12-21 or RFC 3339)"
+            ),
+            PostErrorKind::NoDate => write!(
+                f,
+                "no date: add `date:` to the front matter or start the file name with YYYY-MM-DD-"
+            ),
+            PostErrorKind::Html(e) => write!(f, "body HTML cannot be processed: {e}"),
+        }
+    }
+}
+
+/// A post error: the file, the line when known, and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostError {
+    pub path: PathBuf,
+    pub line: Option<usize>,
+    pub kind: PostErrorKind,
+}
+
+impl fmt::Display for PostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}", self.path.display(), self.kind),
+            None => write!(f, "{}: {}", self.path.display(), self.kind),
+        }
+    }
+}
+
+impl std::error::Error for PostError {}
+
+/// How a file under `posts/` is treated, from its name alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Post(Markup),
+    /// Hidden, editor leftover, or not a post extension: skipped silently.
+    Ignored,
+}
+
+/// Classifies a file name per SPEC §1.
+pub fn classify(file_name: &str) -> FileKind {
+    if is_ignored_name(file_name) {
+        return FileKind::Ignored;
+    }
+    let ext = match file_name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => ext.to_ascii_lowercase(),
+        _ => return FileKind::Ignored,
+    };
+    match ext.as_str() {
+        "md" | "markdown" | "txt" => FileKind::Post(Markup::Markdown),
+        "html" | "htm" => FileKind::Post(Markup::Html),
+        _ => FileKind::Ignored,
+    }
+}
+
+/// Hidden files and editor leftovers (`.x`, `x~`, `*.swp`, `*.swx`, `*.tmp`, `#x#`, `.#x`).
+pub fn is_ignored_name(name: &str) -> bool {
+    name.starts_with('.')
+        || name.ends_with('~')
+        || name.ends_with(".swp")
+        || name.ends_with(".swx")
+        || name.ends_with(".tmp")
+        || (name.starts_with('#') && name.ends_with('#'))
+}
+
+/// The drafts directory name.
+pub const DRAFTS_DIR: &str = "_drafts";
+
+/// Reads and parses the file at `root/rel`. `display` is how the file is named in errors.
+pub fn read_post(root: &Path, rel: &Path, ctx: &ParseContext) -> Result<Post, PostError> {
+    let full = root.join(rel);
+    let err = |kind| PostError {
+        path: full.clone(),
+        line: None,
+        kind,
+    };
+    let markup = match classify(&rel.file_name().unwrap_or_default().to_string_lossy()) {
+        FileKind::Post(m) => m,
+        FileKind::Ignored => return Err(err(PostErrorKind::Unreadable("not a post file".into()))),
+    };
+    let bytes = read_bounded(&full).map_err(err)?;
+    parse_post(rel, &bytes, markup, ctx).map_err(|mut e| {
+        e.path = full.clone();
+        e
+    })
+}
+
+/// Reads a file, refusing ones over [`MAX_POST_BYTES`] without reading them whole.
+fn read_bounded(path: &Path) -> Result<Vec<u8>, PostErrorKind> {
+    use std::io::Read;
+    let io_kind = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::NotFound => PostErrorKind::Vanished,
+        _ => PostErrorKind::Unreadable(e.to_string()),
+    };
+    let file = std::fs::File::open(path).map_err(io_kind)?;
+    let meta = file.metadata().map_err(io_kind)?;
+    if !meta.is_file() {
+        return Err(PostErrorKind::Unreadable("not a regular file".into()));
+    }
+    if meta.len() > MAX_POST_BYTES {
+        return Err(PostErrorKind::TooLarge(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_POST_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_kind)?;
+    if bytes.len() as u64 > MAX_POST_BYTES {
+        return Err(PostErrorKind::TooLarge(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+/// Parses a post from its bytes. `rel` is its path under the posts root.
+pub fn parse_post(
+    rel: &Path,
+    bytes: &[u8],
+    markup: Markup,
+    ctx: &ParseContext,
+) -> Result<Post, PostError> {
+    let fail = |line: Option<usize>, kind| PostError {
+        path: rel.to_path_buf(),
+        line,
+        kind,
+    };
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let line = 1 + bytes[..e.valid_up_to()]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count();
+            return Err(fail(Some(line), PostErrorKind::NotUtf8));
+        }
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let normalized;
+    let text = if text.contains('\r') {
+        normalized = text.replace("\r\n", "\n").replace('\r', "\n");
+        normalized.as_str()
+    } else {
+        text
+    };
+
+    let split = front_matter::split(text).map_err(|k| fail(Some(1), k))?;
+    let map = front_matter::parse(&split).map_err(|(line, k)| fail(line, k))?;
+    let fields = Fields::new(&map);
+    let field_err = |k: PostErrorKind| fail(None, k);
+
+    let stem = rel
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name_date = date::file_name_date(&stem);
+    let name_slug_part = name_date.map_or(stem.as_str(), |(_, rest)| rest);
+
+    let title = match fields.text(&["title"]).map_err(field_err)? {
+        Some(t) if !t.trim().is_empty() => t.trim().to_owned(),
+        _ => name_slug_part.replace(['-', '_'], " ").trim().to_owned(),
+    };
+
+    let read_date = |keys: &[&'static str]| -> Result<Option<DateTime<FixedOffset>>, PostError> {
+        match fields.get(keys) {
+            None => Ok(None),
+            Some((key, v)) => {
+                let s = front_matter::scalar(v).unwrap_or_default();
+                date::parse_date(&s, ctx.timezone).map(Some).ok_or_else(|| {
+                    field_err(PostErrorKind::BadDate {
+                        key,
+                        value: if s.is_empty() {
+                            front_matter::kind_name(v).to_owned()
+                        } else {
+                            s
+                        },
+                    })
+                })
+            }
+        }
+    };
+    let date = match read_date(&["date"])? {
+        Some(d) => d,
+        None => name_date
+            .and_then(|(d, _)| date::midnight(d, ctx.timezone))
+            .ok_or_else(|| field_err(PostErrorKind::NoDate))?,
+    };
+    let updated = read_date(&["updated", "last_modified_at", "lastmod"])?.unwrap_or(date);
+
+    let categories = fields
+        .terms(&["categories", "category"])
+        .map_err(field_err)?;
+    let tags = fields.terms(&["tags", "tag"]).map_err(field_err)?;
+
+    let unpublished = fields.flag("published").map_err(field_err)? == Some(false);
+    let in_drafts = rel.components().any(|c| c.as_os_str() == DRAFTS_DIR);
+    let draft = in_drafts || fields.flag("draft").map_err(field_err)? == Some(true);
+
+    let author = read_author(&fields).map_err(field_err)?;
+
+    // Where the post lives on the site.
+    let path = match fields.text(&["permalink"]).map_err(field_err)? {
+        Some(p) if !p.trim().is_empty() => normalize_path(p.trim()),
+        _ => expand_permalink(&ctx.permalink, &date, &categories, name_slug_part, &title),
+    };
+    let url = ctx.link(&path);
+    let base = Url::parse(&url).map_err(|e| {
+        field_err(PostErrorKind::Field {
+            key: "permalink",
+            reason: format!("does not form a valid URL ({e})"),
+        })
+    })?;
+
+    // Body → HTML with absolute links.
+    let body_text = split.body;
+    let html = match markup {
+        Markup::Markdown => body::markdown_to_html(body_text),
+        Markup::Html => body_text.to_owned(),
+    };
+    let rewritten = body::rewrite(&html, &base).map_err(|e| field_err(PostErrorKind::Html(e)))?;
+
+    let summary = match fields
+        .text(&["excerpt", "description", "summary"])
+        .map_err(field_err)?
+    {
+        Some(s) if !s.trim().is_empty() => s.split_whitespace().collect::<Vec<_>>().join(" "),
+        _ => body::truncate_summary(&rewritten.first_paragraph, SUMMARY_CHARS),
+    };
+
+    let absolute_field = |keys: &[&'static str]| -> Result<Option<String>, PostError> {
+        match fields.get(keys) {
+            None => Ok(None),
+            Some((key, v)) => {
+                let s = front_matter::scalar(v).unwrap_or_default();
+                let abs = body::absolute_url(s.trim(), &base);
+                match Url::parse(&abs) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(Some(u.to_string())),
+                    _ => Err(field_err(PostErrorKind::Field {
+                        key,
+                        reason: format!("not a usable http(s) URL: {s:?}"),
+                    })),
+                }
+            }
+        }
+    };
+    let source_link =
+        match absolute_field(&["source_url", "source", "original_url", "canonical_url"])? {
+            Some(u) => Some(u),
+            None => body::trailing_autolink(body_text),
+        };
+    let image = absolute_field(&["image"])?;
+
+    let id = fields
+        .text(&["id", "guid"])
+        .map_err(field_err)?
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| url.clone());
+
+    let text_opt = |keys: &[&'static str]| -> Result<Option<String>, PostError> {
+        Ok(fields
+            .text(keys)
+            .map_err(field_err)?
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty()))
+    };
+
+    Ok(Post {
+        source: rel.to_path_buf(),
+        title,
+        date,
+        updated,
+        categories,
+        tags,
+        author,
+        summary,
+        content_html: rewritten.html,
+        source_link,
+        source_name: text_opt(&["source_name"])?,
+        path,
+        url,
+        id,
+        image,
+        lang: text_opt(&["lang"])?,
+        unpublished,
+        draft,
+    })
+}
+
+fn read_author(fields: &Fields<'_>) -> Result<Option<Person>, PostErrorKind> {
+    use serde_yaml_ng::Value;
+    let Some((key, v)) = fields.get(&["author"]) else {
+        return Ok(None);
+    };
+    match v {
+        Value::Mapping(m) => {
+            let get = |k: &str| {
+                m.get(k)
+                    .and_then(front_matter::scalar)
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+            };
+            let name = get("name")
+                .or_else(|| get("email"))
+                .ok_or(PostErrorKind::Field {
+                    key,
+                    reason: "a mapping needs at least `name`".into(),
+                })?;
+            Ok(Some(Person {
+                name,
+                email: get("email"),
+                uri: get("uri").or_else(|| get("url")),
+            }))
+        }
+        other => match front_matter::scalar(other) {
+            Some(s) if !s.trim().is_empty() => Ok(Some(Person {
+                name: s.trim().to_owned(),
+                email: None,
+                uri: None,
+            })),
+            Some(_) => Ok(None),
+            None => Err(PostErrorKind::Field {
+                key,
+                reason: format!(
+                    "expected a name or a mapping with name/email/uri, found {}",
+                    front_matter::kind_name(other)
+                ),
+            }),
+        },
+    }
+}
+
+/// Expands a permalink pattern (Jekyll placeholders and the built-in styles).
+pub fn expand_permalink(
+    pattern: &str,
+    date: &DateTime<FixedOffset>,
+    categories: &[String],
+    file_slug: &str,
+    title: &str,
+) -> String {
+    let pattern = match pattern {
+        "date" => "/:categories/:year/:month/:day/:title.html",
+        "pretty" => "/:categories/:year/:month/:day/:title/",
+        "ordinal" => "/:categories/:year/:y_day/:title.html",
+        "none" => "/:categories/:title.html",
+        p => p,
+    };
+    let mut cats: Vec<String> = Vec::new();
+    for c in categories {
+        let s = slugify(c);
+        if !s.is_empty() && !cats.contains(&s) {
+            cats.push(s);
+        }
+    }
+    let title_slug = {
+        let s = slugify(file_slug);
+        if s.is_empty() {
+            slugify(title)
+        } else {
+            s
+        }
+    };
+    let title_slug = if title_slug.is_empty() {
+        "post".to_owned()
+    } else {
+        title_slug
+    };
+    let fmt = |f: &str| date.format(f).to_string();
+    // Longest placeholder names first so `:i_month` is not read as `:i` + `_month`.
+    let subs: [(&str, String); 14] = [
+        (":categories", cats.join("/")),
+        (":short_year", fmt("%y")),
+        (":output_ext", ".html".to_owned()),
+        (":i_month", fmt("%-m")),
+        (":i_day", fmt("%-d")),
+        (":y_day", fmt("%j")),
+        (":minute", fmt("%M")),
+        (":second", fmt("%S")),
+        (":month", fmt("%m")),
+        (":title", title_slug.clone()),
+        (":slug", title_slug),
+        (":year", fmt("%Y")),
+        (":hour", fmt("%H")),
+        (":day", fmt("%d")),
+    ];
+    let mut out = String::with_capacity(pattern.len() + 32);
+    let mut rest = pattern;
+    while let Some(i) = rest.find(':') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        match subs.iter().find(|(k, _)| tail.starts_with(k)) {
+            Some((k, v)) => {
+                out.push_str(v);
+                rest = &tail[k.len()..];
+            }
+            None => {
+                out.push(':');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    normalize_path(&out)
+}
+
+/// Makes a site path absolute and clean: leading `/`, no empty, `.` or `..` segments.
+pub fn normalize_path(path: &str) -> String {
+    let trailing = path.ends_with('/');
+    let mut out = String::with_capacity(path.len() + 1);
+    for comp in Path::new(path).components() {
+        if let Component::Normal(seg) = comp {
+            out.push('/');
+            out.push_str(&seg.to_string_lossy());
+        }
+    }
+    if out.is_empty() || trailing {
+        out.push('/');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

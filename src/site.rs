@@ -1,0 +1,295 @@
+//! The site: every post read from `posts/`, and the published view of them at a given time —
+//! posts newest first plus the category and tag indexes that define the feed scopes.
+//!
+//! Loading walks the tree once and parses files in parallel; bad files become entries in an
+//! error list while the rest still loads (SPEC §7).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use rayon::prelude::*;
+use walkdir::WalkDir;
+
+use crate::post::{self, FileKind, ParseContext, Post, PostError, PostErrorKind, DRAFTS_DIR};
+use crate::slug::slugify;
+
+/// Which posts are listed besides the normal ones.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListOptions {
+    /// Include drafts (`_drafts/` and `draft: true`).
+    pub drafts: bool,
+    /// Include posts dated in the future.
+    pub future: bool,
+}
+
+/// Every post file under the root, parsed or failed, keyed by path relative to the root.
+#[derive(Debug, Clone, Default)]
+pub struct Site {
+    pub posts: BTreeMap<PathBuf, Arc<Post>>,
+    pub errors: BTreeMap<PathBuf, PostError>,
+}
+
+/// Lists the post files under `root` (relative paths), following SPEC §1's skip rules.
+/// Walk problems (symlink loops, unreadable directories) come back as errors.
+pub fn discover(root: &Path, drafts: bool) -> (Vec<PathBuf>, Vec<PostError>) {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    let walker = WalkDir::new(root)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            if e.depth() == 0 {
+                return true;
+            }
+            let name = e.file_name().to_string_lossy();
+            if e.file_type().is_dir() {
+                !name.starts_with('.') && (drafts || name != DRAFTS_DIR)
+            } else {
+                !post::is_ignored_name(&name)
+            }
+        });
+    for entry in walker {
+        match entry {
+            Ok(e) => {
+                if !e.file_type().is_file() {
+                    continue;
+                }
+                let name = e.file_name().to_string_lossy();
+                if let FileKind::Post(_) = post::classify(&name) {
+                    if let Ok(rel) = e.path().strip_prefix(root) {
+                        files.push(rel.to_path_buf());
+                    }
+                }
+            }
+            Err(e) => {
+                let path = e
+                    .path()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| root.to_path_buf());
+                let reason = if let Some(ancestor) = e.loop_ancestor() {
+                    format!(
+                        "symbolic link loop back to {} (not followed)",
+                        ancestor.display()
+                    )
+                } else if e.depth() == 0 {
+                    format!("cannot read posts directory: {}", io_reason(&e))
+                } else {
+                    format!("cannot read: {}", io_reason(&e))
+                };
+                errors.push(PostError {
+                    path,
+                    line: None,
+                    kind: PostErrorKind::Unreadable(reason),
+                });
+            }
+        }
+    }
+    (files, errors)
+}
+
+fn io_reason(e: &walkdir::Error) -> String {
+    e.io_error()
+        .map_or_else(|| e.to_string(), std::string::ToString::to_string)
+}
+
+impl Site {
+    /// Reads every post under `root` (parsing in parallel).
+    pub fn load(root: &Path, ctx: &ParseContext, drafts: bool) -> Site {
+        let (files, walk_errors) = discover(root, drafts);
+        let results: Vec<(PathBuf, Result<Post, PostError>)> = files
+            .into_par_iter()
+            .map(|rel| {
+                let r = post::read_post(root, &rel, ctx);
+                (rel, r)
+            })
+            .collect();
+        let mut site = Site::default();
+        for e in walk_errors {
+            site.errors.insert(e.path.clone(), e);
+        }
+        for (rel, r) in results {
+            match r {
+                Ok(p) => {
+                    site.posts.insert(rel, Arc::new(p));
+                }
+                Err(e) => {
+                    site.errors.insert(rel, e);
+                }
+            }
+        }
+        site
+    }
+
+    /// The published view at `now`.
+    pub fn listing(&self, now: DateTime<Utc>, opts: ListOptions) -> Listing {
+        Listing::new(self.posts.values().cloned(), now, opts)
+    }
+}
+
+/// One category or tag: its name as written and the posts that carry it (newest first,
+/// as indexes into [`Listing::posts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Term {
+    pub name: String,
+    pub slug: String,
+    pub posts: Vec<usize>,
+}
+
+/// The kind of a term scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TermKind {
+    Category,
+    Tag,
+}
+
+impl TermKind {
+    /// The URL directory of this kind's feeds.
+    pub fn dir(self) -> &'static str {
+        match self {
+            TermKind::Category => "categories",
+            TermKind::Tag => "tags",
+        }
+    }
+}
+
+/// A set of posts that gets its own feeds.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Scope {
+    All,
+    Term(TermKind, String),
+}
+
+impl Scope {
+    /// The scope's directory under the server root: `` or `/categories/{slug}` (decoded).
+    pub fn dir(&self) -> String {
+        match self {
+            Scope::All => String::new(),
+            Scope::Term(kind, slug) => format!("/{}/{slug}", kind.dir()),
+        }
+    }
+}
+
+/// Published posts, newest first, with their term indexes.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    pub posts: Vec<Arc<Post>>,
+    pub categories: BTreeMap<String, Term>,
+    pub tags: BTreeMap<String, Term>,
+    /// The date of the earliest post held back because it is in the future.
+    pub next_future: Option<DateTime<FixedOffset>>,
+}
+
+impl Listing {
+    /// Filters, orders (date descending, ties by path) and indexes the posts.
+    pub fn new(
+        posts: impl IntoIterator<Item = Arc<Post>>,
+        now: DateTime<Utc>,
+        opts: ListOptions,
+    ) -> Listing {
+        let mut next_future: Option<DateTime<FixedOffset>> = None;
+        let mut listed: Vec<Arc<Post>> = posts
+            .into_iter()
+            .filter(|p| !p.unpublished && (opts.drafts || !p.draft))
+            .filter(|p| {
+                if opts.future || p.date <= now {
+                    true
+                } else {
+                    if next_future.is_none_or(|n| p.date < n) {
+                        next_future = Some(p.date);
+                    }
+                    false
+                }
+            })
+            .collect();
+        listed.sort_by(|a, b| b.date.cmp(&a.date).then_with(|| a.source.cmp(&b.source)));
+        let categories = index(&listed, |p| &p.categories);
+        let tags = index(&listed, |p| &p.tags);
+        Listing {
+            posts: listed,
+            categories,
+            tags,
+            next_future,
+        }
+    }
+
+    /// Every scope: all posts, then each category, then each tag (slug order).
+    pub fn scopes(&self) -> Vec<Scope> {
+        let mut out = vec![Scope::All];
+        out.extend(
+            self.categories
+                .keys()
+                .map(|s| Scope::Term(TermKind::Category, s.clone())),
+        );
+        out.extend(
+            self.tags
+                .keys()
+                .map(|s| Scope::Term(TermKind::Tag, s.clone())),
+        );
+        out
+    }
+
+    /// The term of a scope (`None` for all posts or an unknown slug).
+    pub fn term(&self, scope: &Scope) -> Option<&Term> {
+        match scope {
+            Scope::All => None,
+            Scope::Term(TermKind::Category, slug) => self.categories.get(slug),
+            Scope::Term(TermKind::Tag, slug) => self.tags.get(slug),
+        }
+    }
+
+    /// The posts of a scope, newest first, at most `limit` (0 = all).
+    pub fn scope_posts(&self, scope: &Scope, limit: usize) -> Vec<&Post> {
+        let take = if limit == 0 { usize::MAX } else { limit };
+        match scope {
+            Scope::All => self.posts.iter().take(take).map(|p| p.as_ref()).collect(),
+            _ => self.term(scope).map_or_else(Vec::new, |t| {
+                t.posts
+                    .iter()
+                    .take(take)
+                    .map(|&i| self.posts[i].as_ref())
+                    .collect()
+            }),
+        }
+    }
+}
+
+/// Groups posts by term slug; the name shown is the spelling most posts use (ties: the
+/// smallest), so it does not depend on file order.
+fn index(posts: &[Arc<Post>], terms: impl Fn(&Post) -> &Vec<String>) -> BTreeMap<String, Term> {
+    let mut spellings: BTreeMap<String, BTreeMap<&str, usize>> = BTreeMap::new();
+    let mut members: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, p) in posts.iter().enumerate() {
+        for t in terms(p) {
+            let slug = slugify(t);
+            if slug.is_empty() {
+                continue;
+            }
+            *spellings
+                .entry(slug.clone())
+                .or_default()
+                .entry(t.as_str())
+                .or_default() += 1;
+            let m = members.entry(slug).or_default();
+            if m.last() != Some(&i) {
+                m.push(i);
+            }
+        }
+    }
+    members
+        .into_iter()
+        .map(|(slug, posts)| {
+            let name = spellings
+                .get(&slug)
+                .and_then(|s| {
+                    s.iter()
+                        .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+                        .map(|(n, _)| (*n).to_owned())
+                })
+                .unwrap_or_else(|| slug.clone());
+            (slug.clone(), Term { name, slug, posts })
+        })
+        .collect()
+}
