@@ -213,11 +213,12 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>, PostErrorKind> {
         std::io::ErrorKind::NotFound => PostErrorKind::Vanished,
         _ => PostErrorKind::Unreadable(e.to_string()),
     };
-    let file = std::fs::File::open(path).map_err(io_kind)?;
-    let meta = file.metadata().map_err(io_kind)?;
+    // Check the type before opening: opening a FIFO named `x.md` would block forever.
+    let meta = std::fs::metadata(path).map_err(io_kind)?;
     if !meta.is_file() {
         return Err(PostErrorKind::Unreadable("not a regular file".into()));
     }
+    let file = std::fs::File::open(path).map_err(io_kind)?;
     if meta.len() > MAX_POST_BYTES {
         return Err(PostErrorKind::TooLarge(meta.len()));
     }
