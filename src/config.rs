@@ -136,6 +136,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// `Cache-Control: max-age`, seconds.
     pub max_age: u32,
+    /// One log line per request (method, path, status, bytes, µs).
+    pub access_log: bool,
 }
 
 impl Default for ServerConfig {
@@ -143,6 +145,7 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_age: 300,
+            access_log: true,
         }
     }
 }

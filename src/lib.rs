@@ -9,17 +9,23 @@
 //!                          render (every document, checked) ─► output (feeds/ on disk)
 //! ```
 //!
-//! `build` runs the whole pipeline once.
+//! `build` runs the whole pipeline once; `serve` keeps it running: `publish` swaps each new
+//! document set into the `store` that the `server` answers from.
 
 pub mod build;
 pub mod cli;
 pub mod config;
 pub mod feed;
 pub mod output;
+pub mod page;
 pub mod post;
+pub mod publish;
 pub mod render;
+pub mod serve;
+pub mod server;
 pub mod site;
 pub mod slug;
+pub mod store;
 
 pub use build::Build;
 pub use config::{Config, Format};

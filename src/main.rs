@@ -5,18 +5,23 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use feedsmith::cli::{BuildArgs, CheckArgs, Cli, Command};
+use feedsmith::cli::{BuildArgs, CheckArgs, Cli, Command, ServeArgs};
 use feedsmith::{Build, Config};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
     let result = match cli.command {
         Command::Build(args) => build(&args),
         Command::Check(args) => check(&args),
-        Command::Serve(args) => {
-            let _ = args;
-            Err(anyhow::anyhow!("serve is not available yet"))
-        }
+        Command::Serve(args) => serve(&args),
     };
     match result {
         Ok(code) => code,
@@ -109,4 +114,13 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let mut config = args.build.config()?;
+    if let Some(listen) = args.listen {
+        config.server.listen = listen;
+    }
+    feedsmith::serve::run(config, args.build.list_options())?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,125 @@
+//! Post pages: each published post as a small readable HTML page at its permalink, so that
+//! item links in the feeds resolve when the site URL is the server's own address.
+
+use std::fmt::Write;
+
+use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
+
+use crate::config::Format;
+use crate::feed::{route, SiteMeta};
+use crate::post::Post;
+use crate::site::{Scope, TermKind};
+
+/// The route a post page is served at (decoded path; `…/` gets `index.html`).
+pub fn page_route(post: &Post) -> String {
+    if post.path.ends_with('/') {
+        format!("{}index.html", post.path)
+    } else {
+        post.path.clone()
+    }
+}
+
+fn feed_mime(f: Format) -> &'static str {
+    match f {
+        Format::Rss => "application/rss+xml",
+        Format::Atom => "application/atom+xml",
+        Format::Json => "application/feed+json",
+    }
+}
+
+/// Renders a post page.
+pub fn render(meta: &SiteMeta, post: &Post) -> Vec<u8> {
+    let mut h = String::with_capacity(post.content_html.len() + 4096);
+    let lang = post.lang.as_deref().unwrap_or(if meta.language.is_empty() {
+        "en"
+    } else {
+        &meta.language
+    });
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{} — {}</title>\n<link rel=\"canonical\" href=\"{}\">\n",
+        attr(lang),
+        text(&post.title),
+        text(&meta.title),
+        attr(&post.url)
+    );
+    if !post.summary.is_empty() {
+        let _ = writeln!(
+            h,
+            "<meta name=\"description\" content=\"{}\">",
+            attr(&post.summary)
+        );
+    }
+    // Autodiscovery: the site's feeds, then the feeds of the post's own categories and tags.
+    let mut scopes = vec![(Scope::All, meta.title.clone())];
+    for (kind, name) in crate::feed::terms_of(post) {
+        let slug = crate::slug::slugify(name);
+        if !slug.is_empty() {
+            scopes.push((Scope::Term(kind, slug), format!("{} — {name}", meta.title)));
+        }
+    }
+    for (scope, title) in &scopes {
+        for f in &meta.formats {
+            let _ = writeln!(
+                h,
+                "<link rel=\"alternate\" type=\"{}\" title=\"{}\" href=\"{}\">",
+                feed_mime(*f),
+                attr(title),
+                attr(&meta.url(&route(scope, *f)))
+            );
+        }
+    }
+    let _ = write!(
+        h,
+        "<style>body{{font:17px/1.6 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem}}\
+         img,video{{max-width:100%;height:auto}}.meta{{color:#666;font-size:.9em}}\
+         .terms a{{margin-right:.6rem}}</style>\n</head>\n<body>\n\
+         <p class=\"meta\"><a href=\"{}\">{}</a></p>\n<article>\n<h1>{}</h1>\n\
+         <p class=\"meta\"><time datetime=\"{}\">{}</time>{}</p>\n",
+        attr(&meta.home()),
+        text(&meta.title),
+        text(&post.title),
+        attr(&crate::feed::rfc3339(&post.date)),
+        post.date.format("%Y-%m-%d %H:%M %:z"),
+        post.author
+            .as_ref()
+            .map(|a| format!(" · {}", text(&a.name)))
+            .unwrap_or_default()
+    );
+    h.push_str(&post.content_html);
+    h.push_str("\n</article>\n");
+    if let Some(src) = &post.source_link {
+        let name = post
+            .source_name
+            .clone()
+            .unwrap_or_else(|| crate::feed::host_of(src));
+        let _ = writeln!(
+            h,
+            "<p class=\"meta\">Source: <a href=\"{}\" rel=\"nofollow\">{}</a></p>",
+            attr(src),
+            text(&name)
+        );
+    }
+    let _ = write!(h, "<p class=\"meta terms\">");
+    let feed_format = meta.formats.first().copied().unwrap_or(Format::Rss);
+    for (kind, name) in crate::feed::terms_of(post) {
+        let slug = crate::slug::slugify(name);
+        if slug.is_empty() {
+            continue;
+        }
+        let label = match kind {
+            TermKind::Category => "",
+            TermKind::Tag => "#",
+        };
+        let _ = write!(
+            h,
+            "<a href=\"{}\">{label}{}</a>",
+            attr(&meta.url(&route(&Scope::Term(kind, slug), feed_format))),
+            text(name)
+        );
+    }
+    h.push_str("</p>\n</body>\n</html>\n");
+    h.into_bytes()
+}

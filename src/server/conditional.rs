@@ -1,0 +1,393 @@
+//! Conditional requests (RFC 9110 §13) and content-coding negotiation (RFC 9110 §12.5.3), as
+//! pure functions of the request headers and the document.
+//!
+//! The request's validators are read into [`Preconditions`] once; [`Preconditions::evaluate`]
+//! answers with an [`Outcome`] the handler matches on. The order is RFC 9110 §13.2.2:
+//! `If-Match`, then `If-Unmodified-Since`, then `If-None-Match`, and `If-Modified-Since` only
+//! when `If-None-Match` is absent.
+
+use std::time::SystemTime;
+
+use hyper::header::{
+    HeaderMap, ACCEPT_ENCODING, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_UNMODIFIED_SINCE,
+};
+
+use crate::store::{Coding, Document};
+
+/// An entity-tag list header: `*` or a list of tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagList {
+    Any,
+    Tags(Vec<EntityTag>),
+}
+
+/// One entity-tag from a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityTag {
+    pub weak: bool,
+    /// The opaque tag with its quotes.
+    pub opaque: String,
+}
+
+impl TagList {
+    /// Parses `*` or `W/"a", "b"`; unparsable members are skipped.
+    pub fn parse(value: &str) -> TagList {
+        if value.trim() == "*" {
+            return TagList::Any;
+        }
+        let mut tags = Vec::new();
+        let mut rest = value;
+        loop {
+            rest = rest.trim_start_matches(|c: char| c == ',' || c.is_ascii_whitespace());
+            if rest.is_empty() {
+                break;
+            }
+            let weak = rest.starts_with("W/");
+            if weak {
+                rest = &rest[2..];
+            }
+            if let Some(body) = rest.strip_prefix('"') {
+                match body.find('"') {
+                    Some(end) => {
+                        tags.push(EntityTag {
+                            weak,
+                            opaque: format!("\"{}\"", &body[..end]),
+                        });
+                        rest = &body[end + 1..];
+                    }
+                    None => break,
+                }
+            } else {
+                // Not a valid entity-tag: skip to the next comma.
+                match rest.find(',') {
+                    Some(i) => rest = &rest[i + 1..],
+                    None => break,
+                }
+            }
+        }
+        TagList::Tags(tags)
+    }
+
+    /// Weak comparison (RFC 9110 §8.8.3.2): any tag naming this document version matches.
+    fn weak_match(&self, doc: &Document) -> bool {
+        match self {
+            TagList::Any => true,
+            TagList::Tags(tags) => tags.iter().any(|t| doc.matches_etag(&t.opaque)),
+        }
+    }
+
+    /// Strong comparison: weak tags never match.
+    fn strong_match(&self, doc: &Document) -> bool {
+        match self {
+            TagList::Any => true,
+            TagList::Tags(tags) => tags.iter().any(|t| !t.weak && doc.matches_etag(&t.opaque)),
+        }
+    }
+}
+
+/// The validators of a request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Preconditions {
+    pub if_match: Option<TagList>,
+    pub if_unmodified_since: Option<SystemTime>,
+    pub if_none_match: Option<TagList>,
+    pub if_modified_since: Option<SystemTime>,
+}
+
+/// What to answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Send the representation.
+    Full,
+    /// `304 Not Modified`.
+    NotModified,
+    /// `412 Precondition Failed`.
+    PreconditionFailed,
+}
+
+fn header_str(headers: &HeaderMap, name: &hyper::header::HeaderName) -> Option<String> {
+    // Several fields of one list header combine into one comma-separated value.
+    let mut values = headers.get_all(name).iter().filter_map(|v| v.to_str().ok());
+    let first = values.next()?;
+    let mut out = first.to_owned();
+    for v in values {
+        out.push_str(", ");
+        out.push_str(v);
+    }
+    Some(out)
+}
+
+fn http_date(headers: &HeaderMap, name: &hyper::header::HeaderName) -> Option<SystemTime> {
+    // A date header that appears more than once, or does not parse, is ignored (§13.1.3).
+    let mut values = headers.get_all(name).iter();
+    let v = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    httpdate::parse_http_date(v.to_str().ok()?.trim()).ok()
+}
+
+impl Preconditions {
+    /// Reads the validators from the request headers.
+    pub fn from_headers(headers: &HeaderMap) -> Preconditions {
+        Preconditions {
+            if_match: header_str(headers, &IF_MATCH).map(|v| TagList::parse(&v)),
+            if_unmodified_since: http_date(headers, &IF_UNMODIFIED_SINCE),
+            if_none_match: header_str(headers, &IF_NONE_MATCH).map(|v| TagList::parse(&v)),
+            if_modified_since: http_date(headers, &IF_MODIFIED_SINCE),
+        }
+    }
+
+    /// Evaluates the preconditions of a GET or HEAD against `doc` (RFC 9110 §13.2.2).
+    pub fn evaluate(&self, doc: &Document) -> Outcome {
+        if let Some(list) = &self.if_match {
+            if !list.strong_match(doc) {
+                return Outcome::PreconditionFailed;
+            }
+        } else if let Some(since) = self.if_unmodified_since {
+            if doc.last_modified > since {
+                return Outcome::PreconditionFailed;
+            }
+        }
+        if let Some(list) = &self.if_none_match {
+            if list.weak_match(doc) {
+                return Outcome::NotModified;
+            }
+        } else if let Some(since) = self.if_modified_since {
+            // Not modified since the given date: a time comparison, not a string match.
+            if doc.last_modified <= since {
+                return Outcome::NotModified;
+            }
+        }
+        Outcome::Full
+    }
+}
+
+/// Picks the content coding to send from `Accept-Encoding` (q-values, `*`, `identity`).
+/// Among equally acceptable codings the server prefers br, then zstd, then gzip.
+pub fn choose_coding(headers: &HeaderMap) -> Coding {
+    let Some(value) = header_str(headers, &ACCEPT_ENCODING) else {
+        return Coding::Identity;
+    };
+    negotiate(&value)
+}
+
+/// The negotiation behind [`choose_coding`], on the header's text.
+pub fn negotiate(accept_encoding: &str) -> Coding {
+    let mut star: Option<f32> = None;
+    let mut explicit: Vec<(String, f32)> = Vec::new();
+    for part in accept_encoding.split(',') {
+        let mut pieces = part.split(';');
+        let name = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
+        if name.is_empty() {
+            continue;
+        }
+        let mut q = 1.0f32;
+        for param in pieces {
+            if let Some((k, v)) = param.split_once('=') {
+                if k.trim().eq_ignore_ascii_case("q") {
+                    q = v
+                        .trim()
+                        .parse::<f32>()
+                        .ok()
+                        .filter(|q| (0.0..=1.0).contains(q))
+                        .unwrap_or(0.0);
+                }
+            }
+        }
+        if name == "*" {
+            star = Some(q);
+        } else {
+            let name = if name == "x-gzip" {
+                "gzip".to_owned()
+            } else {
+                name
+            };
+            explicit.push((name, q));
+        }
+    }
+    let q_of = |token: &str| -> f32 {
+        explicit
+            .iter()
+            .find(|(n, _)| n == token)
+            .map(|(_, q)| *q)
+            .or(star)
+            .unwrap_or(0.0)
+    };
+    let mut best = Coding::Identity;
+    let mut best_q = 0.0f32;
+    for coding in [Coding::Brotli, Coding::Zstd, Coding::Gzip] {
+        let q = q_of(coding.token());
+        if q > best_q {
+            best = coding;
+            best_q = q;
+        }
+    }
+    let identity_q = explicit
+        .iter()
+        .find(|(n, _)| n == "identity")
+        .map(|(_, q)| *q)
+        .or(star)
+        .unwrap_or(1.0);
+    if best_q > 0.0 && best_q >= identity_q {
+        best
+    } else {
+        Coding::Identity
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn doc() -> Document {
+        Document::new(
+            "text/plain",
+            Bytes::from_static(b"hello world"),
+            UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            None,
+        )
+    }
+
+    fn pre(pairs: &[(&str, &str)]) -> Preconditions {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                hyper::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        Preconditions::from_headers(&h)
+    }
+
+    #[test]
+    fn if_none_match_forms() {
+        let d = doc();
+        let tag = d.identity.etag.clone();
+        assert_eq!(
+            pre(&[("if-none-match", &tag)]).evaluate(&d),
+            Outcome::NotModified
+        );
+        assert_eq!(
+            pre(&[("if-none-match", &format!("W/{tag}"))]).evaluate(&d),
+            Outcome::NotModified
+        );
+        assert_eq!(
+            pre(&[("if-none-match", &format!("\"a\", \"b,c\", {tag}"))]).evaluate(&d),
+            Outcome::NotModified
+        );
+        assert_eq!(
+            pre(&[("if-none-match", "*")]).evaluate(&d),
+            Outcome::NotModified
+        );
+        assert_eq!(
+            pre(&[("if-none-match", "\"nope\"")]).evaluate(&d),
+            Outcome::Full
+        );
+        assert_eq!(
+            pre(&[("if-none-match", "garbage")]).evaluate(&d),
+            Outcome::Full
+        );
+        // Two header fields combine.
+        assert_eq!(
+            pre(&[("if-none-match", "\"x\""), ("if-none-match", &tag)]).evaluate(&d),
+            Outcome::NotModified
+        );
+    }
+
+    #[test]
+    fn if_modified_since_is_a_time_comparison() {
+        let d = doc();
+        let lm = d.last_modified;
+        let fmt = httpdate::fmt_http_date;
+        assert_eq!(
+            pre(&[("if-modified-since", &fmt(lm))]).evaluate(&d),
+            Outcome::NotModified
+        );
+        assert_eq!(
+            pre(&[("if-modified-since", &fmt(lm + Duration::from_secs(60)))]).evaluate(&d),
+            Outcome::NotModified
+        );
+        assert_eq!(
+            pre(&[("if-modified-since", &fmt(lm - Duration::from_secs(1)))]).evaluate(&d),
+            Outcome::Full
+        );
+        // RFC 850 and asctime forms are dates too.
+        assert_eq!(
+            pre(&[("if-modified-since", "Sunday, 06-Nov-2033 08:49:37 GMT")]).evaluate(&d),
+            Outcome::NotModified
+        );
+        assert_eq!(
+            pre(&[("if-modified-since", "Sun Nov  6 08:49:37 2033")]).evaluate(&d),
+            Outcome::NotModified
+        );
+        assert_eq!(
+            pre(&[("if-modified-since", "yesterday")]).evaluate(&d),
+            Outcome::Full
+        );
+    }
+
+    #[test]
+    fn if_none_match_takes_precedence() {
+        let d = doc();
+        let future = httpdate::fmt_http_date(d.last_modified + Duration::from_secs(3600));
+        assert_eq!(
+            pre(&[
+                ("if-none-match", "\"stale\""),
+                ("if-modified-since", &future)
+            ])
+            .evaluate(&d),
+            Outcome::Full
+        );
+        let past = httpdate::fmt_http_date(d.last_modified - Duration::from_secs(3600));
+        assert_eq!(
+            pre(&[
+                ("if-none-match", &d.identity.etag),
+                ("if-modified-since", &past)
+            ])
+            .evaluate(&d),
+            Outcome::NotModified
+        );
+    }
+
+    #[test]
+    fn if_match_and_unmodified_since() {
+        let d = doc();
+        assert_eq!(
+            pre(&[("if-match", "\"x\"")]).evaluate(&d),
+            Outcome::PreconditionFailed
+        );
+        assert_eq!(
+            pre(&[("if-match", &d.identity.etag)]).evaluate(&d),
+            Outcome::Full
+        );
+        assert_eq!(
+            pre(&[("if-match", &format!("W/{}", d.identity.etag))]).evaluate(&d),
+            Outcome::PreconditionFailed
+        );
+        let past = httpdate::fmt_http_date(d.last_modified - Duration::from_secs(1));
+        assert_eq!(
+            pre(&[("if-unmodified-since", &past)]).evaluate(&d),
+            Outcome::PreconditionFailed
+        );
+    }
+
+    #[test]
+    fn accept_encoding() {
+        assert_eq!(negotiate("gzip"), Coding::Gzip);
+        assert_eq!(negotiate("gzip, deflate, br, zstd"), Coding::Brotli);
+        assert_eq!(negotiate("gzip;q=0"), Coding::Identity);
+        assert_eq!(negotiate("gzip;q=0.5, br;q=0.4"), Coding::Gzip);
+        assert_eq!(negotiate("*"), Coding::Brotli);
+        assert_eq!(negotiate("*;q=0.5, br;q=0"), Coding::Zstd);
+        assert_eq!(negotiate("identity"), Coding::Identity);
+        assert_eq!(negotiate("gzip;q=0.5, identity;q=1"), Coding::Identity);
+        assert_eq!(negotiate("x-gzip"), Coding::Gzip);
+        assert_eq!(negotiate("GZIP;Q=1"), Coding::Gzip);
+        assert_eq!(negotiate("deflate"), Coding::Identity);
+        assert_eq!(negotiate("gzip;q=abc"), Coding::Identity);
+        assert_eq!(negotiate(""), Coding::Identity);
+    }
+}

@@ -1,0 +1,232 @@
+//! One request → one response, from the current store only.
+//!
+//! Paths are percent-decoded segment by segment and looked up in an in-memory map; nothing
+//! here touches the file system, so no request path can reach it. A decoded segment that is
+//! `.`/`..` or holds `/` or NUL never names a document.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{
+    HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_SECURITY_POLICY,
+    CONTENT_TYPE, ETAG, LAST_MODIFIED, LINK, VARY, X_CONTENT_TYPE_OPTIONS,
+};
+use hyper::{Method, Request, Response, StatusCode};
+use percent_encoding::percent_decode_str;
+
+use super::conditional::{choose_coding, Outcome, Preconditions};
+use super::State;
+use crate::store::{Coding, Document};
+
+/// Longest request path accepted, in bytes (before decoding).
+pub const MAX_PATH_BYTES: usize = 2048;
+
+/// The policy for HTML pages: no scripts, no frames, no plugins; images and media from anywhere
+/// (post content links to the original site's images).
+pub const HTML_CSP: &str = "default-src 'none'; img-src * data:; media-src *; \
+     style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// Why a path names no document.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PathError {
+    /// Malformed: 400.
+    Bad,
+    /// Well-formed but cannot name a document: 404.
+    NotFound,
+}
+
+/// Decodes a request path into a store route.
+pub fn route_of(raw_path: &str) -> Result<String, PathError> {
+    if raw_path.len() > MAX_PATH_BYTES || !raw_path.starts_with('/') {
+        return Err(PathError::Bad);
+    }
+    let mut route = String::with_capacity(raw_path.len());
+    let segments: Vec<&str> = raw_path[1..].split('/').collect();
+    for (i, seg) in segments.iter().enumerate() {
+        let bytes: Vec<u8> = percent_decode_str(seg).collect();
+        let decoded = String::from_utf8(bytes).map_err(|_| PathError::Bad)?;
+        if decoded.contains('\0') {
+            return Err(PathError::Bad);
+        }
+        if decoded == "." || decoded == ".." || decoded.contains('/') || decoded.contains('\\') {
+            return Err(PathError::NotFound);
+        }
+        if decoded.is_empty() && i + 1 != segments.len() {
+            // `//` inside a path names nothing.
+            return Err(PathError::NotFound);
+        }
+        route.push('/');
+        route.push_str(&decoded);
+    }
+    if route.ends_with('/') {
+        route.push_str("index.html");
+    }
+    Ok(route)
+}
+
+/// Handles one request.
+pub fn handle<B>(req: &Request<B>, state: &State) -> Response<Full<Bytes>> {
+    let started = Instant::now();
+    let response = respond(req, state);
+    if state.access_log {
+        let bytes = response
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("0");
+        let bytes = if req.method() == Method::HEAD {
+            "0"
+        } else {
+            bytes
+        };
+        tracing::info!(
+            target: "feedsmith::access",
+            "{} {} {} {}B {}µs",
+            req.method(),
+            req.uri().path(),
+            response.status().as_u16(),
+            bytes,
+            started.elapsed().as_micros()
+        );
+    }
+    response
+}
+
+fn respond<B>(req: &Request<B>, state: &State) -> Response<Full<Bytes>> {
+    let method = req.method();
+    if method != Method::GET && method != Method::HEAD {
+        let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "405 method not allowed\n");
+        r.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return r;
+    }
+    let route = match route_of(req.uri().path()) {
+        Ok(r) => r,
+        Err(PathError::Bad) => return plain(StatusCode::BAD_REQUEST, "400 bad request\n"),
+        Err(PathError::NotFound) => return plain(StatusCode::NOT_FOUND, "404 not found\n"),
+    };
+    let store = state.store.load();
+    let Some(doc) = store.get(&route) else {
+        return plain(StatusCode::NOT_FOUND, "404 not found\n");
+    };
+    let head = method == Method::HEAD;
+    let coding = choose_coding(req.headers());
+    let rep = doc
+        .encoded(coding)
+        .map(|r| (coding, r))
+        .unwrap_or((Coding::Identity, &doc.identity));
+
+    match Preconditions::from_headers(req.headers()).evaluate(doc) {
+        Outcome::NotModified => {
+            let mut r = Response::new(Full::new(Bytes::new()));
+            *r.status_mut() = StatusCode::NOT_MODIFIED;
+            validators(
+                r.headers_mut(),
+                doc,
+                &rep.1.etag,
+                state.max_age_header.clone(),
+            );
+            r
+        }
+        Outcome::PreconditionFailed => {
+            let mut r = plain(StatusCode::PRECONDITION_FAILED, "412 precondition failed\n");
+            validators(
+                r.headers_mut(),
+                doc,
+                &rep.1.etag,
+                state.max_age_header.clone(),
+            );
+            r
+        }
+        Outcome::Full => {
+            let (coding, rep) = rep;
+            let len = rep.bytes.len();
+            let body = if head {
+                Bytes::new()
+            } else {
+                rep.bytes.clone()
+            };
+            let mut r = Response::new(Full::new(body));
+            let h = r.headers_mut();
+            h.insert(CONTENT_TYPE, HeaderValue::from_static(doc.content_type));
+            h.insert(CONTENT_LENGTH, HeaderValue::from(len));
+            if coding != Coding::Identity {
+                h.insert(CONTENT_ENCODING, HeaderValue::from_static(coding.token()));
+            }
+            validators(h, doc, &rep.etag, state.max_age_header.clone());
+            if let Some(link) = doc
+                .link
+                .as_deref()
+                .and_then(|l| HeaderValue::from_str(l).ok())
+            {
+                h.insert(LINK, link);
+            }
+            h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+            if doc.content_type.starts_with("text/html") {
+                h.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(HTML_CSP));
+            }
+            r
+        }
+    }
+}
+
+/// The headers a 200 and a 304 share: ETag, Last-Modified, Cache-Control, Vary.
+fn validators(h: &mut hyper::HeaderMap, doc: &Document, etag: &str, cache_control: HeaderValue) {
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        h.insert(ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&doc.last_modified_http) {
+        h.insert(LAST_MODIFIED, v);
+    }
+    h.insert(CACHE_CONTROL, cache_control);
+    h.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    h.insert(CONTENT_LENGTH, HeaderValue::from(text.len()));
+    h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(route_of("/rss.xml").unwrap(), "/rss.xml");
+        assert_eq!(route_of("/").unwrap(), "/index.html");
+        assert_eq!(
+            route_of("/tags/%E5%8E%A6%E9%97%A8/rss.xml").unwrap(),
+            "/tags/厦门/rss.xml"
+        );
+        assert_eq!(
+            route_of("/guides/start/").unwrap(),
+            "/guides/start/index.html"
+        );
+    }
+
+    #[test]
+    fn hostile_paths() {
+        assert_eq!(route_of("/../etc/passwd"), Err(PathError::NotFound));
+        assert_eq!(route_of("/tags/%2e%2e/%2e%2e/x"), Err(PathError::NotFound));
+        assert_eq!(route_of("/tags%2Frust%2Frss.xml"), Err(PathError::NotFound));
+        assert_eq!(route_of("/a%00b"), Err(PathError::Bad));
+        assert_eq!(route_of("/%FF%FE"), Err(PathError::Bad));
+        assert_eq!(route_of("/a//b"), Err(PathError::NotFound));
+        assert_eq!(route_of("/a%5Cb"), Err(PathError::NotFound));
+        assert_eq!(
+            route_of(&format!("/{}", "a".repeat(5000))),
+            Err(PathError::Bad)
+        );
+        assert_eq!(route_of("*"), Err(PathError::Bad));
+    }
+}

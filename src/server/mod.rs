@@ -1,0 +1,144 @@
+//! The HTTP server: hyper 1.x on tokio, serving the current store.
+//!
+//! HTTP/1.1 with keep-alive and HTTP/2 (prior knowledge) on one port; a header read timeout,
+//! a request head size limit and a bound on open connections keep slow or greedy clients from
+//! exhausting it; on shutdown it stops accepting and lets in-flight requests finish.
+
+pub mod conditional;
+pub mod handler;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use hyper::header::HeaderValue;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::store::Store;
+
+/// Time a client has to send a complete request head.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest request head buffered (request line + headers).
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+/// Connections served at once; further ones wait in the kernel's accept queue.
+pub const MAX_CONNECTIONS: usize = 4096;
+/// How long in-flight requests get to finish on shutdown.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// What the handler reads: the current store and the cache policy.
+pub struct State {
+    pub store: ArcSwap<Store>,
+    /// `public, max-age=N`, prebuilt.
+    pub max_age_header: HeaderValue,
+    pub access_log: bool,
+}
+
+impl State {
+    pub fn new(store: Store, max_age: u32, access_log: bool) -> State {
+        State {
+            store: ArcSwap::from_pointee(store),
+            max_age_header: HeaderValue::from_str(&format!("public, max-age={max_age}"))
+                .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=300")),
+            access_log,
+        }
+    }
+
+    /// Publishes a new store; requests already running keep the one they loaded.
+    pub fn swap(&self, store: Store) {
+        self.store.store(Arc::new(store));
+    }
+}
+
+/// Serves until `shutdown` resolves, then drains in-flight requests (bounded by
+/// [`SHUTDOWN_GRACE`]).
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<State>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(128)
+        .max_header_list_size(MAX_HEAD_BYTES as u32);
+    let graceful = GracefulShutdown::new();
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            () = &mut shutdown => break,
+            p = Arc::clone(&permits).acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let (stream, _peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let state = Arc::clone(&state);
+        let svc = service_fn(move |req| {
+            let state = Arc::clone(&state);
+            async move { Ok::<_, Infallible>(handler::handle(&req, &state)) }
+        });
+        let conn = builder.serve_connection(TokioIo::new(stream), svc);
+        let conn = graceful.watch(conn.into_owned());
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(SHUTDOWN_GRACE) => {
+            tracing::warn!("shutdown: connections still open after {SHUTDOWN_GRACE:?}, closing");
+        }
+    }
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

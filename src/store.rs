@@ -1,0 +1,336 @@
+//! The store: every published document by route, with the validators the server sends — a
+//! strong `ETag` from the bytes and a `Last-Modified` that moves only when the bytes do — and
+//! its compressed forms, computed once per document version on first request.
+//!
+//! A store is immutable; a rebuild makes a new one and swaps it in whole (`arc-swap`), so a
+//! request sees the old set or the new set, never a mix. Documents whose bytes did not change
+//! are carried over as the same `Arc`, keeping their `Last-Modified` and compressed bytes.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+
+use crate::render::Doc;
+
+/// A content coding the server can send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Coding {
+    Identity,
+    Gzip,
+    Brotli,
+    Zstd,
+}
+
+impl Coding {
+    /// The `Content-Encoding` token.
+    pub fn token(self) -> &'static str {
+        match self {
+            Coding::Identity => "identity",
+            Coding::Gzip => "gzip",
+            Coding::Brotli => "br",
+            Coding::Zstd => "zstd",
+        }
+    }
+
+    /// Suffix that makes an encoded representation's ETag differ from the identity one.
+    fn etag_suffix(self) -> &'static str {
+        match self {
+            Coding::Identity => "",
+            Coding::Gzip => "-gz",
+            Coding::Brotli => "-br",
+            Coding::Zstd => "-zst",
+        }
+    }
+}
+
+/// Compression levels: fast enough that compressing a 100 KB feed takes about a millisecond,
+/// so it never dominates a rebuild, while keeping most of the size win.
+pub const GZIP_LEVEL: u32 = 6;
+pub const BROTLI_QUALITY: u32 = 5;
+pub const ZSTD_LEVEL: i32 = 3;
+
+/// One representation of a document: its bytes and its strong ETag (quoted).
+#[derive(Debug, Clone)]
+pub struct Representation {
+    pub bytes: Bytes,
+    pub etag: String,
+}
+
+/// One published document.
+#[derive(Debug)]
+pub struct Document {
+    pub content_type: &'static str,
+    pub identity: Representation,
+    /// 128-bit hash of the identity bytes: the ETag's opaque part.
+    pub hash: u128,
+    /// When these bytes were first published (whole seconds).
+    pub last_modified: SystemTime,
+    /// `Last-Modified` as an HTTP-date.
+    pub last_modified_http: String,
+    /// `Link` header value (`<url>; rel="self"`, hub), if any.
+    pub link: Option<String>,
+    gzip: OnceLock<Option<Representation>>,
+    brotli: OnceLock<Option<Representation>>,
+    zstd: OnceLock<Option<Representation>>,
+}
+
+/// The strong ETag of some bytes (RFC 9110 §8.8.3): a hash of the content, so it is the same
+/// across restarts and machines for the same bytes.
+pub fn etag_for(hash: u128, coding: Coding) -> String {
+    format!("\"{hash:032x}{}\"", coding.etag_suffix())
+}
+
+/// The content hash behind the ETag.
+pub fn content_hash(bytes: &[u8]) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(bytes)
+}
+
+/// Rounds down to whole seconds: HTTP dates have no fractions, and comparisons must agree
+/// with what the client saw.
+pub fn whole_seconds(t: SystemTime) -> SystemTime {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+impl Document {
+    /// A document with its validators.
+    pub fn new(
+        content_type: &'static str,
+        bytes: Bytes,
+        last_modified: SystemTime,
+        link: Option<String>,
+    ) -> Document {
+        let hash = content_hash(&bytes);
+        let last_modified = whole_seconds(last_modified);
+        Document {
+            content_type,
+            identity: Representation {
+                bytes,
+                etag: etag_for(hash, Coding::Identity),
+            },
+            hash,
+            last_modified,
+            last_modified_http: httpdate::fmt_http_date(last_modified),
+            link,
+            gzip: OnceLock::new(),
+            brotli: OnceLock::new(),
+            zstd: OnceLock::new(),
+        }
+    }
+
+    /// The representation in `coding`, compressing on first use. `None` when compressing does
+    /// not make it smaller (the identity is sent instead).
+    pub fn encoded(&self, coding: Coding) -> Option<&Representation> {
+        let cell = match coding {
+            Coding::Identity => return Some(&self.identity),
+            Coding::Gzip => &self.gzip,
+            Coding::Brotli => &self.brotli,
+            Coding::Zstd => &self.zstd,
+        };
+        cell.get_or_init(|| {
+            let raw = &self.identity.bytes;
+            let bytes = compress(coding, raw).ok()?;
+            (bytes.len() < raw.len()).then(|| Representation {
+                bytes: Bytes::from(bytes),
+                etag: etag_for(self.hash, coding),
+            })
+        })
+        .as_ref()
+    }
+
+    /// True when `tag` (opaque part, quotes included) names any representation of this
+    /// version of the document.
+    pub fn matches_etag(&self, tag: &str) -> bool {
+        let Some(inner) = tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')) else {
+            return false;
+        };
+        let hex = format!("{:032x}", self.hash);
+        match inner.strip_prefix(hex.as_str()) {
+            Some("" | "-gz" | "-br" | "-zst") => true,
+            _ => false,
+        }
+    }
+}
+
+/// Compresses `raw` with `coding`.
+pub fn compress(coding: Coding, raw: &[u8]) -> std::io::Result<Vec<u8>> {
+    match coding {
+        Coding::Identity => Ok(raw.to_vec()),
+        Coding::Gzip => {
+            let mut enc = flate2::write::GzEncoder::new(
+                Vec::with_capacity(raw.len() / 3),
+                flate2::Compression::new(GZIP_LEVEL),
+            );
+            enc.write_all(raw)?;
+            enc.finish()
+        }
+        Coding::Brotli => {
+            let mut out = Vec::with_capacity(raw.len() / 3);
+            {
+                let mut w = brotli::CompressorWriter::new(&mut out, 4096, BROTLI_QUALITY, 22);
+                w.write_all(raw)?;
+                w.flush()?;
+            }
+            Ok(out)
+        }
+        Coding::Zstd => zstd::bulk::compress(raw, ZSTD_LEVEL),
+    }
+}
+
+/// Every published document by decoded route.
+#[derive(Debug, Default)]
+pub struct Store {
+    docs: HashMap<String, Arc<Document>>,
+}
+
+impl Store {
+    /// Looks a decoded route up.
+    pub fn get(&self, route: &str) -> Option<&Arc<Document>> {
+        self.docs.get(route)
+    }
+
+    pub fn len(&self) -> usize {
+        self.docs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.docs.is_empty()
+    }
+
+    /// Routes in order (for logs and tests).
+    pub fn routes(&self) -> Vec<&str> {
+        let mut r: Vec<&str> = self.docs.keys().map(String::as_str).collect();
+        r.sort_unstable();
+        r
+    }
+
+    /// Builds the next store from freshly rendered documents.
+    ///
+    /// A document whose bytes equal the previous store's is carried over unchanged. Otherwise
+    /// its `Last-Modified` is the mtime of its file under `out_dir` when that file holds the
+    /// same bytes (so it survives restarts), else `fallback_time` (the time of this publish).
+    pub fn next(
+        prev: &Store,
+        docs: impl IntoIterator<Item = (String, Doc, Option<SystemTime>)>,
+        out_dir: Option<&Path>,
+        link_of: impl Fn(&str) -> Option<String>,
+        fallback_time: SystemTime,
+    ) -> Store {
+        let mut next = HashMap::new();
+        for (route, doc, fixed_time) in docs {
+            let hash = content_hash(&doc.bytes);
+            if let Some(old) = prev.docs.get(&route) {
+                if old.hash == hash && old.content_type == doc.content_type {
+                    next.insert(route, Arc::clone(old));
+                    continue;
+                }
+            }
+            let time = fixed_time
+                .or_else(|| out_dir.and_then(|d| disk_time(d, &route, hash)))
+                .unwrap_or(fallback_time);
+            let link = link_of(&route);
+            let document = Document::new(doc.content_type, Bytes::from(doc.bytes), time, link);
+            next.insert(route, Arc::new(document));
+        }
+        Store { docs: next }
+    }
+
+    /// A store that keeps `keep` routes from `prev` (documents that failed to re-render keep
+    /// being served as they last were).
+    pub fn carry_over(&mut self, prev: &Store, keep: impl IntoIterator<Item = String>) {
+        for route in keep {
+            if let Some(old) = prev.docs.get(&route) {
+                self.docs.entry(route).or_insert_with(|| Arc::clone(old));
+            }
+        }
+    }
+}
+
+/// The mtime of the route's file under `dir` if it holds exactly the bytes with `hash`.
+fn disk_time(dir: &Path, route: &str, hash: u128) -> Option<SystemTime> {
+    let path = crate::output::file_for(dir, route)?;
+    let meta = std::fs::metadata(&path).ok()?;
+    let bytes = std::fs::read(&path).ok()?;
+    (content_hash(&bytes) == hash)
+        .then(|| meta.modified().ok())
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etag_is_stable_and_differs_per_coding() {
+        let d = Document::new("text/plain", Bytes::from_static(b"hello"), UNIX_EPOCH, None);
+        let again = Document::new("text/plain", Bytes::from_static(b"hello"), UNIX_EPOCH, None);
+        assert_eq!(d.identity.etag, again.identity.etag);
+        assert!(d.identity.etag.starts_with('"') && d.identity.etag.ends_with('"'));
+        assert_ne!(etag_for(d.hash, Coding::Gzip), d.identity.etag);
+        assert!(d.matches_etag(&etag_for(d.hash, Coding::Brotli)));
+        assert!(!d.matches_etag("\"other\""));
+        assert!(!d.matches_etag(&d.identity.etag[1..]));
+    }
+
+    #[test]
+    fn compression_round_trips() {
+        let raw = "港口吞吐量 <item>feed</item> ".repeat(500);
+        let d = Document::new("text/xml", Bytes::from(raw.clone()), UNIX_EPOCH, None);
+        let gz = d.encoded(Coding::Gzip).unwrap();
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz.bytes[..]), &mut out)
+            .unwrap();
+        assert_eq!(out, raw);
+        let br = d.encoded(Coding::Brotli).unwrap();
+        let mut out = Vec::new();
+        brotli::BrotliDecompress(&mut &br.bytes[..], &mut out).unwrap();
+        assert_eq!(out, raw.as_bytes());
+        let zs = d.encoded(Coding::Zstd).unwrap();
+        assert_eq!(
+            zstd::bulk::decompress(&zs.bytes, raw.len()).unwrap(),
+            raw.as_bytes()
+        );
+        // Cached: the same bytes come back.
+        assert_eq!(d.encoded(Coding::Gzip).unwrap().bytes, gz.bytes);
+    }
+
+    #[test]
+    fn tiny_documents_are_not_compressed() {
+        let d = Document::new("text/plain", Bytes::from_static(b"x"), UNIX_EPOCH, None);
+        assert!(d.encoded(Coding::Gzip).is_none());
+    }
+
+    #[test]
+    fn unchanged_documents_carry_over() {
+        let doc = |b: &str| Doc {
+            content_type: "text/plain",
+            bytes: b.as_bytes().to_vec(),
+        };
+        let t1 = UNIX_EPOCH + Duration::from_secs(1000);
+        let t2 = UNIX_EPOCH + Duration::from_secs(2000);
+        let s1 = Store::next(
+            &Store::default(),
+            [("/a".into(), doc("a"), None), ("/b".into(), doc("b"), None)],
+            None,
+            |_| None,
+            t1,
+        );
+        let s2 = Store::next(
+            &s1,
+            [
+                ("/a".into(), doc("a"), None),
+                ("/b".into(), doc("b2"), None),
+            ],
+            None,
+            |_| None,
+            t2,
+        );
+        assert!(Arc::ptr_eq(s1.get("/a").unwrap(), s2.get("/a").unwrap()));
+        assert_eq!(s2.get("/a").unwrap().last_modified, t1);
+        assert_eq!(s2.get("/b").unwrap().last_modified, t2);
+    }
+}
