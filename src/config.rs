@@ -138,6 +138,8 @@ pub struct ServerConfig {
     pub max_age: u32,
     /// One log line per request (method, path, status, bytes, µs).
     pub access_log: bool,
+    /// How long the watcher waits for a burst of file events to end before republishing.
+    pub debounce_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -146,6 +148,7 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_age: 300,
             access_log: true,
+            debounce_ms: 20,
         }
     }
 }
@@ -212,6 +215,12 @@ impl Config {
         seen.dedup();
         if seen.len() != self.feeds.formats.len() {
             bail!("feeds.formats: lists a format twice");
+        }
+        if self.server.debounce_ms == 0 || self.server.debounce_ms > 60_000 {
+            bail!(
+                "server.debounce_ms: must be between 1 and 60000, got {}",
+                self.server.debounce_ms
+            );
         }
         if self.paths.posts.as_os_str().is_empty() {
             bail!("paths.posts: must not be empty");

@@ -26,6 +26,7 @@ pub mod server;
 pub mod site;
 pub mod slug;
 pub mod store;
+pub mod watch;
 
 pub use build::Build;
 pub use config::{Config, Format};

@@ -72,7 +72,6 @@ pub fn sync<'a>(
     keep: &BTreeSet<String>,
 ) -> SyncReport {
     let mut report = SyncReport::default();
-    let mut live: BTreeSet<String> = keep.clone();
     if let Err(e) = fs::create_dir_all(dir) {
         report.errors.push(format!(
             "{}: cannot create output directory: {e}",
@@ -80,8 +79,41 @@ pub fn sync<'a>(
         ));
         return report;
     }
+    let mut live: BTreeSet<String> = keep.clone();
+    write_docs(
+        dir,
+        docs.into_iter().inspect(|(route, _)| {
+            live.insert((*route).clone());
+        }),
+        &mut report,
+    );
+    let stale: Vec<String> = managed_files(dir)
+        .into_iter()
+        .filter(|r| !live.contains(r))
+        .collect();
+    remove_routes(dir, &stale, &mut report);
+    report
+}
+
+/// Writes the given documents (when their bytes changed) and removes the files of `removals`:
+/// the incremental form of [`sync`], touching only what a republish changed.
+pub fn apply<'a>(
+    dir: &Path,
+    upserts: impl IntoIterator<Item = (&'a String, &'a Doc)>,
+    removals: &[String],
+) -> SyncReport {
+    let mut report = SyncReport::default();
+    write_docs(dir, upserts, &mut report);
+    remove_routes(dir, removals, &mut report);
+    report
+}
+
+fn write_docs<'a>(
+    dir: &Path,
+    docs: impl IntoIterator<Item = (&'a String, &'a Doc)>,
+    report: &mut SyncReport,
+) {
     for (route, doc) in docs {
-        live.insert(route.clone());
         let Some(path) = file_for(dir, route) else {
             report
                 .errors
@@ -96,8 +128,30 @@ pub fn sync<'a>(
                 .push(format!("{}: cannot write: {e}", path.display())),
         }
     }
-    remove_stale(dir, &live, &mut report);
-    report
+}
+
+/// Removes the files of `routes`, and a term directory once it is empty.
+fn remove_routes(dir: &Path, routes: &[String], report: &mut SyncReport) {
+    for route in routes {
+        let Some(path) = file_for(dir, route) else {
+            continue;
+        };
+        match fs::remove_file(&path) {
+            Ok(()) => {
+                report.removed += 1;
+                if let Some(parent) = path.parent() {
+                    if parent != dir {
+                        // Fails harmlessly while other files remain.
+                        let _ = fs::remove_dir(parent);
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => report
+                .errors
+                .push(format!("{}: cannot remove stale file: {e}", path.display())),
+        }
+    }
 }
 
 /// The routes feedsmith owns under the output directory, as found on disk.
@@ -130,32 +184,6 @@ pub fn managed_files(dir: &Path) -> Vec<String> {
     }
     out.sort();
     out
-}
-
-fn remove_stale(dir: &Path, live: &BTreeSet<String>, report: &mut SyncReport) {
-    for route in managed_files(dir) {
-        if live.contains(&route) {
-            continue;
-        }
-        let Some(path) = file_for(dir, &route) else {
-            continue;
-        };
-        match fs::remove_file(&path) {
-            Ok(()) => {
-                report.removed += 1;
-                // Remove the term directory once it is empty (ignore failure: not empty).
-                if let Some(parent) = path.parent() {
-                    if parent != dir {
-                        let _ = fs::remove_dir(parent);
-                    }
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => report
-                .errors
-                .push(format!("{}: cannot remove stale file: {e}", path.display())),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,10 +1,12 @@
 //! Publishing: rendered documents → `feeds/` on disk and the server's store, swapped whole.
 //!
-//! The publisher owns the current site and the last good documents. A document that fails its
-//! check keeps its previous version on disk and in the store (SPEC §2), and post pages are
-//! re-rendered only for posts that changed.
+//! The publisher owns the current site and the last good documents. After the first full
+//! build, every change is incremental: only the posts that changed are re-read, only the
+//! scopes that contain them (before or after) are re-rendered, only changed files are written,
+//! and the store is swapped once per batch. A document that fails its check keeps its previous
+//! version on disk and in the store (SPEC §2).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -15,28 +17,35 @@ use crate::config::Config;
 use crate::feed::{self, SiteMeta};
 use crate::output::{self, SyncReport};
 use crate::page;
-use crate::post::{ParseContext, Post};
+use crate::post::{ParseContext, Post, PostError};
 use crate::render::{self, Doc, Rendered, HTML_TYPE};
 use crate::server::State;
-use crate::site::{ListOptions, Listing, Site};
+use crate::site::{self, Change, ListOptions, Listing, Scope, Site};
 use crate::store::Store;
 
 /// What one publish did, for the log line.
 #[derive(Debug, Default)]
 pub struct Report {
+    /// Post files added, changed or removed.
+    pub files_changed: usize,
+    /// Posts listed after the publish.
     pub posts: usize,
+    /// Documents in the store.
     pub documents: usize,
+    /// Documents rendered by this publish (feeds, lists and post pages).
     pub rendered: usize,
+    /// Documents that failed their check, with why (their previous version stays).
     pub failures: Vec<(String, String)>,
+    /// Post errors found by this publish.
+    pub errors: Vec<PostError>,
     pub sync: SyncReport,
     pub elapsed: Duration,
 }
 
-/// A post page, cached with the post version it was rendered from.
+/// A post page's route and the post version it was rendered from (the bytes live in the store).
 struct CachedPage {
     post: Arc<Post>,
     route: String,
-    doc: Doc,
 }
 
 /// The current published state of the site.
@@ -48,6 +57,8 @@ pub struct Publisher {
     pub site: Site,
     pub listing: Listing,
     pub state: Arc<State>,
+    /// The published feed, OPML and index documents, by route (last good versions).
+    docs: BTreeMap<String, Doc>,
     pages: HashMap<PathBuf, CachedPage>,
 }
 
@@ -59,6 +70,7 @@ impl Publisher {
         now: DateTime<Utc>,
         access_log: bool,
     ) -> (Publisher, Report) {
+        let started = Instant::now();
         let ctx = feed::parse_context(&config);
         let meta = SiteMeta::from_config(&config);
         let state = Arc::new(State::new(
@@ -66,36 +78,108 @@ impl Publisher {
             config.server.max_age,
             access_log,
         ));
+        let site = Site::load(&config.paths.posts, &ctx, opts.drafts);
+        let listing = site.listing(now, opts);
+        let rendered = render::render_all(&meta, &listing);
         let mut p = Publisher {
             ctx,
             meta,
             opts,
-            site: Site::default(),
-            listing: Listing::new(Vec::new(), now, opts),
+            site,
+            listing,
             state,
+            docs: BTreeMap::new(),
             pages: HashMap::new(),
             config,
         };
-        let report = p.rebuild_all(now);
+        let keep: BTreeSet<String> = rendered.failures.keys().cloned().collect();
+        let sync = output::sync(&p.config.paths.output, &rendered.docs, &keep);
+        let mut report = p.swap_in(rendered, Vec::new(), sync, started);
+        report.files_changed = p.site.posts.len() + p.site.errors.len();
+        report.errors = p.site.errors.values().cloned().collect();
         (p, report)
     }
 
-    /// Re-reads every post and republishes everything.
-    pub fn rebuild_all(&mut self, now: DateTime<Utc>) -> Report {
+    /// Applies a batch of file changes and republishes what they affect.
+    pub fn apply(&mut self, changes: &[Change], now: DateTime<Utc>) -> Report {
         let started = Instant::now();
-        self.site = Site::load(&self.config.paths.posts, &self.ctx, self.opts.drafts);
-        self.listing = self.site.listing(now, self.opts);
-        let rendered = render::render_all(&self.meta, &self.listing);
-        self.publish(rendered, started)
+        let root = self.config.paths.posts.clone();
+        if !root.is_dir() {
+            // The posts volume vanished: keep serving the last good set rather than publishing
+            // empty feeds (a full rescan runs when it comes back).
+            let mut r = Report {
+                posts: self.listing.posts.len(),
+                documents: self.state.store.load().len(),
+                ..Report::default()
+            };
+            r.sync.errors.push(format!(
+                "{}: posts directory is missing; keeping the last good feeds",
+                root.display()
+            ));
+            return r;
+        }
+        let applied = self.site.apply(&root, &self.ctx, self.opts.drafts, changes);
+        let mut report = self.republish(now, started);
+        report.files_changed = applied.changed.len();
+        report.errors = applied.errors;
+        report
     }
 
-    /// Writes `rendered` to disk, adds post pages, and swaps in the new store.
-    pub fn publish(&mut self, rendered: Rendered, started: Instant) -> Report {
-        let keep: BTreeSet<String> = rendered.failures.keys().cloned().collect();
-        let sync = output::sync(&self.config.paths.output, &rendered.docs, &keep);
-        let rendered_count = rendered.docs.len();
+    /// Re-reads the whole tree (after lost events), keeping last good versions.
+    pub fn rescan(&mut self, now: DateTime<Utc>) -> Report {
+        self.apply(&[Change::Upsert(PathBuf::new())], now)
+    }
 
-        self.refresh_pages();
+    /// Republishes for the passage of time alone (a scheduled post's date has come).
+    pub fn tick(&mut self, now: DateTime<Utc>) -> Report {
+        self.republish(now, Instant::now())
+    }
+
+    /// When the next scheduled post is due, if any is held back.
+    pub fn next_due(&self) -> Option<DateTime<Utc>> {
+        self.listing.next_future.map(|d| d.with_timezone(&Utc))
+    }
+
+    /// Recomputes the listing and re-renders only the scopes whose posts changed.
+    fn republish(&mut self, now: DateTime<Utc>, started: Instant) -> Report {
+        let new_listing = self.site.listing(now, self.opts);
+        let affected = site::affected_scopes(&self.listing, &new_listing);
+        self.listing = new_listing;
+        if affected.is_empty() {
+            return Report {
+                posts: self.listing.posts.len(),
+                documents: self.state.store.load().len(),
+                elapsed: started.elapsed(),
+                ..Report::default()
+            };
+        }
+        let live: BTreeSet<Scope> = self.listing.scopes().into_iter().collect();
+        let (render_now, gone): (Vec<Scope>, Vec<Scope>) =
+            affected.into_iter().partition(|s| live.contains(s));
+        let mut rendered = render::render_scopes(&self.meta, &self.listing, &render_now);
+        render::render_lists(&self.meta, &self.listing, &mut rendered);
+        let removals: Vec<String> = gone
+            .iter()
+            .flat_map(|s| self.meta.formats.iter().map(move |f| feed::route(s, *f)))
+            .collect();
+        let sync = output::apply(&self.config.paths.output, &rendered.docs, &removals);
+        self.swap_in(rendered, removals, sync, started)
+    }
+
+    /// Records `rendered` as the current documents, refreshes post pages, and swaps the store.
+    fn swap_in(
+        &mut self,
+        rendered: Rendered,
+        removals: Vec<String>,
+        sync: SyncReport,
+        started: Instant,
+    ) -> Report {
+        for r in &removals {
+            self.docs.remove(r);
+        }
+        let rendered_feeds = rendered.docs.len();
+        let (page_upserts, page_removals) = self.refresh_pages();
+        let rendered_pages = page_upserts.len();
         let prev = self.state.store.load_full();
         let meta = &self.meta;
         let link_of = |route: &str| {
@@ -110,60 +194,83 @@ impl Publisher {
                 l
             })
         };
-        let feeds = rendered
-            .docs
-            .into_iter()
-            .map(|(route, doc)| (route, doc, None::<SystemTime>));
-        let pages = self.pages.values().map(|p| {
-            let t = system_time(&p.post.updated.max(p.post.date).with_timezone(&Utc));
-            (p.route.clone(), p.doc.clone(), Some(t))
-        });
-        let mut store = Store::next(
+        let mut upserts: Vec<(String, Doc, Option<SystemTime>)> =
+            Vec::with_capacity(rendered_feeds + rendered_pages);
+        for (route, doc) in rendered.docs {
+            self.docs.insert(route.clone(), doc.clone());
+            upserts.push((route, doc, None));
+        }
+        upserts.extend(page_upserts);
+        let store = Store::update(
             &prev,
-            feeds.chain(pages),
+            upserts,
+            removals.into_iter().chain(page_removals),
             Some(&self.config.paths.output),
             link_of,
             SystemTime::now(),
         );
-        store.carry_over(&prev, keep);
         let documents = store.len();
         self.state.swap(store);
         Report {
             posts: self.listing.posts.len(),
             documents,
-            rendered: rendered_count,
+            rendered: rendered_feeds + rendered_pages,
             failures: rendered.failures.into_iter().collect(),
             sync,
             elapsed: started.elapsed(),
+            ..Report::default()
         }
     }
 
-    /// Renders the pages of new or changed posts; drops pages of posts no longer listed.
-    fn refresh_pages(&mut self) {
-        let mut next = HashMap::with_capacity(self.listing.posts.len());
+    /// Renders the pages of new or changed posts and drops those of posts no longer listed.
+    /// Returns the pages to upsert and the routes to remove.
+    #[allow(clippy::type_complexity)]
+    fn refresh_pages(&mut self) -> (Vec<(String, Doc, Option<SystemTime>)>, Vec<String>) {
+        let mut next: HashMap<PathBuf, CachedPage> =
+            HashMap::with_capacity(self.listing.posts.len());
+        let mut upserts = Vec::new();
+        // Two posts claiming one permalink: the newer one (first in the listing) wins.
+        let mut claimed: BTreeSet<String> = BTreeSet::new();
         for post in &self.listing.posts {
+            let route = page::page_route(post);
+            if !claimed.insert(route.clone()) {
+                continue;
+            }
             let cached = self
                 .pages
                 .remove(&post.source)
-                .filter(|c| Arc::ptr_eq(&c.post, post) || *c.post == **post);
-            let page = cached.unwrap_or_else(|| CachedPage {
-                post: Arc::clone(post),
-                route: page::page_route(post),
-                doc: Doc {
-                    content_type: HTML_TYPE,
-                    bytes: page::render(&self.meta, post),
-                },
-            });
+                .filter(|c| c.route == route && Arc::ptr_eq(&c.post, post));
+            let page = match cached {
+                Some(c) => c,
+                None => {
+                    let doc = Doc {
+                        content_type: HTML_TYPE,
+                        bytes: page::render(&self.meta, post).into(),
+                    };
+                    let t = system_time(&post.updated.max(post.date).with_timezone(&Utc));
+                    upserts.push((route.clone(), doc, Some(t)));
+                    CachedPage {
+                        post: Arc::clone(post),
+                        route,
+                    }
+                }
+            };
             next.insert(post.source.clone(), page);
         }
-        // Two posts claiming one permalink: the newer one (first in the listing) wins, the
-        // same way for every build.
-        let mut seen = BTreeSet::new();
-        let mut order: Vec<&Arc<Post>> = self.listing.posts.iter().collect();
-        order.retain(|p| seen.insert(page::page_route(p)));
-        let winners: BTreeSet<&PathBuf> = order.iter().map(|p| &p.source).collect();
-        next.retain(|k, _| winners.contains(k));
+        let live: BTreeSet<&str> = next.values().map(|p| p.route.as_str()).collect();
+        let removals = self
+            .pages
+            .values()
+            .map(|p| p.route.clone())
+            .filter(|r| !live.contains(r.as_str()))
+            .collect();
         self.pages = next;
+        (upserts, removals)
+    }
+
+    /// The current feed/list document of a route (for tests and diagnostics).
+    pub fn doc(&self, route: &str) -> Option<&Doc> {
+        self.docs.get(route)
     }
 }
 

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use bytes::Bytes;
 use rayon::prelude::*;
 
 use crate::config::Format;
@@ -16,7 +17,8 @@ use crate::site::{Listing, Scope};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Doc {
     pub content_type: &'static str,
-    pub bytes: Vec<u8>,
+    /// Shared with the store: cloning a `Doc` does not copy the bytes.
+    pub bytes: Bytes,
 }
 
 /// Content types of the non-feed documents.
@@ -46,7 +48,7 @@ pub fn render_feed(
     verify::feed(format, &bytes, &expect)?;
     Ok(Doc {
         content_type: format.content_type(),
-        bytes,
+        bytes: Bytes::from(bytes),
     })
 }
 
@@ -87,7 +89,7 @@ pub fn render_lists(meta: &SiteMeta, listing: &Listing, out: &mut Rendered) {
                 feed::OPML_ROUTE.to_owned(),
                 Doc {
                     content_type: OPML_TYPE,
-                    bytes,
+                    bytes: Bytes::from(bytes),
                 },
             );
         }
@@ -101,7 +103,7 @@ pub fn render_lists(meta: &SiteMeta, listing: &Listing, out: &mut Rendered) {
                 feed::INDEX_ROUTE.to_owned(),
                 Doc {
                     content_type: HTML_TYPE,
-                    bytes,
+                    bytes: Bytes::from(bytes),
                 },
             );
         }

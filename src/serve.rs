@@ -1,16 +1,34 @@
-//! `feedsmith serve`: bind, build, write, then serve the store over HTTP until SIGINT/SIGTERM.
+//! `feedsmith serve`: bind, watch, build, write, then serve the store over HTTP until
+//! SIGINT/SIGTERM, republishing on every change.
+//!
+//! The publisher runs on its own thread and owns the site: it takes debounced batches from the
+//! watcher, wakes by itself when a scheduled post falls due, and swaps each new store into the
+//! server's state. Requests never wait for it.
 
 use std::io::Write;
+use std::path::Path;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
+use chrono::Utc;
 
 use crate::config::{own_address_url, Config};
 use crate::publish::{Publisher, Report};
-use crate::site::ListOptions;
+use crate::site::{Change, ListOptions};
+use crate::watch::{self, Batch, Watcher};
 
-/// Logs a publish: what was built, what failed, how long it took.
+/// The longest the publisher sleeps without looking at the clock and the posts directory.
+const MAX_SLEEP: Duration = Duration::from_secs(60);
+/// How often to look for a posts directory that has vanished.
+const MISSING_ROOT_POLL: Duration = Duration::from_secs(1);
+
+/// Logs a publish: what changed, what was rendered, what failed, how long it took.
 pub fn log_report(what: &str, r: &Report) {
+    for e in &r.errors {
+        tracing::warn!("{e} (last good version kept, if any)");
+    }
     for (route, why) in &r.failures {
         tracing::error!("not published {route}: {why} (previous version kept)");
     }
@@ -18,13 +36,14 @@ pub fn log_report(what: &str, r: &Report) {
         tracing::error!("{e}");
     }
     tracing::info!(
-        "{what}: {} posts, {} documents ({} rendered, {} written, {} removed) in {} ms",
-        r.posts,
-        r.documents,
+        "{what}: {} files changed, {} documents rendered ({} written, {} removed), {} posts, {} documents served, {:.1} ms",
+        r.files_changed,
         r.rendered,
         r.sync.written,
         r.sync.removed,
-        r.elapsed.as_millis()
+        r.posts,
+        r.documents,
+        r.elapsed.as_secs_f64() * 1000.0
     );
 }
 
@@ -39,8 +58,7 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
-        let addr = listener.local_addr()?;
-        let own = own_address_url(addr);
+        let own = own_address_url(listener.local_addr()?);
         if config.site.url.is_none() {
             config.site.url = Some(own.to_string());
         }
@@ -50,29 +68,119 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
                 config.paths.posts.display()
             );
         }
+        // Watch first, so nothing written during the initial build is missed.
+        let (tx, rx) = mpsc::channel();
+        let window = Duration::from_millis(config.server.debounce_ms);
+        let watcher = watch::watch(&config.paths.posts, window, opts.drafts, tx.clone())
+            .with_context(|| format!("cannot watch {}", config.paths.posts.display()))?;
         let access_log = config.server.access_log;
-        let (publisher, report) = tokio::task::block_in_place(|| {
-            Publisher::start(config, opts, chrono::Utc::now(), access_log)
-        });
-        for e in publisher.site.errors.values() {
-            tracing::warn!("skipped {e}");
-        }
+        let (publisher, report) =
+            tokio::task::block_in_place(|| Publisher::start(config, opts, Utc::now(), access_log));
         log_report("initial build", &report);
         let state = Arc::clone(&publisher.state);
-        let feed_url = format!("{}rss.xml", own);
         {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "listening on {own}");
             let _ = writeln!(
                 out,
-                "serving {} documents; subscribe to {feed_url}",
+                "serving {} documents; subscribe to {own}rss.xml",
                 report.documents
             );
             let _ = out.flush();
         }
+        let worker = std::thread::Builder::new()
+            .name("publisher".into())
+            .spawn(move || publisher_loop(publisher, rx, tx, watcher))
+            .context("cannot start the publisher thread")?;
         crate::server::serve(listener, state, crate::server::shutdown_signal()).await?;
+        // The publisher thread holds no request state; it ends with the process.
+        drop(worker);
         tracing::info!("shut down cleanly");
-        drop(publisher);
         Ok(())
     })
+}
+
+/// Applies watcher batches and the schedule of future posts until the channel closes.
+fn publisher_loop(
+    mut publisher: Publisher,
+    rx: Receiver<Batch>,
+    tx: Sender<Batch>,
+    watcher: Watcher,
+) {
+    let mut watcher = Some(watcher);
+    let root = publisher.config.paths.posts.clone();
+    let window = Duration::from_millis(publisher.config.server.debounce_ms);
+    loop {
+        let wait = if watcher.is_none() {
+            MISSING_ROOT_POLL
+        } else {
+            publisher.next_due().map_or(MAX_SLEEP, |due| {
+                (due - Utc::now())
+                    .to_std()
+                    .unwrap_or(Duration::ZERO)
+                    .saturating_add(Duration::from_millis(1))
+                    .min(MAX_SLEEP)
+            })
+        };
+        match rx.recv_timeout(wait) {
+            Ok(first) => {
+                // Coalesce everything already queued into one republish.
+                let mut changes: Vec<Change> = Vec::new();
+                let mut rescan: Option<String> = None;
+                for batch in std::iter::once(first).chain(rx.try_iter()) {
+                    match batch {
+                        Batch::Changes(c) => changes.extend(c),
+                        Batch::Rescan(why) => rescan = Some(why),
+                    }
+                }
+                if !root.is_dir() {
+                    tracing::error!(
+                        "posts directory {} vanished; serving the last good feeds until it is back",
+                        root.display()
+                    );
+                    watcher = None;
+                    continue;
+                }
+                let report = if let Some(why) = rescan {
+                    tracing::warn!("full rescan: {why}");
+                    publisher.rescan(Utc::now())
+                } else {
+                    publisher.apply(&changes, Utc::now())
+                };
+                if report.files_changed > 0 || report.rendered > 0 || !report.errors.is_empty() {
+                    log_report("republished", &report);
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                if watcher.is_none() {
+                    if let Some(w) = rewatch(&root, window, publisher.opts.drafts, &tx) {
+                        tracing::info!("posts directory {} is back; rescanning", root.display());
+                        watcher = Some(w);
+                        let report = publisher.rescan(Utc::now());
+                        log_report("rescanned", &report);
+                    }
+                    continue;
+                }
+                if publisher.next_due().is_some_and(|due| due <= Utc::now()) {
+                    let report = publisher.tick(Utc::now());
+                    log_report("scheduled posts published", &report);
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+}
+
+/// Watches the posts directory again once it exists.
+fn rewatch(root: &Path, window: Duration, drafts: bool, tx: &Sender<Batch>) -> Option<Watcher> {
+    if !root.is_dir() {
+        return None;
+    }
+    match watch::watch(root, window, drafts, tx.clone()) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!("cannot watch {} yet: {e}", root.display());
+            None
+        }
+    }
 }

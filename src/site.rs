@@ -69,6 +69,10 @@ pub fn discover(root: &Path, drafts: bool) -> (Vec<PathBuf>, Vec<PostError>) {
                     .path()
                     .map(Path::to_path_buf)
                     .unwrap_or_else(|| root.to_path_buf());
+                // Errors reach here without passing `filter_entry`: apply the skip rules.
+                if e.depth() > 0 && silently_skipped(&path) {
+                    continue;
+                }
                 let reason = if let Some(ancestor) = e.loop_ancestor() {
                     format!(
                         "symbolic link loop back to {} (not followed)",
@@ -76,8 +80,10 @@ pub fn discover(root: &Path, drafts: bool) -> (Vec<PathBuf>, Vec<PostError>) {
                     )
                 } else if e.depth() == 0 {
                     format!("cannot read posts directory: {}", io_reason(&e))
+                } else if is_dangling_symlink(&path) {
+                    "broken symbolic link (its target does not exist)".to_owned()
                 } else {
-                    format!("cannot read: {}", io_reason(&e))
+                    io_reason(&e)
                 };
                 errors.push(PostError {
                     path,
@@ -88,6 +94,23 @@ pub fn discover(root: &Path, drafts: bool) -> (Vec<PathBuf>, Vec<PostError>) {
         }
     }
     (files, errors)
+}
+
+/// A walk error on an entry the skip rules pass over anyway: a hidden name or an editor
+/// leftover (Emacs lock files `.#x` are dangling symlinks), or a dangling symlink whose name
+/// is not a post's.
+fn silently_skipped(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    post::is_ignored_name(&name)
+        || (post::classify(&name) == FileKind::Ignored && is_dangling_symlink(path))
+}
+
+fn is_dangling_symlink(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+        && std::fs::metadata(path).is_err()
 }
 
 fn io_reason(e: &walkdir::Error) -> String {
@@ -108,7 +131,9 @@ impl Site {
             .collect();
         let mut site = Site::default();
         for e in walk_errors {
-            site.errors.insert(e.path.clone(), e);
+            // Keyed like the posts: by the path relative to the root.
+            let key = e.path.strip_prefix(root).unwrap_or(&e.path).to_path_buf();
+            site.errors.insert(key, e);
         }
         for (rel, r) in results {
             match r {
@@ -292,4 +317,200 @@ fn index(posts: &[Arc<Post>], terms: impl Fn(&Post) -> &Vec<String>) -> BTreeMap
             (slug.clone(), Term { name, slug, posts })
         })
         .collect()
+}
+
+/// One change to the posts tree, in feedsmith's own vocabulary (see `watch`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Change {
+    /// A file or directory (path relative to the root) was created or modified: re-read it.
+    Upsert(PathBuf),
+    /// A file or directory was removed or moved away.
+    Remove(PathBuf),
+}
+
+impl Change {
+    /// The path the change is about, relative to the posts root.
+    pub fn path(&self) -> &Path {
+        match self {
+            Change::Upsert(p) | Change::Remove(p) => p,
+        }
+    }
+}
+
+/// What applying changes did to the site.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// Files whose post was added, changed or removed.
+    pub changed: Vec<PathBuf>,
+    /// Errors found in this round (the post's last good version, if any, is kept).
+    pub errors: Vec<PostError>,
+}
+
+impl Site {
+    /// Applies changes: re-reads upserted files (walking upserted directories), drops removed
+    /// files and directories. A file that fails to parse keeps its last good version.
+    pub fn apply(
+        &mut self,
+        root: &Path,
+        ctx: &ParseContext,
+        drafts: bool,
+        changes: &[Change],
+    ) -> Applied {
+        let mut applied = Applied::default();
+        let mut to_read: Vec<PathBuf> = Vec::new();
+        for change in changes {
+            // The event says where to look; the file system says what is there now (events
+            // of one batch may be stale: created then deleted, removed then re-created).
+            let rel = change.path();
+            let full = root.join(rel);
+            if !full.exists() {
+                applied.changed.extend(self.remove_prefix(rel));
+                continue;
+            }
+            let found = self.files_under(root, rel, drafts);
+            if full.is_dir() {
+                // A directory moved in brings its files; known files no longer under it go.
+                let found_set: std::collections::HashSet<&PathBuf> = found.iter().collect();
+                let gone: Vec<PathBuf> = self
+                    .posts
+                    .keys()
+                    .chain(self.errors.keys())
+                    .filter(|p| p.starts_with(rel) && !found_set.contains(p))
+                    .cloned()
+                    .collect();
+                for p in gone {
+                    applied.changed.extend(self.remove_prefix(&p));
+                }
+            }
+            to_read.extend(found);
+        }
+        to_read.sort();
+        to_read.dedup();
+        let results: Vec<(PathBuf, Result<Post, PostError>)> = to_read
+            .into_par_iter()
+            .map(|rel| {
+                let r = post::read_post(root, &rel, ctx);
+                (rel, r)
+            })
+            .collect();
+        for (rel, r) in results {
+            match r {
+                Ok(p) => {
+                    self.errors.remove(&rel);
+                    let same = self.posts.get(&rel).is_some_and(|old| **old == p);
+                    if !same {
+                        self.posts.insert(rel.clone(), Arc::new(p));
+                        applied.changed.push(rel);
+                    }
+                }
+                Err(e) if e.kind == PostErrorKind::Vanished => {
+                    applied.changed.extend(self.remove_prefix(&rel));
+                }
+                Err(e) => {
+                    // Keep the last good version, if any; report the error.
+                    self.errors.insert(rel, e.clone());
+                    applied.errors.push(e);
+                }
+            }
+        }
+        applied.changed.sort();
+        applied.changed.dedup();
+        applied
+    }
+
+    /// Post files at or under `rel` (a file or a directory), by the walk's skip rules.
+    fn files_under(&self, root: &Path, rel: &Path, drafts: bool) -> Vec<PathBuf> {
+        if is_skipped_path(rel, drafts) {
+            return Vec::new();
+        }
+        let full = root.join(rel);
+        if full.is_dir() {
+            let (files, _errors) = discover(&full, drafts);
+            files.into_iter().map(|f| rel.join(f)).collect()
+        } else {
+            let name = rel.file_name().unwrap_or_default().to_string_lossy();
+            match post::classify(&name) {
+                FileKind::Post(_) => vec![rel.to_path_buf()],
+                FileKind::Ignored => Vec::new(),
+            }
+        }
+    }
+
+    /// Drops every post and error at or under `rel`; returns the posts dropped.
+    fn remove_prefix(&mut self, rel: &Path) -> Vec<PathBuf> {
+        let gone: Vec<PathBuf> = self
+            .posts
+            .keys()
+            .filter(|p| p.starts_with(rel))
+            .cloned()
+            .collect();
+        for p in &gone {
+            self.posts.remove(p);
+        }
+        self.errors.retain(|p, _| !p.starts_with(rel));
+        gone
+    }
+}
+
+/// True when a relative path lies in a hidden directory, is a hidden/editor file, or is under
+/// `_drafts` while drafts are off (SPEC §1 skip rules, applied to every component).
+pub fn is_skipped_path(rel: &Path, drafts: bool) -> bool {
+    let comps: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let last = comps.len().saturating_sub(1);
+    comps.iter().enumerate().any(|(i, name)| {
+        name.starts_with('.')
+            || (!drafts && name == DRAFTS_DIR)
+            || (i == last && post::is_ignored_name(name))
+    })
+}
+
+/// The scopes whose documents can differ between two listings: all posts, plus every term of
+/// every post that was added, removed or changed (its old and its new terms).
+pub fn affected_scopes(old: &Listing, new: &Listing) -> std::collections::BTreeSet<Scope> {
+    use std::collections::{BTreeSet, HashMap};
+    let old_by: HashMap<&Path, &Arc<Post>> =
+        old.posts.iter().map(|p| (p.source.as_path(), p)).collect();
+    let new_by: HashMap<&Path, &Arc<Post>> =
+        new.posts.iter().map(|p| (p.source.as_path(), p)).collect();
+    let mut scopes = BTreeSet::new();
+    let mut touch = |p: &Post| {
+        for c in &p.categories {
+            let s = slugify(c);
+            if !s.is_empty() {
+                scopes.insert(Scope::Term(TermKind::Category, s));
+            }
+        }
+        for t in &p.tags {
+            let s = slugify(t);
+            if !s.is_empty() {
+                scopes.insert(Scope::Term(TermKind::Tag, s));
+            }
+        }
+    };
+    let mut any = false;
+    for (src, p) in &old_by {
+        match new_by.get(src) {
+            Some(q) if Arc::ptr_eq(p, q) => {}
+            other => {
+                any = true;
+                touch(p);
+                if let Some(q) = other {
+                    touch(q);
+                }
+            }
+        }
+    }
+    for (src, q) in &new_by {
+        if !old_by.contains_key(src) {
+            any = true;
+            touch(q);
+        }
+    }
+    if any {
+        scopes.insert(Scope::All);
+    }
+    scopes
 }

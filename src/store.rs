@@ -208,24 +208,29 @@ impl Store {
         r
     }
 
-    /// Builds the next store from freshly rendered documents.
+    /// Builds the next store from `prev`: `removals` leave, `upserts` come in.
     ///
-    /// A document whose bytes equal the previous store's is carried over unchanged. Otherwise
-    /// its `Last-Modified` is the mtime of its file under `out_dir` when that file holds the
-    /// same bytes (so it survives restarts), else `fallback_time` (the time of this publish).
-    pub fn next(
+    /// An upserted document whose bytes equal the previous store's is carried over as the same
+    /// `Arc` (same `Last-Modified`, compressed forms kept). Otherwise its `Last-Modified` is
+    /// `fixed_time` if given, else the mtime of its file under `out_dir` when that file holds
+    /// the same bytes (so it survives restarts), else `fallback_time` (this publish).
+    pub fn update(
         prev: &Store,
-        docs: impl IntoIterator<Item = (String, Doc, Option<SystemTime>)>,
+        upserts: impl IntoIterator<Item = (String, Doc, Option<SystemTime>)>,
+        removals: impl IntoIterator<Item = String>,
         out_dir: Option<&Path>,
         link_of: impl Fn(&str) -> Option<String>,
         fallback_time: SystemTime,
     ) -> Store {
-        let mut next = HashMap::new();
-        for (route, doc, fixed_time) in docs {
+        let mut docs = prev.docs.clone();
+        for route in removals {
+            docs.remove(&route);
+        }
+        for (route, doc, fixed_time) in upserts {
             let hash = content_hash(&doc.bytes);
             if let Some(old) = prev.docs.get(&route) {
                 if old.hash == hash && old.content_type == doc.content_type {
-                    next.insert(route, Arc::clone(old));
+                    docs.insert(route, Arc::clone(old));
                     continue;
                 }
             }
@@ -233,10 +238,29 @@ impl Store {
                 .or_else(|| out_dir.and_then(|d| disk_time(d, &route, hash)))
                 .unwrap_or(fallback_time);
             let link = link_of(&route);
-            let document = Document::new(doc.content_type, Bytes::from(doc.bytes), time, link);
-            next.insert(route, Arc::new(document));
+            let document = Document::new(doc.content_type, doc.bytes, time, link);
+            docs.insert(route, Arc::new(document));
         }
-        Store { docs: next }
+        Store { docs }
+    }
+
+    /// Builds the next store holding exactly `docs` (see [`Store::update`]).
+    pub fn next(
+        prev: &Store,
+        docs: impl IntoIterator<Item = (String, Doc, Option<SystemTime>)>,
+        out_dir: Option<&Path>,
+        link_of: impl Fn(&str) -> Option<String>,
+        fallback_time: SystemTime,
+    ) -> Store {
+        let docs: Vec<_> = docs.into_iter().collect();
+        let keep: std::collections::HashSet<&str> = docs.iter().map(|d| d.0.as_str()).collect();
+        let removals: Vec<String> = prev
+            .docs
+            .keys()
+            .filter(|r| !keep.contains(r.as_str()))
+            .cloned()
+            .collect();
+        Store::update(prev, docs, removals, out_dir, link_of, fallback_time)
     }
 
     /// A store that keeps `keep` routes from `prev` (documents that failed to re-render keep
@@ -308,7 +332,7 @@ mod tests {
     fn unchanged_documents_carry_over() {
         let doc = |b: &str| Doc {
             content_type: "text/plain",
-            bytes: b.as_bytes().to_vec(),
+            bytes: Bytes::from(b.as_bytes().to_vec()),
         };
         let t1 = UNIX_EPOCH + Duration::from_secs(1000);
         let t2 = UNIX_EPOCH + Duration::from_secs(2000);
