@@ -76,7 +76,7 @@ pub fn rewrite(html: &str, base: &Url) -> Result<Rewritten, String> {
             Ok(())
         }),
         element!("img[data-src], img[data-srcset]", |el| {
-            fix_lazy_image(el);
+            fix_lazy_image(el, base);
             Ok(())
         }),
         element!("[href]", |el| {
@@ -175,16 +175,19 @@ fn plain_text(raw_html_text: &str) -> String {
 }
 
 /// A lazy-load image gets its real source when `src` is missing or a placeholder.
-fn fix_lazy_image(el: &mut Element<'_, '_>) {
+///
+/// The new value is made absolute here: the `[src]`/`[srcset]` handlers were matched when the
+/// element started, so they do not run for an attribute this handler adds.
+fn fix_lazy_image(el: &mut Element<'_, '_>, base: &Url) {
     if let Some(data_src) = el.get_attribute("data-src") {
         let src = el.get_attribute("src");
         if src.as_deref().is_none_or(is_placeholder) && !data_src.trim().is_empty() {
-            let _ = el.set_attribute("src", data_src.trim());
+            let _ = el.set_attribute("src", &absolute_url(data_src.trim(), base));
         }
     }
     if let Some(data_srcset) = el.get_attribute("data-srcset") {
         if el.get_attribute("srcset").is_none() && !data_srcset.trim().is_empty() {
-            let _ = el.set_attribute("srcset", data_srcset.trim());
+            let _ = el.set_attribute("srcset", &absolute_srcset(data_srcset.trim(), base));
         }
     }
 }

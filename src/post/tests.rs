@@ -1,1 +1,1031 @@
+//! Unit tests of [`parse_post`], [`classify`] and [`is_ignored_name`], one SPEC §1 rule at a
+//! time.
 
+use super::*;
+use crate::config::DEFAULT_PERMALINK;
+
+const FILE: &str = "2021-12-21-x.md";
+
+/// The sample post of SPEC §1.
+const SAMPLE: &str = "---
+layout: post
+title: \"港口吞吐量创新高 外贸航线再扩容\"
+date: 2021-12-21 08:10:27 +0800
+categories: shamenribao
+tags: 厦门日报新闻
+---
+<p>本报讯 今年前十一个月，港口集装箱吞吐量同比增长……</p>
+ <p>……</p><p class=\"em_media\">（文章来源：厦门日报）</p>
+
+<http://news.example.cn/html_News/NewsShare.html?infoCode=NW202112210001>
+
+[返回厦门日报新闻](//news.example.com/category/shamenribao.html)｜[返回首页](//news.example.com/)
+";
+
+fn tz(secs: i32) -> FixedOffset {
+    FixedOffset::east_opt(secs).unwrap()
+}
+
+fn ctx_with(url: &str, timezone: FixedOffset, permalink: &str) -> ParseContext {
+    ParseContext {
+        site_url: Url::parse(url).unwrap(),
+        timezone,
+        permalink: permalink.to_owned(),
+    }
+}
+
+fn ctx() -> ParseContext {
+    ctx_with("https://example.com/", tz(0), DEFAULT_PERMALINK)
+}
+
+fn parse_at(rel: &str, text: &str) -> Result<Post, PostError> {
+    parse_post(Path::new(rel), text.as_bytes(), Markup::Markdown, &ctx())
+}
+
+fn parse(text: &str) -> Post {
+    parse_at(FILE, text).unwrap_or_else(|e| panic!("should parse: {e}\n{text}"))
+}
+
+fn parse_err(text: &str) -> PostError {
+    match parse_at(FILE, text) {
+        Ok(p) => panic!("should fail, parsed as {p:?}\n{text}"),
+        Err(e) => e,
+    }
+}
+
+/// A post with a date plus the given front matter lines and body.
+fn post_with(front: &str, body: &str) -> Post {
+    parse(&format!(
+        "---\ndate: 2021-12-21 08:00:00 +0000\n{front}\n---\n{body}"
+    ))
+}
+
+fn rfc(d: &DateTime<FixedOffset>) -> String {
+    d.to_rfc3339()
+}
+
+fn field_key(e: &PostError) -> &'static str {
+    match &e.kind {
+        PostErrorKind::Field { key, .. } | PostErrorKind::BadDate { key, .. } => key,
+        other => panic!("expected a field error, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------- the sample post
+
+#[test]
+fn sample_post_from_the_spec() {
+    let p = parse(SAMPLE);
+    assert_eq!(p.title, "港口吞吐量创新高 外贸航线再扩容");
+    assert_eq!(rfc(&p.date), "2021-12-21T08:10:27+08:00");
+    assert_eq!(p.updated, p.date);
+    assert_eq!(p.categories, vec!["shamenribao"]);
+    assert_eq!(p.tags, vec!["厦门日报新闻"]);
+    assert_eq!(p.path, "/shamenribao/2021/12/21/x.html");
+    assert_eq!(p.url, "https://example.com/shamenribao/2021/12/21/x.html");
+    assert_eq!(p.id, p.url);
+    assert_eq!(
+        p.source_link.as_deref(),
+        Some("http://news.example.cn/html_News/NewsShare.html?infoCode=NW202112210001")
+    );
+    assert_eq!(p.source_name, None);
+    assert_eq!(p.author, None);
+    assert_eq!(p.image, None);
+    assert_eq!(p.lang, None);
+    assert!(!p.draft && !p.unpublished);
+    assert_eq!(p.source, Path::new(FILE));
+    assert!(
+        p.summary.starts_with("本报讯 今年前十一个月"),
+        "{}",
+        p.summary
+    );
+    assert!(!p.summary.contains('<'), "{}", p.summary);
+    let html = &p.content_html;
+    assert!(
+        html.contains(r#"href="https://news.example.com/category/shamenribao.html""#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"href="https://news.example.com/""#),
+        "{html}"
+    );
+    assert!(!html.contains(r#"href="//"#), "{html}");
+    assert!(html.contains("（文章来源：厦门日报）"), "{html}");
+}
+
+// ---------------------------------------------------------------- title
+
+#[test]
+fn title_key() {
+    assert_eq!(post_with("title: '  Port news  '", "").title, "Port news");
+    assert_eq!(post_with("title: 2021", "").title, "2021");
+}
+
+#[test]
+fn title_falls_back_to_the_file_name() {
+    let text = "---\ndate: 2021-12-21\n---\nbody\n";
+    let p = parse_at("2021-12-21-port_news-today.md", text).unwrap();
+    assert_eq!(p.title, "port news today");
+    let p = parse_at("dir/about-this_site.md", text).unwrap();
+    assert_eq!(p.title, "about this site");
+    // An empty title is as good as none.
+    let p = parse_at("2021-12-21-empty-title.md", "---\ntitle: ''\n---\n").unwrap();
+    assert_eq!(p.title, "empty title");
+}
+
+// ---------------------------------------------------------------- date
+
+#[test]
+fn every_date_form() {
+    for (written, expected) in [
+        ("2021-12-21 08:10:27 +0800", "2021-12-21T08:10:27+08:00"),
+        ("2021-12-21 08:10:27 +08:00", "2021-12-21T08:10:27+08:00"),
+        ("2021-12-21 08:10:27 -0500", "2021-12-21T08:10:27-05:00"),
+        ("'2021-12-21 08:10:27 +0800'", "2021-12-21T08:10:27+08:00"),
+        ("2021-12-21 08:10", "2021-12-21T08:10:00+00:00"),
+        ("2021-12-21 08:10:27", "2021-12-21T08:10:27+00:00"),
+        ("2021-12-21", "2021-12-21T00:00:00+00:00"),
+        ("2021-12-21T08:10:27+08:00", "2021-12-21T08:10:27+08:00"),
+        ("2021-12-21T08:10:27Z", "2021-12-21T08:10:27+00:00"),
+        (
+            "2021-12-21T08:10:27.250+01:00",
+            "2021-12-21T08:10:27.250+01:00",
+        ),
+        // YAML timestamps (YAML 1.1 spec examples), unquoted.
+        (
+            "2001-12-14t21:59:43.10-05:00",
+            "2001-12-14T21:59:43.100-05:00",
+        ),
+        ("2001-12-14 21:59:43.10 -5", "2001-12-14T21:59:43.100-05:00"),
+        ("2002-12-14", "2002-12-14T00:00:00+00:00"),
+    ] {
+        let p = parse_at("no-date-prefix.md", &format!("---\ndate: {written}\n---\n"))
+            .unwrap_or_else(|e| panic!("{written}: {e}"));
+        assert_eq!(rfc(&p.date), expected, "date: {written}");
+    }
+}
+
+#[test]
+fn date_without_offset_takes_the_site_timezone() {
+    let c = ctx_with("https://example.com/", tz(8 * 3600), DEFAULT_PERMALINK);
+    let p = parse_post(
+        Path::new("a.md"),
+        b"---\ndate: 2021-12-21 08:10:27\n---\n",
+        Markup::Markdown,
+        &c,
+    )
+    .unwrap();
+    assert_eq!(rfc(&p.date), "2021-12-21T08:10:27+08:00");
+    let p = parse_post(
+        Path::new("a.md"),
+        b"---\ndate: 2021-12-21\n---\n",
+        Markup::Markdown,
+        &c,
+    )
+    .unwrap();
+    assert_eq!(rfc(&p.date), "2021-12-21T00:00:00+08:00");
+    // A written offset is kept, not re-zoned into the site's.
+    let p = parse_post(
+        Path::new("a.md"),
+        b"---\ndate: 2021-12-21 08:10:27 -0300\n---\n",
+        Markup::Markdown,
+        &c,
+    )
+    .unwrap();
+    assert_eq!(rfc(&p.date), "2021-12-21T08:10:27-03:00");
+}
+
+#[test]
+fn date_falls_back_to_the_file_name_prefix() {
+    let p = parse_at("2020-02-29-leap.md", "---\ntitle: t\n---\n").unwrap();
+    assert_eq!(rfc(&p.date), "2020-02-29T00:00:00+00:00");
+    let c = ctx_with("https://example.com/", tz(-5 * 3600), DEFAULT_PERMALINK);
+    let p = parse_post(
+        Path::new("news/2019-07-04-x.md"),
+        b"---\ntitle: t\n---\n",
+        Markup::Markdown,
+        &c,
+    )
+    .unwrap();
+    assert_eq!(rfc(&p.date), "2019-07-04T00:00:00-05:00");
+    // The key wins over the name.
+    let p = parse_at("2020-02-29-leap.md", "---\ndate: 2021-01-02\n---\n").unwrap();
+    assert_eq!(rfc(&p.date), "2021-01-02T00:00:00+00:00");
+}
+
+#[test]
+fn no_date_anywhere_is_an_error() {
+    for name in [
+        "about.md",
+        "2021-12-21.md",
+        "2021-13-01-x.md",
+        "21-12-21-x.md",
+    ] {
+        let e = parse_at(name, "---\ntitle: About\n---\nbody\n").unwrap_err();
+        assert_eq!(e.kind, PostErrorKind::NoDate, "{name}");
+        assert_eq!(e.path, Path::new(name));
+        assert!(e.to_string().starts_with(name), "{e}");
+        assert!(e.to_string().contains("no date"), "{e}");
+    }
+}
+
+#[test]
+fn bad_date_names_the_key() {
+    let e = parse_err("---\ndate: yesterday\n---\n");
+    assert_eq!(
+        e.kind,
+        PostErrorKind::BadDate {
+            key: "date",
+            value: "yesterday".into()
+        }
+    );
+    assert!(e.to_string().contains("`date`"), "{e}");
+    assert!(e.to_string().contains("yesterday"), "{e}");
+    assert!(e.to_string().contains(FILE), "{e}");
+
+    let e = parse_err("---\ndate: 2021-02-30\n---\n");
+    assert_eq!(field_key(&e), "date");
+
+    for key in ["updated", "last_modified_at", "lastmod"] {
+        let e = parse_err(&format!("---\ndate: 2021-12-21\n{key}: not a date\n---\n"));
+        assert_eq!(
+            e.kind,
+            PostErrorKind::BadDate {
+                key,
+                value: "not a date".into()
+            }
+        );
+        assert!(e.to_string().contains(&format!("`{key}`")), "{e}");
+    }
+    // A non-scalar date names its type.
+    let e = parse_err("---\ndate: [2021-12-21]\n---\n");
+    assert_eq!(
+        e.kind,
+        PostErrorKind::BadDate {
+            key: "date",
+            value: "a list".into()
+        }
+    );
+}
+
+// ---------------------------------------------------------------- categories and tags
+
+#[test]
+fn categories_every_form() {
+    assert_eq!(
+        post_with("categories: [News, Local Events]", "").categories,
+        vec!["News", "Local Events"]
+    );
+    assert_eq!(
+        post_with("categories:\n  - a\n  - b c", "").categories,
+        vec!["a", "b c"]
+    );
+    assert_eq!(
+        post_with("categories: news  local\tsports", "").categories,
+        vec!["news", "local", "sports"]
+    );
+    assert_eq!(post_with("category: news", "").categories, vec!["news"]);
+    assert_eq!(
+        post_with("category: [one, two]", "").categories,
+        vec!["one", "two"]
+    );
+    assert_eq!(
+        post_with("categories: a b\ncategory: [c, a]", "").categories,
+        vec!["a", "b", "c"]
+    );
+    assert!(post_with("", "").categories.is_empty());
+}
+
+#[test]
+fn tags_every_form() {
+    assert_eq!(
+        post_with("tags: [Rust, 厦门日报新闻]", "").tags,
+        vec!["Rust", "厦门日报新闻"]
+    );
+    assert_eq!(
+        post_with("tags:\n  - two words\n  - x", "").tags,
+        vec!["two words", "x"]
+    );
+    assert_eq!(post_with("tags: a b  c", "").tags, vec!["a", "b", "c"]);
+    assert_eq!(post_with("tag: solo", "").tags, vec!["solo"]);
+    assert_eq!(post_with("tag: [p, q]", "").tags, vec!["p", "q"]);
+    assert_eq!(
+        post_with("tags: [x, y]\ntag: y z", "").tags,
+        vec!["x", "y", "z"]
+    );
+    assert_eq!(post_with("tags: 2021", "").tags, vec!["2021"]);
+    // Tags and categories stay apart.
+    let p = post_with("tags: t\ncategories: c", "");
+    assert_eq!((p.tags, p.categories), (vec!["t".into()], vec!["c".into()]));
+}
+
+// ---------------------------------------------------------------- publishing flags
+
+#[test]
+fn published_and_draft_flags() {
+    let p = post_with("", "");
+    assert!(!p.unpublished && !p.draft);
+    assert!(post_with("published: false", "").unpublished);
+    assert!(!post_with("published: true", "").unpublished);
+    assert!(!post_with("published: false", "").draft);
+    assert!(post_with("draft: true", "").draft);
+    assert!(!post_with("draft: false", "").draft);
+    assert!(!post_with("draft: true", "").unpublished);
+}
+
+#[test]
+fn drafts_directory_marks_a_draft() {
+    let text = "---\ntitle: t\n---\n";
+    assert!(parse_at("_drafts/2021-12-21-x.md", text).unwrap().draft);
+    assert!(
+        parse_at("news/_drafts/2021-12-21-x.md", text)
+            .unwrap()
+            .draft
+    );
+    assert!(!parse_at("news/2021-12-21-x.md", text).unwrap().draft);
+    assert!(!parse_at("_draftsy/2021-12-21-x.md", text).unwrap().draft);
+}
+
+// ---------------------------------------------------------------- updated
+
+#[test]
+fn updated_and_its_aliases() {
+    for key in ["updated", "last_modified_at", "lastmod"] {
+        let p = post_with(&format!("{key}: 2022-01-05 10:00:00 +0100"), "");
+        assert_eq!(rfc(&p.updated), "2022-01-05T10:00:00+01:00", "{key}");
+        assert_eq!(rfc(&p.date), "2021-12-21T08:00:00+00:00");
+    }
+    // `updated` first among the aliases.
+    let p = post_with("lastmod: 2022-01-01\nupdated: 2023-01-01", "");
+    assert_eq!(rfc(&p.updated), "2023-01-01T00:00:00+00:00");
+    // Default: the date.
+    let p = post_with("", "");
+    assert_eq!(p.updated, p.date);
+}
+
+// ---------------------------------------------------------------- author
+
+#[test]
+fn author_string_and_map() {
+    assert_eq!(
+        post_with("author: 王小明", "").author,
+        Some(Person {
+            name: "王小明".into(),
+            email: None,
+            uri: None
+        })
+    );
+    assert_eq!(
+        post_with(
+            "author:\n  name: Ann\n  email: ann@example.com\n  uri: https://ann.example/",
+            ""
+        )
+        .author,
+        Some(Person {
+            name: "Ann".into(),
+            email: Some("ann@example.com".into()),
+            uri: Some("https://ann.example/".into())
+        })
+    );
+    assert_eq!(
+        post_with("author: {name: Bob}", "").author,
+        Some(Person {
+            name: "Bob".into(),
+            email: None,
+            uri: None
+        })
+    );
+    assert_eq!(post_with("", "").author, None);
+    assert_eq!(post_with("author: ''", "").author, None);
+}
+
+#[test]
+fn author_type_errors_name_the_key() {
+    let e = parse_err("---\ndate: 2021-12-21\nauthor: {uri: 'https://x.example/'}\n---\n");
+    assert_eq!(field_key(&e), "author");
+    let e = parse_err("---\ndate: 2021-12-21\nauthor: [a, b]\n---\n");
+    assert_eq!(field_key(&e), "author");
+    assert!(e.to_string().contains("`author`"), "{e}");
+}
+
+// ---------------------------------------------------------------- summary
+
+#[test]
+fn summary_keys() {
+    for key in ["excerpt", "description", "summary"] {
+        let p = post_with(
+            &format!("{key}: \"The  short\n  version\""),
+            "First para.\n",
+        );
+        assert_eq!(p.summary, "The short version", "{key}");
+    }
+    let p = post_with("excerpt: from excerpt\nsummary: from summary", "");
+    assert_eq!(p.summary, "from excerpt");
+}
+
+#[test]
+fn summary_defaults_to_the_first_paragraph() {
+    let p = post_with(
+        "",
+        "# Heading\n\nFirst *para* with Tom &amp; Jerry\nand a [link](/x).\n\nSecond paragraph.\n",
+    );
+    assert_eq!(p.summary, "First para with Tom & Jerry and a link.");
+    let p = post_with("", "<p>  </p>\n\n<p>Real <b>one</b></p>\n\n<p>other</p>\n");
+    assert_eq!(p.summary, "Real one");
+}
+
+#[test]
+fn long_first_paragraph_is_cut_near_300_chars() {
+    let words = "word ".repeat(120);
+    let p = post_with("", &format!("{words}\n\nnext\n"));
+    let n = p.summary.chars().count();
+    assert!(p.summary.ends_with("word…"), "{}", p.summary);
+    assert!((240..=SUMMARY_CHARS + 1).contains(&n), "{n}: {}", p.summary);
+    assert!(!p.summary.contains("next"));
+
+    let zh = "港".repeat(500);
+    let p = post_with("", &format!("<p>{zh}</p>\n"));
+    assert_eq!(p.summary.chars().count(), SUMMARY_CHARS + 1);
+    assert!(p.summary.ends_with("港…"), "{}", p.summary);
+
+    let short = post_with("", "just this\n");
+    assert_eq!(short.summary, "just this");
+}
+
+// ---------------------------------------------------------------- source link
+
+#[test]
+fn source_link_keys() {
+    for key in ["source_url", "source", "original_url", "canonical_url"] {
+        let p = post_with(
+            &format!("{key}: https://orig.example/a?id=1"),
+            "body\n\n<http://autolink.example/>\n",
+        );
+        assert_eq!(
+            p.source_link.as_deref(),
+            Some("https://orig.example/a?id=1"),
+            "{key}"
+        );
+    }
+    // Protocol-relative and relative sources are made absolute.
+    let p = post_with("source: //orig.example/b", "");
+    assert_eq!(p.source_link.as_deref(), Some("https://orig.example/b"));
+    let p = post_with("source_url: /elsewhere.html", "");
+    assert_eq!(
+        p.source_link.as_deref(),
+        Some("https://example.com/elsewhere.html")
+    );
+}
+
+#[test]
+fn source_link_defaults_to_the_last_bare_autolink() {
+    let p = post_with(
+        "",
+        "text\n\n<http://first.example/1>\n\n<https://last.example/2>\n\n[back](//x.example/)\n",
+    );
+    assert_eq!(p.source_link.as_deref(), Some("https://last.example/2"));
+    // An autolink inside a sentence is not the source.
+    let p = post_with("", "see <http://inline.example/> here\n");
+    assert_eq!(p.source_link, None);
+    assert_eq!(post_with("", "no links\n").source_link, None);
+}
+
+#[test]
+fn unusable_source_url_names_the_key() {
+    let e = parse_err("---\ndate: 2021-12-21\nsource_url: 'javascript:alert(1)'\n---\n");
+    assert_eq!(field_key(&e), "source_url");
+    let e = parse_err("---\ndate: 2021-12-21\ncanonical_url: 'ftp://x.example/a'\n---\n");
+    assert_eq!(field_key(&e), "canonical_url");
+}
+
+#[test]
+fn source_name() {
+    assert_eq!(
+        post_with("source_name: 厦门日报", "")
+            .source_name
+            .as_deref(),
+        Some("厦门日报")
+    );
+    assert_eq!(post_with("", "").source_name, None);
+}
+
+// ---------------------------------------------------------------- permalink, id, image, lang
+
+#[test]
+fn permalink_overrides_the_pattern() {
+    let p = post_with("categories: news\npermalink: /custom/page.html", "");
+    assert_eq!(p.path, "/custom/page.html");
+    assert_eq!(p.url, "https://example.com/custom/page.html");
+    assert_eq!(p.id, p.url);
+    let p = post_with("permalink: custom/dir/", "");
+    assert_eq!(p.path, "/custom/dir/");
+    let p = post_with("permalink: /新闻/港口.html", "");
+    assert_eq!(p.path, "/新闻/港口.html");
+    assert_eq!(
+        p.url,
+        "https://example.com/%E6%96%B0%E9%97%BB/%E6%B8%AF%E5%8F%A3.html"
+    );
+    // `..` cannot climb out of the site.
+    let p = post_with("permalink: /../../etc/x.html", "");
+    assert_eq!(p.path, "/etc/x.html");
+}
+
+#[test]
+fn default_permalink_expansion() {
+    let p = post_with("categories: [News, Local Events]", "");
+    assert_eq!(p.path, "/news/local-events/2021/12/21/x.html");
+    assert_eq!(
+        p.url,
+        "https://example.com/news/local-events/2021/12/21/x.html"
+    );
+    // No categories → no empty segment.
+    let p = post_with("", "");
+    assert_eq!(p.path, "/2021/12/21/x.html");
+    assert!(!p.url.contains("//2021"), "{}", p.url);
+    // `:title` is the file-name slug, not the title.
+    let p = parse_at(
+        "2021-12-21-Port_News.md",
+        "---\ntitle: Something else\ncategories: 厦门日报新闻\n---\n",
+    )
+    .unwrap();
+    assert_eq!(p.path, "/厦门日报新闻/2021/12/21/port-news.html");
+    assert_eq!(
+        p.url,
+        "https://example.com/%E5%8E%A6%E9%97%A8%E6%97%A5%E6%8A%A5%E6%96%B0%E9%97%BB/2021/12/21/port-news.html"
+    );
+    // The date in the path is the post's own local date.
+    let p = post_with("", "");
+    assert!(p.path.contains("/21/"), "{}", p.path);
+    let p = parse_at("a.md", "---\ndate: 2021-12-21 01:00:00 +0800\n---\n").unwrap();
+    assert_eq!(p.path, "/2021/12/21/a.html");
+}
+
+#[test]
+fn site_permalink_pattern_and_base_path() {
+    let c = ctx_with("https://example.com/blog/", tz(0), "/:year/:title/");
+    let p = parse_post(
+        Path::new("2021-12-21-x.md"),
+        b"---\ntitle: t\n---\n",
+        Markup::Markdown,
+        &c,
+    )
+    .unwrap();
+    assert_eq!(p.path, "/2021/x/");
+    assert_eq!(p.url, "https://example.com/blog/2021/x/");
+    let c = ctx_with("https://example.com/", tz(0), "pretty");
+    let p = parse_post(
+        Path::new("2021-12-21-x.md"),
+        b"---\ncategories: a\n---\n",
+        Markup::Markdown,
+        &c,
+    )
+    .unwrap();
+    assert_eq!(p.path, "/a/2021/12/21/x/");
+}
+
+#[test]
+fn id_and_guid() {
+    assert_eq!(
+        post_with("id: tag:example.com,2021:1", "").id,
+        "tag:example.com,2021:1"
+    );
+    assert_eq!(post_with("guid: ' abc-123 '", "").id, "abc-123");
+    assert_eq!(post_with("id: 42", "").id, "42");
+    assert_eq!(post_with("id: first\nguid: second", "").id, "first");
+    let p = post_with("", "");
+    assert_eq!(p.id, "https://example.com/2021/12/21/x.html");
+}
+
+#[test]
+fn image_is_made_absolute() {
+    assert_eq!(
+        post_with("image: /img/lead.jpg", "").image.as_deref(),
+        Some("https://example.com/img/lead.jpg")
+    );
+    assert_eq!(
+        post_with("image: //cdn.example/lead.jpg", "")
+            .image
+            .as_deref(),
+        Some("https://cdn.example/lead.jpg")
+    );
+    assert_eq!(
+        post_with("image: https://cdn.example/a.png", "")
+            .image
+            .as_deref(),
+        Some("https://cdn.example/a.png")
+    );
+    // Relative to the post's URL.
+    assert_eq!(
+        post_with("image: lead.jpg", "").image.as_deref(),
+        Some("https://example.com/2021/12/21/lead.jpg")
+    );
+    assert_eq!(post_with("", "").image, None);
+    let e = parse_err("---\ndate: 2021-12-21\nimage: 'data:image/png;base64,xx'\n---\n");
+    assert_eq!(field_key(&e), "image");
+}
+
+#[test]
+fn lang() {
+    assert_eq!(post_with("lang: zh-CN", "").lang.as_deref(), Some("zh-CN"));
+    assert_eq!(post_with("", "").lang, None);
+}
+
+#[test]
+fn unknown_keys_are_ignored() {
+    let p = post_with("layout: post\ncomments: true\nweird: {a: [1, 2]}", "");
+    assert_eq!(p.title, "x");
+}
+
+// ---------------------------------------------------------------- encoding and delimiters
+
+#[test]
+fn bom_and_crlf_are_accepted() {
+    let text = "\u{feff}---\r\ntitle: CRLF post\r\ndate: 2021-12-21 08:10:27 +0800\r\ntags: a b\r\n---\r\nLine one\r\nline two\r\n\r\n<http://src.example/x>\r\n";
+    let p = parse(text);
+    assert_eq!(p.title, "CRLF post");
+    assert_eq!(rfc(&p.date), "2021-12-21T08:10:27+08:00");
+    assert_eq!(p.tags, vec!["a", "b"]);
+    assert_eq!(p.summary, "Line one line two");
+    assert_eq!(p.source_link.as_deref(), Some("http://src.example/x"));
+    assert!(!p.content_html.contains('\r'), "{:?}", p.content_html);
+    // Each alone, too.
+    assert_eq!(parse("\u{feff}---\ntitle: B\n---\n").title, "B");
+    assert_eq!(parse("---\r\ntitle: C\r\n---\r\n").title, "C");
+}
+
+#[test]
+fn dots_close_the_front_matter() {
+    let p = parse("---\ntitle: Dots\n...\nbody\n");
+    assert_eq!(p.title, "Dots");
+    assert_eq!(p.summary, "body");
+}
+
+#[test]
+fn empty_front_matter_is_fine() {
+    let p = parse("---\n---\nHello\n");
+    assert_eq!(p.title, "x");
+    assert_eq!(rfc(&p.date), "2021-12-21T00:00:00+00:00");
+}
+
+#[test]
+fn html_and_txt_bodies() {
+    let html = "---\ndate: 2021-12-21\n---\n<p>*not markdown*</p>\n";
+    let p = parse_post(
+        Path::new("2021-12-21-x.html"),
+        html.as_bytes(),
+        Markup::Html,
+        &ctx(),
+    )
+    .unwrap();
+    assert!(
+        p.content_html.contains("*not markdown*"),
+        "{}",
+        p.content_html
+    );
+    let p = parse_post(
+        Path::new("2021-12-21-x.txt"),
+        b"---\ndate: 2021-12-21\n---\n*emphasis*\n",
+        Markup::Markdown,
+        &ctx(),
+    )
+    .unwrap();
+    assert!(
+        p.content_html.contains("<em>emphasis</em>"),
+        "{}",
+        p.content_html
+    );
+}
+
+// ---------------------------------------------------------------- body rewriting
+
+#[test]
+fn protocol_relative_links_take_the_site_scheme() {
+    let body = "[a](//news.example.com/x.html) <img src=\"//img.example/p.jpg\">\n";
+    let p = post_with("", body);
+    assert!(
+        p.content_html
+            .contains(r#"href="https://news.example.com/x.html""#),
+        "{}",
+        p.content_html
+    );
+    assert!(
+        p.content_html
+            .contains(r#"src="https://img.example/p.jpg""#),
+        "{}",
+        p.content_html
+    );
+    let c = ctx_with("http://127.0.0.1:8080/", tz(0), DEFAULT_PERMALINK);
+    let text = format!("---\ndate: 2021-12-21\n---\n{body}");
+    let p = parse_post(Path::new(FILE), text.as_bytes(), Markup::Markdown, &c).unwrap();
+    assert!(
+        p.content_html
+            .contains(r#"href="http://news.example.com/x.html""#),
+        "{}",
+        p.content_html
+    );
+    assert!(
+        p.content_html.contains(r#"src="http://img.example/p.jpg""#),
+        "{}",
+        p.content_html
+    );
+}
+
+#[test]
+fn relative_links_resolve_against_the_post_url() {
+    let p = post_with(
+        "categories: news",
+        "[root](/about.html) [sibling](other.html) [up](../index.html) [frag](#fn)\n",
+    );
+    let h = &p.content_html;
+    assert!(
+        h.contains(r#"href="https://example.com/about.html""#),
+        "{h}"
+    );
+    assert!(
+        h.contains(r#"href="https://example.com/news/2021/12/21/other.html""#),
+        "{h}"
+    );
+    assert!(
+        h.contains(r#"href="https://example.com/news/2021/12/index.html""#),
+        "{h}"
+    );
+    assert!(h.contains(r##"href="#fn""##), "{h}");
+}
+
+#[test]
+fn scripts_are_dropped() {
+    let p = post_with(
+        "",
+        "<p>before<script>alert('x')</script>after</p>\n\n<SCRIPT src=\"/evil.js\"></SCRIPT>\n\nend\n",
+    );
+    let h = p.content_html.to_ascii_lowercase();
+    assert!(!h.contains("<script"), "{h}");
+    assert!(!h.contains("alert"), "{h}");
+    assert!(!h.contains("evil.js"), "{h}");
+    assert!(
+        h.contains("before") && h.contains("after") && h.contains("end"),
+        "{h}"
+    );
+}
+
+#[test]
+fn lazy_images_get_a_real_absolute_src() {
+    let p = post_with(
+        "",
+        concat!(
+            "<img data-src=\"/lazy/1.jpg\">\n",
+            "<img data-src=\"//cdn.example/2.jpg\" src=\"data:image/gif;base64,R0lGOD\">\n",
+            "<img data-src=\"/lazy/3.jpg\" src=\"/img/placeholder.png\">\n",
+            "<img data-src=\"/lazy/4.jpg\" src=\"/real/4.jpg\">\n",
+            "<img data-srcset=\"/s/5.jpg 1x, /s/5@2.jpg 2x\" data-src=\"/lazy/5.jpg\">\n",
+        ),
+    );
+    let h = &p.content_html;
+    assert!(h.contains(r#"src="https://example.com/lazy/1.jpg""#), "{h}");
+    assert!(h.contains(r#"src="https://cdn.example/2.jpg""#), "{h}");
+    assert!(h.contains(r#"src="https://example.com/lazy/3.jpg""#), "{h}");
+    assert!(h.contains(r#"src="https://example.com/real/4.jpg""#), "{h}");
+    assert!(
+        !h.contains(r#"src="https://example.com/lazy/4.jpg""#),
+        "{h}"
+    );
+    assert!(
+        h.contains(r#"srcset="https://example.com/s/5.jpg 1x, https://example.com/s/5@2.jpg 2x""#),
+        "{h}"
+    );
+    assert!(!h.contains("base64"), "{h}");
+}
+
+// ---------------------------------------------------------------- errors
+
+#[test]
+fn not_utf8_names_the_line_of_the_bad_byte() {
+    // GBK bytes for 中文.
+    let e = parse_post(
+        Path::new(FILE),
+        b"---\ntitle: \xd6\xd0\xce\xc4\n---\n",
+        Markup::Markdown,
+        &ctx(),
+    )
+    .unwrap_err();
+    assert_eq!(e.kind, PostErrorKind::NotUtf8);
+    assert_eq!(e.line, Some(2));
+    assert_eq!(e.path, Path::new(FILE));
+    assert!(e.to_string().starts_with("2021-12-21-x.md:2: "), "{e}");
+    assert!(e.to_string().contains("UTF-8"), "{e}");
+
+    let e = parse_post(
+        Path::new(FILE),
+        b"---\ntitle: ok\ndate: 2021-12-21\n---\nline 5\nline 6 \xff\n",
+        Markup::Markdown,
+        &ctx(),
+    )
+    .unwrap_err();
+    assert_eq!((e.kind, e.line), (PostErrorKind::NotUtf8, Some(6)));
+
+    let e = parse_post(Path::new(FILE), b"\xff---\n", Markup::Markdown, &ctx()).unwrap_err();
+    assert_eq!((e.kind, e.line), (PostErrorKind::NotUtf8, Some(1)));
+}
+
+#[test]
+fn no_front_matter() {
+    for text in [
+        "",
+        "\n",
+        "Just a body\n",
+        "title: x\n---\n",
+        "\n---\ntitle: x\n---\n",
+        "----\ntitle: x\n----\n",
+    ] {
+        let e = parse_err(text);
+        assert_eq!(e.kind, PostErrorKind::NoFrontMatter, "{text:?}");
+        assert_eq!(e.line, Some(1), "{text:?}");
+        assert!(e.to_string().contains("no front matter"), "{e}");
+    }
+}
+
+#[test]
+fn unterminated_front_matter() {
+    for text in [
+        "---\n",
+        "---",
+        "---\ntitle: x\ndate: 2021-12-21\nbody\n",
+        "---\ntitle: x\n--\n",
+    ] {
+        let e = parse_err(text);
+        assert_eq!(e.kind, PostErrorKind::UnterminatedFrontMatter, "{text:?}");
+        assert!(e.to_string().contains("unterminated"), "{e}");
+    }
+}
+
+#[test]
+fn yaml_error_points_at_the_file_line() {
+    // Line 4 of the file is the bad one.
+    let e = parse_err("---\ntitle: ok\ndate: 2021-12-21\nbad: : :\n  - x\n---\n");
+    assert!(matches!(e.kind, PostErrorKind::Yaml(_)), "{e:?}");
+    assert_eq!(e.line, Some(4), "{e}");
+    assert!(
+        e.to_string().starts_with("2021-12-21-x.md:4: YAML error"),
+        "{e}"
+    );
+
+    // Deeper in the block, and the same with a BOM and CRLF.
+    let mut lines: Vec<String> = (0..8).map(|i| format!("k{i}: v{i}")).collect();
+    lines.push("broken: \"unclosed".into());
+    let text = format!("---\n{}\n---\nbody\n", lines.join("\n"));
+    let e = parse_err(&text);
+    assert!(matches!(e.kind, PostErrorKind::Yaml(_)), "{e:?}");
+    let line = e.line.unwrap();
+    // The quote opens on file line 10; the scanner may report where it gave up (line 11).
+    assert!((10..=11).contains(&line), "line {line}: {e}");
+    let crlf = format!("\u{feff}{}", text.replace('\n', "\r\n"));
+    assert_eq!(parse_err(&crlf).line, Some(line));
+
+    // A tab-indented mapping on line 3.
+    let e = parse_err("---\ntitle: a\n\tdate: 2021-12-21\n---\n");
+    assert!(matches!(e.kind, PostErrorKind::Yaml(_)), "{e:?}");
+    assert_eq!(e.line, Some(3), "{e}");
+}
+
+#[test]
+fn yaml_that_is_not_a_mapping() {
+    for text in [
+        "---\n- a\n- b\n---\n",
+        "---\njust text\n---\n",
+        "---\n42\n---\n",
+    ] {
+        let e = parse_err(text);
+        assert!(matches!(e.kind, PostErrorKind::Yaml(_)), "{text:?}: {e:?}");
+        assert_eq!(e.line, Some(2), "{text:?}");
+    }
+}
+
+#[test]
+fn field_type_errors_name_the_key() {
+    for (front, key) in [
+        ("title: [a, b]", "title"),
+        ("title: {a: b}", "title"),
+        ("tags: {a: 1}", "tags"),
+        ("tag: {a: 1}", "tag"),
+        ("categories: {a: 1}", "categories"),
+        ("category: [[nested]]", "category"),
+        ("published: maybe", "published"),
+        ("draft: 3", "draft"),
+        ("permalink: [a]", "permalink"),
+        ("excerpt: [a]", "excerpt"),
+        ("description: {a: b}", "description"),
+        ("id: [1]", "id"),
+        ("guid: {a: b}", "guid"),
+        ("source_name: [a]", "source_name"),
+        ("lang: [en]", "lang"),
+        ("source: [a]", "source"),
+        ("image: [a]", "image"),
+    ] {
+        let text = format!("---\ndate: 2021-12-21\n{front}\n---\n");
+        let e = parse_err(&text);
+        assert_eq!(field_key(&e), key, "{front}: {e}");
+        assert_eq!(e.path, Path::new(FILE));
+        let msg = e.to_string();
+        assert!(msg.contains(&format!("`{key}`")), "{front}: {msg}");
+        assert!(msg.starts_with(FILE), "{msg}");
+    }
+}
+
+// ---------------------------------------------------------------- file classification
+
+#[test]
+fn classify_post_extensions_case_insensitively() {
+    for name in [
+        "a.md",
+        "A.MD",
+        "x.markdown",
+        "x.Markdown",
+        "x.txt",
+        "X.TXT",
+        "2021-12-21-x.md",
+    ] {
+        assert_eq!(classify(name), FileKind::Post(Markup::Markdown), "{name}");
+    }
+    for name in ["a.html", "a.HTML", "a.htm", "a.Htm"] {
+        assert_eq!(classify(name), FileKind::Post(Markup::Html), "{name}");
+    }
+    for name in [
+        "a.rst",
+        "a.mdx",
+        "a.json",
+        "README",
+        "md",
+        "a.md.bak",
+        "a.xhtml",
+        "a.",
+        "a.md.orig",
+    ] {
+        assert_eq!(classify(name), FileKind::Ignored, "{name}");
+    }
+}
+
+#[test]
+fn classify_skips_hidden_files_and_editor_leftovers() {
+    for name in [
+        ".md",
+        ".hidden.md",
+        ".DS_Store",
+        "post.md~",
+        "post.md.swp",
+        ".post.md.swp",
+        "post.md.swx",
+        ".post.md.swx",
+        "post.md.tmp",
+        "#post.md#",
+        ".#post.md",
+        "~",
+    ] {
+        assert!(is_ignored_name(name), "{name} should be ignored");
+        assert_eq!(classify(name), FileKind::Ignored, "{name}");
+    }
+    for name in [
+        "post.md",
+        "#hash-first.md",
+        "hash-last#.md",
+        "tilde~in.md",
+        "swp.md",
+        "tmp.md",
+        "a.tmp.md",
+    ] {
+        assert!(!is_ignored_name(name), "{name} should not be ignored");
+        assert!(matches!(classify(name), FileKind::Post(_)), "{name}");
+    }
+}
+
+// ---------------------------------------------------------------- reading files
+
+#[test]
+fn read_post_names_the_full_path() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("2021-12-21-x.md"), "---\ndate: nope\n---\n").unwrap();
+    let e = read_post(dir.path(), Path::new("2021-12-21-x.md"), &ctx()).unwrap_err();
+    assert_eq!(e.path, dir.path().join("2021-12-21-x.md"));
+    assert_eq!(field_key(&e), "date");
+
+    let e = read_post(dir.path(), Path::new("gone.md"), &ctx()).unwrap_err();
+    assert_eq!(e.kind, PostErrorKind::Vanished);
+    assert_eq!(e.path, dir.path().join("gone.md"));
+
+    std::fs::create_dir(dir.path().join("dir.md")).unwrap();
+    let e = read_post(dir.path(), Path::new("dir.md"), &ctx()).unwrap_err();
+    assert!(matches!(e.kind, PostErrorKind::Unreadable(_)), "{e:?}");
+
+    std::fs::write(dir.path().join("ok.md"), "---\ndate: 2021-12-21\n---\nhi\n").unwrap();
+    let p = read_post(dir.path(), Path::new("ok.md"), &ctx()).unwrap();
+    assert_eq!(p.source, Path::new("ok.md"));
+}
+
+#[test]
+fn oversized_post_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.md");
+    let f = std::fs::File::create(&path).unwrap();
+    f.set_len(MAX_POST_BYTES + 1).unwrap();
+    let e = read_post(dir.path(), Path::new("big.md"), &ctx()).unwrap_err();
+    assert_eq!(e.kind, PostErrorKind::TooLarge(MAX_POST_BYTES + 1));
+}
