@@ -149,10 +149,10 @@ impl Document {
             return false;
         };
         let hex = format!("{:032x}", self.hash);
-        match inner.strip_prefix(hex.as_str()) {
-            Some("" | "-gz" | "-br" | "-zst") => true,
-            _ => false,
-        }
+        matches!(
+            inner.strip_prefix(hex.as_str()),
+            Some("" | "-gz" | "-br" | "-zst")
+        )
     }
 }
 
@@ -213,7 +213,8 @@ impl Store {
     /// An upserted document whose bytes equal the previous store's is carried over as the same
     /// `Arc` (same `Last-Modified`, compressed forms kept). Otherwise its `Last-Modified` is
     /// `fixed_time` if given, else the mtime of its file under `out_dir` when that file holds
-    /// the same bytes (so it survives restarts), else `fallback_time` (this publish).
+    /// the same bytes (so it survives restarts), else `fallback_time` (this publish) — and never
+    /// later than `fallback_time`.
     pub fn update(
         prev: &Store,
         upserts: impl IntoIterator<Item = (String, Doc, Option<SystemTime>)>,
@@ -236,7 +237,10 @@ impl Store {
             }
             let time = fixed_time
                 .or_else(|| out_dir.and_then(|d| disk_time(d, &route, hash)))
-                .unwrap_or(fallback_time);
+                .unwrap_or(fallback_time)
+                // Never later than now (RFC 9110 §8.8.2.1): a post page of a future-dated or
+                // future-`updated` post would otherwise answer 304 to every later revalidation.
+                .min(fallback_time);
             let link = link_of(&route);
             let document = Document::new(doc.content_type, doc.bytes, time, link);
             docs.insert(route, Arc::new(document));

@@ -223,12 +223,14 @@ pub fn negotiate(accept_encoding: &str) -> Coding {
             best_q = q;
         }
     }
+    // Identity the client did not rank (neither by name nor through `*`) is the fallback, not
+    // a rival: a client that lists `gzip;q=0.5` wants gzip over the raw bytes.
     let identity_q = explicit
         .iter()
         .find(|(n, _)| n == "identity")
         .map(|(_, q)| *q)
         .or(star)
-        .unwrap_or(1.0);
+        .unwrap_or(0.0);
     if best_q > 0.0 && best_q >= identity_q {
         best
     } else {
@@ -316,8 +318,13 @@ mod tests {
         );
         // RFC 850 and asctime forms are dates too.
         assert_eq!(
-            pre(&[("if-modified-since", "Sunday, 06-Nov-2033 08:49:37 GMT")]).evaluate(&d),
+            pre(&[("if-modified-since", "Sunday, 06-Nov-33 08:49:37 GMT")]).evaluate(&d),
             Outcome::NotModified
+        );
+        // RFC 850 dates have a two-digit year; a four-digit one is not an HTTP-date.
+        assert_eq!(
+            pre(&[("if-modified-since", "Sunday, 06-Nov-2033 08:49:37 GMT")]).evaluate(&d),
+            Outcome::Full
         );
         assert_eq!(
             pre(&[("if-modified-since", "Sun Nov  6 08:49:37 2033")]).evaluate(&d),

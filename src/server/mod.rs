@@ -9,6 +9,7 @@ pub mod handler;
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -100,14 +101,31 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let state = Arc::clone(&state);
-        let svc = service_fn(move |req| {
-            let state = Arc::clone(&state);
-            async move { Ok::<_, Infallible>(handler::handle(&req, &state)) }
+        let served_one = Arc::new(AtomicBool::new(false));
+        let svc = service_fn({
+            let served_one = Arc::clone(&served_one);
+            move |req| {
+                served_one.store(true, Ordering::Relaxed);
+                let state = Arc::clone(&state);
+                async move { Ok::<_, Infallible>(handler::handle(&req, &state)) }
+            }
         });
         let conn = builder.serve_connection(TokioIo::new(stream), svc);
         let conn = graceful.watch(conn.into_owned());
         tokio::spawn(async move {
-            let _ = conn.await;
+            tokio::pin!(conn);
+            // hyper's header read timeout only starts once the protocol is known; a client that
+            // sends nothing (or a few bytes) would otherwise hold its permit forever. The first
+            // request head must arrive within HEADER_READ_TIMEOUT; later ones are hyper's.
+            match tokio::time::timeout(HEADER_READ_TIMEOUT, &mut conn).await {
+                Ok(_) => {}
+                Err(_) if !served_one.load(Ordering::Relaxed) => {
+                    tracing::debug!("closing a connection that sent no request in time");
+                }
+                Err(_) => {
+                    let _ = conn.await;
+                }
+            }
             drop(permit);
         });
     }

@@ -1,0 +1,1362 @@
+//! The HTTP server (SPEC §5), tested against the real `feedsmith serve` on an ephemeral
+//! loopback port, plus the atomic store swap tested in-process at the library level.
+//!
+//! Ordinary requests go through `ureq` (no automatic decompression, so the raw bytes are
+//! seen); hostile request lines and HEAD framing go over a raw `TcpStream`, because clients
+//! normalize paths and hide what follows a response head.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use common::{news_post, Server, TempSite};
+
+const CN_TAG: &str = "厦门日报新闻";
+const CN_TAG_RSS: &str = "/tags/%E5%8E%A6%E9%97%A8%E6%97%A5%E6%8A%A5%E6%96%B0%E9%97%BB/rss.xml";
+const CN_TITLE: &str = "港口吞吐量创新高 外贸航线再扩容";
+const MARKUP_TITLE: &str = "Rust & <Feeds> at speed";
+
+const RSS_TYPE: &str = "application/rss+xml; charset=utf-8";
+const ATOM_TYPE: &str = "application/atom+xml; charset=utf-8";
+const JSON_TYPE: &str = "application/feed+json; charset=utf-8";
+const OPML_TYPE: &str = "text/x-opml; charset=utf-8";
+const HTML_TYPE: &str = "text/html; charset=utf-8";
+
+/// Marker planted in files next to the posts: no response may ever contain it.
+const SECRET: &str = "SECRET-MARKER-7f3a9c";
+
+const IO_TIMEOUT: Duration = Duration::from_secs(15);
+const EXIT_TIMEOUT: Duration = Duration::from_secs(5);
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+
+/// A site with a few posts, one tagged 厦门日报新闻, one with markup in its title, and bodies
+/// long enough that every feed compresses.
+fn site() -> TempSite {
+    let s = TempSite::new();
+    let cn_body = "<p>本报讯 今年前十一个月，港口集装箱吞吐量同比增长，外贸航线持续扩容，港区作业效率稳步提升。</p>\n"
+        .repeat(12)
+        + "\n<http://news.example.cn/html_News/NewsShare.html?infoCode=NW202112210001>\n";
+    s.write_post(
+        "2021-12-21-gangkou.md",
+        &news_post(
+            CN_TITLE,
+            "2021-12-21 08:10:27 +0800",
+            "shamenribao",
+            CN_TAG,
+            &cn_body,
+        ),
+    );
+    s.write_post(
+        "2023-07-01-jiuyuan.md",
+        &news_post(
+            "海上救援演练",
+            "2023-07-01 15:00:00 +0800",
+            "shamenribao",
+            &format!("{CN_TAG} safety"),
+            &"海上联合搜救演练在近海海域举行，多部门协同处置。\n\n".repeat(10),
+        ),
+    );
+    s.write_post(
+        "2024-01-15-rust-feeds.md",
+        &news_post(
+            MARKUP_TITLE,
+            "2024-01-15 10:00:00 +0000",
+            "tech",
+            "rust http",
+            &"Feeds are documents; serving them well means exact validators and \
+              honest caching headers, every time, for every reader.\n\n"
+                .repeat(15),
+        ),
+    );
+    s.write_post(
+        "2024-02-01-etags.md",
+        &news_post(
+            "Conditional GET and ETags",
+            "2024-02-01 09:30:00 +0000",
+            "tech",
+            "rust caching",
+            &"An ETag names one representation; If-None-Match asks whether it changed.\n\n"
+                .repeat(15),
+        ),
+    );
+    // Files a traversal would find: next to the posts (the server's working directory) and
+    // inside the posts directory.
+    std::fs::write(
+        s.root().join("Cargo.toml"),
+        format!("[package]\nname = \"{SECRET}\"\n"),
+    )
+    .unwrap();
+    std::fs::write(s.root().join("secret.txt"), SECRET).unwrap();
+    s
+}
+
+/// Every document kind the server publishes for [`site`], with its Content-Type (post pages
+/// are found from the feed, see [`post_page_paths`]).
+fn documents() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("/rss.xml", RSS_TYPE),
+        ("/atom.xml", ATOM_TYPE),
+        ("/feed.json", JSON_TYPE),
+        ("/categories/tech/rss.xml", RSS_TYPE),
+        ("/categories/tech/atom.xml", ATOM_TYPE),
+        ("/categories/tech/feed.json", JSON_TYPE),
+        ("/categories/shamenribao/rss.xml", RSS_TYPE),
+        ("/tags/rust/rss.xml", RSS_TYPE),
+        ("/tags/rust/atom.xml", ATOM_TYPE),
+        ("/tags/rust/feed.json", JSON_TYPE),
+        (CN_TAG_RSS, RSS_TYPE),
+        (
+            "/tags/%E5%8E%A6%E9%97%A8%E6%97%A5%E6%8A%A5%E6%96%B0%E9%97%BB/atom.xml",
+            ATOM_TYPE,
+        ),
+        (
+            "/tags/%E5%8E%A6%E9%97%A8%E6%97%A5%E6%8A%A5%E6%96%B0%E9%97%BB/feed.json",
+            JSON_TYPE,
+        ),
+        ("/feeds.opml", OPML_TYPE),
+        ("/index.html", HTML_TYPE),
+    ]
+}
+
+fn is_feed(path: &str) -> bool {
+    path.ends_with("/rss.xml") || path.ends_with("/atom.xml") || path.ends_with("/feed.json")
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP helpers
+
+struct Resp {
+    status: u16,
+    headers: ureq::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Resp {
+    /// The single value of a header (panics when it appears more than once).
+    fn header(&self, name: &str) -> Option<&str> {
+        let mut all = self.headers.get_all(name).iter();
+        let first = all.next()?;
+        assert!(
+            all.next().is_none(),
+            "header {name} appears more than once: {:?}",
+            self.headers
+        );
+        Some(first.to_str().expect("ASCII header value"))
+    }
+
+    /// A header that must be present.
+    fn h(&self, name: &str) -> &str {
+        self.header(name)
+            .unwrap_or_else(|| panic!("missing header {name}; got {:?}", self.headers))
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8(self.body.clone()).expect("UTF-8 body")
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_global(Some(IO_TIMEOUT))
+            .build(),
+    )
+}
+
+fn request_with(agent: &ureq::Agent, method: &str, url: &str, headers: &[(&str, &str)]) -> Resp {
+    let mut b = ureq::http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    let req = b.body(()).expect("request");
+    let mut resp = agent
+        .run(req)
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024 * 1024)
+        .read_to_vec()
+        .unwrap_or_else(|e| panic!("{method} {url}: reading body: {e}"));
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> Resp {
+    request_with(&agent(), method, url, headers)
+}
+
+fn get(url: &str, headers: &[(&str, &str)]) -> Resp {
+    request("GET", url, headers)
+}
+
+/// A response read off a raw socket.
+struct RawResp {
+    status: u16,
+    /// Lowercased names.
+    headers: Vec<(String, String)>,
+    /// Everything after the head, up to EOF.
+    rest: Vec<u8>,
+}
+
+impl RawResp {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Writes `req` as is on a fresh connection and reads until the server closes it (bounded by
+/// a read timeout). The request should carry `Connection: close`.
+fn raw(addr: &str, req: &[u8]) -> RawResp {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    s.write_all(req).expect("write request");
+    let mut buf = Vec::new();
+    let deadline = Instant::now() + IO_TIMEOUT;
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "server did not close the connection"
+        );
+        match s.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("reading raw response: {e} (got {} bytes)", buf.len()),
+        }
+    }
+    parse_raw(&buf)
+}
+
+fn parse_raw(buf: &[u8]) -> RawResp {
+    let end = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| {
+            panic!(
+                "no complete response head in {:?}",
+                String::from_utf8_lossy(buf)
+            )
+        });
+    let head = std::str::from_utf8(&buf[..end]).expect("ASCII head");
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap();
+    let status: u16 = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
+    assert!(status_line.starts_with("HTTP/1.1 "), "{status_line}");
+    let headers = lines
+        .map(|l| {
+            let (k, v) = l
+                .split_once(':')
+                .unwrap_or_else(|| panic!("bad header {l:?}"));
+            (k.trim().to_ascii_lowercase(), v.trim().to_owned())
+        })
+        .collect();
+    RawResp {
+        status,
+        headers,
+        rest: buf[end + 4..].to_vec(),
+    }
+}
+
+fn raw_get(addr: &str, method: &str, target: &str) -> RawResp {
+    raw(
+        addr,
+        format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    )
+}
+
+fn http_date(s: &str) -> SystemTime {
+    httpdate::parse_http_date(s).unwrap_or_else(|e| panic!("not an HTTP-date {s:?}: {e}"))
+}
+
+fn fmt_date(t: SystemTime) -> String {
+    httpdate::fmt_http_date(t)
+}
+
+fn assert_strong_etag(etag: &str, what: &str) {
+    assert!(!etag.starts_with("W/"), "{what}: weak ETag {etag}");
+    assert!(
+        etag.len() > 2 && etag.starts_with('"') && etag.ends_with('"'),
+        "{what}: ETag not quoted: {etag}"
+    );
+    let inner = &etag[1..etag.len() - 1];
+    assert!(
+        inner
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x7e).contains(&b)),
+        "{what}: ETag has characters an entity-tag cannot: {etag}"
+    );
+}
+
+/// The item links of a feed, parsed with feed-rs.
+fn item_links(rss: &[u8]) -> Vec<(String, String)> {
+    let feed = feed_rs::parser::parse(rss).expect("rss.xml parses");
+    feed.entries
+        .iter()
+        .map(|e| {
+            let title = e.title.as_ref().expect("item title").content.clone();
+            let link = e.links.first().expect("item link").href.clone();
+            (title, link)
+        })
+        .collect()
+}
+
+/// The path of every post page, from the links in `/rss.xml`.
+fn post_page_paths(server: &Server) -> Vec<String> {
+    let rss = get(&server.at("/rss.xml"), &[]);
+    assert_eq!(rss.status, 200);
+    item_links(&rss.body)
+        .into_iter()
+        .map(|(_, link)| {
+            link.strip_prefix(server.url.trim_end_matches('/'))
+                .unwrap_or_else(|| panic!("item link {link} is not on {}", server.url))
+                .to_owned()
+        })
+        .collect()
+}
+
+fn html_escape_text(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn gunzip(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(b)
+        .read_to_end(&mut out)
+        .expect("valid gzip");
+    out
+}
+
+fn unbrotli(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    brotli::BrotliDecompress(&mut &b[..], &mut out).expect("valid brotli");
+    out
+}
+
+fn unzstd(b: &[u8]) -> Vec<u8> {
+    zstd::stream::decode_all(b).expect("valid zstd")
+}
+
+fn decode(coding: &str, b: &[u8]) -> Vec<u8> {
+    match coding {
+        "gzip" => gunzip(b),
+        "br" => unbrotli(b),
+        "zstd" => unzstd(b),
+        other => panic!("unexpected Content-Encoding {other}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Headers
+
+/// Checks the headers every 200 carries; returns (ETag, Last-Modified).
+fn check_200_headers(server: &Server, path: &str, ctype: &str, r: &Resp, max_age: u32) {
+    let what = format!("GET {path}");
+    assert_eq!(
+        r.status,
+        200,
+        "{what}: {}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(r.h("content-type"), ctype, "{what}");
+    assert_eq!(
+        r.h("content-length").parse::<usize>().unwrap(),
+        r.body.len(),
+        "{what}"
+    );
+    assert!(
+        r.header("content-encoding").is_none(),
+        "{what}: encoded without asking"
+    );
+    assert_strong_etag(r.h("etag"), &what);
+    let lm = r.h("last-modified");
+    let t = http_date(lm);
+    assert_eq!(
+        fmt_date(t),
+        lm,
+        "{what}: Last-Modified is not an IMF-fixdate"
+    );
+    assert!(
+        t <= SystemTime::now() + Duration::from_secs(1),
+        "{what}: Last-Modified {lm} is in the future"
+    );
+    assert_eq!(
+        r.h("cache-control"),
+        format!("public, max-age={max_age}"),
+        "{what}"
+    );
+    assert_eq!(r.h("vary"), "Accept-Encoding", "{what}");
+    if is_feed(path) {
+        let own = server.at(path);
+        assert_eq!(
+            r.h("link"),
+            format!("<{own}>; rel=\"self\""),
+            "{what}: Link self must be the document's own URL"
+        );
+        // The same self URL inside the document.
+        assert!(
+            r.text().contains(&own),
+            "{what}: document does not name its own URL {own}"
+        );
+    }
+    if ctype.starts_with("text/html") {
+        assert_eq!(r.h("x-content-type-options"), "nosniff", "{what}");
+        let csp = r.h("content-security-policy");
+        assert!(csp.contains("default-src"), "{what}: weak CSP {csp}");
+        assert!(
+            !csp.contains("script-src *"),
+            "{what}: CSP allows scripts {csp}"
+        );
+    }
+}
+
+#[test]
+fn every_document_has_exact_headers() {
+    let site = site();
+    let server = Server::start(&site, &[]);
+    let mut docs: Vec<(String, &str)> = documents()
+        .into_iter()
+        .map(|(p, t)| (p.to_owned(), t))
+        .collect();
+    let pages = post_page_paths(&server);
+    assert_eq!(pages.len(), 4, "{pages:?}");
+    docs.extend(pages.into_iter().map(|p| (p, HTML_TYPE)));
+    let mut etags = BTreeMap::new();
+    for (path, ctype) in &docs {
+        let r = get(&server.at(path), &[]);
+        check_200_headers(&server, path, ctype, &r, 300);
+        // Feeds are well-formed for their format.
+        match *ctype {
+            RSS_TYPE | ATOM_TYPE | JSON_TYPE => {
+                feed_rs::parser::parse(&r.body[..])
+                    .unwrap_or_else(|e| panic!("{path} does not parse: {e}"));
+            }
+            _ => {}
+        }
+        // The ETag is derived from the bytes: same bytes, same tag.
+        let again = get(&server.at(path), &[]);
+        assert_eq!(again.body, r.body, "{path}");
+        assert_eq!(again.h("etag"), r.h("etag"), "{path}");
+        assert_eq!(again.h("last-modified"), r.h("last-modified"), "{path}");
+        etags.insert(r.h("etag").to_owned(), path.clone());
+    }
+    assert_eq!(etags.len(), docs.len(), "distinct documents share an ETag");
+}
+
+#[test]
+fn max_age_comes_from_the_config() {
+    let site = site();
+    let config = site.root().join("custom.toml");
+    std::fs::write(&config, "[server]\nmax_age = 60\n").unwrap();
+    let server = Server::start(&site, &["--config", config.to_str().unwrap()]);
+    for (path, ctype) in documents() {
+        let r = get(&server.at(path), &[]);
+        check_200_headers(&server, path, ctype, &r, 60);
+        let etag = r.h("etag").to_owned();
+        let nm = get(&server.at(path), &[("If-None-Match", &etag)]);
+        assert_eq!(nm.status, 304, "{path}");
+        assert_eq!(nm.h("cache-control"), "public, max-age=60", "{path}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conditional GET
+
+fn assert_304(r: &Resp, full: &Resp, what: &str) {
+    assert_eq!(r.status, 304, "{what}");
+    assert!(r.body.is_empty(), "{what}: 304 with a body");
+    assert_eq!(r.h("etag"), full.h("etag"), "{what}");
+    assert_eq!(r.h("last-modified"), full.h("last-modified"), "{what}");
+    assert_eq!(r.h("cache-control"), full.h("cache-control"), "{what}");
+    assert_eq!(r.h("vary"), "Accept-Encoding", "{what}");
+    // RFC 9110 §8.6: a Content-Length in a 304 must be the length a 200 would have.
+    if let Some(cl) = r.header("content-length") {
+        assert_eq!(cl, full.h("content-length"), "{what}: 304 Content-Length");
+    }
+}
+
+#[test]
+fn conditional_get() {
+    let site = site();
+    let server = Server::start(&site, &[]);
+    let pages = post_page_paths(&server);
+    let paths: Vec<String> = ["/rss.xml", "/feed.json", CN_TAG_RSS, "/index.html"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .chain(pages.into_iter().take(1))
+        .collect();
+    for path in &paths {
+        let url = server.at(path);
+        let full = get(&url, &[]);
+        assert_eq!(full.status, 200, "{path}");
+        let etag = full.h("etag").to_owned();
+        let lm = full.h("last-modified").to_owned();
+        let lm_t = http_date(&lm);
+        let before = fmt_date(lm_t - Duration::from_secs(1));
+        let hour_after = fmt_date(lm_t + Duration::from_secs(3600));
+        let long_ago = fmt_date(UNIX_EPOCH + Duration::from_secs(86_400));
+
+        // If-None-Match.
+        assert_304(&get(&url, &[("If-None-Match", &etag)]), &full, path);
+        let r = get(&url, &[("If-None-Match", "\"0000000000000000\"")]);
+        assert_eq!(r.status, 200, "{path}: mismatch");
+        assert_eq!(r.body, full.body, "{path}");
+        let list = format!("\"abc\", \"d,e\" , {etag}");
+        assert_304(&get(&url, &[("If-None-Match", &list)]), &full, path);
+        assert_304(
+            &get(&url, &[("If-None-Match", &format!("W/{etag}"))]),
+            &full,
+            path,
+        );
+        assert_304(&get(&url, &[("If-None-Match", "*")]), &full, path);
+        // The tag without its quotes is not the tag.
+        let unquoted = etag.trim_matches('"').to_owned();
+        assert_eq!(
+            get(&url, &[("If-None-Match", &unquoted)]).status,
+            200,
+            "{path}: unquoted tag matched"
+        );
+
+        // If-Modified-Since: a time comparison.
+        assert_304(&get(&url, &[("If-Modified-Since", &lm)]), &full, path);
+        let r = get(&url, &[("If-Modified-Since", &before)]);
+        assert_eq!(r.status, 200, "{path}: IMS one second before Last-Modified");
+        assert_eq!(r.body, full.body, "{path}");
+        assert_304(
+            &get(&url, &[("If-Modified-Since", &hour_after)]),
+            &full,
+            path,
+        );
+        // Other HTTP-date forms are dates too (RFC 850, asctime).
+        for later in ["Sunday, 06-Nov-33 08:49:37 GMT", "Sun Nov  6 08:49:37 2033"] {
+            assert_304(&get(&url, &[("If-Modified-Since", later)]), &full, path);
+        }
+        let r = get(&url, &[("If-Modified-Since", "Sun Nov  6 08:49:37 1994")]);
+        assert_eq!(r.status, 200, "{path}: asctime date long before");
+        let r = get(&url, &[("If-Modified-Since", "not a date")]);
+        assert_eq!(r.status, 200, "{path}: unparsable IMS must be ignored");
+
+        // Both: If-None-Match wins.
+        let r = get(
+            &url,
+            &[
+                ("If-None-Match", "\"nope\""),
+                ("If-Modified-Since", &hour_after),
+            ],
+        );
+        assert_eq!(r.status, 200, "{path}: INM mismatch must beat a future IMS");
+        assert_eq!(r.body, full.body, "{path}");
+        assert_304(
+            &get(
+                &url,
+                &[("If-None-Match", &etag), ("If-Modified-Since", &long_ago)],
+            ),
+            &full,
+            path,
+        );
+
+        // If-Match.
+        let r = get(&url, &[("If-Match", "\"nope\"")]);
+        assert_eq!(r.status, 412, "{path}: If-Match mismatch");
+        let r = get(&url, &[("If-Match", &etag)]);
+        assert_eq!(r.status, 200, "{path}: If-Match match");
+        assert_eq!(r.body, full.body, "{path}");
+
+        // HEAD is conditional too.
+        let r = request("HEAD", &url, &[("If-None-Match", &etag)]);
+        assert_eq!(r.status, 304, "{path}: conditional HEAD");
+        assert!(r.body.is_empty());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HEAD
+
+#[test]
+fn head_is_get_without_the_body() {
+    let site = site();
+    let server = Server::start(&site, &[]);
+    let mut paths: Vec<String> = documents().iter().map(|(p, _)| (*p).to_owned()).collect();
+    paths.extend(post_page_paths(&server));
+    for path in &paths {
+        for ae in [None, Some("gzip"), Some("br")] {
+            let extra: Vec<(&str, &str)> = ae.map(|v| ("Accept-Encoding", v)).into_iter().collect();
+            let g = get(&server.at(path), &extra);
+            assert_eq!(g.status, 200, "{path}");
+            let h = request("HEAD", &server.at(path), &extra);
+            assert_eq!(h.status, g.status, "HEAD {path} {ae:?}");
+            assert!(h.body.is_empty(), "HEAD {path}: body");
+            for name in [
+                "content-type",
+                "content-length",
+                "content-encoding",
+                "etag",
+                "last-modified",
+                "cache-control",
+                "vary",
+                "link",
+                "x-content-type-options",
+                "content-security-policy",
+            ] {
+                assert_eq!(h.header(name), g.header(name), "HEAD {path} {ae:?}: {name}");
+            }
+            assert_eq!(
+                h.h("content-length").parse::<usize>().unwrap(),
+                g.body.len(),
+                "HEAD {path} {ae:?}: Content-Length must be the GET body length"
+            );
+
+            // On the wire: nothing follows the head.
+            let ae_line = ae
+                .map(|v| format!("Accept-Encoding: {v}\r\n"))
+                .unwrap_or_default();
+            let r = raw(
+                &server.addr,
+                format!(
+                    "HEAD {path} HTTP/1.1\r\nHost: {}\r\n{ae_line}Connection: close\r\n\r\n",
+                    server.addr
+                )
+                .as_bytes(),
+            );
+            assert_eq!(r.status, 200, "raw HEAD {path}");
+            assert!(
+                r.rest.is_empty(),
+                "raw HEAD {path}: {} body bytes followed the head",
+                r.rest.len()
+            );
+            assert_eq!(
+                r.header("content-length"),
+                Some(g.body.len().to_string().as_str()),
+                "raw HEAD {path} {ae:?}"
+            );
+            assert_eq!(r.header("etag"), g.header("etag"), "raw HEAD {path}");
+        }
+    }
+
+    // HEAD then GET pipelined on one keep-alive connection: the GET's response starts right
+    // after the HEAD's head (a HEAD that sent a body would corrupt the framing).
+    let path = "/rss.xml";
+    let g = get(&server.at(path), &[]);
+    let mut s = TcpStream::connect(&server.addr).unwrap();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    write!(
+        s,
+        "HEAD {path} HTTP/1.1\r\nHost: x\r\n\r\nGET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).expect("read pipelined responses");
+    let first = parse_raw(&buf);
+    assert_eq!(first.status, 200);
+    let second = parse_raw(&first.rest);
+    assert_eq!(second.status, 200, "GET after HEAD");
+    assert_eq!(second.rest, g.body, "GET after HEAD: body");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compression
+
+#[test]
+fn compression_by_accept_encoding() {
+    let site = site();
+    let server = Server::start(&site, &[]);
+    let mut paths: Vec<String> = documents().iter().map(|(p, _)| (*p).to_owned()).collect();
+    paths.extend(post_page_paths(&server));
+    for path in &paths {
+        let url = server.at(path);
+        let id = get(&url, &[]);
+        assert_eq!(id.status, 200);
+        assert!(id.header("content-encoding").is_none());
+        let id_etag = id.h("etag").to_owned();
+        let mut coded_etags = vec![id_etag.clone()];
+        for coding in ["gzip", "br", "zstd"] {
+            let r = get(&url, &[("Accept-Encoding", coding)]);
+            assert_eq!(r.status, 200, "{path} {coding}");
+            assert_eq!(r.header("content-encoding"), Some(coding), "{path}");
+            assert!(r.body.len() < id.body.len(), "{path} {coding}: not smaller");
+            assert_eq!(decode(coding, &r.body), id.body, "{path} {coding}");
+            assert_eq!(
+                r.h("content-length").parse::<usize>().unwrap(),
+                r.body.len(),
+                "{path} {coding}"
+            );
+            assert_eq!(r.h("content-type"), id.h("content-type"), "{path}");
+            assert_eq!(r.h("vary"), "Accept-Encoding", "{path}");
+            assert_eq!(r.h("last-modified"), id.h("last-modified"), "{path}");
+            let etag = r.h("etag").to_owned();
+            assert_strong_etag(&etag, path);
+            assert!(
+                !coded_etags.contains(&etag),
+                "{path} {coding}: ETag {etag} equals another representation's"
+            );
+            coded_etags.push(etag.clone());
+            // Stable: the same representation again has the same tag and bytes.
+            let again = get(&url, &[("Accept-Encoding", coding)]);
+            assert_eq!(again.h("etag"), etag, "{path} {coding}");
+            assert_eq!(again.body, r.body, "{path} {coding}");
+            // Revalidating the encoded representation.
+            let nm = get(
+                &url,
+                &[("Accept-Encoding", coding), ("If-None-Match", &etag)],
+            );
+            assert_304(&nm, &r, &format!("{path} {coding} revalidation"));
+        }
+
+        let r = get(&url, &[("Accept-Encoding", "gzip;q=0")]);
+        assert!(r.header("content-encoding").is_none(), "{path}: gzip;q=0");
+        assert_eq!(r.body, id.body);
+        assert_eq!(r.h("etag"), id_etag);
+
+        let r = get(&url, &[("Accept-Encoding", "*")]);
+        let coding = r
+            .header("content-encoding")
+            .unwrap_or_else(|| panic!("{path}: `*` got no encoding"))
+            .to_owned();
+        assert_eq!(decode(&coding, &r.body), id.body, "{path} *");
+        assert_ne!(r.h("etag"), id_etag, "{path} *");
+
+        let r = get(&url, &[("Accept-Encoding", "gzip;q=0.5, br;q=0.9")]);
+        assert_eq!(r.header("content-encoding"), Some("br"), "{path} q-values");
+        assert_eq!(unbrotli(&r.body), id.body);
+
+        let r = get(&url, &[("Accept-Encoding", "br;q=0.2, gzip;q=0.8")]);
+        assert_eq!(
+            r.header("content-encoding"),
+            Some("gzip"),
+            "{path} q-values"
+        );
+
+        let r = get(&url, &[("Accept-Encoding", "identity")]);
+        assert!(r.header("content-encoding").is_none(), "{path}: identity");
+        assert_eq!(r.body, id.body);
+        assert_eq!(r.h("etag"), id_etag);
+
+        let r = get(&url, &[("Accept-Encoding", "compress, deflate")]);
+        assert!(
+            r.header("content-encoding").is_none(),
+            "{path}: unsupported only"
+        );
+        assert_eq!(r.body, id.body);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Methods and paths
+
+#[test]
+fn methods_other_than_get_and_head_are_405() {
+    let site = site();
+    let server = Server::start(&site, &[]);
+    for path in ["/rss.xml", "/index.html", "/no/such/thing"] {
+        for method in ["POST", "PUT", "DELETE", "OPTIONS", "PATCH"] {
+            let r = request(method, &server.at(path), &[]);
+            assert_eq!(r.status, 405, "{method} {path}");
+            assert_eq!(r.h("allow"), "GET, HEAD", "{method} {path}");
+        }
+    }
+    // A made-up method over a raw socket.
+    let r = raw_get(&server.addr, "BREW", "/rss.xml");
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), Some("GET, HEAD"));
+}
+
+#[test]
+fn paths_unknown_hostile_and_unicode() {
+    let site = site();
+    let server = Server::start(&site, &[]);
+
+    for path in [
+        "/nope",
+        "/rss.xml/",
+        "/rss.xmlx",
+        "/tags/rust",
+        "/tags/rust/",
+        "/tags/no-such-tag/rss.xml",
+        "/categories/tech/index.html",
+        "/posts/2024-01-15-rust-feeds.md",
+        "/feeds/rss.xml",
+        "/secret.txt",
+        "/Cargo.toml",
+    ] {
+        let r = get(&server.at(path), &[]);
+        assert_eq!(r.status, 404, "{path}");
+        assert!(!r.text().contains(SECRET), "{path}");
+    }
+
+    let long = format!("/{}", "a".repeat(5000));
+    for target in [
+        "/../Cargo.toml",
+        "/../secret.txt",
+        "/../posts/2024-01-15-rust-feeds.md",
+        "/..%2fCargo.toml",
+        "/%2e%2e/Cargo.toml",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "/%2E%2E/%2E%2E/%2E%2E/etc/passwd",
+        "/tags/../../secret.txt",
+        "/tags/%2e%2e/%2e%2e/secret.txt",
+        "/tags%2Frust%2Frss.xml",
+        "/tags/rust%2Frss.xml",
+        "/tags%5Crust%5Crss.xml",
+        "/a%00b",
+        "/rss.xml%00",
+        "/%FF%FE",
+        "//etc/passwd",
+        "/.%2e/secret.txt",
+        "/./rss.xml",
+        long.as_str(),
+    ] {
+        for method in ["GET", "HEAD"] {
+            let r = raw_get(&server.addr, method, target);
+            assert!(
+                r.status == 400 || r.status == 404,
+                "{method} {target}: status {}",
+                r.status
+            );
+            let body = String::from_utf8_lossy(&r.rest);
+            assert!(!body.contains(SECRET), "{target}: leaked a file");
+            assert!(!body.contains("root:"), "{target}: leaked /etc/passwd");
+            assert!(!body.contains("[package]"), "{target}: leaked Cargo.toml");
+        }
+    }
+    // Absolute-form and asterisk-form targets name no document either.
+    for target in ["*", "http://evil.example/../secret.txt"] {
+        let r = raw_get(&server.addr, "GET", target);
+        assert!(
+            [400, 404].contains(&r.status),
+            "GET {target}: status {}",
+            r.status
+        );
+        assert!(!String::from_utf8_lossy(&r.rest).contains(SECRET));
+    }
+
+    // The server is still up after all of that.
+    assert_eq!(get(&server.at("/rss.xml"), &[]).status, 200);
+
+    // Unicode: the percent-encoded slug is decoded before lookup.
+    let r = get(&server.at(CN_TAG_RSS), &[]);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.h("content-type"), RSS_TYPE);
+    let feed = feed_rs::parser::parse(&r.body[..]).expect("tag feed parses");
+    let title = feed.title.expect("feed title").content;
+    assert!(title.contains(CN_TAG), "tag feed title {title:?}");
+    assert_eq!(feed.entries.len(), 2, "both posts tagged {CN_TAG}");
+    assert!(feed
+        .entries
+        .iter()
+        .any(|e| e.title.as_ref().unwrap().content == CN_TITLE));
+    // Over a raw socket too (no client normalization).
+    let raw_r = raw_get(&server.addr, "GET", CN_TAG_RSS);
+    assert_eq!(raw_r.status, 200);
+    assert_eq!(raw_r.rest, r.body);
+    // Lowercase percent-encoding names the same document.
+    let lower = get(&server.at(&CN_TAG_RSS.to_ascii_lowercase()), &[]);
+    assert_eq!(lower.status, 200, "lowercase %-escapes");
+    assert_eq!(lower.body, r.body);
+
+    // `/` is the index page.
+    let root = get(&server.at("/"), &[]);
+    let index = get(&server.at("/index.html"), &[]);
+    assert_eq!(root.status, 200);
+    assert_eq!(root.h("content-type"), HTML_TYPE);
+    assert_eq!(root.body, index.body);
+    assert_eq!(root.h("etag"), index.h("etag"));
+    assert!(root.text().contains("<link rel=\"alternate\""));
+    // A query string does not change what a path names.
+    let q = get(&server.at("/rss.xml?utm_source=x"), &[]);
+    assert_eq!(q.status, 200);
+    assert_eq!(q.body, get(&server.at("/rss.xml"), &[]).body);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Post pages
+
+#[test]
+fn every_item_link_resolves_to_its_post_page() {
+    let site = site();
+    let server = Server::start(&site, &[]);
+    for feed_path in ["/rss.xml", "/categories/tech/rss.xml", CN_TAG_RSS] {
+        let rss = get(&server.at(feed_path), &[]);
+        assert_eq!(rss.status, 200);
+        let links = item_links(&rss.body);
+        assert!(!links.is_empty(), "{feed_path}: no items");
+        for (title, link) in links {
+            assert!(
+                link.starts_with(&server.url),
+                "{feed_path}: item link {link} is not on the server {}",
+                server.url
+            );
+            let r = get(&link, &[]);
+            assert_eq!(r.status, 200, "{link}");
+            assert_eq!(r.h("content-type"), HTML_TYPE, "{link}");
+            assert_eq!(r.h("x-content-type-options"), "nosniff", "{link}");
+            assert!(r.header("content-security-policy").is_some(), "{link}");
+            let html = r.text();
+            let escaped = html_escape_text(&title);
+            assert!(
+                html.contains(&escaped),
+                "{link}: page lacks the title {escaped:?}"
+            );
+            assert!(
+                html.contains("<link rel=\"alternate\""),
+                "{link}: no feed autodiscovery"
+            );
+            assert!(
+                html.contains(&server.at("/rss.xml")),
+                "{link}: autodiscovery does not point at the site feed"
+            );
+            if title == MARKUP_TITLE {
+                assert!(
+                    !html.contains("<Feeds>"),
+                    "{link}: title markup not escaped"
+                );
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Restart
+
+fn validators(server: &Server, paths: &[String]) -> BTreeMap<String, (String, String)> {
+    paths
+        .iter()
+        .map(|p| {
+            let r = get(&server.at(p), &[]);
+            assert_eq!(r.status, 200, "{p}");
+            (
+                p.clone(),
+                (r.h("etag").to_owned(), r.h("last-modified").to_owned()),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn validators_survive_a_restart() {
+    let site = site();
+    let url_args = ["--url", "https://example.com"];
+    let mut first = Server::start(&site, &url_args);
+    let mut paths: Vec<String> = documents().iter().map(|(p, _)| (*p).to_owned()).collect();
+    // Post pages, from the item links (on example.com, served here).
+    let rss = get(&first.at("/rss.xml"), &[]);
+    for (_, link) in item_links(&rss.body) {
+        let path = link
+            .strip_prefix("https://example.com")
+            .unwrap_or_else(|| panic!("item link {link} not on --url"));
+        paths.push(path.to_owned());
+    }
+    assert_eq!(paths.len(), documents().len() + 4);
+    let before = validators(&first, &paths);
+    let gz_before = get(&first.at("/rss.xml"), &[("Accept-Encoding", "gzip")]);
+    let status = first.stop(EXIT_TIMEOUT);
+    assert!(status.success(), "first server exited with {status}");
+    // Make a changed mtime observable should the restart rewrite the files.
+    std::thread::sleep(Duration::from_millis(1100));
+
+    let second = Server::start(&site, &url_args);
+    let after = validators(&second, &paths);
+    for p in &paths {
+        assert_eq!(
+            before[p], after[p],
+            "{p}: validators changed across a restart"
+        );
+    }
+    let gz_after = get(&second.at("/rss.xml"), &[("Accept-Encoding", "gzip")]);
+    assert_eq!(gz_before.h("etag"), gz_after.h("etag"));
+    // A cache holding the first run's tag revalidates against the second run.
+    let (etag, lm) = &before["/rss.xml"];
+    let r = get(&second.at("/rss.xml"), &[("If-None-Match", etag)]);
+    assert_eq!(r.status, 304);
+    let r = get(&second.at("/rss.xml"), &[("If-Modified-Since", lm)]);
+    assert_eq!(r.status, 304);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shutdown
+
+#[test]
+fn sigterm_and_sigint_exit_cleanly() {
+    let site = site();
+    for sig in ["TERM", "INT"] {
+        let mut server = Server::start(&site, &[]);
+        assert_eq!(get(&server.at("/rss.xml"), &[]).status, 200);
+        // An idle keep-alive connection must not hold the shutdown up.
+        let mut idle = TcpStream::connect(&server.addr).unwrap();
+        idle.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        write!(idle, "GET /atom.xml HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut first = [0u8; 12];
+        idle.read_exact(&mut first).unwrap();
+        assert_eq!(&first, b"HTTP/1.1 200");
+        // And a connection that has sent nothing yet.
+        let _silent = TcpStream::connect(&server.addr).unwrap();
+
+        let started = Instant::now();
+        server.signal(sig);
+        let status = server.wait_exit(EXIT_TIMEOUT).unwrap_or_else(|| {
+            panic!(
+                "SIG{sig}: no exit within {EXIT_TIMEOUT:?}; stderr:\n{}",
+                server.stderr()
+            )
+        });
+        assert!(status.success(), "SIG{sig}: exit status {status}");
+        assert!(started.elapsed() < EXIT_TIMEOUT);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Robustness
+
+#[test]
+fn hostile_connections_do_not_take_the_server_down() {
+    let site = site();
+    let server = Server::start(&site, &[]);
+
+    // A request head far over the limit: refused (431/400) or the connection closed.
+    let big = format!(
+        "GET /rss.xml HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
+        "b".repeat(64 * 1024)
+    );
+    let mut s = TcpStream::connect(&server.addr).unwrap();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let _ = s.write_all(big.as_bytes());
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    // The server may reset the connection before the answer is read; a complete answer must
+    // be a refusal.
+    if buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        let r = parse_raw(&buf);
+        assert!(
+            r.status == 431 || r.status == 400 || r.status == 414,
+            "oversized head: status {}",
+            r.status
+        );
+    }
+
+    // Garbage that is not HTTP.
+    for junk in [
+        &b"\x00\x01\x02\xff\xfe\r\n\r\n"[..],
+        b"GET\r\n\r\n",
+        b"GET / HTTP/9.9\r\n\r\n",
+        b"GET /rss.xml HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+        b"GET /rss.xml HTTP/1.1\r\nHo st: x\r\n\r\n",
+        "GET /厦门 HTTP/1.1\r\nHost: x\r\n\r\n".as_bytes(),
+    ] {
+        let mut s = TcpStream::connect(&server.addr).unwrap();
+        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        let _ = s.write_all(junk);
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf);
+        assert!(
+            !String::from_utf8_lossy(&buf).contains("<rss"),
+            "junk {junk:?} got a feed"
+        );
+    }
+
+    // Many connections at once, all answered.
+    let handles: Vec<_> = (0..32)
+        .map(|_| {
+            let url = server.at("/feed.json");
+            std::thread::spawn(move || get(&url, &[]).status)
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), 200);
+    }
+    assert_eq!(get(&server.at("/rss.xml"), &[]).status, 200, "server died");
+}
+
+/// A client that opens a connection and never completes its request head is dropped after the
+/// header read timeout (SPEC §5), whether it sent part of a head or nothing at all.
+#[test]
+fn slow_clients_are_timed_out() {
+    let site = site();
+    let server = Server::start(&site, &[]);
+    let limit = feedsmith::server::HEADER_READ_TIMEOUT + Duration::from_secs(10);
+    let partial = std::thread::spawn({
+        let addr = server.addr.clone();
+        move || closed_within(&addr, b"GET /rss.xml HTTP/1.1\r\nHost: x\r\n", limit)
+    });
+    let silent = std::thread::spawn({
+        let addr = server.addr.clone();
+        move || closed_within(&addr, b"", limit)
+    });
+    assert!(
+        partial.join().unwrap(),
+        "a partial request head was kept open past {limit:?}"
+    );
+    assert!(
+        silent.join().unwrap(),
+        "a connection that sent nothing was kept open past {limit:?}"
+    );
+    assert_eq!(get(&server.at("/rss.xml"), &[]).status, 200);
+}
+
+/// Sends `prefix` and reports whether the server closed the connection within `limit`.
+fn closed_within(addr: &str, prefix: &[u8], limit: Duration) -> bool {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(prefix).unwrap();
+    let deadline = Instant::now() + limit;
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        s.set_read_timeout(Some(left)).unwrap();
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {} // e.g. a 408; keep reading until the close
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                return false
+            }
+            Err(_) => return true, // reset
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Atomic swap, in-process
+
+/// A valid RSS document of roughly `items` items whose bytes say which version it is.
+fn big_rss(version: &str, items: usize) -> Vec<u8> {
+    let mut s = String::from(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\"><channel>\
+         <title>swap</title><link>https://example.com/</link><description>d</description>\n",
+    );
+    for i in 0..items {
+        s.push_str(&format!(
+            "<item><title>{version} item {i}</title><link>https://example.com/{version}/{i}.html</link>\
+             <guid>https://example.com/{version}/{i}.html</guid>\
+             <description>版本 {version} 第 {i} 条 — the quick brown fox {i}</description></item>\n"
+        ));
+    }
+    s.push_str("</channel></rss>\n");
+    s.into_bytes()
+}
+
+fn store_with(route: &str, bytes: &[u8], t: SystemTime) -> feedsmith::store::Store {
+    let doc = feedsmith::render::Doc {
+        content_type: RSS_TYPE,
+        bytes: bytes.to_vec().into(),
+    };
+    feedsmith::store::Store::next(
+        &feedsmith::store::Store::default(),
+        [(route.to_owned(), doc, Some(t))],
+        None,
+        |_| None,
+        t,
+    )
+}
+
+#[test]
+fn requests_see_whole_documents_while_the_store_is_swapped() {
+    use feedsmith::server::{serve, State};
+    use feedsmith::store::{content_hash, etag_for, Coding};
+
+    const ROUTE: &str = "/big/rss.xml";
+    let a = Arc::new(big_rss("A", 1500));
+    let b = Arc::new(big_rss("B", 2000));
+    assert_ne!(a.len(), b.len());
+    for v in [&a, &b] {
+        feed_rs::parser::parse(&v[..]).expect("fixture is a valid feed");
+    }
+    let t_a = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let t_b = UNIX_EPOCH + Duration::from_secs(1_700_000_600);
+    let etag_a = etag_for(content_hash(&a), Coding::Identity);
+    let etag_b = etag_for(content_hash(&b), Coding::Identity);
+    let gz_a = etag_for(content_hash(&a), Coding::Gzip);
+    let gz_b = etag_for(content_hash(&b), Coding::Gzip);
+    assert_ne!(etag_a, etag_b);
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let state = Arc::new(State::new(store_with(ROUTE, &a, t_a), 300, false));
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = rt.spawn(serve(listener, Arc::clone(&state), async {
+        let _ = stop_rx.await;
+    }));
+
+    let url = format!("http://{addr}{ROUTE}");
+    let clients_done = Arc::new(AtomicBool::new(false));
+    let swapper = std::thread::spawn({
+        let state = Arc::clone(&state);
+        let (a, b) = (Arc::clone(&a), Arc::clone(&b));
+        let done = Arc::clone(&clients_done);
+        move || {
+            let mut swaps = 0usize;
+            while swaps < 300 || !done.load(Ordering::Acquire) {
+                let (bytes, t) = if swaps % 2 == 0 { (&b, t_b) } else { (&a, t_a) };
+                state.swap(store_with(ROUTE, bytes, t));
+                swaps += 1;
+                // Leave the two cores to the server and the clients between swaps.
+                std::thread::sleep(Duration::from_micros(300));
+                if swaps > 1_000_000 {
+                    break;
+                }
+            }
+            swaps
+        }
+    });
+
+    let seen = Arc::new(Mutex::new([0usize; 2]));
+    let failures = Arc::new(AtomicUsize::new(0));
+    let clients: Vec<_> = (0..4)
+        .map(|c| {
+            let (a, b) = (Arc::clone(&a), Arc::clone(&b));
+            let (etag_a, etag_b, gz_a, gz_b) =
+                (etag_a.clone(), etag_b.clone(), gz_a.clone(), gz_b.clone());
+            let url = url.clone();
+            let seen = Arc::clone(&seen);
+            let failures = Arc::clone(&failures);
+            std::thread::spawn(move || {
+                // One agent per thread: requests reuse keep-alive connections across swaps.
+                let agent = agent();
+                for i in 0..120 {
+                    let gzip = c == 3 && i % 4 == 0;
+                    let headers: &[(&str, &str)] = if gzip {
+                        &[("Accept-Encoding", "gzip")]
+                    } else {
+                        &[]
+                    };
+                    let r = request_with(&agent, "GET", &url, headers);
+                    assert_eq!(r.status, 200);
+                    let body = if gzip {
+                        assert_eq!(r.header("content-encoding"), Some("gzip"));
+                        gunzip(&r.body)
+                    } else {
+                        r.body.clone()
+                    };
+                    assert_eq!(
+                        r.h("content-length").parse::<usize>().unwrap(),
+                        r.body.len()
+                    );
+                    let etag = r.h("etag");
+                    let lm = r.h("last-modified");
+                    let version = if body == *a {
+                        assert_eq!(etag, if gzip { &gz_a } else { &etag_a });
+                        assert_eq!(lm, fmt_date(t_a));
+                        0
+                    } else if body == *b {
+                        assert_eq!(etag, if gzip { &gz_b } else { &etag_b });
+                        assert_eq!(lm, fmt_date(t_b));
+                        1
+                    } else {
+                        failures.fetch_add(1, Ordering::Relaxed);
+                        panic!(
+                            "body of {} bytes is neither version A ({}) nor B ({})",
+                            body.len(),
+                            a.len(),
+                            b.len()
+                        );
+                    };
+                    seen.lock().unwrap()[version] += 1;
+                }
+            })
+        })
+        .collect();
+    let mut client_panics = Vec::new();
+    for c in clients {
+        if let Err(e) = c.join() {
+            client_panics.push(e);
+        }
+    }
+    clients_done.store(true, Ordering::Release);
+    let swaps = swapper.join().unwrap();
+
+    let _ = stop_tx.send(());
+    let served = rt.block_on(async { tokio::time::timeout(Duration::from_secs(15), server).await });
+    assert!(
+        matches!(served, Ok(Ok(Ok(())))),
+        "server did not shut down cleanly: {served:?}"
+    );
+    rt.shutdown_timeout(Duration::from_secs(5));
+
+    if let Some(p) = client_panics.into_iter().next() {
+        std::panic::resume_unwind(p);
+    }
+    assert_eq!(failures.load(Ordering::Relaxed), 0);
+    let seen = *seen.lock().unwrap();
+    assert_eq!(seen[0] + seen[1], 4 * 120);
+    assert!(swaps >= 300, "only {swaps} swaps");
+    assert!(
+        seen[0] > 0 && seen[1] > 0,
+        "the swap was never observed: A {} times, B {} times",
+        seen[0],
+        seen[1]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Last-Modified is never later than the response (RFC 9110 §8.8.2.1)
+
+#[test]
+fn last_modified_is_never_in_the_future() {
+    let site = site();
+    // A post whose `updated` is far ahead, and one dated in the future published by --future.
+    site.write_post(
+        "2024-03-01-typo.md",
+        "---\ntitle: Updated far ahead\ndate: 2024-03-01 10:00:00 +0000\n\
+         updated: 2099-01-01 00:00:00 +0000\ncategories: tech\n---\nSome text.\n",
+    );
+    site.write_post(
+        "2098-05-05-ahead.md",
+        "---\ntitle: Dated ahead\ndate: 2098-05-05 10:00:00 +0000\ncategories: tech\n---\nMore.\n",
+    );
+    let server = Server::start(&site, &["--future"]);
+    let mut paths: Vec<String> = documents().iter().map(|(p, _)| (*p).to_owned()).collect();
+    let pages = post_page_paths(&server);
+    assert_eq!(pages.len(), 6, "{pages:?}");
+    paths.extend(pages);
+    for path in &paths {
+        let r = get(&server.at(path), &[]);
+        assert_eq!(r.status, 200, "{path}");
+        let lm = http_date(r.h("last-modified"));
+        assert!(
+            lm <= SystemTime::now() + Duration::from_secs(1),
+            "{path}: Last-Modified {} is in the future",
+            r.h("last-modified")
+        );
+        // And a cache that revalidates with it gets a 304, not a stale-forever answer.
+        let nm = get(
+            &server.at(path),
+            &[("If-Modified-Since", r.h("last-modified"))],
+        );
+        assert_eq!(nm.status, 304, "{path}");
+    }
+}
