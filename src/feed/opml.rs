@@ -93,9 +93,10 @@ fn term_outline(
         kind.dir(),
         crate::slug::encode_segment(&term.slug)
     );
+    let name = super::clean_text(&term.name);
     w.write_event(Event::Empty(BytesStart::new("outline").with_attributes([
-        ("text", term.name.as_str()),
-        ("title", term.name.as_str()),
+        ("text", name.as_str()),
+        ("title", name.as_str()),
         ("type", "rss"),
         ("xmlUrl", xml_url.as_str()),
         ("htmlUrl", html_url.as_str()),

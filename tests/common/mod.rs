@@ -67,7 +67,11 @@ impl TempSite {
     pub fn check(&self) -> Output {
         feedsmith(
             self.root(),
-            &["check".to_owned(), "--posts".to_owned(), self.posts().display().to_string()],
+            &[
+                "check".to_owned(),
+                "--posts".to_owned(),
+                self.posts().display().to_string(),
+            ],
         )
     }
 }
@@ -94,4 +98,168 @@ pub fn news_post(title: &str, date: &str, category: &str, tags: &str, body: &str
     format!(
         "---\nlayout: post\ntitle: {title:?}\ndate: {date}\ncategories: {category}\ntags: {tags}\n---\n{body}\n"
     )
+}
+
+/// A strict XML tree reader for checking documents independently of the writers.
+pub mod xmltree;
+
+/// A running `feedsmith serve` on an ephemeral loopback port. Stopped (SIGTERM, then SIGKILL
+/// after a deadline) on drop.
+pub struct Server {
+    child: Option<std::process::Child>,
+    /// `http://127.0.0.1:PORT/` as printed on the first stdout line.
+    pub url: String,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+    /// Where the server's stderr (logs) goes.
+    pub log: PathBuf,
+}
+
+/// How long a server gets to print its address (the initial build runs first).
+pub const SERVER_START_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl Server {
+    /// Starts `feedsmith serve --posts … --out … --listen 127.0.0.1:0 {extra}` in the site's
+    /// root and waits (bounded) for its `listening on …` line.
+    pub fn start(site: &TempSite, extra: &[&str]) -> Server {
+        use std::io::BufRead;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let log = site.root().join(format!(
+            "server-{}-{}.log",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let log_file = std::fs::File::create(&log).expect("create server log");
+        let mut args: Vec<String> = vec![
+            "serve".into(),
+            "--posts".into(),
+            site.posts().display().to_string(),
+            "--out".into(),
+            site.out().display().to_string(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+        ];
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_feedsmith"))
+            .args(&args)
+            .current_dir(site.root())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            // A file, not a pipe: an undrained pipe would block the server's logging.
+            .stderr(std::process::Stdio::from(log_file))
+            .spawn()
+            .expect("spawn feedsmith serve");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                // Nobody may listen any more; keep draining so the server never blocks.
+                let _ = tx.send(line);
+            }
+        });
+        let mut server = Server {
+            child: Some(child),
+            url: String::new(),
+            addr: String::new(),
+            log,
+        };
+        let first = match rx.recv_timeout(SERVER_START_TIMEOUT) {
+            Ok(line) => line,
+            Err(e) => panic!(
+                "feedsmith serve printed no first line ({e}); stderr:\n{}",
+                server.stderr()
+            ),
+        };
+        let url = first
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first stdout line {first:?}"))
+            .trim()
+            .to_owned();
+        let addr = url
+            .strip_prefix("http://")
+            .and_then(|r| r.strip_suffix('/'))
+            .unwrap_or_else(|| panic!("unexpected listen URL {url:?}"))
+            .to_owned();
+        assert!(
+            addr.starts_with("127.0.0.1:") && !addr.ends_with(":0"),
+            "not an ephemeral loopback address: {addr}"
+        );
+        server.url = url;
+        server.addr = addr;
+        server
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server running").id()
+    }
+
+    /// Sends a signal by name (`TERM`, `INT`) with `kill(1)`.
+    pub fn signal(&self, sig: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{sig} failed");
+    }
+
+    /// Polls until the process exits or `timeout` passes.
+    pub fn wait_exit(&mut self, timeout: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let child = self.child.as_mut()?;
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                self.child = None;
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// SIGTERM, then waits (bounded) for the exit status.
+    pub fn stop(&mut self, timeout: std::time::Duration) -> std::process::ExitStatus {
+        self.signal("TERM");
+        match self.wait_exit(timeout) {
+            Some(status) => status,
+            None => panic!(
+                "feedsmith serve did not exit within {timeout:?} of SIGTERM; stderr:\n{}",
+                self.stderr()
+            ),
+        }
+    }
+
+    /// Everything the server logged so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The absolute URL of a path (`/rss.xml`).
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{}", self.url.trim_end_matches('/'), path)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let Some(child) = self.child.as_mut() else {
+            return;
+        };
+        if let Ok(None) = child.try_wait() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+            if self.wait_exit(std::time::Duration::from_secs(15)).is_none() {
+                if let Some(child) = self.child.as_mut() {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                }
+            }
+        }
+    }
 }
