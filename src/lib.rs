@@ -26,6 +26,7 @@ pub mod server;
 pub mod site;
 pub mod slug;
 pub mod store;
+pub mod text;
 pub mod watch;
 
 pub use build::Build;

@@ -178,16 +178,21 @@ fn xml_clean(s: &str) -> String {
 /// Documents carry it minus the XML-illegal characters, and trimmed again (so removing a
 /// character never leaves whitespace at an end).
 fn expected_title(raw: &str) -> String {
-    let t = raw.trim();
-    let t = if t.is_empty() { FALLBACK_TITLE } else { t };
-    xml_clean(t).trim().to_owned()
+    // Illegal characters are removed when the post is read, before the fallback applies.
+    let cleaned = xml_clean(raw);
+    let t = cleaned.trim();
+    if t.is_empty() {
+        FALLBACK_TITLE.to_owned()
+    } else {
+        t.to_owned()
+    }
 }
 
 /// Terms: each trimmed, empty ones dropped, exact duplicates dropped, order kept.
 fn expected_terms(raw: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for t in raw {
-        let t = t.trim().to_owned();
+        let t = xml_clean(t).trim().to_owned();
         if !t.is_empty() && !out.contains(&t) {
             out.push(t);
         }

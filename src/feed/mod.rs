@@ -11,8 +11,6 @@ mod opml;
 mod rss;
 pub mod verify;
 
-use std::borrow::Cow;
-
 use chrono::{DateTime, FixedOffset};
 
 use crate::config::{Config, ContentMode, Format};
@@ -95,8 +93,7 @@ pub struct FeedSpec<'a> {
     pub title: String,
     pub description: String,
     pub self_url: String,
-    /// The posts, with every text cleaned of characters XML 1.0 cannot carry ([`clean_post`]).
-    pub items: Vec<Cow<'a, Post>>,
+    pub items: Vec<&'a Post>,
     /// The newest `updated` of the items; the Unix epoch for an empty feed.
     pub updated: DateTime<FixedOffset>,
     /// The term's name as written, for term scopes.
@@ -106,17 +103,13 @@ pub struct FeedSpec<'a> {
 impl<'a> FeedSpec<'a> {
     /// Prepares the feed of `scope` in `format`: items newest first, limited.
     pub fn new(meta: &'a SiteMeta, listing: &'a Listing, scope: &Scope, format: Format) -> Self {
-        let items: Vec<Cow<'a, Post>> = listing
-            .scope_posts(scope, meta.limit)
-            .into_iter()
-            .map(clean_post)
-            .collect();
+        let items = listing.scope_posts(scope, meta.limit);
         let updated = items
             .iter()
             .map(|p| p.updated.max(p.date))
             .max()
             .unwrap_or_else(epoch);
-        let term = listing.term(scope).map(|t| clean_text(&t.name));
+        let term = listing.term(scope).map(|t| t.name.clone());
         let (title, description) = match (scope, &term) {
             (Scope::Term(kind, _), Some(name)) => {
                 let what = match kind {
@@ -191,65 +184,7 @@ pub const OPML_ROUTE: &str = "/feeds.opml";
 /// Route of the index page.
 pub const INDEX_ROUTE: &str = "/index.html";
 
-/// Removes characters that XML 1.0 does not allow (C0 controls but tab/LF/CR, U+FFFE, U+FFFF).
-/// Every text that reaches a document goes through this, in every format, so that titles read
-/// the same everywhere.
-pub fn clean_text(s: &str) -> String {
-    if s.chars().all(is_xml_char) {
-        s.to_owned()
-    } else {
-        s.chars().filter(|c| is_xml_char(*c)).collect()
-    }
-}
-
-/// The post as documents show it: every text field through [`clean_text`]. Borrowed (no copy)
-/// when nothing needs removing, which is almost always.
-pub fn clean_post(post: &Post) -> Cow<'_, Post> {
-    let dirty = |s: &str| !s.chars().all(is_xml_char);
-    let dirty_opt = |s: &Option<String>| s.as_deref().is_some_and(dirty);
-    let needs = dirty(&post.title)
-        || dirty(&post.summary)
-        || dirty(&post.content_html)
-        || dirty(&post.id)
-        || dirty(&post.url)
-        || post.categories.iter().chain(&post.tags).any(|t| dirty(t))
-        || dirty_opt(&post.source_link)
-        || dirty_opt(&post.source_name)
-        || dirty_opt(&post.image)
-        || dirty_opt(&post.lang)
-        || post
-            .author
-            .as_ref()
-            .is_some_and(|a| dirty(&a.name) || dirty_opt(&a.email) || dirty_opt(&a.uri));
-    if !needs {
-        return Cow::Borrowed(post);
-    }
-    let opt = |s: &Option<String>| s.as_deref().map(clean_text);
-    let mut p = post.clone();
-    // Titles are trimmed when read; removing characters must not leave whitespace at the ends.
-    p.title = clean_text(&post.title).trim().to_owned();
-    p.summary = clean_text(&post.summary);
-    p.content_html = clean_text(&post.content_html);
-    p.id = clean_text(&post.id);
-    p.url = clean_text(&post.url);
-    p.categories = post.categories.iter().map(|t| clean_text(t)).collect();
-    p.tags = post.tags.iter().map(|t| clean_text(t)).collect();
-    p.source_link = opt(&post.source_link);
-    p.source_name = opt(&post.source_name);
-    p.image = opt(&post.image);
-    p.lang = opt(&post.lang);
-    p.author = post.author.as_ref().map(|a| Person {
-        name: clean_text(&a.name),
-        email: opt(&a.email),
-        uri: opt(&a.uri),
-    });
-    Cow::Owned(p)
-}
-
-/// True for characters allowed in XML 1.0 documents.
-pub fn is_xml_char(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
-}
+pub use crate::text::{clean_text, is_xml_char};
 
 /// RSS 2.0 date: RFC 822 with a numeric offset, the post's own.
 pub fn rfc822(d: &DateTime<FixedOffset>) -> String {
@@ -299,15 +234,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn xml_chars() {
-        assert_eq!(
-            clean_text("a\u{0}b\u{8}c\td\u{FFFE}e\u{1F600}"),
-            "abc\tde\u{1F600}"
-        );
-        assert_eq!(clean_text("plain"), "plain");
-    }
-
-    #[test]
     fn dates_keep_offset() {
         let d = DateTime::parse_from_rfc3339("2021-12-21T08:10:27+08:00").unwrap();
         assert_eq!(rfc822(&d), "Tue, 21 Dec 2021 08:10:27 +0800");
@@ -315,39 +241,6 @@ mod tests {
         let u = DateTime::parse_from_rfc3339("2021-12-21T08:10:27Z").unwrap();
         assert_eq!(rfc3339(&u), "2021-12-21T08:10:27Z");
         assert_eq!(rfc822(&u), "Tue, 21 Dec 2021 08:10:27 +0000");
-    }
-
-    #[test]
-    fn clean_post_removes_illegal_characters_from_every_text() {
-        let ctx = ParseContext {
-            site_url: url::Url::parse("https://example.com").unwrap(),
-            timezone: FixedOffset::east_opt(0).unwrap(),
-            permalink: crate::config::DEFAULT_PERMALINK.to_owned(),
-        };
-        let parse = |text: &str| {
-            crate::post::parse_post(
-                std::path::Path::new("2024-01-02-x.md"),
-                text.as_bytes(),
-                crate::post::body::Markup::Markdown,
-                &ctx,
-            )
-            .unwrap()
-        };
-        let clean = parse("---\ntitle: Fine\ntags: [a]\n---\nBody\n");
-        assert!(matches!(clean_post(&clean), Cow::Borrowed(_)));
-        let dirty = parse(
-            "---\ntitle: \"\\x01 Bad\\x0B title \\uFFFE\"\ntags: [\"t\\x02\"]\n\
-             author: \"A\\x03\"\nsource_name: \"S\\x04\"\nguid: \"g\\x05\"\n---\nB\u{1}ody\n",
-        );
-        let c = clean_post(&dirty);
-        assert!(matches!(c, Cow::Owned(_)));
-        assert_eq!(c.title, "Bad title");
-        assert_eq!(c.tags, vec!["t"]);
-        assert_eq!(c.author.as_ref().unwrap().name, "A");
-        assert_eq!(c.source_name.as_deref(), Some("S"));
-        assert_eq!(c.id, "g");
-        assert_eq!(c.summary, "Body");
-        assert!(c.content_html.contains("Body"), "{}", c.content_html);
     }
 
     #[test]

@@ -93,7 +93,7 @@ fn term_outline(
         kind.dir(),
         crate::slug::encode_segment(&term.slug)
     );
-    let name = super::clean_text(&term.name);
+    let name = &term.name;
     w.write_event(Event::Empty(BytesStart::new("outline").with_attributes([
         ("text", name.as_str()),
         ("title", name.as_str()),

@@ -162,9 +162,10 @@ pub fn rewrite(html: &str, base: &Url) -> Result<Rewritten, String> {
     } else {
         &s.all
     };
+    // Character references (`&#x1;`) decode to characters XML cannot carry: remove them too.
     Ok(Rewritten {
-        html: out,
-        first_paragraph: plain_text(raw),
+        html: crate::text::clean_text(&out),
+        first_paragraph: crate::text::clean_text(&plain_text(raw)),
     })
 }
 

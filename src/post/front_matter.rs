@@ -169,7 +169,9 @@ impl<'a> Fields<'a> {
                         }
                     }
                 }
-                Value::String(s) => s.split_whitespace().for_each(|t| push(t.to_owned())),
+                Value::String(s) => crate::text::clean_text(s)
+                    .split_whitespace()
+                    .for_each(|t| push(t.to_owned())),
                 other => match scalar(other) {
                     Some(s) => push(s),
                     None => {
@@ -196,9 +198,10 @@ fn untag(v: &Value) -> &Value {
 }
 
 /// A scalar's text form.
+/// YAML escapes (`"\x01"`) can produce characters XML cannot carry: they are removed here.
 pub fn scalar(v: &Value) -> Option<String> {
     match untag(v) {
-        Value::String(s) => Some(s.clone()),
+        Value::String(s) => Some(crate::text::clean_text(s)),
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
         _ => None,

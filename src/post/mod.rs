@@ -255,9 +255,10 @@ pub fn parse_post(
         }
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // CRLF → LF, and characters XML 1.0 cannot carry removed once, here, for every format.
     let normalized;
-    let text = if text.contains('\r') {
-        normalized = text.replace("\r\n", "\n").replace('\r', "\n");
+    let text = if text.contains('\r') || !text.chars().all(crate::text::is_xml_char) {
+        normalized = crate::text::clean_text(&text.replace("\r\n", "\n").replace('\r', "\n"));
         normalized.as_str()
     } else {
         text

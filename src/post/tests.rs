@@ -1029,3 +1029,33 @@ fn oversized_post_is_refused() {
     let e = read_post(dir.path(), Path::new("big.md"), &ctx()).unwrap_err();
     assert_eq!(e.kind, PostErrorKind::TooLarge(MAX_POST_BYTES + 1));
 }
+
+#[test]
+fn xml_illegal_characters_are_removed_from_every_field() {
+    let text = "---\ntitle: \"\\x01 Bad\\x0B title \\uFFFE\"\ntags: [\"t\\x02\", \"u\\x03 v\"]\n\
+                author: \"A\\x03\"\nsource_name: \"S\\x04\"\nguid: \"g\\x05\"\n---\nB\u{1}ody \u{FFFF}\n";
+    let p = parse_post(
+        Path::new("2024-01-02-x.md"),
+        text.as_bytes(),
+        Markup::Markdown,
+        &ctx(),
+    )
+    .unwrap();
+    assert_eq!(p.title, "Bad title");
+    assert_eq!(p.tags, vec!["t", "u v"]);
+    assert_eq!(p.author.as_ref().unwrap().name, "A");
+    assert_eq!(p.source_name.as_deref(), Some("S"));
+    assert_eq!(p.id, "g");
+    assert_eq!(p.summary, "Body");
+    assert!(!p.content_html.contains('\u{1}') && !p.content_html.contains('\u{FFFF}'));
+    // A title of illegal characters only falls back to the file name.
+    let only = "---\ntitle: \"\\x01\\x02\"\n---\nx\n";
+    let p = parse_post(
+        Path::new("2024-01-02-fallback-name.md"),
+        only.as_bytes(),
+        Markup::Markdown,
+        &ctx(),
+    )
+    .unwrap();
+    assert_eq!(p.title, "fallback name");
+}
