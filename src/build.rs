@@ -32,7 +32,7 @@ impl Build {
         let site = Site::load(&config.paths.posts, &ctx, opts.drafts);
         let listing = site.listing(now, opts);
         let meta = SiteMeta::from_config(config);
-        let rendered = render::render_all(&meta, &listing);
+        let rendered = render::render_site(&meta, &listing);
         Build {
             site,
             listing,

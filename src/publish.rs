@@ -18,7 +18,7 @@ use crate::feed::{self, SiteMeta};
 use crate::output::{self, SyncReport};
 use crate::page;
 use crate::post::{ParseContext, Post, PostError};
-use crate::render::{self, Doc, Rendered, HTML_TYPE};
+use crate::render::{self, Doc, Fragments, Rendered, HTML_TYPE};
 use crate::server::State;
 use crate::site::{self, Change, ListOptions, Listing, Scope, Site};
 use crate::store::Store;
@@ -59,6 +59,8 @@ pub struct Publisher {
     pub state: Arc<State>,
     /// The published feed, OPML and index documents, by route (last good versions).
     docs: BTreeMap<String, Doc>,
+    /// Item fragments of the posts in the feeds, by post version.
+    fragments: Fragments,
     pages: HashMap<PathBuf, CachedPage>,
 }
 
@@ -80,8 +82,10 @@ impl Publisher {
         ));
         let site = Site::load(&config.paths.posts, &ctx, opts.drafts);
         let listing = site.listing(now, opts);
-        let rendered = render::render_all(&meta, &listing);
+        let fragments = Fragments::update(&Fragments::default(), &meta, &listing);
+        let rendered = render::render_all(&meta, &listing, &fragments);
         let mut p = Publisher {
+            fragments,
             ctx,
             meta,
             opts,
@@ -156,7 +160,9 @@ impl Publisher {
         let live: BTreeSet<Scope> = self.listing.scopes().into_iter().collect();
         let (render_now, gone): (Vec<Scope>, Vec<Scope>) =
             affected.into_iter().partition(|s| live.contains(s));
-        let mut rendered = render::render_scopes(&self.meta, &self.listing, &render_now);
+        self.fragments = Fragments::update(&self.fragments, &self.meta, &self.listing);
+        let mut rendered =
+            render::render_scopes(&self.meta, &self.listing, &self.fragments, &render_now);
         render::render_lists(&self.meta, &self.listing, &mut rendered);
         let removals: Vec<String> = gone
             .iter()

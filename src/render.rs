@@ -1,16 +1,20 @@
 //! Renders the whole document set of a listing: every scope × every format, plus OPML and the
 //! index page — each parsed back before it is accepted.
 //!
-//! Documents are rendered in parallel; a document that fails its check is left out of the set
-//! and reported, so the caller keeps publishing the previous version of it.
+//! Each post's items are rendered once ([`Fragments`]) and spliced into every feed that lists
+//! it. Documents are rendered in parallel; a document that fails its check is left out of the
+//! set and reported, so the caller keeps publishing the previous version of it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use rayon::prelude::*;
 
 use crate::config::Format;
 use crate::feed::{self, verify, FeedSpec, SiteMeta};
+use crate::post::Post;
 use crate::site::{Listing, Scope};
 
 /// A rendered document.
@@ -32,20 +36,110 @@ pub struct Rendered {
     pub failures: BTreeMap<String, String>,
 }
 
-/// Renders and checks one feed document.
+/// One post's item fragments in every configured format, for one version of the post.
+#[derive(Debug)]
+pub struct PostFragments {
+    post: Arc<Post>,
+    by_format: Vec<(Format, Result<Bytes, String>)>,
+}
+
+/// The item fragments of every post that appears in some feed, by source path.
+///
+/// Each post's `<item>`, `<entry>` and JSON object are rendered and checked once per version
+/// of the post, then spliced into every feed that lists it: a feed costs a copy of its items,
+/// not a render.
+#[derive(Debug, Default, Clone)]
+pub struct Fragments {
+    map: HashMap<PathBuf, Arc<PostFragments>>,
+}
+
+impl Fragments {
+    /// The fragments for `listing`: reused from `prev` for posts whose version did not change,
+    /// rendered (in parallel) for the rest. Posts that appear in no feed get none.
+    pub fn update(prev: &Fragments, meta: &SiteMeta, listing: &Listing) -> Fragments {
+        let mut needed: HashMap<&Path, &Arc<Post>> = HashMap::new();
+        for scope in listing.scopes() {
+            for i in listing.scope_indexes(&scope, meta.limit) {
+                let p = &listing.posts[i];
+                needed.insert(p.source.as_path(), p);
+            }
+        }
+        let (kept, todo): (Vec<_>, Vec<_>) = needed.into_iter().partition(|(src, post)| {
+            prev.map
+                .get(*src)
+                .is_some_and(|f| Arc::ptr_eq(&f.post, post))
+        });
+        let mut map: HashMap<PathBuf, Arc<PostFragments>> = kept
+            .into_iter()
+            .filter_map(|(src, _)| {
+                prev.map
+                    .get(src)
+                    .map(|f| (src.to_path_buf(), Arc::clone(f)))
+            })
+            .collect();
+        let fresh: Vec<(PathBuf, Arc<PostFragments>)> = todo
+            .into_par_iter()
+            .map(|(src, post)| {
+                let by_format = meta
+                    .formats
+                    .iter()
+                    .map(|f| (*f, feed::fragment(meta, post, *f)))
+                    .collect();
+                (
+                    src.to_path_buf(),
+                    Arc::new(PostFragments {
+                        post: Arc::clone(post),
+                        by_format,
+                    }),
+                )
+            })
+            .collect();
+        map.extend(fresh);
+        Fragments { map }
+    }
+
+    /// The fragment of `post` in `format`, or why it could not be made.
+    pub fn get(&self, post: &Post, format: Format) -> Result<&[u8], String> {
+        let f = self
+            .map
+            .get(&post.source)
+            .ok_or_else(|| format!("no fragment for {}", post.source.display()))?;
+        match f.by_format.iter().find(|(fmt, _)| *fmt == format) {
+            Some((_, Ok(bytes))) => Ok(bytes),
+            Some((_, Err(e))) => Err(format!("item {}: {e}", post.source.display())),
+            None => Err(format!(
+                "no {format:?} fragment for {}",
+                post.source.display()
+            )),
+        }
+    }
+
+    /// How many posts have fragments.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+/// Renders one feed document: its checked envelope with the checked item fragments spliced in.
 pub fn render_feed(
     meta: &SiteMeta,
     listing: &Listing,
+    fragments: &Fragments,
     scope: &Scope,
     format: Format,
 ) -> Result<Doc, String> {
     let spec = FeedSpec::new(meta, listing, scope, format);
-    let bytes = feed::render(&spec, format)?;
-    let expect = verify::Expect {
-        titles: spec.items.iter().map(|p| p.title.as_str()).collect(),
-        self_url: &spec.self_url,
-    };
-    verify::feed(format, &bytes, &expect)?;
+    let env = feed::envelope(&spec, format)?;
+    let items = spec
+        .items
+        .iter()
+        .map(|p| fragments.get(p, format))
+        .collect::<Result<Vec<&[u8]>, String>>()?;
+    let bytes = feed::assemble(&env, items.iter().copied(), format);
     Ok(Doc {
         content_type: format.content_type(),
         bytes: Bytes::from(bytes),
@@ -53,7 +147,12 @@ pub fn render_feed(
 }
 
 /// Renders the given scopes in every configured format.
-pub fn render_scopes(meta: &SiteMeta, listing: &Listing, scopes: &[Scope]) -> Rendered {
+pub fn render_scopes(
+    meta: &SiteMeta,
+    listing: &Listing,
+    fragments: &Fragments,
+    scopes: &[Scope],
+) -> Rendered {
     let jobs: Vec<(&Scope, Format)> = scopes
         .iter()
         .flat_map(|s| meta.formats.iter().map(move |f| (s, *f)))
@@ -63,7 +162,7 @@ pub fn render_scopes(meta: &SiteMeta, listing: &Listing, scopes: &[Scope]) -> Re
         .map(|(scope, format)| {
             (
                 feed::route(scope, format),
-                render_feed(meta, listing, scope, format),
+                render_feed(meta, listing, fragments, scope, format),
             )
         })
         .collect();
@@ -113,9 +212,99 @@ pub fn render_lists(meta: &SiteMeta, listing: &Listing, out: &mut Rendered) {
     }
 }
 
+/// Renders every document of the site from scratch (fragments included).
+pub fn render_site(meta: &SiteMeta, listing: &Listing) -> Rendered {
+    let fragments = Fragments::update(&Fragments::default(), meta, listing);
+    render_all(meta, listing, &fragments)
+}
+
 /// Renders every document of the site.
-pub fn render_all(meta: &SiteMeta, listing: &Listing) -> Rendered {
-    let mut out = render_scopes(meta, listing, &listing.scopes());
+pub fn render_all(meta: &SiteMeta, listing: &Listing, fragments: &Fragments) -> Rendered {
+    let mut out = render_scopes(meta, listing, fragments, &listing.scopes());
     render_lists(meta, listing, &mut out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::post::{body::Markup, parse_post};
+    use crate::site::ListOptions;
+    use std::path::Path;
+
+    fn listing(config: &Config) -> Listing {
+        let ctx = feed::parse_context(config);
+        let posts = [
+            ("2021-12-21-a.md", "---\ntitle: \"港口 <b>&amp;</b> ]]>\"\ndate: 2021-12-21 08:10:27 +0800\ncategories: news\ntags: 厦门 Rust\n---\n<p>x ]]> </item></channel></feed> ]}\"</p>\n\n<http://n.example.cn/1>\n"),
+            ("2022-01-01-b.md", "---\ntitle: B\nauthor: {name: Ann, email: ann@example.com}\nimage: /i.png\ntags: [rust]\n---\nplain *md* with [link](//h.example/x)\n"),
+            ("2022-01-01-c.html", "---\ntitle: C\ndate: 2022-01-01\ncategories: [news, other]\nid: c-1\n---\n<p>c</p>"),
+        ];
+        let parsed: Vec<Arc<Post>> = posts
+            .iter()
+            .map(|(name, text)| {
+                let markup = if name.ends_with(".html") {
+                    Markup::Html
+                } else {
+                    Markup::Markdown
+                };
+                Arc::new(parse_post(Path::new(name), text.as_bytes(), markup, &ctx).unwrap())
+            })
+            .collect();
+        Listing::new(parsed, chrono::Utc::now(), ListOptions::default())
+    }
+
+    #[test]
+    fn spliced_documents_equal_whole_renders() {
+        for content in ["full", "summary"] {
+            for limit in [0, 1, 2] {
+                let mut config = Config::default_for_test(Path::new("p"), Path::new("o"));
+                config.feeds.limit = limit;
+                config.feeds.content = if content == "full" {
+                    crate::config::ContentMode::Full
+                } else {
+                    crate::config::ContentMode::Summary
+                };
+                let meta = SiteMeta::from_config(&config);
+                let listing = listing(&config);
+                let fragments = Fragments::update(&Fragments::default(), &meta, &listing);
+                let scopes = listing.scopes();
+                assert_eq!(scopes.len(), 5, "{scopes:?}");
+                for scope in &scopes {
+                    for format in Format::ALL {
+                        let doc = render_feed(&meta, &listing, &fragments, scope, format).unwrap();
+                        let spec = FeedSpec::new(&meta, &listing, scope, format);
+                        let whole = feed::render(&spec, format).unwrap();
+                        assert_eq!(
+                            String::from_utf8_lossy(&doc.bytes),
+                            String::from_utf8_lossy(&whole),
+                            "{scope:?} {format:?} {content} limit {limit}"
+                        );
+                        verify::feed(
+                            format,
+                            &doc.bytes,
+                            &verify::Expect {
+                                titles: spec.items.iter().map(|p| p.title.as_str()).collect(),
+                                self_url: Some(&spec.self_url),
+                            },
+                        )
+                        .unwrap();
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unchanged_posts_keep_their_fragments() {
+        let config = Config::default_for_test(Path::new("p"), Path::new("o"));
+        let meta = SiteMeta::from_config(&config);
+        let listing = listing(&config);
+        let first = Fragments::update(&Fragments::default(), &meta, &listing);
+        let second = Fragments::update(&first, &meta, &listing);
+        assert_eq!(first.len(), 3);
+        for (src, f) in &first.map {
+            assert!(Arc::ptr_eq(f, &second.map[src]));
+        }
+    }
 }

@@ -34,22 +34,59 @@ pub struct Site {
 /// Lists the post files under `root` (relative paths), following SPEC §1's skip rules.
 /// Walk problems (symlink loops, unreadable directories) come back as errors.
 pub fn discover(root: &Path, drafts: bool) -> (Vec<PathBuf>, Vec<PostError>) {
+    discover_below(root, drafts, &[])
+}
+
+/// [`discover`] for a directory reached from the posts root through the directories whose
+/// canonical paths are `outer` (see [`walk_ancestors`]): a symbolic link back to one of them
+/// is a loop a walk from the root would not follow, so it is not followed here either.
+fn discover_below(root: &Path, drafts: bool, outer: &[PathBuf]) -> (Vec<PathBuf>, Vec<PostError>) {
     let mut files = Vec::new();
     let mut errors = Vec::new();
+    // The canonical paths of the directories the walk is in: `outer`, then one per depth.
+    // walkdir only checks a followed symbolic link against its ancestors; a real directory
+    // under a followed link can be an ancestor too (`posts/loop → ..` leads to
+    // `posts/loop/posts`), and is a loop just the same.
+    let mut chain: Vec<PathBuf> = outer.to_vec();
+    let loops: std::cell::RefCell<Vec<(PathBuf, PathBuf)>> = std::cell::RefCell::default();
     let walker = WalkDir::new(root)
         .follow_links(true)
         .sort_by_file_name()
         .into_iter()
         .filter_entry(|e| {
             if e.depth() == 0 {
+                chain.truncate(outer.len());
+                chain.push(std::fs::canonicalize(e.path()).unwrap_or_else(|_| e.path().into()));
                 return true;
             }
             let name = e.file_name().to_string_lossy();
-            if e.file_type().is_dir() {
-                !name.starts_with('.') && (drafts || name != DRAFTS_DIR)
-            } else {
-                !post::is_ignored_name(&name)
+            if !e.file_type().is_dir() {
+                return !post::is_ignored_name(&name);
             }
+            if name.starts_with('.') || (!drafts && name == DRAFTS_DIR) {
+                return false;
+            }
+            chain.truncate(outer.len() + e.depth());
+            let here = if e.path_is_symlink() {
+                match std::fs::canonicalize(e.path()) {
+                    Ok(c) => c,
+                    // walkdir reports what is wrong with it.
+                    Err(_) => return true,
+                }
+            } else {
+                match chain.last() {
+                    Some(parent) => parent.join(e.file_name()),
+                    None => return true,
+                }
+            };
+            if let Some(ancestor) = chain.iter().find(|a| **a == here) {
+                loops
+                    .borrow_mut()
+                    .push((e.path().to_path_buf(), ancestor.clone()));
+                return false;
+            }
+            chain.push(here);
+            true
         });
     for entry in walker {
         match entry {
@@ -92,6 +129,16 @@ pub fn discover(root: &Path, drafts: bool) -> (Vec<PathBuf>, Vec<PostError>) {
                 });
             }
         }
+    }
+    for (path, ancestor) in loops.into_inner() {
+        errors.push(PostError {
+            path,
+            line: None,
+            kind: PostErrorKind::Unreadable(format!(
+                "symbolic link loop back to {} (not followed)",
+                ancestor.display()
+            )),
+        });
     }
     (files, errors)
 }
@@ -267,16 +314,24 @@ impl Listing {
 
     /// The posts of a scope, newest first, at most `limit` (0 = all).
     pub fn scope_posts(&self, scope: &Scope, limit: usize) -> Vec<&Post> {
+        self.scope_indexes(scope, limit)
+            .map(|i| self.posts[i].as_ref())
+            .collect()
+    }
+
+    /// Indexes into [`Listing::posts`] of a scope's posts, newest first, at most `limit`.
+    pub fn scope_indexes(
+        &self,
+        scope: &Scope,
+        limit: usize,
+    ) -> Box<dyn Iterator<Item = usize> + '_> {
         let take = if limit == 0 { usize::MAX } else { limit };
         match scope {
-            Scope::All => self.posts.iter().take(take).map(|p| p.as_ref()).collect(),
-            _ => self.term(scope).map_or_else(Vec::new, |t| {
-                t.posts
-                    .iter()
-                    .take(take)
-                    .map(|&i| self.posts[i].as_ref())
-                    .collect()
-            }),
+            Scope::All => Box::new((0..self.posts.len()).take(take)),
+            _ => match self.term(scope) {
+                Some(t) => Box::new(t.posts.iter().copied().take(take)),
+                None => Box::new(std::iter::empty()),
+            },
         }
     }
 }
@@ -405,6 +460,18 @@ impl Site {
                 }
                 Err(e) if e.kind == PostErrorKind::Vanished => {
                     applied.changed.extend(self.remove_prefix(&rel));
+                    // A post name that is a dangling symbolic link is reported, as a full
+                    // walk reports it, not taken for a deletion in silence.
+                    if is_dangling_symlink(&root.join(&rel)) {
+                        let e = PostError {
+                            kind: PostErrorKind::Unreadable(
+                                "broken symbolic link (its target does not exist)".to_owned(),
+                            ),
+                            ..e
+                        };
+                        self.errors.insert(rel, e.clone());
+                        applied.errors.push(e);
+                    }
                 }
                 Err(e) => {
                     // Keep the last good version, if any; report the error.
@@ -423,9 +490,13 @@ impl Site {
         if is_skipped_path(rel, drafts) {
             return Vec::new();
         }
+        // Through a symbolic link loop, a walk from the root never gets here.
+        let Some(outer) = walk_ancestors(root, rel) else {
+            return Vec::new();
+        };
         let full = root.join(rel);
         if full.is_dir() {
-            let (files, _errors) = discover(&full, drafts);
+            let (files, _errors) = discover_below(&full, drafts, &outer);
             files.into_iter().map(|f| rel.join(f)).collect()
         } else {
             let name = rel.file_name().unwrap_or_default().to_string_lossy();
@@ -450,6 +521,37 @@ impl Site {
         self.errors.retain(|p, _| !p.starts_with(rel));
         gone
     }
+}
+
+/// The canonical paths of the directories a walk from `root` passes through to reach `rel`
+/// (`root` included, `rel` itself not), or `None` when `rel` is reached only through a
+/// symbolic link back to a directory above it — a loop that the walk from the root does not
+/// follow (SPEC §1). Without this, re-reading `posts/loop` (→ `..`) after a file event would
+/// find every post a second time under `loop/`.
+fn walk_ancestors(root: &Path, rel: &Path) -> Option<Vec<PathBuf>> {
+    let mut chain = vec![std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf())];
+    let mut path = root.to_path_buf();
+    let mut comps = rel.components().peekable();
+    while let Some(c) = comps.next() {
+        path.push(c);
+        let here = if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            match std::fs::canonicalize(&path) {
+                Ok(target) => target,
+                // Dangling: nothing to walk through; reading it reports why.
+                Err(_) => return Some(chain),
+            }
+        } else {
+            chain.last().map_or_else(|| path.clone(), |p| p.join(c))
+        };
+        // Back at a directory the walk has already passed through: a loop.
+        if chain.contains(&here) {
+            return None;
+        }
+        if comps.peek().is_some() {
+            chain.push(here);
+        }
+    }
+    Some(chain)
 }
 
 /// True when a relative path lies in a hidden directory, is a hidden/editor file, or is under

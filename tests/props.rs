@@ -16,7 +16,7 @@ use feedsmith::config::Config;
 use feedsmith::feed::{self, SiteMeta};
 use feedsmith::post::body::Markup;
 use feedsmith::post::{parse_post, Post};
-use feedsmith::render::{render_all, Rendered};
+use feedsmith::render::{render_site, Rendered};
 use feedsmith::site::{ListOptions, Listing};
 use proptest::prelude::*;
 use serde_json::Value;
@@ -161,7 +161,7 @@ fn render(input: &Input) -> Result<(Post, Rendered), TestCaseError> {
         ListOptions::default(),
     );
     let meta = SiteMeta::from_config(&config);
-    Ok((post, render_all(&meta, &listing)))
+    Ok((post, render_site(&meta, &listing)))
 }
 
 // ---------------------------------------------------------------------------------------------

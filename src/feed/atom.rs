@@ -4,10 +4,17 @@ use atom_syndication::{
     Category, Content, Entry, Feed, Generator, Link, Person as AtomPerson, Text, WriteConfig,
 };
 
-use super::{image_mime, terms_of, FeedSpec, GENERATOR, GENERATOR_URI, VERSION};
+use bytes::Bytes;
+
+use super::{
+    image_mime, splice_out, terms_of, verify, Envelope, FeedSpec, SiteMeta, GENERATOR,
+    GENERATOR_URI, VERSION,
+};
+use crate::config::Format;
 use crate::post::{Person, Post};
 
-pub fn render(spec: &FeedSpec<'_>) -> Result<Vec<u8>, String> {
+/// The feed element of a document, without entries.
+fn feed(spec: &FeedSpec<'_>) -> Feed {
     let meta = spec.meta;
     let mut links = vec![
         Link {
@@ -30,7 +37,7 @@ pub fn render(spec: &FeedSpec<'_>) -> Result<Vec<u8>, String> {
             ..Default::default()
         });
     }
-    let feed = Feed {
+    Feed {
         title: Text::plain(spec.title.clone()),
         id: spec.self_url.clone(),
         updated: spec.updated,
@@ -42,11 +49,13 @@ pub fn render(spec: &FeedSpec<'_>) -> Result<Vec<u8>, String> {
         }),
         links,
         subtitle: Some(Text::plain(spec.description.clone())),
-        entries: spec.items.iter().map(|p| entry(spec, p)).collect(),
         lang: Some(meta.language.clone()).filter(|l| !l.is_empty()),
         ..Default::default()
-    };
-    let mut out = Vec::with_capacity(4096 + spec.items.len() * 4096);
+    }
+}
+
+fn write(feed: &Feed) -> Result<String, String> {
+    let mut out = Vec::with_capacity(4096 + feed.entries.len() * 8192);
     feed.write_with_config(
         &mut out,
         WriteConfig {
@@ -56,7 +65,49 @@ pub fn render(spec: &FeedSpec<'_>) -> Result<Vec<u8>, String> {
     )
     .map_err(|e| format!("Atom writer: {e}"))?;
     out.push(b'\n');
-    Ok(out)
+    String::from_utf8(out).map_err(|e| format!("Atom writer: {e}"))
+}
+
+/// The whole document in one go (the reference the spliced documents must equal).
+pub fn render(spec: &FeedSpec<'_>) -> Result<Vec<u8>, String> {
+    let mut f = feed(spec);
+    f.entries = spec.items.iter().map(|p| entry(spec.meta, p)).collect();
+    write(&f).map(String::into_bytes)
+}
+
+/// The document without entries, checked, cut where the entries go.
+pub fn envelope(spec: &FeedSpec<'_>) -> Result<Envelope, String> {
+    let doc = write(&feed(spec))?;
+    verify::feed(
+        Format::Atom,
+        doc.as_bytes(),
+        &verify::Expect {
+            titles: Vec::new(),
+            self_url: Some(&spec.self_url),
+        },
+    )?;
+    Envelope::cut(doc, "</feed>")
+}
+
+/// One post's `<entry>…</entry>`, checked by parsing a one-entry document back.
+pub fn fragment(meta: &SiteMeta, post: &Post) -> Result<Bytes, String> {
+    let f = Feed {
+        title: Text::plain("fragment"),
+        id: "urn:feedsmith:fragment".into(),
+        updated: post.updated,
+        entries: vec![entry(meta, post)],
+        ..Default::default()
+    };
+    let doc = write(&f)?;
+    verify::feed(
+        Format::Atom,
+        doc.as_bytes(),
+        &verify::Expect {
+            titles: vec![&post.title],
+            self_url: None,
+        },
+    )?;
+    splice_out(&doc, "<entry>", "</feed>")
 }
 
 fn person(p: &Person) -> AtomPerson {
@@ -87,8 +138,7 @@ pub fn atom_id(post: &Post, base: &str) -> String {
     format!("tag:{host},2000:{}", crate::slug::encode_segment(id))
 }
 
-fn entry(spec: &FeedSpec<'_>, post: &Post) -> Entry {
-    let meta = spec.meta;
+fn entry(meta: &SiteMeta, post: &Post) -> Entry {
     let mut links = vec![Link {
         href: post.url.clone(),
         rel: "alternate".into(),
@@ -118,7 +168,7 @@ fn entry(spec: &FeedSpec<'_>, post: &Post) -> Entry {
         id: atom_id(post, &meta.base),
         updated: post.updated,
         published: Some(post.date),
-        authors: vec![person(spec.author_of(post))],
+        authors: vec![person(meta.author_of(post))],
         categories: terms_of(post)
             .map(|(kind, name)| Category {
                 term: name.to_owned(),
@@ -128,7 +178,7 @@ fn entry(spec: &FeedSpec<'_>, post: &Post) -> Entry {
             .collect(),
         links,
         summary: Some(summary).filter(|s| !s.value.is_empty()),
-        content: spec.full_content().then(|| Content {
+        content: meta.full_content().then(|| Content {
             value: Some(post.content_html.clone()),
             content_type: Some("html".into()),
             lang: post.lang.clone(),

@@ -3,7 +3,10 @@
 
 use serde::Serialize;
 
-use super::{rfc3339, terms_of, FeedSpec};
+use bytes::Bytes;
+
+use super::{rfc3339, terms_of, verify, Envelope, FeedSpec, SiteMeta};
+use crate::config::Format;
 use crate::post::{Person, Post};
 
 /// The version URL every JSON Feed 1.1 document declares.
@@ -72,9 +75,9 @@ fn author(p: &Person) -> Author<'_> {
     }
 }
 
-pub fn render(spec: &FeedSpec<'_>) -> Result<Vec<u8>, String> {
+fn feed<'a>(spec: &'a FeedSpec<'a>) -> JsonFeed<'a> {
     let meta = spec.meta;
-    let feed = JsonFeed {
+    JsonFeed {
         version: VERSION_URL,
         title: &spec.title,
         home_page_url: meta.home(),
@@ -91,21 +94,58 @@ pub fn render(spec: &FeedSpec<'_>) -> Result<Vec<u8>, String> {
             })
             .into_iter()
             .collect(),
-        items: spec.items.iter().map(|p| item(spec, p)).collect(),
-    };
-    let mut out = serde_json::to_vec(&feed).map_err(|e| format!("JSON writer: {e}"))?;
-    out.push(b'\n');
+        items: Vec::new(),
+    }
+}
+
+fn write(feed: &JsonFeed<'_>) -> Result<String, String> {
+    let mut out = serde_json::to_string(feed).map_err(|e| format!("JSON writer: {e}"))?;
+    out.push('\n');
     Ok(out)
 }
 
-fn item<'a>(spec: &'a FeedSpec<'a>, post: &'a Post) -> JsonItem<'a> {
+/// The whole document in one go (the reference the spliced documents must equal).
+pub fn render(spec: &FeedSpec<'_>) -> Result<Vec<u8>, String> {
+    let mut f = feed(spec);
+    f.items = spec.items.iter().map(|p| item(spec.meta, p)).collect();
+    write(&f).map(String::into_bytes)
+}
+
+/// The document without items, checked, cut inside its empty `items` array.
+pub fn envelope(spec: &FeedSpec<'_>) -> Result<Envelope, String> {
+    let doc = write(&feed(spec))?;
+    verify::feed(
+        Format::Json,
+        doc.as_bytes(),
+        &verify::Expect {
+            titles: Vec::new(),
+            self_url: Some(&spec.self_url),
+        },
+    )?;
+    // `items` is the last field: the document ends `"items":[]}` and a newline.
+    Envelope::cut(doc, "]}\n")
+}
+
+/// One post's item object, checked by parsing it back.
+pub fn fragment(meta: &SiteMeta, post: &Post) -> Result<Bytes, String> {
+    let text = serde_json::to_string(&item(meta, post)).map_err(|e| format!("JSON writer: {e}"))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("JSON item does not parse: {e}"))?;
+    verify::json_item(&v)?;
+    if v["title"] != post.title.as_str() {
+        return Err(format!("JSON item title reads back as {}", v["title"]));
+    }
+    Ok(Bytes::from(text))
+}
+
+fn item<'a>(meta: &'a SiteMeta, post: &'a Post) -> JsonItem<'a> {
     let mut tags: Vec<&str> = Vec::new();
     for (_, name) in terms_of(post) {
         if !tags.contains(&name) {
             tags.push(name);
         }
     }
-    let full = spec.full_content();
+    let full = meta.full_content();
     JsonItem {
         id: &post.id,
         url: &post.url,
@@ -118,7 +158,7 @@ fn item<'a>(spec: &'a FeedSpec<'a>, post: &'a Post) -> JsonItem<'a> {
         image: post.image.as_deref(),
         date_published: rfc3339(&post.date),
         date_modified: rfc3339(&post.updated),
-        authors: vec![author(spec.author_of(post))],
+        authors: vec![author(meta.author_of(post))],
         tags,
         language: post.lang.as_deref(),
     }

@@ -66,6 +66,16 @@ impl SiteMeta {
         }
     }
 
+    /// Whether items carry full content.
+    pub fn full_content(&self) -> bool {
+        self.content == ContentMode::Full
+    }
+
+    /// The author of an item: its own, else the site default.
+    pub fn author_of<'p>(&'p self, post: &'p Post) -> &'p Person {
+        post.author.as_ref().unwrap_or(&self.default_author)
+    }
+
     /// Absolute URL of a site path (percent-encoded).
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, crate::slug::encode_path(path))
@@ -143,16 +153,6 @@ impl<'a> FeedSpec<'a> {
             term,
         }
     }
-
-    /// Whether items carry full content.
-    pub fn full_content(&self) -> bool {
-        self.meta.content == ContentMode::Full
-    }
-
-    /// The author of an item: its own, else the site default.
-    pub fn author_of<'p>(&'p self, post: &'p Post) -> &'p Person {
-        post.author.as_ref().unwrap_or(&self.meta.default_author)
-    }
 }
 
 /// 1970-01-01T00:00:00Z: the `updated` time of a feed with no items.
@@ -167,13 +167,88 @@ pub fn route(scope: &Scope, format: Format) -> String {
     format!("{}/{}", scope.dir(), format.file_name())
 }
 
-/// Renders one feed document.
+/// Renders one feed document in one go, with the crate's writer (the reference that spliced
+/// documents equal byte for byte; see [`assemble`]).
 pub fn render(spec: &FeedSpec<'_>, format: Format) -> Result<Vec<u8>, String> {
     match format {
         Format::Rss => rss::render(spec),
         Format::Atom => atom::render(spec),
         Format::Json => json::render(spec),
     }
+}
+
+/// A feed document without its items, cut where the items go. Checked before it is returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    pub head: String,
+    pub tail: String,
+}
+
+impl Envelope {
+    /// Cuts `doc` before the last occurrence of `closing`.
+    fn cut(doc: String, closing: &str) -> Result<Envelope, String> {
+        let at = doc
+            .rfind(closing)
+            .ok_or_else(|| format!("no {closing:?} in the envelope"))?;
+        let tail = doc[at..].to_owned();
+        let mut head = doc;
+        head.truncate(at);
+        Ok(Envelope { head, tail })
+    }
+}
+
+/// The text of a one-item document from `open` up to the last `closing` (exclusive).
+fn splice_out(doc: &str, open: &str, closing: &str) -> Result<bytes::Bytes, String> {
+    let start = doc
+        .find(open)
+        .ok_or_else(|| format!("no {open:?} in the fragment document"))?;
+    let end = doc
+        .rfind(closing)
+        .filter(|e| *e >= start)
+        .ok_or_else(|| format!("no {closing:?} in the fragment document"))?;
+    Ok(bytes::Bytes::copy_from_slice(&doc.as_bytes()[start..end]))
+}
+
+/// The checked envelope of a feed document.
+pub fn envelope(spec: &FeedSpec<'_>, format: Format) -> Result<Envelope, String> {
+    match format {
+        Format::Rss => rss::envelope(spec),
+        Format::Atom => atom::envelope(spec),
+        Format::Json => json::envelope(spec),
+    }
+}
+
+/// One post's item in a format (`<item>`, `<entry>` or a JSON object), checked by parsing it
+/// back. Rendered once per post version and shared by every feed the post appears in.
+pub fn fragment(meta: &SiteMeta, post: &Post, format: Format) -> Result<bytes::Bytes, String> {
+    match format {
+        Format::Rss => rss::fragment(meta, post),
+        Format::Atom => atom::fragment(meta, post),
+        Format::Json => json::fragment(meta, post),
+    }
+}
+
+/// Splices item fragments into an envelope.
+///
+/// Both the envelope and every fragment were parsed back when they were made; an element or
+/// JSON value that is well-formed on its own stays so between a well-formed head and tail, so
+/// the document needs no second parse. A test holds the result byte-identical to [`render`].
+pub fn assemble<'f>(
+    env: &Envelope,
+    items: impl ExactSizeIterator<Item = &'f [u8]> + Clone,
+    format: Format,
+) -> Vec<u8> {
+    let body: usize = items.clone().map(<[u8]>::len).sum::<usize>() + items.len();
+    let mut out = Vec::with_capacity(env.head.len() + body + env.tail.len());
+    out.extend_from_slice(env.head.as_bytes());
+    for (i, item) in items.enumerate() {
+        if format == Format::Json && i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(item);
+    }
+    out.extend_from_slice(env.tail.as_bytes());
+    out
 }
 
 pub use index::render as render_index;

@@ -4,11 +4,31 @@ use rss::extension::atom::{AtomExtension, Link};
 use rss::extension::dublincore::DublinCoreExtension;
 use rss::{Category, Channel, Enclosure, Guid, Item, Source};
 
-use super::{host_of, image_mime, rfc822, terms_of, FeedSpec, GENERATOR, VERSION};
+use bytes::Bytes;
+
+use super::{
+    host_of, image_mime, rfc822, splice_out, terms_of, verify, Envelope, FeedSpec, SiteMeta,
+    GENERATOR, VERSION,
+};
+use crate::config::Format;
 use crate::post::Post;
 use crate::site::TermKind;
 
-pub fn render(spec: &FeedSpec<'_>) -> Result<Vec<u8>, String> {
+/// Namespaces every RSS document declares, whether or not its items use them, so that the
+/// envelope rendered without items declares what the spliced-in items need.
+fn namespaces() -> std::collections::BTreeMap<String, String> {
+    [
+        ("atom", rss::extension::atom::NAMESPACE),
+        ("content", "http://purl.org/rss/1.0/modules/content/"),
+        ("dc", rss::extension::dublincore::NAMESPACE),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+/// The channel of a feed, without items.
+fn channel(spec: &FeedSpec<'_>) -> Channel {
     let meta = spec.meta;
     let mut atom_links = vec![Link {
         href: spec.self_url.clone(),
@@ -23,7 +43,7 @@ pub fn render(spec: &FeedSpec<'_>) -> Result<Vec<u8>, String> {
             ..Default::default()
         });
     }
-    let channel = Channel {
+    Channel {
         title: spec.title.clone(),
         link: meta.home(),
         description: spec.description.clone(),
@@ -32,20 +52,62 @@ pub fn render(spec: &FeedSpec<'_>) -> Result<Vec<u8>, String> {
         docs: Some("https://www.rssboard.org/rss-specification".into()),
         last_build_date: Some(rfc822(&spec.updated)),
         atom_ext: Some(AtomExtension { links: atom_links }),
-        items: spec.items.iter().map(|p| item(spec, p)).collect(),
+        namespaces: namespaces(),
         ..Default::default()
-    };
-    let mut out = Vec::with_capacity(4096 + spec.items.len() * 4096);
+    }
+}
+
+fn write(channel: &Channel) -> Result<String, String> {
+    let mut out = Vec::with_capacity(4096 + channel.items.len() * 8192);
     channel
         .write_to(&mut out)
         .map_err(|e| format!("RSS writer: {e}"))?;
     out.push(b'\n');
-    Ok(out)
+    String::from_utf8(out).map_err(|e| format!("RSS writer: {e}"))
 }
 
-fn item(spec: &FeedSpec<'_>, post: &Post) -> Item {
-    let meta = spec.meta;
-    let author = spec.author_of(post);
+/// The whole document in one go (the reference the spliced documents must equal).
+pub fn render(spec: &FeedSpec<'_>) -> Result<Vec<u8>, String> {
+    let mut ch = channel(spec);
+    ch.items = spec.items.iter().map(|p| item(spec.meta, p)).collect();
+    write(&ch).map(String::into_bytes)
+}
+
+/// The document without items, checked, cut where the items go.
+pub fn envelope(spec: &FeedSpec<'_>) -> Result<Envelope, String> {
+    let doc = write(&channel(spec))?;
+    verify::feed(
+        Format::Rss,
+        doc.as_bytes(),
+        &verify::Expect {
+            titles: Vec::new(),
+            self_url: Some(&spec.self_url),
+        },
+    )?;
+    Envelope::cut(doc, "</channel>")
+}
+
+/// One post's `<item>…</item>`, checked by parsing a one-item document back.
+pub fn fragment(meta: &SiteMeta, post: &Post) -> Result<Bytes, String> {
+    let ch = Channel {
+        items: vec![item(meta, post)],
+        namespaces: namespaces(),
+        ..Default::default()
+    };
+    let doc = write(&ch)?;
+    verify::feed(
+        Format::Rss,
+        doc.as_bytes(),
+        &verify::Expect {
+            titles: vec![&post.title],
+            self_url: None,
+        },
+    )?;
+    splice_out(&doc, "<item>", "</channel>")
+}
+
+fn item(meta: &SiteMeta, post: &Post) -> Item {
+    let author = meta.author_of(post);
     // RSS `author` must be an e-mail address; without one the name goes to `dc:creator`.
     let (rss_author, dc) = match &author.email {
         Some(email) => (Some(format!("{email} ({})", author.name)), None),
@@ -83,7 +145,7 @@ fn item(spec: &FeedSpec<'_>, post: &Post) -> Item {
             url: url.clone(),
             title: Some(post.source_name.clone().unwrap_or_else(|| host_of(url))),
         }),
-        content: spec.full_content().then(|| post.content_html.clone()),
+        content: meta.full_content().then(|| post.content_html.clone()),
         dublin_core_ext: dc,
         ..Default::default()
     }
