@@ -19,8 +19,9 @@ use crate::publish::{Publisher, Report};
 use crate::site::{Change, ListOptions};
 use crate::watch::{self, Batch, Watcher};
 
-/// The longest the publisher sleeps without looking at the clock and the posts directory.
-const MAX_SLEEP: Duration = Duration::from_secs(60);
+/// The longest the publisher sleeps without looking at the clock and the posts directory
+/// (which can be replaced with no event reaching the watch: a re-pointed symbolic link).
+const MAX_SLEEP: Duration = Duration::from_secs(1);
 /// How often to look for a posts directory that has vanished.
 const MISSING_ROOT_POLL: Duration = Duration::from_secs(1);
 
@@ -110,6 +111,7 @@ fn publisher_loop(
     let mut watcher = Some(watcher);
     let root = publisher.config.paths.posts.clone();
     let window = Duration::from_millis(publisher.config.server.debounce_ms);
+    let mut watched_id = dir_identity(&root);
     loop {
         let wait = if watcher.is_none() {
             MISSING_ROOT_POLL
@@ -141,6 +143,28 @@ fn publisher_loop(
                     watcher = None;
                     continue;
                 }
+                // The directory itself went away (removed, or renamed away) yet one is there
+                // again, or another one took its name: the watch follows the old directory,
+                // so watch the new one, then read it all.
+                let root_gone = changes
+                    .iter()
+                    .any(|c| matches!(c, Change::Remove(p) if p.as_os_str().is_empty()));
+                if root_gone || dir_identity(&root) != watched_id {
+                    watcher = None;
+                    match rewatch(&root, window, publisher.opts.drafts, &tx) {
+                        Some(w) => {
+                            tracing::info!(
+                                "posts directory {} was replaced; watching the new one",
+                                root.display()
+                            );
+                            watcher = Some(w);
+                            watched_id = dir_identity(&root);
+                            rescan = Some("the posts directory was replaced".into());
+                        }
+                        // Retried by the missing-directory poll.
+                        None => continue,
+                    }
+                }
                 let report = if let Some(why) = rescan {
                     tracing::warn!("full rescan: {why}");
                     publisher.rescan(Utc::now())
@@ -152,10 +176,15 @@ fn publisher_loop(
                 }
             }
             Err(RecvTimeoutError::Timeout) => {
+                if watcher.is_some() && dir_identity(&root) != watched_id {
+                    // Another directory is at the path now: watch that one (below).
+                    watcher = None;
+                }
                 if watcher.is_none() {
                     if let Some(w) = rewatch(&root, window, publisher.opts.drafts, &tx) {
                         tracing::info!("posts directory {} is back; rescanning", root.display());
                         watcher = Some(w);
+                        watched_id = dir_identity(&root);
                         let report = publisher.rescan(Utc::now());
                         log_report("rescanned", &report);
                     }
@@ -168,6 +197,21 @@ fn publisher_loop(
             }
             Err(RecvTimeoutError::Disconnected) => break,
         }
+    }
+}
+
+/// Which directory is at `root` (device and inode), to notice it being replaced by another
+/// under the same name. `None` where the platform does not say.
+fn dir_identity(root: &Path) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(root).ok().map(|m| (m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = root;
+        None
     }
 }
 

@@ -420,6 +420,10 @@ impl Site {
             let full = root.join(rel);
             if !full.exists() {
                 applied.changed.extend(self.remove_prefix(rel));
+                if is_dangling_symlink(&full) {
+                    // Read it anyway, to report it (below).
+                    to_read.extend(self.files_under(root, rel, drafts));
+                }
                 continue;
             }
             let found = self.files_under(root, rel, drafts);
