@@ -98,9 +98,9 @@ fn feed<'a>(spec: &'a FeedSpec<'a>) -> JsonFeed<'a> {
     }
 }
 
-fn write(feed: &JsonFeed<'_>) -> Result<String, String> {
-    let mut out = serde_json::to_string(feed).map_err(|e| format!("JSON writer: {e}"))?;
-    out.push('\n');
+fn write(feed: &JsonFeed<'_>) -> Result<Vec<u8>, String> {
+    let mut out = serde_json::to_vec(feed).map_err(|e| format!("JSON writer: {e}"))?;
+    out.push(b'\n');
     Ok(out)
 }
 
@@ -108,7 +108,7 @@ fn write(feed: &JsonFeed<'_>) -> Result<String, String> {
 pub fn render(spec: &FeedSpec<'_>) -> Result<Vec<u8>, String> {
     let mut f = feed(spec);
     f.items = spec.items.iter().map(|p| item(spec.meta, p)).collect();
-    write(&f).map(String::into_bytes)
+    write(&f)
 }
 
 /// The document without items, checked, cut inside its empty `items` array.
@@ -116,21 +116,21 @@ pub fn envelope(spec: &FeedSpec<'_>) -> Result<Envelope, String> {
     let doc = write(&feed(spec))?;
     verify::feed(
         Format::Json,
-        doc.as_bytes(),
+        &doc,
         &verify::Expect {
             titles: Vec::new(),
             self_url: Some(&spec.self_url),
         },
     )?;
     // `items` is the last field: the document ends `"items":[]}` and a newline.
-    Envelope::cut(doc, "]}\n")
+    Envelope::cut(doc, b"]}\n")
 }
 
 /// One post's item object, checked by parsing it back.
 pub fn fragment(meta: &SiteMeta, post: &Post) -> Result<Bytes, String> {
-    let text = serde_json::to_string(&item(meta, post)).map_err(|e| format!("JSON writer: {e}"))?;
+    let text = serde_json::to_vec(&item(meta, post)).map_err(|e| format!("JSON writer: {e}"))?;
     let v: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("JSON item does not parse: {e}"))?;
+        serde_json::from_slice(&text).map_err(|e| format!("JSON item does not parse: {e}"))?;
     verify::json_item(&v)?;
     if v["title"] != post.title.as_str() {
         return Err(format!("JSON item title reads back as {}", v["title"]));

@@ -180,33 +180,36 @@ pub fn render(spec: &FeedSpec<'_>, format: Format) -> Result<Vec<u8>, String> {
 /// A feed document without its items, cut where the items go. Checked before it is returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope {
-    pub head: String,
-    pub tail: String,
+    pub head: Vec<u8>,
+    pub tail: Vec<u8>,
 }
 
 impl Envelope {
     /// Cuts `doc` before the last occurrence of `closing`.
-    fn cut(doc: String, closing: &str) -> Result<Envelope, String> {
-        let at = doc
-            .rfind(closing)
-            .ok_or_else(|| format!("no {closing:?} in the envelope"))?;
-        let tail = doc[at..].to_owned();
-        let mut head = doc;
-        head.truncate(at);
-        Ok(Envelope { head, tail })
+    fn cut(mut doc: Vec<u8>, closing: &[u8]) -> Result<Envelope, String> {
+        let at = rfind(&doc, closing)
+            .ok_or_else(|| format!("no {:?} in the envelope", String::from_utf8_lossy(closing)))?;
+        let tail = doc[at..].to_vec();
+        doc.truncate(at);
+        Ok(Envelope { head: doc, tail })
     }
 }
 
-/// The text of a one-item document from `open` up to the last `closing` (exclusive).
-fn splice_out(doc: &str, open: &str, closing: &str) -> Result<bytes::Bytes, String> {
-    let start = doc
-        .find(open)
-        .ok_or_else(|| format!("no {open:?} in the fragment document"))?;
-    let end = doc
-        .rfind(closing)
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).rposition(|w| w == needle)
+}
+
+/// The bytes of a one-item document from `open` up to the last `closing` (exclusive).
+fn splice_out(doc: &[u8], open: &[u8], closing: &[u8]) -> Result<bytes::Bytes, String> {
+    let start = find(doc, open).ok_or("no item start in the fragment document")?;
+    let end = rfind(doc, closing)
         .filter(|e| *e >= start)
-        .ok_or_else(|| format!("no {closing:?} in the fragment document"))?;
-    Ok(bytes::Bytes::copy_from_slice(&doc.as_bytes()[start..end]))
+        .ok_or("no item end in the fragment document")?;
+    Ok(bytes::Bytes::copy_from_slice(&doc[start..end]))
 }
 
 /// The checked envelope of a feed document.
@@ -240,14 +243,14 @@ pub fn assemble<'f>(
 ) -> Vec<u8> {
     let body: usize = items.clone().map(<[u8]>::len).sum::<usize>() + items.len();
     let mut out = Vec::with_capacity(env.head.len() + body + env.tail.len());
-    out.extend_from_slice(env.head.as_bytes());
+    out.extend_from_slice(&env.head);
     for (i, item) in items.enumerate() {
         if format == Format::Json && i > 0 {
             out.push(b',');
         }
         out.extend_from_slice(item);
     }
-    out.extend_from_slice(env.tail.as_bytes());
+    out.extend_from_slice(&env.tail);
     out
 }
 

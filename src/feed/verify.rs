@@ -6,6 +6,22 @@ use quick_xml::Reader;
 
 use crate::config::Format;
 
+/// The offset of the first character XML 1.0 forbids in UTF-8 `bytes`: a C0 control other than
+/// tab, LF and CR (single bytes, never part of a multi-byte sequence), or U+FFFE / U+FFFF.
+pub fn illegal_xml_char(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().enumerate().find_map(|(i, &b)| {
+        let bad = match b {
+            b'\t' | b'\n' | b'\r' => false,
+            0..=0x1F => true,
+            0xEF => {
+                bytes.get(i + 1) == Some(&0xBF) && matches!(bytes.get(i + 2), Some(0xBE | 0xBF))
+            }
+            _ => false,
+        };
+        bad.then_some(i)
+    })
+}
+
 /// What a rendered feed must contain.
 pub struct Expect<'a> {
     pub titles: Vec<&'a str>,
@@ -15,45 +31,108 @@ pub struct Expect<'a> {
 
 /// Checks that `bytes` is well-formed XML 1.0 with a single root element.
 pub fn well_formed_xml(bytes: &[u8]) -> Result<(), String> {
-    let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))?;
-    if let Some(c) = text.chars().find(|c| !super::is_xml_char(*c)) {
-        return Err(format!(
-            "character U+{:04X} is not allowed in XML 1.0",
-            c as u32
-        ));
+    scan_xml(bytes, None).map(|_| ())
+}
+
+/// Checks a one-item document: well-formed XML whose `container` element (`item`, `entry`)
+/// has a `title` child reading back as `title`. One streaming pass, no tree: this is the check
+/// every item fragment gets before it is spliced into feeds.
+pub fn item_document(bytes: &[u8], container: &[u8], title: &str) -> Result<(), String> {
+    match scan_xml(bytes, Some(container))? {
+        Some(got) if got == title => Ok(()),
+        Some(got) => Err(format!(
+            "item title reads back as {got:?}, expected {title:?}"
+        )),
+        None if title.is_empty() => Ok(()),
+        None => Err("item has no title".into()),
     }
-    let mut reader = Reader::from_str(text);
+}
+
+/// One pass over an XML document: well-formedness (UTF-8, legal characters, nesting, one
+/// root) and, when `container` is given, the text of the first `title` child of it.
+fn scan_xml(bytes: &[u8], container: Option<&[u8]>) -> Result<Option<String>, String> {
+    std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))?;
+    if let Some(at) = illegal_xml_char(bytes) {
+        return Err(format!("a character not allowed in XML 1.0 at byte {at}"));
+    }
+    let mut reader = Reader::from_reader(bytes);
     reader.config_mut().check_end_names = true;
     reader.config_mut().check_comments = true;
     let mut depth = 0usize;
     let mut roots = 0usize;
+    let mut container_depth: Option<usize> = None;
+    let mut title: Option<String> = None;
+    let mut capturing = false;
     loop {
-        match reader.read_event() {
-            Ok(Event::Start(_)) => {
+        let event = reader.read_event().map_err(|e| {
+            format!(
+                "not well-formed XML at byte {}: {e}",
+                reader.error_position()
+            )
+        })?;
+        match event {
+            Event::Start(e) => {
                 if depth == 0 {
                     roots += 1;
+                }
+                let name = e.name();
+                if container_depth.is_none() && Some(name.as_ref()) == container {
+                    container_depth = Some(depth);
+                } else if title.is_none()
+                    && container_depth.is_some_and(|d| d + 1 == depth)
+                    && name.as_ref() == b"title"
+                {
+                    capturing = true;
+                    title = Some(String::new());
                 }
                 depth += 1;
             }
-            Ok(Event::Empty(_)) => {
+            Event::Empty(e) => {
                 if depth == 0 {
                     roots += 1;
                 }
+                if title.is_none()
+                    && container_depth.is_some_and(|d| d + 1 == depth)
+                    && e.name().as_ref() == b"title"
+                {
+                    title = Some(String::new());
+                }
             }
-            Ok(Event::End(_)) => depth = depth.saturating_sub(1),
-            Ok(Event::Text(t)) => {
+            Event::End(_) => {
+                depth = depth.saturating_sub(1);
+                capturing = false;
+            }
+            Event::Text(t) => {
                 if depth == 0 && !t.iter().all(u8::is_ascii_whitespace) {
                     return Err("text outside the root element".into());
                 }
+                if capturing {
+                    let text = t.decode().map_err(|e| e.to_string())?;
+                    push(&mut title, &text);
+                }
             }
-            Ok(Event::Eof) => break,
-            Ok(_) => {}
-            Err(e) => {
-                return Err(format!(
-                    "not well-formed XML at byte {}: {e}",
-                    reader.error_position()
-                ))
+            Event::CData(t) if capturing => {
+                let text = t.decode().map_err(|e| e.to_string())?;
+                push(&mut title, &text);
             }
+            Event::GeneralRef(r) => {
+                let resolved = if r.is_char_ref() {
+                    r.resolve_char_ref()
+                        .map_err(|e| e.to_string())?
+                        .map(String::from)
+                } else {
+                    let name = r.decode().map_err(|e| e.to_string())?;
+                    quick_xml::escape::resolve_predefined_entity(&name).map(str::to_owned)
+                };
+                let Some(text) = resolved else {
+                    return Err("unknown entity reference".into());
+                };
+                if capturing {
+                    push(&mut title, &text);
+                }
+            }
+            Event::Eof => break,
+            _ => {}
         }
     }
     if depth != 0 {
@@ -62,7 +141,13 @@ pub fn well_formed_xml(bytes: &[u8]) -> Result<(), String> {
     if roots != 1 {
         return Err(format!("expected one root element, found {roots}"));
     }
-    Ok(())
+    Ok(title)
+}
+
+fn push(title: &mut Option<String>, text: &str) {
+    if let Some(t) = title {
+        t.push_str(text);
+    }
 }
 
 /// Parses a feed back and compares it with what it should hold.
@@ -162,6 +247,25 @@ mod tests {
         assert!(well_formed_xml(b"<a/><b/>").is_err());
         assert!(well_formed_xml("<a>\u{1}</a>".as_bytes()).is_err());
         assert!(well_formed_xml(b"<?xml version=\"1.0\"?>\n<a><b/>x</a>\n").is_ok());
+    }
+
+    #[test]
+    fn illegal_characters_by_byte() {
+        assert_eq!(illegal_xml_char("a\tb\nc\rd 港 😀".as_bytes()), None);
+        assert_eq!(illegal_xml_char(b"ab\x01"), Some(2));
+        assert_eq!(illegal_xml_char("x\u{FFFE}".as_bytes()), Some(1));
+        assert_eq!(illegal_xml_char("x\u{FFFF}".as_bytes()), Some(1));
+        assert_eq!(illegal_xml_char("\u{FFFD}\u{FFEF}".as_bytes()), None);
+    }
+
+    #[test]
+    fn item_document_titles() {
+        let doc = b"<rss><channel><title>c</title><item><title>a &amp; &#x41;<![CDATA[<b>]]></title></item></channel></rss>";
+        assert!(item_document(doc, b"item", "a & A<b>").is_ok());
+        assert!(item_document(doc, b"item", "a & A").is_err());
+        assert!(item_document(b"<rss><item><title>x</title></rss>", b"item", "x").is_err());
+        assert!(item_document(b"<rss><item/></rss>", b"item", "x").is_err());
+        assert!(item_document(b"<rss><item>&bogus;</item></rss>", b"item", "").is_err());
     }
 
     #[test]
