@@ -102,6 +102,24 @@ impl Format {
         }
     }
 
+    /// The media type, as autodiscovery links name it.
+    pub fn mime(self) -> &'static str {
+        match self {
+            Format::Rss => "application/rss+xml",
+            Format::Atom => "application/atom+xml",
+            Format::Json => "application/feed+json",
+        }
+    }
+
+    /// A human name for it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Format::Rss => "RSS",
+            Format::Atom => "Atom",
+            Format::Json => "JSON Feed",
+        }
+    }
+
     /// The `Content-Type` the server sends for it.
     pub fn content_type(self) -> &'static str {
         match self {

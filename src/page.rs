@@ -19,32 +19,13 @@ pub fn page_route(post: &Post) -> String {
     }
 }
 
-fn feed_mime(f: Format) -> &'static str {
-    match f {
-        Format::Rss => "application/rss+xml",
-        Format::Atom => "application/atom+xml",
-        Format::Json => "application/feed+json",
-    }
-}
-
 /// Renders a post page.
 pub fn render(meta: &SiteMeta, post: &Post) -> Vec<u8> {
     let mut h = String::with_capacity(post.content_html.len() + 4096);
-    let lang = post.lang.as_deref().unwrap_or(if meta.language.is_empty() {
-        "en"
-    } else {
-        &meta.language
-    });
-    let _ = write!(
-        h,
-        "<!DOCTYPE html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{} — {}</title>\n<link rel=\"canonical\" href=\"{}\">\n",
-        attr(lang),
-        text(&post.title),
-        text(&meta.title),
-        attr(&post.url)
-    );
+    let lang = post.lang.as_deref().unwrap_or(&meta.language);
+    let title = format!("{} — {}", text(&post.title), text(&meta.title));
+    crate::feed::html_head(&mut h, lang, &title);
+    let _ = writeln!(h, "<link rel=\"canonical\" href=\"{}\">", attr(&post.url));
     if !post.summary.is_empty() {
         let _ = writeln!(
             h,
@@ -65,7 +46,7 @@ pub fn render(meta: &SiteMeta, post: &Post) -> Vec<u8> {
             let _ = writeln!(
                 h,
                 "<link rel=\"alternate\" type=\"{}\" title=\"{}\" href=\"{}\">",
-                feed_mime(*f),
+                f.mime(),
                 attr(title),
                 attr(&meta.url(&route(scope, *f)))
             );

@@ -6,49 +6,34 @@ use std::fmt::Write;
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 
 use super::{route, SiteMeta};
-use crate::config::Format;
 use crate::site::{Listing, Scope, TermKind};
 
-fn format_label(f: Format) -> &'static str {
-    match f {
-        Format::Rss => "RSS",
-        Format::Atom => "Atom",
-        Format::Json => "JSON Feed",
-    }
-}
-
-fn mime(f: Format) -> &'static str {
-    match f {
-        Format::Rss => "application/rss+xml",
-        Format::Atom => "application/atom+xml",
-        Format::Json => "application/feed+json",
-    }
+/// Opens an HTML page: doctype, `<html lang>`, charset, viewport and `<title>` (`title` is
+/// already escaped). Shared with the post pages.
+pub fn html_head(h: &mut String, lang: &str, title: &str) {
+    let lang = if lang.is_empty() { "en" } else { lang };
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{title}</title>\n",
+        attr(lang)
+    );
 }
 
 /// Renders the index page.
 pub fn render(meta: &SiteMeta, listing: &Listing) -> Result<Vec<u8>, String> {
     let mut h = String::with_capacity(16 * 1024);
     let title = text(&meta.title);
-    let lang = if meta.language.is_empty() {
-        "en"
-    } else {
-        &meta.language
-    };
     // Writing to a String cannot fail.
-    let _ = write!(
-        h,
-        "<!DOCTYPE html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{title} — feeds</title>\n",
-        attr(lang)
-    );
+    html_head(&mut h, &meta.language, &format!("{title} — feeds"));
     for f in &meta.formats {
         let _ = writeln!(
             h,
             "<link rel=\"alternate\" type=\"{}\" title=\"{} ({})\" href=\"{}\">",
-            mime(*f),
+            f.mime(),
             attr(&meta.title),
-            format_label(*f),
+            f.label(),
             attr(&meta.url(&route(&Scope::All, *f)))
         );
     }
@@ -116,8 +101,8 @@ fn feed_links(h: &mut String, meta: &SiteMeta, scope: &Scope) {
             h,
             "<a href=\"{}\" type=\"{}\">{}</a>",
             attr(&meta.url(&route(scope, *f))),
-            mime(*f),
-            format_label(*f)
+            f.mime(),
+            f.label()
         );
     }
 }

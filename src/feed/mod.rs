@@ -254,7 +254,7 @@ pub fn assemble<'f>(
     out
 }
 
-pub use index::render as render_index;
+pub use index::{html_head, render as render_index};
 pub use opml::render as render_opml;
 
 /// Route of the OPML list.

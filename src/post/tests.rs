@@ -7,20 +7,7 @@ use crate::config::DEFAULT_PERMALINK;
 const FILE: &str = "2021-12-21-x.md";
 
 /// The sample post of SPEC §1.
-const SAMPLE: &str = "---
-layout: post
-title: \"港口吞吐量创新高 外贸航线再扩容\"
-date: 2021-12-21 08:10:27 +0800
-categories: shamenribao
-tags: 厦门日报新闻
----
-<p>本报讯 今年前十一个月，港口集装箱吞吐量同比增长……</p>
- <p>……</p><p class=\"em_media\">（文章来源：厦门日报）</p>
-
-<http://news.example.cn/html_News/NewsShare.html?infoCode=NW202112210001>
-
-[返回厦门日报新闻](//news.example.com/category/shamenribao.html)｜[返回首页](//news.example.com/)
-";
+const SAMPLE: &str = include_str!("../../tests/fixtures/sample-post.md");
 
 fn tz(secs: i32) -> FixedOffset {
     FixedOffset::east_opt(secs).unwrap()
