@@ -21,6 +21,10 @@ pub struct SyncReport {
     pub removed: usize,
     /// Files that could not be written or removed, with why.
     pub errors: Vec<String>,
+    /// Routes whose file could not be written (to try again later).
+    pub failed_writes: Vec<String>,
+    /// Routes whose stale file could not be removed (to try again later).
+    pub failed_removals: Vec<String>,
 }
 
 /// The file of a route under `dir` (routes are decoded paths starting with `/`).
@@ -79,6 +83,7 @@ pub fn sync<'a>(
         ));
         return report;
     }
+    remove_temp_files(dir);
     let mut live: BTreeSet<String> = keep.clone();
     write_docs(
         dir,
@@ -152,9 +157,35 @@ fn remove_routes(dir: &Path, routes: &[String], report: &mut SyncReport) {
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => report
-                .errors
-                .push(format!("{}: cannot remove stale file: {e}", path.display())),
+            Err(e) => {
+                report
+                    .errors
+                    .push(format!("{}: cannot remove stale file: {e}", path.display()));
+                report.failed_removals.push(route.clone());
+            }
+        }
+    }
+}
+
+/// Removes temporary files a killed process may have left (`.{name}.{pid}.tmp`) in the
+/// directories feedsmith writes; complete files are only ever renamed into place.
+pub fn remove_temp_files(dir: &Path) {
+    let mut dirs = vec![dir.to_path_buf()];
+    for kind in ["categories", "tags"] {
+        if let Ok(entries) = fs::read_dir(dir.join(kind)) {
+            dirs.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+        }
+    }
+    for d in dirs {
+        let Ok(entries) = fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') && name.ends_with(".tmp") && entry.path().is_file() {
+                let _ = fs::remove_file(entry.path());
+            }
         }
     }
 }

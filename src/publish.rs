@@ -61,6 +61,10 @@ pub struct Publisher {
     docs: BTreeMap<String, Doc>,
     /// Item fragments of the posts in the feeds, by post version.
     fragments: Fragments,
+    /// Routes whose file in `feeds/` could not be written or removed yet (disk full, not
+    /// writable): the store serves them from memory meanwhile, and they are tried again.
+    unwritten: BTreeSet<String>,
+    unremoved: BTreeSet<String>,
     pages: HashMap<PathBuf, CachedPage>,
 }
 
@@ -86,6 +90,8 @@ impl Publisher {
         let rendered = render::render_all(&meta, &listing, &fragments);
         let mut p = Publisher {
             fragments,
+            unwritten: BTreeSet::new(),
+            unremoved: BTreeSet::new(),
             ctx,
             meta,
             opts,
@@ -139,6 +145,32 @@ impl Publisher {
         self.republish(now, Instant::now())
     }
 
+    /// Whether some documents could not be written to (or removed from) `feeds/` yet.
+    pub fn has_unwritten(&self) -> bool {
+        !self.unwritten.is_empty() || !self.unremoved.is_empty()
+    }
+
+    /// Tries again to write (and remove) what failed before; the store is unaffected.
+    pub fn retry_writes(&mut self) -> Report {
+        let started = Instant::now();
+        let docs: Vec<(&String, &Doc)> = self
+            .unwritten
+            .iter()
+            .filter_map(|r| self.docs.get_key_value(r))
+            .collect();
+        let removals: Vec<String> = self.unremoved.iter().cloned().collect();
+        let sync = output::apply(&self.config.paths.output, docs, &removals);
+        self.unwritten = sync.failed_writes.iter().cloned().collect();
+        self.unremoved = sync.failed_removals.iter().cloned().collect();
+        Report {
+            posts: self.listing.posts.len(),
+            documents: self.state.store.load().len(),
+            sync,
+            elapsed: started.elapsed(),
+            ..Report::default()
+        }
+    }
+
     /// When the next scheduled post is due, if any is held back.
     pub fn next_due(&self) -> Option<DateTime<Utc>> {
         self.listing.next_future.map(|d| d.with_timezone(&Utc))
@@ -183,6 +215,13 @@ impl Publisher {
         for r in &removals {
             self.docs.remove(r);
         }
+        // What this publish wrote (or removed) is in sync now; what failed is to be retried.
+        for route in rendered.docs.keys().chain(&removals) {
+            self.unwritten.remove(route);
+            self.unremoved.remove(route);
+        }
+        self.unwritten.extend(sync.failed_writes.iter().cloned());
+        self.unremoved.extend(sync.failed_removals.iter().cloned());
         let rendered_feeds = rendered.docs.len();
         let (page_upserts, page_removals) = self.refresh_pages();
         let rendered_pages = page_upserts.len();

@@ -22,6 +22,12 @@ use crate::watch::{self, Batch, Watcher};
 /// The longest the publisher sleeps without looking at the clock and the posts directory
 /// (which can be replaced with no event reaching the watch: a re-pointed symbolic link).
 const MAX_SLEEP: Duration = Duration::from_secs(1);
+/// A batch removing at least this many posts may be a whole tree going away (`rm -rf posts`,
+/// an unmount): wait for the removals to settle before publishing any of them.
+const MASS_REMOVAL: usize = 10;
+/// How long removals must pause to count as settled, and the longest wait for that.
+const SETTLE_QUIET: Duration = Duration::from_millis(150);
+const SETTLE_MAX: Duration = Duration::from_secs(5);
 /// How often to look for a posts directory that has vanished.
 const MISSING_ROOT_POLL: Duration = Duration::from_secs(1);
 
@@ -129,10 +135,29 @@ fn publisher_loop(
                 // Coalesce everything already queued into one republish.
                 let mut changes: Vec<Change> = Vec::new();
                 let mut rescan: Option<String> = None;
-                for batch in std::iter::once(first).chain(rx.try_iter()) {
-                    match batch {
-                        Batch::Changes(c) => changes.extend(c),
-                        Batch::Rescan(why) => rescan = Some(why),
+                let take =
+                    |batch: Batch, changes: &mut Vec<Change>, rescan: &mut Option<String>| {
+                        match batch {
+                            Batch::Changes(c) => changes.extend(c),
+                            Batch::Rescan(why) => *rescan = Some(why),
+                        }
+                    };
+                take(first, &mut changes, &mut rescan);
+                for b in rx.try_iter() {
+                    take(b, &mut changes, &mut rescan);
+                }
+                // Many removals at once: let them settle, so a tree that is being deleted or
+                // unmounted is seen gone as a whole (and its last good feeds kept) rather than
+                // published shrinking batch by batch.
+                let removals =
+                    |c: &[Change]| c.iter().filter(|c| matches!(c, Change::Remove(_))).count();
+                if removals(&changes) >= MASS_REMOVAL {
+                    let started = std::time::Instant::now();
+                    while started.elapsed() < SETTLE_MAX {
+                        match rx.recv_timeout(SETTLE_QUIET) {
+                            Ok(b) => take(b, &mut changes, &mut rescan),
+                            Err(_) => break,
+                        }
                     }
                 }
                 if !root.is_dir() {
@@ -193,6 +218,15 @@ fn publisher_loop(
                 if publisher.next_due().is_some_and(|due| due <= Utc::now()) {
                     let report = publisher.tick(Utc::now());
                     log_report("scheduled posts published", &report);
+                }
+                if publisher.has_unwritten() {
+                    let report = publisher.retry_writes();
+                    if report.sync.written > 0 {
+                        tracing::info!(
+                            "{} documents written to disk on retry",
+                            report.sync.written
+                        );
+                    }
                 }
             }
             Err(RecvTimeoutError::Disconnected) => break,

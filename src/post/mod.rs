@@ -21,6 +21,10 @@ use front_matter::Fields;
 /// Largest post file accepted; a bigger one is reported, not read.
 pub const MAX_POST_BYTES: u64 = 10 * 1024 * 1024;
 
+/// Most categories plus tags one post may carry: each term is a feed scope, so a post with
+/// thousands of tags would make thousands of feeds.
+pub const MAX_TERMS: usize = 256;
+
 /// Summary length when it is derived from the body.
 pub const SUMMARY_CHARS: usize = 300;
 
@@ -311,6 +315,19 @@ pub fn parse_post(
         .terms(&["categories", "category"])
         .map_err(field_err)?;
     let tags = fields.terms(&["tags", "tag"]).map_err(field_err)?;
+    if categories.len() + tags.len() > MAX_TERMS {
+        return Err(field_err(PostErrorKind::Field {
+            key: if tags.len() >= categories.len() {
+                "tags"
+            } else {
+                "categories"
+            },
+            reason: format!(
+                "{} categories and tags; a post may have at most {MAX_TERMS}",
+                categories.len() + tags.len()
+            ),
+        }));
+    }
 
     let unpublished = fields.flag("published").map_err(field_err)? == Some(false);
     let in_drafts = rel.components().any(|c| c.as_os_str() == DRAFTS_DIR);

@@ -1046,3 +1046,58 @@ fn xml_illegal_characters_are_removed_from_every_field() {
     .unwrap();
     assert_eq!(p.title, "fallback name");
 }
+
+#[test]
+fn thousands_of_tags_are_refused() {
+    let tags: Vec<String> = (0..3000).map(|i| format!("t{i}")).collect();
+    let text = format!("---\ntitle: x\ntags: {}\n---\nbody\n", tags.join(" "));
+    let e = parse_post(Path::new(FILE), text.as_bytes(), Markup::Markdown, &ctx()).unwrap_err();
+    assert!(
+        matches!(e.kind, PostErrorKind::Field { key: "tags", .. }),
+        "{e}"
+    );
+    assert!(e.to_string().contains("at most 256"), "{e}");
+    let ok: Vec<String> = (0..256).map(|i| format!("t{i}")).collect();
+    let text = format!("---\ntitle: x\ntags: {}\n---\nbody\n", ok.join(" "));
+    assert!(parse_post(Path::new(FILE), text.as_bytes(), Markup::Markdown, &ctx()).is_ok());
+}
+
+#[test]
+fn deep_nesting_and_alias_bombs_are_errors_not_exhaustion() {
+    let deep = format!(
+        "---\ntitle: x\nx: {}{}\n---\nbody\n",
+        "[".repeat(1000),
+        "]".repeat(1000)
+    );
+    let e = parse_post(Path::new(FILE), deep.as_bytes(), Markup::Markdown, &ctx()).unwrap_err();
+    assert!(matches!(e.kind, PostErrorKind::Yaml(_)), "{e}");
+    let deep_map = format!(
+        "---\ntitle: x\n{}\n---\nbody\n",
+        (0..1000)
+            .map(|i| format!("{}k{i}:", " ".repeat(i)))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let e = parse_post(
+        Path::new(FILE),
+        deep_map.as_bytes(),
+        Markup::Markdown,
+        &ctx(),
+    )
+    .unwrap_err();
+    assert!(matches!(e.kind, PostErrorKind::Yaml(_)), "{e}");
+    // "Billion laughs": nine levels of ten aliases each.
+    let mut bomb =
+        String::from("---\ntitle: x\na0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for i in 1..10 {
+        let p = i - 1;
+        bomb.push_str(&format!(
+            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+        ));
+    }
+    bomb.push_str("---\nbody\n");
+    let started = std::time::Instant::now();
+    let e = parse_post(Path::new(FILE), bomb.as_bytes(), Markup::Markdown, &ctx()).unwrap_err();
+    assert!(matches!(e.kind, PostErrorKind::Yaml(_)), "{e}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
