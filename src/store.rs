@@ -13,6 +13,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use hyper::header::HeaderValue;
 
 use crate::render::Doc;
 
@@ -58,6 +59,21 @@ pub const ZSTD_LEVEL: i32 = 3;
 pub struct Representation {
     pub bytes: Bytes,
     pub etag: String,
+    /// The ETag as a ready header value (built once, cloned per response).
+    pub etag_header: HeaderValue,
+}
+
+impl Representation {
+    fn new(bytes: Bytes, etag: String) -> Representation {
+        // An ETag is `"` + hex + suffix + `"`: always a valid header value.
+        let etag_header =
+            HeaderValue::from_str(&etag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
+        Representation {
+            bytes,
+            etag,
+            etag_header,
+        }
+    }
 }
 
 /// One published document.
@@ -71,8 +87,10 @@ pub struct Document {
     pub last_modified: SystemTime,
     /// `Last-Modified` as an HTTP-date.
     pub last_modified_http: String,
+    pub last_modified_header: HeaderValue,
     /// `Link` header value (`<url>; rel="self"`, hub), if any.
     pub link: Option<String>,
+    pub link_header: Option<HeaderValue>,
     gzip: OnceLock<Option<Representation>>,
     brotli: OnceLock<Option<Representation>>,
     zstd: OnceLock<Option<Representation>>,
@@ -106,15 +124,17 @@ impl Document {
     ) -> Document {
         let hash = content_hash(&bytes);
         let last_modified = whole_seconds(last_modified);
+        let last_modified_http = httpdate::fmt_http_date(last_modified);
         Document {
             content_type,
-            identity: Representation {
-                bytes,
-                etag: etag_for(hash, Coding::Identity),
-            },
+            identity: Representation::new(bytes, etag_for(hash, Coding::Identity)),
             hash,
             last_modified,
-            last_modified_http: httpdate::fmt_http_date(last_modified),
+            last_modified_header: HeaderValue::from_str(&last_modified_http)
+                .unwrap_or_else(|_| HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT")),
+            last_modified_http,
+            // A header value cannot hold CR/LF or other controls: such a link is dropped.
+            link_header: link.as_deref().and_then(|l| HeaderValue::from_str(l).ok()),
             link,
             gzip: OnceLock::new(),
             brotli: OnceLock::new(),
@@ -134,10 +154,8 @@ impl Document {
         cell.get_or_init(|| {
             let raw = &self.identity.bytes;
             let bytes = compress(coding, raw).ok()?;
-            (bytes.len() < raw.len()).then(|| Representation {
-                bytes: Bytes::from(bytes),
-                etag: etag_for(self.hash, coding),
-            })
+            (bytes.len() < raw.len())
+                .then(|| Representation::new(Bytes::from(bytes), etag_for(self.hash, coding)))
         })
         .as_ref()
     }

@@ -166,27 +166,41 @@ impl Preconditions {
 /// Picks the content coding to send from `Accept-Encoding` (q-values, `*`, `identity`).
 /// Among equally acceptable codings the server prefers br, then zstd, then gzip.
 pub fn choose_coding(headers: &HeaderMap) -> Coding {
-    let Some(value) = header_str(headers, &ACCEPT_ENCODING) else {
-        return Coding::Identity;
-    };
-    negotiate(&value)
+    let mut values = headers.get_all(ACCEPT_ENCODING).iter();
+    match (values.next(), values.next()) {
+        (None, _) => Coding::Identity,
+        // The usual case: one field, read in place.
+        (Some(v), None) => v.to_str().map_or(Coding::Identity, negotiate),
+        _ => header_str(headers, &ACCEPT_ENCODING).map_or(Coding::Identity, |v| negotiate(&v)),
+    }
 }
 
-/// The negotiation behind [`choose_coding`], on the header's text.
+/// The negotiation behind [`choose_coding`], on the header's text (no allocation: it runs on
+/// every request).
 pub fn negotiate(accept_encoding: &str) -> Coding {
-    let mut star: Option<f32> = None;
-    let mut explicit: Vec<(String, f32)> = Vec::new();
+    // q-values of br, zstd, gzip, identity and `*`, as listed (None = not listed).
+    let mut q: [Option<f32>; 5] = [None; 5];
     for part in accept_encoding.split(',') {
         let mut pieces = part.split(';');
-        let name = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
-        if name.is_empty() {
+        let name = pieces.next().unwrap_or("").trim();
+        let slot = if name.eq_ignore_ascii_case("br") {
+            0
+        } else if name.eq_ignore_ascii_case("zstd") {
+            1
+        } else if name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip") {
+            2
+        } else if name.eq_ignore_ascii_case("identity") {
+            3
+        } else if name == "*" {
+            4
+        } else {
             continue;
-        }
-        let mut q = 1.0f32;
+        };
+        let mut value = 1.0f32;
         for param in pieces {
             if let Some((k, v)) = param.split_once('=') {
                 if k.trim().eq_ignore_ascii_case("q") {
-                    q = v
+                    value = v
                         .trim()
                         .parse::<f32>()
                         .ok()
@@ -195,42 +209,24 @@ pub fn negotiate(accept_encoding: &str) -> Coding {
                 }
             }
         }
-        if name == "*" {
-            star = Some(q);
-        } else {
-            let name = if name == "x-gzip" {
-                "gzip".to_owned()
-            } else {
-                name
-            };
-            explicit.push((name, q));
-        }
+        q[slot] = Some(value);
     }
-    let q_of = |token: &str| -> f32 {
-        explicit
-            .iter()
-            .find(|(n, _)| n == token)
-            .map(|(_, q)| *q)
-            .or(star)
-            .unwrap_or(0.0)
-    };
+    let star = q[4];
     let mut best = Coding::Identity;
     let mut best_q = 0.0f32;
-    for coding in [Coding::Brotli, Coding::Zstd, Coding::Gzip] {
-        let q = q_of(coding.token());
-        if q > best_q {
+    for (i, coding) in [Coding::Brotli, Coding::Zstd, Coding::Gzip]
+        .into_iter()
+        .enumerate()
+    {
+        let qv = q[i].or(star).unwrap_or(0.0);
+        if qv > best_q {
             best = coding;
-            best_q = q;
+            best_q = qv;
         }
     }
     // Identity the client did not rank (neither by name nor through `*`) is the fallback, not
     // a rival: a client that lists `gzip;q=0.5` wants gzip over the raw bytes.
-    let identity_q = explicit
-        .iter()
-        .find(|(n, _)| n == "identity")
-        .map(|(_, q)| *q)
-        .or(star)
-        .unwrap_or(0.0);
+    let identity_q = q[3].or(star).unwrap_or(0.0);
     if best_q > 0.0 && best_q >= identity_q {
         best
     } else {

@@ -36,10 +36,21 @@ pub enum PathError {
     NotFound,
 }
 
-/// Decodes a request path into a store route.
-pub fn route_of(raw_path: &str) -> Result<String, PathError> {
+/// Decodes a request path into a store route (borrowed when it needs no decoding, which is
+/// what feed readers send).
+pub fn route_of(raw_path: &str) -> Result<std::borrow::Cow<'_, str>, PathError> {
     if raw_path.len() > MAX_PATH_BYTES || !raw_path.starts_with('/') {
         return Err(PathError::Bad);
+    }
+    let plain = !raw_path.ends_with('/')
+        && !raw_path.contains(['%', '\\', '\0'])
+        && !raw_path.contains("//")
+        && !raw_path.contains("/./")
+        && !raw_path.contains("/../")
+        && !raw_path.ends_with("/.")
+        && !raw_path.ends_with("/..");
+    if plain {
+        return Ok(std::borrow::Cow::Borrowed(raw_path));
     }
     let mut route = String::with_capacity(raw_path.len());
     let segments: Vec<&str> = raw_path[1..].split('/').collect();
@@ -62,7 +73,7 @@ pub fn route_of(raw_path: &str) -> Result<String, PathError> {
     if route.ends_with('/') {
         route.push_str("index.html");
     }
-    Ok(route)
+    Ok(std::borrow::Cow::Owned(route))
 }
 
 /// Handles one request.
@@ -124,7 +135,7 @@ fn respond<B>(req: &Request<B>, state: &State) -> Response<Full<Bytes>> {
             validators(
                 r.headers_mut(),
                 doc,
-                &rep.1.etag,
+                &rep.1.etag_header,
                 state.max_age_header.clone(),
             );
             r
@@ -134,7 +145,7 @@ fn respond<B>(req: &Request<B>, state: &State) -> Response<Full<Bytes>> {
             validators(
                 r.headers_mut(),
                 doc,
-                &rep.1.etag,
+                &rep.1.etag_header,
                 state.max_age_header.clone(),
             );
             r
@@ -154,13 +165,9 @@ fn respond<B>(req: &Request<B>, state: &State) -> Response<Full<Bytes>> {
             if coding != Coding::Identity {
                 h.insert(CONTENT_ENCODING, HeaderValue::from_static(coding.token()));
             }
-            validators(h, doc, &rep.etag, state.max_age_header.clone());
-            if let Some(link) = doc
-                .link
-                .as_deref()
-                .and_then(|l| HeaderValue::from_str(l).ok())
-            {
-                h.insert(LINK, link);
+            validators(h, doc, &rep.etag_header, state.max_age_header.clone());
+            if let Some(link) = &doc.link_header {
+                h.insert(LINK, link.clone());
             }
             h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
             if doc.content_type.starts_with("text/html") {
@@ -172,13 +179,14 @@ fn respond<B>(req: &Request<B>, state: &State) -> Response<Full<Bytes>> {
 }
 
 /// The headers a 200 and a 304 share: ETag, Last-Modified, Cache-Control, Vary.
-fn validators(h: &mut hyper::HeaderMap, doc: &Document, etag: &str, cache_control: HeaderValue) {
-    if let Ok(v) = HeaderValue::from_str(etag) {
-        h.insert(ETAG, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&doc.last_modified_http) {
-        h.insert(LAST_MODIFIED, v);
-    }
+fn validators(
+    h: &mut hyper::HeaderMap,
+    doc: &Document,
+    etag: &HeaderValue,
+    cache_control: HeaderValue,
+) {
+    h.insert(ETAG, etag.clone());
+    h.insert(LAST_MODIFIED, doc.last_modified_header.clone());
     h.insert(CACHE_CONTROL, cache_control);
     h.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
 }
@@ -203,6 +211,12 @@ mod tests {
     #[test]
     fn routes() {
         assert_eq!(route_of("/rss.xml").unwrap(), "/rss.xml");
+        assert!(matches!(
+            route_of("/tags/rust/rss.xml").unwrap(),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(route_of("/a/./b").unwrap_err(), PathError::NotFound);
+        assert_eq!(route_of("/a/..").unwrap_err(), PathError::NotFound);
         assert_eq!(route_of("/").unwrap(), "/index.html");
         assert_eq!(
             route_of("/tags/%E5%8E%A6%E9%97%A8/rss.xml").unwrap(),
