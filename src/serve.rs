@@ -56,55 +56,47 @@ pub fn log_report(what: &str, r: &Report) {
 
 /// Runs the server; returns when it has shut down.
 pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
-        let listen = config.server.listen;
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("cannot listen on {listen}"))?;
-        let own = own_address_url(listener.local_addr()?);
-        if config.site.url.is_none() {
-            config.site.url = Some(own.to_string());
-        }
-        if !config.paths.posts.is_dir() {
-            anyhow::bail!(
-                "posts directory {} does not exist",
-                config.paths.posts.display()
-            );
-        }
-        // Watch first, so nothing written during the initial build is missed.
-        let (tx, rx) = mpsc::channel();
-        let window = Duration::from_millis(config.server.debounce_ms);
-        let watcher = watch::watch(&config.paths.posts, window, opts.drafts, tx.clone())
-            .with_context(|| format!("cannot watch {}", config.paths.posts.display()))?;
-        let access_log = config.server.access_log;
-        let (publisher, report) =
-            tokio::task::block_in_place(|| Publisher::start(config, opts, Utc::now(), access_log));
-        log_report("initial build", &report);
-        let state = Arc::clone(&publisher.state);
-        {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "listening on {own}");
-            let _ = writeln!(
-                out,
-                "serving {} documents; subscribe to {own}rss.xml",
-                report.documents
-            );
-            let _ = out.flush();
-        }
-        let worker = std::thread::Builder::new()
-            .name("publisher".into())
-            .spawn(move || publisher_loop(publisher, rx, tx, watcher))
-            .context("cannot start the publisher thread")?;
-        crate::server::serve(listener, state, crate::server::shutdown_signal()).await?;
-        // The publisher thread holds no request state; it ends with the process.
-        drop(worker);
-        tracing::info!("shut down cleanly");
-        Ok(())
-    })
+    let listen = config.server.listen;
+    let listener = std::net::TcpListener::bind(listen)
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let own = own_address_url(listener.local_addr()?);
+    if config.site.url.is_none() {
+        config.site.url = Some(own.to_string());
+    }
+    if !config.paths.posts.is_dir() {
+        anyhow::bail!(
+            "posts directory {} does not exist",
+            config.paths.posts.display()
+        );
+    }
+    // Watch first, so nothing written during the initial build is missed.
+    let (tx, rx) = mpsc::channel();
+    let window = Duration::from_millis(config.server.debounce_ms);
+    let watcher = watch::watch(&config.paths.posts, window, opts.drafts, tx.clone())
+        .with_context(|| format!("cannot watch {}", config.paths.posts.display()))?;
+    let access_log = config.server.access_log;
+    let (publisher, report) = Publisher::start(config, opts, Utc::now(), access_log);
+    log_report("initial build", &report);
+    let state = Arc::clone(&publisher.state);
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on {own}");
+        let _ = writeln!(
+            out,
+            "serving {} documents; subscribe to {own}rss.xml",
+            report.documents
+        );
+        let _ = out.flush();
+    }
+    std::thread::Builder::new()
+        .name("publisher".into())
+        .spawn(move || publisher_loop(publisher, rx, tx, watcher))
+        .context("cannot start the publisher thread")?;
+    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    crate::server::run(listener, state, threads)?;
+    // The publisher thread holds no request state; it ends with the process.
+    tracing::info!("shut down cleanly");
+    Ok(())
 }
 
 /// Applies watcher batches and the schedule of future posts until the channel closes.
