@@ -76,11 +76,14 @@ pub fn sync<'a>(
     keep: &BTreeSet<String>,
 ) -> SyncReport {
     let mut report = SyncReport::default();
+    let docs: Vec<(&String, &Doc)> = docs.into_iter().collect();
     if let Err(e) = fs::create_dir_all(dir) {
         report.errors.push(format!(
             "{}: cannot create output directory: {e}",
             dir.display()
         ));
+        // Nothing could be written: every document is to be tried again.
+        report.failed_writes = docs.iter().map(|(route, _)| (*route).clone()).collect();
         return report;
     }
     remove_temp_files(dir);
@@ -131,11 +134,15 @@ fn write_docs<'a>(
                 .map_err(|e| format!("{}: cannot write: {e}", path.display()))
         })
         .collect();
-    for outcome in outcomes {
+    for ((route, _), outcome) in docs.iter().zip(outcomes) {
         match outcome {
             Ok(true) => report.written += 1,
             Ok(false) => report.unchanged += 1,
-            Err(e) => report.errors.push(e),
+            Err(e) => {
+                report.errors.push(e);
+                // Served from memory meanwhile; the publisher tries it again.
+                report.failed_writes.push((*route).clone());
+            }
         }
     }
 }

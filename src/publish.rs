@@ -65,6 +65,9 @@ pub struct Publisher {
     /// writable): the store serves them from memory meanwhile, and they are tried again.
     unwritten: BTreeSet<String>,
     unremoved: BTreeSet<String>,
+    /// The output directory was missing or not a directory when a publish wrote to it, so files
+    /// of documents that did not change since may be gone too: write every document again.
+    resync: bool,
     pages: HashMap<PathBuf, CachedPage>,
 }
 
@@ -92,6 +95,7 @@ impl Publisher {
             fragments,
             unwritten: BTreeSet::new(),
             unremoved: BTreeSet::new(),
+            resync: false,
             ctx,
             meta,
             opts,
@@ -147,27 +151,51 @@ impl Publisher {
 
     /// Whether some documents could not be written to (or removed from) `feeds/` yet.
     pub fn has_unwritten(&self) -> bool {
-        !self.unwritten.is_empty() || !self.unremoved.is_empty()
+        self.resync || !self.unwritten.is_empty() || !self.unremoved.is_empty()
     }
 
     /// Tries again to write (and remove) what failed before; the store is unaffected.
     pub fn retry_writes(&mut self) -> Report {
         let started = Instant::now();
-        let docs: Vec<(&String, &Doc)> = self
-            .unwritten
-            .iter()
-            .filter_map(|r| self.docs.get_key_value(r))
-            .collect();
+        let dir = &self.config.paths.output;
+        if self.resync && std::fs::create_dir_all(dir).is_err() {
+            // Still not a directory: nothing can be written yet.
+            return Report {
+                posts: self.listing.posts.len(),
+                documents: self.state.store.load().len(),
+                elapsed: started.elapsed(),
+                ..Report::default()
+            };
+        }
+        let docs: Vec<(&String, &Doc)> = if self.resync {
+            // Every document, each written only where its file is missing or differs.
+            self.docs.iter().collect()
+        } else {
+            self.unwritten
+                .iter()
+                .filter_map(|r| self.docs.get_key_value(r))
+                .collect()
+        };
         let removals: Vec<String> = self.unremoved.iter().cloned().collect();
-        let sync = output::apply(&self.config.paths.output, docs, &removals);
+        let sync = output::apply(dir, docs, &removals);
+        self.resync = false;
         self.unwritten = sync.failed_writes.iter().cloned().collect();
         self.unremoved = sync.failed_removals.iter().cloned().collect();
+        self.note_output(&sync);
         Report {
             posts: self.listing.posts.len(),
             documents: self.state.store.load().len(),
             sync,
             elapsed: started.elapsed(),
             ..Report::default()
+        }
+    }
+
+    /// After a failed write, notes whether the output directory itself is unusable (then every
+    /// document is written again once it can be).
+    fn note_output(&mut self, sync: &SyncReport) {
+        if !sync.failed_writes.is_empty() && !self.config.paths.output.is_dir() {
+            self.resync = true;
         }
     }
 
@@ -200,6 +228,9 @@ impl Publisher {
             .iter()
             .flat_map(|s| self.meta.formats.iter().map(move |f| feed::route(s, *f)))
             .collect();
+        // The output directory went away (or something else took its name): the files of the
+        // documents not rendered now are gone with it, so all are to be written again.
+        self.resync |= !self.config.paths.output.is_dir();
         let sync = output::apply(&self.config.paths.output, &rendered.docs, &removals);
         self.swap_in(rendered, removals, sync, started)
     }
@@ -222,6 +253,7 @@ impl Publisher {
         }
         self.unwritten.extend(sync.failed_writes.iter().cloned());
         self.unremoved.extend(sync.failed_removals.iter().cloned());
+        self.note_output(&sync);
         let rendered_feeds = rendered.docs.len();
         let (page_upserts, page_removals) = self.refresh_pages();
         let rendered_pages = page_upserts.len();

@@ -16,7 +16,7 @@ use chrono::Utc;
 
 use crate::config::{own_address_url, Config};
 use crate::publish::{Publisher, Report};
-use crate::site::{Change, ListOptions};
+use crate::site::{Change, ListOptions, Site};
 use crate::watch::{self, Batch, Watcher};
 
 /// The longest the publisher sleeps without looking at the clock and the posts directory
@@ -140,10 +140,10 @@ fn publisher_loop(
                 }
                 // Many removals at once: let them settle, so a tree that is being deleted or
                 // unmounted is seen gone as a whole (and its last good feeds kept) rather than
-                // published shrinking batch by batch.
-                let removals =
-                    |c: &[Change]| c.iter().filter(|c| matches!(c, Change::Remove(_))).count();
-                if removals(&changes) >= MASS_REMOVAL {
+                // published shrinking batch by batch. A removed directory is one event (the
+                // debouncer drops the events of what was inside it) but counts for every post
+                // under it.
+                if removed_posts(&publisher.site, &changes) >= MASS_REMOVAL {
                     let started = std::time::Instant::now();
                     while started.elapsed() < SETTLE_MAX {
                         match rx.recv_timeout(SETTLE_QUIET) {
@@ -224,6 +224,32 @@ fn publisher_loop(
             Err(RecvTimeoutError::Disconnected) => break,
         }
     }
+}
+
+/// How many posts a batch's removals take away: a removed file counts once, a removed
+/// directory for every known post (or bad post) under it.
+fn removed_posts(site: &Site, changes: &[Change]) -> usize {
+    use std::ops::Bound::{Included, Unbounded};
+    let removed = changes.iter().filter_map(|c| match c {
+        Change::Remove(p) => Some(p.as_path()),
+        Change::Upsert(_) => None,
+    });
+    removed
+        .map(|rel| {
+            // Paths order by components, so everything under `rel` follows it in a run.
+            let posts = site
+                .posts
+                .range::<Path, _>((Included(rel), Unbounded))
+                .take_while(|(p, _)| p.starts_with(rel))
+                .count();
+            let errors = site
+                .errors
+                .range::<Path, _>((Included(rel), Unbounded))
+                .take_while(|(p, _)| p.starts_with(rel))
+                .count();
+            (posts + errors).max(1)
+        })
+        .sum()
 }
 
 /// Which directory is at `root` (device and inode), to notice it being replaced by another

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use common::http::{agent, get, request, request_with, Resp, IO_TIMEOUT};
 use common::{news_post, Server, TempSite};
 
 const CN_TAG: &str = "厦门日报新闻";
@@ -30,7 +31,6 @@ const HTML_TYPE: &str = "text/html; charset=utf-8";
 /// Marker planted in files next to the posts: no response may ever contain it.
 const SECRET: &str = "SECRET-MARKER-7f3a9c";
 
-const IO_TIMEOUT: Duration = Duration::from_secs(15);
 const EXIT_TIMEOUT: Duration = Duration::from_secs(5);
 
 // ---------------------------------------------------------------------------------------------
@@ -130,79 +130,7 @@ fn is_feed(path: &str) -> bool {
 }
 
 // ---------------------------------------------------------------------------------------------
-// HTTP helpers
-
-struct Resp {
-    status: u16,
-    headers: ureq::http::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    /// The single value of a header (panics when it appears more than once).
-    fn header(&self, name: &str) -> Option<&str> {
-        let mut all = self.headers.get_all(name).iter();
-        let first = all.next()?;
-        assert!(
-            all.next().is_none(),
-            "header {name} appears more than once: {:?}",
-            self.headers
-        );
-        Some(first.to_str().expect("ASCII header value"))
-    }
-
-    /// A header that must be present.
-    fn h(&self, name: &str) -> &str {
-        self.header(name)
-            .unwrap_or_else(|| panic!("missing header {name}; got {:?}", self.headers))
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8(self.body.clone()).expect("UTF-8 body")
-    }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::new_with_config(
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .timeout_global(Some(IO_TIMEOUT))
-            .build(),
-    )
-}
-
-fn request_with(agent: &ureq::Agent, method: &str, url: &str, headers: &[(&str, &str)]) -> Resp {
-    let mut b = ureq::http::Request::builder().method(method).uri(url);
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
-    let req = b.body(()).expect("request");
-    let mut resp = agent
-        .run(req)
-        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let body = resp
-        .body_mut()
-        .with_config()
-        .limit(64 * 1024 * 1024)
-        .read_to_vec()
-        .unwrap_or_else(|e| panic!("{method} {url}: reading body: {e}"));
-    Resp {
-        status,
-        headers,
-        body,
-    }
-}
-
-fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> Resp {
-    request_with(&agent(), method, url, headers)
-}
-
-fn get(url: &str, headers: &[(&str, &str)]) -> Resp {
-    request("GET", url, headers)
-}
+// HTTP helpers (raw sockets; ordinary requests are `common::http`)
 
 /// A response read off a raw socket.
 struct RawResp {

@@ -11,13 +11,11 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::time::{Duration, Instant, SystemTime};
 
+use common::http::{self, wait_for};
 use common::{news_post, Server, TempSite};
 
 /// How long a change may take to show up over HTTP.
 const DEADLINE: Duration = Duration::from_secs(10);
-/// How often to look again.
-const POLL: Duration = Duration::from_millis(10);
-const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -39,74 +37,6 @@ fn serve(site: &TempSite) -> Server {
             "https://example.com",
         ],
     )
-}
-
-struct Resp {
-    status: u16,
-    etag: Option<String>,
-    last_modified: Option<String>,
-    body: Vec<u8>,
-}
-
-fn get(server: &Server, path: &str) -> Resp {
-    let agent = ureq::Agent::new_with_config(
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .timeout_global(Some(IO_TIMEOUT))
-            .build(),
-    );
-    let url = server.at(path);
-    let mut resp = agent
-        .get(&url)
-        .call()
-        .unwrap_or_else(|e| panic!("GET {url}: {e}\nserver log:\n{}", server.stderr()));
-    let header = |name: &str| {
-        resp.headers()
-            .get(name)
-            .map(|v| v.to_str().expect("ASCII header").to_owned())
-    };
-    let etag = header("etag");
-    let last_modified = header("last-modified");
-    let status = resp.status().as_u16();
-    let body = resp
-        .body_mut()
-        .with_config()
-        .limit(256 * 1024 * 1024)
-        .read_to_vec()
-        .unwrap_or_else(|e| panic!("GET {url}: reading body: {e}"));
-    Resp {
-        status,
-        etag,
-        last_modified,
-        body,
-    }
-}
-
-/// Polls `check` every [`POLL`] until it returns `Ok`, or panics after `timeout` with what it
-/// last reported and the server's log.
-fn wait_for<T>(
-    server: &Server,
-    what: &str,
-    timeout: Duration,
-    mut check: impl FnMut() -> Result<T, String>,
-) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match check() {
-            Ok(v) => return v,
-            Err(last) => {
-                if Instant::now() >= deadline {
-                    panic!(
-                        "timed out after {timeout:?} waiting for {what}\nlast seen: {last}\n\
-                         server log:\n{}",
-                        server.stderr()
-                    );
-                }
-            }
-        }
-        std::thread::sleep(POLL);
-    }
 }
 
 /// One feed item as served: title and link.
@@ -131,7 +61,7 @@ fn items_of(body: &[u8]) -> Result<Vec<Item>, String> {
 
 /// The items a feed route serves now (`Err` when it is not 200 or does not parse).
 fn items(server: &Server, route: &str) -> Result<Vec<Item>, String> {
-    let r = get(server, route);
+    let r = server.get(route);
     if r.status != 200 {
         return Err(format!("GET {route} → {}", r.status));
     }
@@ -151,9 +81,9 @@ fn wait_titles_within(server: &Server, route: &str, want: &[&str], timeout: Dura
     let mut want_sorted: Vec<String> = want.iter().map(|s| (*s).to_owned()).collect();
     want_sorted.sort();
     wait_for(
-        server,
         &format!("{route} to list exactly {want:?}"),
         timeout,
+        Some(server),
         || {
             let mut got = titles(server, route)?;
             got.sort();
@@ -169,7 +99,7 @@ fn wait_titles_within(server: &Server, route: &str, want: &[&str], timeout: Dura
 /// Waits until the server's log mentions `needle` (after `from` bytes of it), so that the
 /// test knows a change has been processed even when nothing served changes.
 fn wait_log(server: &Server, what: &str, from: usize, needle: &str) -> String {
-    wait_for(server, what, DEADLINE, || {
+    wait_for(what, DEADLINE, Some(server), || {
         let log = server.stderr();
         let new = log.get(from..).unwrap_or("");
         if new.contains(needle) {
@@ -186,17 +116,17 @@ fn wait_log(server: &Server, what: &str, from: usize, needle: &str) -> String {
 fn assert_disk_matches(server: &Server, site: &TempSite, routes: &[&str]) {
     for route in routes {
         wait_for(
-            server,
             &format!("feeds{route} on disk to equal the served bytes"),
             DEADLINE,
+            Some(server),
             || {
-                let first = get(server, route);
+                let first = server.get(route);
                 if first.status != 200 {
                     return Err(format!("GET {route} → {}", first.status));
                 }
                 let disk = fs::read(site.out().join(&route[1..]))
                     .map_err(|e| format!("feeds{route}: {e}"))?;
-                let second = get(server, route);
+                let second = server.get(route);
                 if first.body == disk && second.body == disk {
                     Ok(())
                 } else {
@@ -298,18 +228,23 @@ fn create_write_atomic_save_rename_and_delete_are_republished() {
 
     // Rename: same post, new file name → new permalink; the old one is gone.
     fs::rename(site.posts().join("b.md"), site.posts().join("c.md")).expect("rename");
-    wait_for(&server, "the renamed post's new link", DEADLINE, || {
-        let got = items(&server, "/feed.json")?;
-        let links: Vec<&str> = got.iter().map(|i| i.link.as_str()).collect();
-        let ok = got.len() == 2
-            && links.iter().any(|l| l.ends_with("/c.html"))
-            && !links.iter().any(|l| l.ends_with("/b.html"));
-        if ok {
-            Ok(())
-        } else {
-            Err(format!("{got:?}"))
-        }
-    });
+    wait_for(
+        "the renamed post's new link",
+        DEADLINE,
+        Some(&server),
+        || {
+            let got = items(&server, "/feed.json")?;
+            let links: Vec<&str> = got.iter().map(|i| i.link.as_str()).collect();
+            let ok = got.len() == 2
+                && links.iter().any(|l| l.ends_with("/c.html"))
+                && !links.iter().any(|l| l.ends_with("/b.html"));
+            if ok {
+                Ok(())
+            } else {
+                Err(format!("{got:?}"))
+            }
+        },
+    );
     wait_titles(&server, "/rss.xml", &["Alpha v3", "Bravo"]);
 
     // Delete.
@@ -333,7 +268,7 @@ fn create_write_atomic_save_rename_and_delete_are_republished() {
         let t = titles(&server, route).expect(route);
         assert_eq!(t, vec!["Alpha v3".to_owned()], "{route}");
     }
-    assert_eq!(get(&server, "/categories/ghosts/rss.xml").status, 404);
+    assert_eq!(server.get("/categories/ghosts/rss.xml").status, 404);
     assert!(!site.out().join("categories/ghosts").exists());
 }
 
@@ -413,10 +348,10 @@ fn directories_moved_in_renamed_moved_out_and_deleted() {
     wait_titles(&server, "/feed.json", &["Keep"]);
     for f in ["rss.xml", "atom.xml", "feed.json"] {
         wait_for(
-            &server,
             "the emptied category to 404",
             DEADLINE,
-            || match get(&server, &format!("/categories/sec/{f}")).status {
+            Some(&server),
+            || match server.get(&format!("/categories/sec/{f}")).status {
                 404 => Ok(()),
                 s => Err(format!("status {s}")),
             },
@@ -453,7 +388,7 @@ fn directories_moved_in_renamed_moved_out_and_deleted() {
     wait_titles(&server, "/feed.json", &["Keep v2"]);
     wait_titles(&server, "/tags/t/feed.json", &["Keep v2"]);
     assert_disk_matches(&server, &site, &["/rss.xml", "/feed.json", "/feeds.opml"]);
-    let opml = String::from_utf8(get(&server, "/feeds.opml").body).unwrap();
+    let opml = String::from_utf8(server.get("/feeds.opml").body).unwrap();
     assert!(
         !opml.contains("/categories/fresh/") && !opml.contains("/categories/sec/"),
         "{opml}"
@@ -508,7 +443,7 @@ fn broken_yaml_keeps_the_last_good_version_until_fixed() {
         assert!(t.contains(&"Good v1".to_owned()), "{route}: {t:?}");
         assert!(!t.iter().any(|t| t.contains("Broken")), "{route}: {t:?}");
     }
-    let rss = String::from_utf8(get(&server, "/rss.xml").body).unwrap();
+    let rss = String::from_utf8(server.get("/rss.xml").body).unwrap();
     assert!(rss.contains("Good v1"), "{rss}");
 
     // Another post changes while good.md is broken: good.md's last good version stays.
@@ -568,7 +503,7 @@ fn post_moved_to_another_category_leaves_the_old_feed() {
     let server = serve(&site);
     wait_titles(&server, "/categories/oldcat/feed.json", &["Mover"]);
     wait_titles(&server, "/categories/shared/rss.xml", &["Mover", "Stayer"]);
-    assert_eq!(get(&server, "/categories/newcat/rss.xml").status, 404);
+    assert_eq!(server.get("/categories/newcat/rss.xml").status, 404);
     for f in ["rss.xml", "atom.xml", "feed.json"] {
         assert!(site.out().join("categories/oldcat").join(f).is_file());
     }
@@ -582,7 +517,7 @@ fn post_moved_to_another_category_leaves_the_old_feed() {
     // Published in the same swap: the old category is gone, the shared one lost the post.
     for f in ["rss.xml", "atom.xml", "feed.json"] {
         let route = format!("/categories/oldcat/{f}");
-        assert_eq!(get(&server, &route).status, 404, "{route}");
+        assert_eq!(server.get(&route).status, 404, "{route}");
         assert!(
             !site.out().join("categories/oldcat").join(f).exists(),
             "feeds{route} should be deleted"
@@ -601,7 +536,7 @@ fn post_moved_to_another_category_leaves_the_old_feed() {
         vec!["Mover".to_owned()]
     );
     wait_titles(&server, "/rss.xml", &["Mover", "Stayer"]);
-    let opml = String::from_utf8(get(&server, "/feeds.opml").body).unwrap();
+    let opml = String::from_utf8(server.get("/feeds.opml").body).unwrap();
     assert!(opml.contains("/categories/newcat/rss.xml"), "{opml}");
     assert!(!opml.contains("oldcat"), "{opml}");
     assert_disk_matches(
@@ -652,9 +587,9 @@ fn burst_of_two_thousand_new_files_is_all_published() {
         want.insert(title);
     }
     wait_for(
-        &server,
         "all 2,001 posts in /feed.json",
         Duration::from_secs(40),
+        Some(&server),
         || {
             let got = titles(&server, "/feed.json")?;
             let set: BTreeSet<String> = got.iter().cloned().collect();
@@ -696,13 +631,13 @@ fn future_post_appears_at_its_date_without_a_file_event() {
         "the server took too long to start for this test ({before} vs {due})"
     );
     assert_eq!(titles(&server, "/rss.xml").unwrap(), vec!["Present"]);
-    assert_eq!(get(&server, "/categories/later/rss.xml").status, 404);
+    assert_eq!(server.get("/categories/later/rss.xml").status, 404);
 
     // No file is touched from here on.
     let seen_at = wait_for(
-        &server,
         "the scheduled post at its date",
         Duration::from_secs(14),
+        Some(&server),
         || {
             let t = titles(&server, "/feed.json")?;
             let at = chrono::Utc::now();
@@ -746,12 +681,15 @@ fn unrelated_feeds_keep_their_etag_and_last_modified() {
         "/categories/catb/rss.xml",
     ];
     let snapshot = |route: &str| {
-        let r = get(&server, route);
+        let r = server.get(route);
         assert_eq!(r.status, 200, "{route}");
         (
-            r.etag.unwrap_or_else(|| panic!("{route}: no ETag")),
-            r.last_modified
-                .unwrap_or_else(|| panic!("{route}: no Last-Modified")),
+            r.header("etag")
+                .unwrap_or_else(|| panic!("{route}: no ETag"))
+                .to_owned(),
+            r.header("last-modified")
+                .unwrap_or_else(|| panic!("{route}: no Last-Modified"))
+                .to_owned(),
         )
     };
     let before: Vec<(String, String)> = unrelated.iter().map(|r| snapshot(r)).collect();
@@ -770,7 +708,7 @@ fn unrelated_feeds_keep_their_etag_and_last_modified() {
     // Let the clock pass the next whole second, so a needlessly re-stamped document would show
     // a different Last-Modified.
     let stamp = http_time(&rss_lm);
-    wait_for(&server, "the clock to move on", DEADLINE, || {
+    wait_for("the clock to move on", DEADLINE, Some(&server), || {
         if SystemTime::now() > stamp + Duration::from_millis(1100) {
             Ok(())
         } else {
@@ -782,9 +720,9 @@ fn unrelated_feeds_keep_their_etag_and_last_modified() {
         "a.md",
         &post("In A v2", "2024-06-01 10:00:00 +0000", "cata", "taga"),
     );
-    let new_rss = wait_for(&server, "rss.xml to change", DEADLINE, || {
-        let r = get(&server, "/rss.xml");
-        if r.etag.as_deref() != Some(rss_etag.as_str()) {
+    let new_rss = wait_for("rss.xml to change", DEADLINE, Some(&server), || {
+        let r = server.get("/rss.xml");
+        if r.header("etag") != Some(rss_etag.as_str()) {
             Ok(r)
         } else {
             Err("same ETag".into())
@@ -792,7 +730,7 @@ fn unrelated_feeds_keep_their_etag_and_last_modified() {
     });
     let t = items_of(&new_rss.body).unwrap();
     assert!(t.iter().any(|i| i.title == "In A v2"), "{t:?}");
-    let new_lm = http_time(new_rss.last_modified.as_deref().expect("Last-Modified"));
+    let new_lm = http_time(new_rss.header("last-modified").expect("Last-Modified"));
     assert!(
         new_lm > stamp,
         "rss.xml changed but its Last-Modified did not move"
@@ -815,17 +753,11 @@ fn unrelated_feeds_keep_their_etag_and_last_modified() {
         );
     }
     // A conditional GET with the old validator still says 304 for them.
-    let agent = ureq::Agent::new_with_config(
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build(),
+    let r = http::get(
+        &server.at(unrelated[0]),
+        &[("If-None-Match", before[0].0.as_str())],
     );
-    let r = agent
-        .get(server.at(unrelated[0]))
-        .header("If-None-Match", &before[0].0)
-        .call()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 304);
+    assert_eq!(r.status, 304);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -921,7 +853,7 @@ fn posts_directory_removed_keeps_feeds_then_recreated_is_picked_up() {
         "/categories/news/atom.xml",
         "/feeds.opml",
     ];
-    let served: Vec<Vec<u8>> = routes.iter().map(|r| get(&server, r).body).collect();
+    let served: Vec<Vec<u8>> = routes.iter().map(|r| server.get(r).body).collect();
     let on_disk: Vec<Vec<u8>> = routes
         .iter()
         .map(|r| fs::read(site.out().join(&r[1..])).unwrap())
@@ -941,7 +873,7 @@ fn posts_directory_removed_keeps_feeds_then_recreated_is_picked_up() {
     let until = Instant::now() + Duration::from_millis(1500);
     while Instant::now() < until {
         for (i, route) in routes.iter().enumerate() {
-            let r = get(&server, route);
+            let r = server.get(route);
             assert_eq!(r.status, 200, "{route} while posts/ is missing");
             assert!(
                 r.body == served[i],

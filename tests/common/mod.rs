@@ -263,3 +263,6 @@ impl Drop for Server {
         }
     }
 }
+
+/// HTTP requests and bounded polling shared by the server, watch and fault tests.
+pub mod http;
