@@ -30,9 +30,17 @@ impl Build {
         let start = Instant::now();
         let ctx = feed::parse_context(config);
         let site = Site::load(&config.paths.posts, &ctx, opts.drafts);
+        let loaded = start.elapsed();
         let listing = site.listing(now, opts);
+        let listed = start.elapsed();
         let meta = SiteMeta::from_config(config);
         let rendered = render::render_site(&meta, &listing);
+        tracing::debug!(
+            "build phases: read {:?}, list {:?}, render {:?}",
+            loaded,
+            listed - loaded,
+            start.elapsed() - listed
+        );
         Build {
             site,
             listing,

@@ -19,6 +19,7 @@ pub struct Config {
     pub feeds: FeedsConfig,
     pub paths: PathsConfig,
     pub server: ServerConfig,
+    pub hub: HubConfig,
 }
 
 /// `[site]`: what the feeds say about the site.
@@ -171,6 +172,109 @@ impl Default for ServerConfig {
     }
 }
 
+/// `[hub]`: the WebSub hub built into `serve` (see `crate::hub`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HubConfig {
+    /// Serve a hub at `/hub` and advertise it in every feed (`serve` only).
+    pub enabled: bool,
+    /// Lease granted when a subscriber asks for none, seconds.
+    pub lease_seconds: u64,
+    /// Shortest lease granted; shorter requests are raised to it.
+    pub min_lease_seconds: u64,
+    /// Longest lease granted; longer requests are cut to it.
+    pub max_lease_seconds: u64,
+    /// Subscriptions one feed may have.
+    pub max_subscriptions_per_topic: usize,
+    /// Subscriptions the hub holds in all.
+    pub max_subscriptions: usize,
+    /// Whether callbacks may be on private (10/8, 172.16/12, 192.168/16, fc00::/7) or
+    /// link-local (169.254/16, fe80::/10) addresses. Loopback is always allowed.
+    pub allow_private_callbacks: bool,
+    /// Where the subscriptions are kept across restarts (not under `paths.output`).
+    pub state_dir: PathBuf,
+    /// Bound on each outgoing request (verification, delivery), milliseconds.
+    pub timeout_ms: u64,
+    /// Attempts at delivering one update before the subscriber is dropped.
+    pub delivery_attempts: u32,
+    /// Wait before the first retry, doubled after every failure (capped), milliseconds.
+    pub retry_base_ms: u64,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        HubConfig {
+            enabled: true,
+            lease_seconds: 864_000,
+            min_lease_seconds: 300,
+            max_lease_seconds: 2_592_000,
+            max_subscriptions_per_topic: 1_000,
+            max_subscriptions: 10_000,
+            allow_private_callbacks: false,
+            state_dir: PathBuf::from(".feedsmith"),
+            timeout_ms: 10_000,
+            delivery_attempts: 5,
+            retry_base_ms: 1_000,
+        }
+    }
+}
+
+/// The longest lease `hub.max_lease_seconds` may allow: one year.
+pub const MAX_LEASE_LIMIT: u64 = 365 * 24 * 3600;
+
+impl HubConfig {
+    /// Checks the values; errors name the key.
+    fn validate(&self) -> Result<()> {
+        let h = self;
+        if h.min_lease_seconds == 0 {
+            bail!("hub.min_lease_seconds: must be at least 1");
+        }
+        if h.max_lease_seconds < h.min_lease_seconds || h.max_lease_seconds > MAX_LEASE_LIMIT {
+            bail!(
+                "hub.max_lease_seconds: must be between hub.min_lease_seconds ({}) and {MAX_LEASE_LIMIT}, got {}",
+                h.min_lease_seconds,
+                h.max_lease_seconds
+            );
+        }
+        if h.lease_seconds < h.min_lease_seconds || h.lease_seconds > h.max_lease_seconds {
+            bail!(
+                "hub.lease_seconds: must be between hub.min_lease_seconds ({}) and hub.max_lease_seconds ({}), got {}",
+                h.min_lease_seconds,
+                h.max_lease_seconds,
+                h.lease_seconds
+            );
+        }
+        if h.max_subscriptions == 0 {
+            bail!("hub.max_subscriptions: must be at least 1");
+        }
+        if h.max_subscriptions_per_topic == 0 {
+            bail!("hub.max_subscriptions_per_topic: must be at least 1");
+        }
+        if h.state_dir.as_os_str().is_empty() {
+            bail!("hub.state_dir: must not be empty");
+        }
+        if !(100..=300_000).contains(&h.timeout_ms) {
+            bail!(
+                "hub.timeout_ms: must be between 100 and 300000, got {}",
+                h.timeout_ms
+            );
+        }
+        if !(1..=20).contains(&h.delivery_attempts) {
+            bail!(
+                "hub.delivery_attempts: must be between 1 and 20, got {}",
+                h.delivery_attempts
+            );
+        }
+        if !(1..=3_600_000).contains(&h.retry_base_ms) {
+            bail!(
+                "hub.retry_base_ms: must be between 1 and 3600000, got {}",
+                h.retry_base_ms
+            );
+        }
+        Ok(())
+    }
+}
+
 /// The default config file, read when present in the working directory.
 pub const DEFAULT_CONFIG_FILE: &str = "feedsmith.toml";
 
@@ -246,6 +350,7 @@ impl Config {
         if self.paths.output.as_os_str().is_empty() {
             bail!("paths.output: must not be empty");
         }
+        self.hub.validate()?;
         Ok(())
     }
 
@@ -339,6 +444,36 @@ mod tests {
         assert_eq!(c.server.max_age, 300);
         assert_eq!(c.formats(), Format::ALL.to_vec());
         assert_eq!(c.site_url().as_str(), "http://127.0.0.1:8080/");
+        assert!(c.hub.enabled);
+        assert_eq!(c.hub.lease_seconds, 864_000);
+        assert!(!c.hub.allow_private_callbacks);
+        assert_eq!(c.hub.state_dir, Path::new(".feedsmith"));
+    }
+
+    #[test]
+    fn hub_section_parses() {
+        let c = Config::from_toml(
+            r#"
+[hub]
+enabled = false
+lease_seconds = 60
+min_lease_seconds = 1
+max_lease_seconds = 120
+max_subscriptions_per_topic = 3
+max_subscriptions = 5
+allow_private_callbacks = true
+state_dir = "/var/lib/feedsmith"
+timeout_ms = 500
+delivery_attempts = 2
+retry_base_ms = 10
+"#,
+        )
+        .unwrap();
+        assert!(!c.hub.enabled);
+        assert_eq!(c.hub.min_lease_seconds, 1);
+        assert_eq!(c.hub.max_subscriptions, 5);
+        assert!(c.hub.allow_private_callbacks);
+        assert_eq!(c.hub.state_dir, Path::new("/var/lib/feedsmith"));
     }
 
     #[test]
@@ -388,6 +523,21 @@ max_age = 60
             ("[site]\nurl = \"ftp://example.com\"\n", "site.url"),
             ("[site]\npermalink = \"x\"\n", "site.permalink"),
             ("[feeds]\nformats = []\n", "feeds.formats"),
+            ("[hub]\nlease_seconds = 10\n", "hub.lease_seconds"),
+            ("[hub]\nmin_lease_seconds = 0\n", "hub.min_lease_seconds"),
+            (
+                "[hub]\nmax_lease_seconds = 99999999999\n",
+                "hub.max_lease_seconds",
+            ),
+            ("[hub]\nmax_subscriptions = 0\n", "hub.max_subscriptions"),
+            (
+                "[hub]\nmax_subscriptions_per_topic = 0\n",
+                "hub.max_subscriptions_per_topic",
+            ),
+            ("[hub]\nstate_dir = \"\"\n", "hub.state_dir"),
+            ("[hub]\ntimeout_ms = 1\n", "hub.timeout_ms"),
+            ("[hub]\ndelivery_attempts = 0\n", "hub.delivery_attempts"),
+            ("[hub]\nretry_base_ms = 0\n", "hub.retry_base_ms"),
         ] {
             let err = Config::from_toml(toml).unwrap_err();
             assert!(format!("{err:#}").contains(key), "{toml}: {err:#}");
@@ -397,6 +547,9 @@ max_age = 60
             "[feeds]\ncontent = \"some\"\n",
             "[feeds]\nformats = [\"xml\"]\n",
             "[server]\nlisten = \"nowhere\"\n",
+            "[hub]\nenabled = \"yes\"\n",
+            "[hub]\nlease_seconds = -1\n",
+            "[hub]\nhub_url = \"x\"\n",
         ] {
             let err = Config::from_toml(toml).unwrap_err();
             let msg = format!("{err:#}");

@@ -10,12 +10,15 @@
 //! ```
 //!
 //! `build` runs the whole pipeline once; `serve` keeps it running: `publish` swaps each new
-//! document set into the `store` that the `server` answers from.
+//! document set into the `store` that the `server` answers from, and tells the WebSub `hub`
+//! which feeds changed so it can push them to its subscribers.
 
 pub mod build;
 pub mod cli;
 pub mod config;
 pub mod feed;
+pub mod hub;
+pub mod listing;
 pub mod output;
 pub mod page;
 pub mod post;

@@ -60,7 +60,7 @@ fn build(args: &BuildArgs) -> anyhow::Result<ExitCode> {
     writeln!(
         out,
         "built {} posts into {} documents in {} ms ({} written, {} unchanged, {} removed{}{}) → {}",
-        b.listing.posts.len(),
+        b.listing.len(),
         b.rendered.docs.len(),
         b.elapsed.as_millis(),
         sync.written,

@@ -25,6 +25,9 @@ pub struct SyncReport {
     pub failed_writes: Vec<String>,
     /// Routes whose stale file could not be removed (to try again later).
     pub failed_removals: Vec<String>,
+    /// The mtime of each written or unchanged document's file: when its bytes were first
+    /// written (the server's `Last-Modified`, stable across restarts).
+    pub times: std::collections::HashMap<String, std::time::SystemTime>,
 }
 
 /// The file of a route under `dir` (routes are decoded paths starting with `/`).
@@ -40,13 +43,22 @@ pub fn file_for(dir: &Path, route: &str) -> Option<PathBuf> {
 }
 
 /// Writes `bytes` to `path` atomically unless the file already holds exactly these bytes.
-/// Returns whether it wrote.
-pub fn write_if_changed(path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
+/// Returns whether it wrote, and the file's mtime afterwards (when the platform has one).
+pub fn write_if_changed(
+    path: &Path,
+    bytes: &[u8],
+) -> std::io::Result<(bool, Option<std::time::SystemTime>)> {
     if let Ok(meta) = fs::metadata(path) {
         if meta.len() == bytes.len() as u64 && fs::read(path)? == bytes {
-            return Ok(false);
+            return Ok((false, meta.modified().ok()));
         }
     }
+    write_atomic(path, bytes).map(|t| (true, t))
+}
+
+/// Writes `bytes` to `path` through a temporary file renamed into place, so a reader (or a
+/// restart after a crash) sees the old file or the new one, never a part. Returns the mtime.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<Option<std::time::SystemTime>> {
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent)?;
     }
@@ -65,7 +77,8 @@ pub fn write_if_changed(path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
-    result.map(|()| true)
+    result?;
+    Ok(fs::metadata(path).and_then(|m| m.modified()).ok())
 }
 
 /// Brings `dir` in line with `docs`: writes changed documents and removes managed files whose
@@ -94,6 +107,7 @@ pub fn sync<'a>(
             live.insert((*route).clone());
         }),
         &mut report,
+        true,
     );
     let stale: Vec<String> = managed_files(dir)
         .into_iter()
@@ -111,7 +125,20 @@ pub fn apply<'a>(
     removals: &[String],
 ) -> SyncReport {
     let mut report = SyncReport::default();
-    write_docs(dir, upserts, &mut report);
+    write_docs(dir, upserts, &mut report, true);
+    remove_routes(dir, removals, &mut report);
+    report
+}
+
+/// [`apply`] for documents known to differ from their files (the publisher holds the bytes
+/// it last wrote): written without reading the old file back first.
+pub fn apply_changed<'a>(
+    dir: &Path,
+    upserts: impl IntoIterator<Item = (&'a String, &'a Doc)>,
+    removals: &[String],
+) -> SyncReport {
+    let mut report = SyncReport::default();
+    write_docs(dir, upserts, &mut report, false);
     remove_routes(dir, removals, &mut report);
     report
 }
@@ -122,22 +149,30 @@ fn write_docs<'a>(
     dir: &Path,
     docs: impl IntoIterator<Item = (&'a String, &'a Doc)>,
     report: &mut SyncReport,
+    compare: bool,
 ) {
     use rayon::prelude::*;
     let docs: Vec<(&String, &Doc)> = docs.into_iter().collect();
-    let outcomes: Vec<Result<bool, String>> = docs
+    let outcomes: Vec<Result<(bool, Option<std::time::SystemTime>), String>> = docs
         .par_iter()
         .map(|(route, doc)| {
             let path =
                 file_for(dir, route).ok_or_else(|| format!("{route}: not a safe output path"))?;
-            write_if_changed(&path, &doc.bytes)
-                .map_err(|e| format!("{}: cannot write: {e}", path.display()))
+            let written = if compare {
+                write_if_changed(&path, &doc.bytes)
+            } else {
+                write_atomic(&path, &doc.bytes).map(|t| (true, t))
+            };
+            written.map_err(|e| format!("{}: cannot write: {e}", path.display()))
         })
         .collect();
     for ((route, _), outcome) in docs.iter().zip(outcomes) {
+        if let Ok((_, Some(t))) = &outcome {
+            report.times.insert((*route).clone(), *t);
+        }
         match outcome {
-            Ok(true) => report.written += 1,
-            Ok(false) => report.unchanged += 1,
+            Ok((true, _)) => report.written += 1,
+            Ok((false, _)) => report.unchanged += 1,
             Err(e) => {
                 report.errors.push(e);
                 // Served from memory meanwhile; the publisher tries it again.

@@ -15,12 +15,14 @@ use chrono::{DateTime, Utc};
 
 use crate::config::Config;
 use crate::feed::{self, SiteMeta};
+use crate::hub::{self, Hub};
+use crate::listing::Delta;
 use crate::output::{self, SyncReport};
 use crate::page;
-use crate::post::{ParseContext, Post, PostError};
+use crate::post::{ParseContext, PostError};
 use crate::render::{self, Doc, Fragments, Rendered, HTML_TYPE};
 use crate::server::State;
-use crate::site::{self, Change, ListOptions, Listing, Scope, Site};
+use crate::site::{Change, ListOptions, Listing, Scope, Site};
 use crate::store::Store;
 
 /// What one publish did, for the log line.
@@ -42,10 +44,14 @@ pub struct Report {
     pub elapsed: Duration,
 }
 
-/// A post page's route and the post version it was rendered from (the bytes live in the store).
-struct CachedPage {
-    post: Arc<Post>,
+/// Orders the posts claiming one page route: newest first, then by path.
+type ClaimOrder = (std::cmp::Reverse<DateTime<Utc>>, PathBuf);
+
+/// The route a listed post's page claims (the bytes live in the store).
+struct PageClaim {
     route: String,
+    /// Newest first: the newest post claiming a route gets it.
+    order: ClaimOrder,
 }
 
 /// The current published state of the site.
@@ -68,7 +74,9 @@ pub struct Publisher {
     /// The output directory was missing or not a directory when a publish wrote to it, so files
     /// of documents that did not change since may be gone too: write every document again.
     resync: bool,
-    pages: HashMap<PathBuf, CachedPage>,
+    /// Each listed post's page route, and which posts claim each route.
+    pages: HashMap<PathBuf, PageClaim>,
+    claims: HashMap<String, BTreeSet<ClaimOrder>>,
 }
 
 impl Publisher {
@@ -79,18 +87,30 @@ impl Publisher {
         now: DateTime<Utc>,
         access_log: bool,
     ) -> (Publisher, Report) {
+        Publisher::start_with_hub(config, opts, now, access_log, None)
+    }
+
+    /// [`Publisher::start`] with a WebSub hub: every feed advertises it, the server answers
+    /// at its route, and every publish tells it which feeds changed.
+    pub fn start_with_hub(
+        config: Config,
+        opts: ListOptions,
+        now: DateTime<Utc>,
+        access_log: bool,
+        hub: Option<Arc<Hub>>,
+    ) -> (Publisher, Report) {
         let started = Instant::now();
         let ctx = feed::parse_context(&config);
-        let meta = SiteMeta::from_config(&config);
-        let state = Arc::new(State::new(
-            Store::default(),
-            config.server.max_age,
-            access_log,
-        ));
+        let mut meta = SiteMeta::from_config(&config);
+        meta.hub = hub.as_ref().map(|h| h.url().to_owned());
+        let state =
+            Arc::new(State::new(Store::default(), config.server.max_age, access_log).with_hub(hub));
         let site = Site::load(&config.paths.posts, &ctx, opts.drafts);
         let listing = site.listing(now, opts);
-        let fragments = Fragments::update(&Fragments::default(), &meta, &listing);
+        let mut fragments = Fragments::default();
+        fragments.prepare(&meta, &listing, &listing.scopes());
         let rendered = render::render_all(&meta, &listing, &fragments);
+        let all: BTreeSet<PathBuf> = listing.iter().map(|p| p.source.clone()).collect();
         let mut p = Publisher {
             fragments,
             unwritten: BTreeSet::new(),
@@ -104,11 +124,12 @@ impl Publisher {
             state,
             docs: BTreeMap::new(),
             pages: HashMap::new(),
+            claims: HashMap::new(),
             config,
         };
         let keep: BTreeSet<String> = rendered.failures.keys().cloned().collect();
         let sync = output::sync(&p.config.paths.output, &rendered.docs, &keep);
-        let mut report = p.swap_in(rendered, Vec::new(), sync, started);
+        let mut report = p.swap_in(rendered, Vec::new(), sync, started, &all);
         report.files_changed = p.site.posts.len() + p.site.errors.len();
         report.errors = p.site.errors.values().cloned().collect();
         (p, report)
@@ -122,7 +143,7 @@ impl Publisher {
             // The posts volume vanished: keep serving the last good set rather than publishing
             // empty feeds (a full rescan runs when it comes back).
             let mut r = Report {
-                posts: self.listing.posts.len(),
+                posts: self.listing.len(),
                 documents: self.state.store.load().len(),
                 ..Report::default()
             };
@@ -133,7 +154,15 @@ impl Publisher {
             return r;
         }
         let applied = self.site.apply(&root, &self.ctx, self.opts.drafts, changes);
-        let mut report = self.republish(now, started);
+        let mut delta = Delta::default();
+        for source in &applied.changed {
+            delta.extend(match self.site.posts.get(source) {
+                Some(post) => self.listing.upsert(Arc::clone(post), now),
+                None => self.listing.remove(source),
+            });
+        }
+        delta.extend(self.listing.advance(now));
+        let mut report = self.republish(delta, started);
         report.files_changed = applied.changed.len();
         report.errors = applied.errors;
         report
@@ -146,7 +175,8 @@ impl Publisher {
 
     /// Republishes for the passage of time alone (a scheduled post's date has come).
     pub fn tick(&mut self, now: DateTime<Utc>) -> Report {
-        self.republish(now, Instant::now())
+        let delta = self.listing.advance(now);
+        self.republish(delta, Instant::now())
     }
 
     /// Whether some documents could not be written to (or removed from) `feeds/` yet.
@@ -161,7 +191,7 @@ impl Publisher {
         if self.resync && std::fs::create_dir_all(dir).is_err() {
             // Still not a directory: nothing can be written yet.
             return Report {
-                posts: self.listing.posts.len(),
+                posts: self.listing.len(),
                 documents: self.state.store.load().len(),
                 elapsed: started.elapsed(),
                 ..Report::default()
@@ -183,7 +213,7 @@ impl Publisher {
         self.unremoved = sync.failed_removals.iter().cloned().collect();
         self.note_output(&sync);
         Report {
-            posts: self.listing.posts.len(),
+            posts: self.listing.len(),
             documents: self.state.store.load().len(),
             sync,
             elapsed: started.elapsed(),
@@ -201,29 +231,32 @@ impl Publisher {
 
     /// When the next scheduled post is due, if any is held back.
     pub fn next_due(&self) -> Option<DateTime<Utc>> {
-        self.listing.next_future.map(|d| d.with_timezone(&Utc))
+        self.listing.next_due()
     }
 
-    /// Recomputes the listing and re-renders only the scopes whose posts changed.
-    fn republish(&mut self, now: DateTime<Utc>, started: Instant) -> Report {
-        let new_listing = self.site.listing(now, self.opts);
-        let affected = site::affected_scopes(&self.listing, &new_listing);
-        self.listing = new_listing;
-        if affected.is_empty() {
+    /// Re-renders only the scopes a change touched, and the pages of the posts it touched.
+    fn republish(&mut self, delta: Delta, started: Instant) -> Report {
+        if delta.is_empty() {
             return Report {
-                posts: self.listing.posts.len(),
+                posts: self.listing.len(),
                 documents: self.state.store.load().len(),
                 elapsed: started.elapsed(),
                 ..Report::default()
             };
         }
-        let live: BTreeSet<Scope> = self.listing.scopes().into_iter().collect();
-        let (render_now, gone): (Vec<Scope>, Vec<Scope>) =
-            affected.into_iter().partition(|s| live.contains(s));
-        self.fragments = Fragments::update(&self.fragments, &self.meta, &self.listing);
-        let mut rendered =
-            render::render_scopes(&self.meta, &self.listing, &self.fragments, &render_now);
-        render::render_lists(&self.meta, &self.listing, &mut rendered);
+        let (render_now, gone): (Vec<Scope>, Vec<Scope>) = delta
+            .scopes
+            .into_iter()
+            .partition(|s| self.listing.has_scope(s));
+        self.fragments.forget(&delta.posts);
+        self.fragments
+            .prepare(&self.meta, &self.listing, &render_now);
+        let rendered = render::render_scopes_and_lists(
+            &self.meta,
+            &self.listing,
+            &self.fragments,
+            &render_now,
+        );
         let removals: Vec<String> = gone
             .iter()
             .flat_map(|s| self.meta.formats.iter().map(move |f| feed::route(s, *f)))
@@ -231,8 +264,18 @@ impl Publisher {
         // The output directory went away (or something else took its name): the files of the
         // documents not rendered now are gone with it, so all are to be written again.
         self.resync |= !self.config.paths.output.is_dir();
-        let sync = output::apply(&self.config.paths.output, &rendered.docs, &removals);
-        self.swap_in(rendered, removals, sync, started)
+        // Only what differs from the last written bytes goes to disk, without reading the old
+        // file back; a document whose bytes did not change keeps its file and its mtime.
+        let changed = rendered.docs.iter().filter(|(route, doc)| {
+            self.resync
+                || self.unwritten.contains(*route)
+                || self
+                    .docs
+                    .get(*route)
+                    .is_none_or(|old| old.bytes != doc.bytes)
+        });
+        let sync = output::apply_changed(&self.config.paths.output, changed, &removals);
+        self.swap_in(rendered, removals, sync, started, &delta.posts)
     }
 
     /// Records `rendered` as the current documents, refreshes post pages, and swaps the store.
@@ -242,6 +285,7 @@ impl Publisher {
         removals: Vec<String>,
         sync: SyncReport,
         started: Instant,
+        changed_posts: &BTreeSet<PathBuf>,
     ) -> Report {
         for r in &removals {
             self.docs.remove(r);
@@ -255,7 +299,7 @@ impl Publisher {
         self.unremoved.extend(sync.failed_removals.iter().cloned());
         self.note_output(&sync);
         let rendered_feeds = rendered.docs.len();
-        let (page_upserts, page_removals) = self.refresh_pages();
+        let (page_upserts, page_removals) = self.refresh_pages(changed_posts);
         let rendered_pages = page_upserts.len();
         let prev = self.state.store.load_full();
         let meta = &self.meta;
@@ -271,6 +315,20 @@ impl Publisher {
                 l
             })
         };
+        // The feeds this publish rendered, and those it removed, for the hub.
+        let hub = self.state.hub.clone();
+        let (hub_rendered, hub_removed): (Vec<String>, Vec<String>) = match &hub {
+            Some(_) => (
+                rendered
+                    .docs
+                    .iter()
+                    .filter(|(_, d)| hub::is_feed_type(d.content_type))
+                    .map(|(r, _)| r.clone())
+                    .collect(),
+                removals.clone(),
+            ),
+            None => (Vec::new(), Vec::new()),
+        };
         let mut upserts: Vec<(String, Doc, Option<SystemTime>)> =
             Vec::with_capacity(rendered_feeds + rendered_pages);
         for (route, doc) in rendered.docs {
@@ -278,18 +336,33 @@ impl Publisher {
             upserts.push((route, doc, None));
         }
         upserts.extend(page_upserts);
-        let store = Store::update(
+        let times = &sync.times;
+        let store = Store::update_with_times(
             &prev,
             upserts,
             removals.into_iter().chain(page_removals),
-            Some(&self.config.paths.output),
+            |route, _| times.get(route).copied(),
             link_of,
             SystemTime::now(),
         );
         let documents = store.len();
+        // A feed changed when its document is not the previous one: the store keeps the same
+        // `Arc` for unchanged bytes.
+        let hub_changed: Vec<(String, Arc<crate::store::Document>)> = hub_rendered
+            .into_iter()
+            .filter_map(|route| {
+                let new = Arc::clone(store.get(&route)?);
+                let same = prev.get(&route).is_some_and(|old| Arc::ptr_eq(old, &new));
+                (!same).then_some((route, new))
+            })
+            .collect();
         self.state.swap(store);
+        if let Some(hub) = hub {
+            // Only bookkeeping and enqueueing: never waits for a subscriber.
+            hub.published(hub_changed, &hub_removed);
+        }
         Report {
-            posts: self.listing.posts.len(),
+            posts: self.listing.len(),
             documents,
             rendered: rendered_feeds + rendered_pages,
             failures: rendered.failures.into_iter().collect(),
@@ -299,49 +372,60 @@ impl Publisher {
         }
     }
 
-    /// Renders the pages of new or changed posts and drops those of posts no longer listed.
-    /// Returns the pages to upsert and the routes to remove.
+    /// Re-renders the pages of the posts that entered, left or changed in the listing, and
+    /// drops pages no post claims any more. Two posts claiming one permalink: the newer one
+    /// gets it. Returns the pages to upsert and the routes to remove.
     #[allow(clippy::type_complexity)]
-    fn refresh_pages(&mut self) -> (Vec<(String, Doc, Option<SystemTime>)>, Vec<String>) {
-        let mut next: HashMap<PathBuf, CachedPage> =
-            HashMap::with_capacity(self.listing.posts.len());
-        let mut upserts = Vec::new();
-        // Two posts claiming one permalink: the newer one (first in the listing) wins.
-        let mut claimed: BTreeSet<String> = BTreeSet::new();
-        for post in &self.listing.posts {
-            let route = page::page_route(post);
-            if !claimed.insert(route.clone()) {
-                continue;
+    fn refresh_pages(
+        &mut self,
+        changed: &BTreeSet<PathBuf>,
+    ) -> (Vec<(String, Doc, Option<SystemTime>)>, Vec<String>) {
+        let mut dirty: BTreeSet<String> = BTreeSet::new();
+        for source in changed {
+            if let Some(old) = self.pages.remove(source) {
+                if let Some(c) = self.claims.get_mut(&old.route) {
+                    c.remove(&old.order);
+                }
+                dirty.insert(old.route);
             }
-            let cached = self
-                .pages
-                .remove(&post.source)
-                .filter(|c| c.route == route && Arc::ptr_eq(&c.post, post));
-            let page = match cached {
-                Some(c) => c,
-                None => {
+            if let Some(post) = self.listing.get(source) {
+                let route = page::page_route(post);
+                let order = (
+                    std::cmp::Reverse(post.date.with_timezone(&Utc)),
+                    source.clone(),
+                );
+                self.claims
+                    .entry(route.clone())
+                    .or_default()
+                    .insert(order.clone());
+                dirty.insert(route.clone());
+                self.pages
+                    .insert(source.clone(), PageClaim { route, order });
+            }
+        }
+        let mut upserts = Vec::new();
+        let mut removals = Vec::new();
+        for route in dirty {
+            let winner = self
+                .claims
+                .get(&route)
+                .and_then(|c| c.first())
+                .and_then(|(_, src)| self.listing.get(src));
+            match winner {
+                Some(post) => {
                     let doc = Doc {
                         content_type: HTML_TYPE,
                         bytes: page::render(&self.meta, post).into(),
                     };
                     let t = system_time(&post.updated.max(post.date).with_timezone(&Utc));
-                    upserts.push((route.clone(), doc, Some(t)));
-                    CachedPage {
-                        post: Arc::clone(post),
-                        route,
-                    }
+                    upserts.push((route, doc, Some(t)));
                 }
-            };
-            next.insert(post.source.clone(), page);
+                None => {
+                    self.claims.remove(&route);
+                    removals.push(route);
+                }
+            }
         }
-        let live: BTreeSet<&str> = next.values().map(|p| p.route.as_str()).collect();
-        let removals = self
-            .pages
-            .values()
-            .map(|p| p.route.clone())
-            .filter(|r| !live.contains(r.as_str()))
-            .collect();
-        self.pages = next;
         (upserts, removals)
     }
 

@@ -54,48 +54,48 @@ pub struct Fragments {
 }
 
 impl Fragments {
-    /// The fragments for `listing`: reused from `prev` for posts whose version did not change,
-    /// rendered (in parallel) for the rest. Posts that appear in no feed get none.
-    pub fn update(prev: &Fragments, meta: &SiteMeta, listing: &Listing) -> Fragments {
-        let mut needed: HashMap<&Path, &Arc<Post>> = HashMap::new();
-        for scope in listing.scopes() {
-            for i in listing.scope_indexes(&scope, meta.limit) {
-                let p = &listing.posts[i];
-                needed.insert(p.source.as_path(), p);
+    /// Makes sure every post in the feeds of `scopes` has fragments for its current version,
+    /// rendering the missing or stale ones in parallel.
+    pub fn prepare(&mut self, meta: &SiteMeta, listing: &Listing, scopes: &[Scope]) {
+        let mut todo: HashMap<&Path, &Post> = HashMap::new();
+        for scope in scopes {
+            for post in listing.scope_posts(scope, meta.limit) {
+                let fresh = self
+                    .map
+                    .get(&post.source)
+                    .is_some_and(|f| std::ptr::eq(f.post.as_ref(), post));
+                if !fresh {
+                    todo.insert(post.source.as_path(), post);
+                }
             }
         }
-        let (kept, todo): (Vec<_>, Vec<_>) = needed.into_iter().partition(|(src, post)| {
-            prev.map
-                .get(*src)
-                .is_some_and(|f| Arc::ptr_eq(&f.post, post))
-        });
-        let mut map: HashMap<PathBuf, Arc<PostFragments>> = kept
-            .into_iter()
-            .filter_map(|(src, _)| {
-                prev.map
-                    .get(src)
-                    .map(|f| (src.to_path_buf(), Arc::clone(f)))
-            })
-            .collect();
         let fresh: Vec<(PathBuf, Arc<PostFragments>)> = todo
             .into_par_iter()
-            .map(|(src, post)| {
+            .filter_map(|(src, post)| {
+                // The listing holds the Arc; fragments keep it to know their version.
+                let arc = Arc::clone(listing.get(src)?);
                 let by_format = meta
                     .formats
                     .iter()
                     .map(|f| (*f, feed::fragment(meta, post, *f)))
                     .collect();
-                (
+                Some((
                     src.to_path_buf(),
                     Arc::new(PostFragments {
-                        post: Arc::clone(post),
+                        post: arc,
                         by_format,
                     }),
-                )
+                ))
             })
             .collect();
-        map.extend(fresh);
-        Fragments { map }
+        self.map.extend(fresh);
+    }
+
+    /// Drops the fragments of posts that changed or left.
+    pub fn forget<'p>(&mut self, sources: impl IntoIterator<Item = &'p PathBuf>) {
+        for s in sources {
+            self.map.remove(s);
+        }
     }
 
     /// The fragment of `post` in `format`, or why it could not be made.
@@ -103,6 +103,7 @@ impl Fragments {
         let f = self
             .map
             .get(&post.source)
+            .filter(|f| std::ptr::eq(f.post.as_ref(), post))
             .ok_or_else(|| format!("no fragment for {}", post.source.display()))?;
         match f.by_format.iter().find(|(fmt, _)| *fmt == format) {
             Some((_, Ok(bytes))) => Ok(bytes),
@@ -214,15 +215,34 @@ pub fn render_lists(meta: &SiteMeta, listing: &Listing, out: &mut Rendered) {
 
 /// Renders every document of the site from scratch (fragments included).
 pub fn render_site(meta: &SiteMeta, listing: &Listing) -> Rendered {
-    let fragments = Fragments::update(&Fragments::default(), meta, listing);
+    let mut fragments = Fragments::default();
+    fragments.prepare(meta, listing, &listing.scopes());
     render_all(meta, listing, &fragments)
+}
+
+/// Renders the feeds of `scopes` and, alongside them, the OPML list and the index page.
+pub fn render_scopes_and_lists(
+    meta: &SiteMeta,
+    listing: &Listing,
+    fragments: &Fragments,
+    scopes: &[Scope],
+) -> Rendered {
+    let (mut out, lists) = rayon::join(
+        || render_scopes(meta, listing, fragments, scopes),
+        || {
+            let mut lists = Rendered::default();
+            render_lists(meta, listing, &mut lists);
+            lists
+        },
+    );
+    out.docs.extend(lists.docs);
+    out.failures.extend(lists.failures);
+    out
 }
 
 /// Renders every document of the site.
 pub fn render_all(meta: &SiteMeta, listing: &Listing, fragments: &Fragments) -> Rendered {
-    let mut out = render_scopes(meta, listing, fragments, &listing.scopes());
-    render_lists(meta, listing, &mut out);
-    out
+    render_scopes_and_lists(meta, listing, fragments, &listing.scopes())
 }
 
 #[cfg(test)]
@@ -267,8 +287,9 @@ mod tests {
                 };
                 let meta = SiteMeta::from_config(&config);
                 let listing = listing(&config);
-                let fragments = Fragments::update(&Fragments::default(), &meta, &listing);
                 let scopes = listing.scopes();
+                let mut fragments = Fragments::default();
+                fragments.prepare(&meta, &listing, &scopes);
                 assert_eq!(scopes.len(), 5, "{scopes:?}");
                 for scope in &scopes {
                     for format in Format::ALL {
@@ -300,11 +321,15 @@ mod tests {
         let config = Config::default_for_test(Path::new("p"), Path::new("o"));
         let meta = SiteMeta::from_config(&config);
         let listing = listing(&config);
-        let first = Fragments::update(&Fragments::default(), &meta, &listing);
-        let second = Fragments::update(&first, &meta, &listing);
+        let mut fragments = Fragments::default();
+        fragments.prepare(&meta, &listing, &listing.scopes());
+        let first = fragments.clone();
+        fragments.prepare(&meta, &listing, &listing.scopes());
         assert_eq!(first.len(), 3);
         for (src, f) in &first.map {
-            assert!(Arc::ptr_eq(f, &second.map[src]));
+            assert!(Arc::ptr_eq(f, &fragments.map[src]));
         }
+        fragments.forget([&PathBuf::from("2022-01-01-b.md")]);
+        assert_eq!(fragments.len(), 2);
     }
 }

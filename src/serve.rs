@@ -15,6 +15,7 @@ use anyhow::{Context, Result};
 use chrono::Utc;
 
 use crate::config::{own_address_url, Config};
+use crate::hub::Hub;
 use crate::publish::{Publisher, Report};
 use crate::site::{Change, ListOptions, Site};
 use crate::watch::{self, Batch, Watcher};
@@ -74,8 +75,15 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
     let window = Duration::from_millis(config.server.debounce_ms);
     let watcher = watch::watch(&config.paths.posts, window, opts.drafts, tx.clone())
         .with_context(|| format!("cannot watch {}", config.paths.posts.display()))?;
+    let hub = if config.hub.enabled {
+        check_state_dir(&config)?;
+        Some(Hub::start(&config).context("cannot start the WebSub hub")?)
+    } else {
+        None
+    };
     let access_log = config.server.access_log;
-    let (publisher, report) = Publisher::start(config, opts, Utc::now(), access_log);
+    let (publisher, report) =
+        Publisher::start_with_hub(config, opts, Utc::now(), access_log, hub.clone());
     log_report("initial build", &report);
     let state = Arc::clone(&publisher.state);
     {
@@ -94,8 +102,30 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
         .context("cannot start the publisher thread")?;
     let threads = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
     crate::server::run(listener, state, threads)?;
+    if let Some(hub) = &hub {
+        // Deliveries still in flight end with the process; the file records which version
+        // each subscriber has, so the next start sends them again.
+        hub.flush();
+    }
     // The publisher thread holds no request state; it ends with the process.
     tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+/// The hub's state directory must not be inside the output directory, which is published as
+/// it is (and holds only documents): the subscriptions file holds the subscribers' secrets.
+fn check_state_dir(config: &Config) -> Result<()> {
+    let state = std::path::absolute(&config.hub.state_dir)
+        .with_context(|| format!("hub.state_dir {}", config.hub.state_dir.display()))?;
+    let output = std::path::absolute(&config.paths.output)
+        .with_context(|| format!("paths.output {}", config.paths.output.display()))?;
+    if state.starts_with(&output) {
+        anyhow::bail!(
+            "hub.state_dir: {} is inside the output directory {}; keep the subscriptions (and their secrets) out of what is published",
+            config.hub.state_dir.display(),
+            config.paths.output.display()
+        );
+    }
     Ok(())
 }
 

@@ -8,21 +8,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 use walkdir::WalkDir;
 
+pub use crate::listing::{Delta, ListOptions, Listing, Scope, Term, TermKind};
 use crate::post::{self, FileKind, ParseContext, Post, PostError, PostErrorKind, DRAFTS_DIR};
-use crate::slug::slugify;
-
-/// Which posts are listed besides the normal ones.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ListOptions {
-    /// Include drafts (`_drafts/` and `draft: true`).
-    pub drafts: bool,
-    /// Include posts dated in the future.
-    pub future: bool,
-}
 
 /// Every post file under the root, parsed or failed, keyed by path relative to the root.
 #[derive(Debug, Clone, Default)]
@@ -168,7 +159,13 @@ fn io_reason(e: &walkdir::Error) -> String {
 impl Site {
     /// Reads every post under `root` (parsing in parallel).
     pub fn load(root: &Path, ctx: &ParseContext, drafts: bool) -> Site {
+        let started = std::time::Instant::now();
         let (files, walk_errors) = discover(root, drafts);
+        tracing::debug!(
+            "walked {} post files in {:?}",
+            files.len(),
+            started.elapsed()
+        );
         let results: Vec<(PathBuf, Result<Post, PostError>)> = files
             .into_par_iter()
             .map(|rel| {
@@ -199,179 +196,6 @@ impl Site {
     pub fn listing(&self, now: DateTime<Utc>, opts: ListOptions) -> Listing {
         Listing::new(self.posts.values().cloned(), now, opts)
     }
-}
-
-/// One category or tag: its name as written and the posts that carry it (newest first,
-/// as indexes into [`Listing::posts`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Term {
-    pub name: String,
-    pub slug: String,
-    pub posts: Vec<usize>,
-}
-
-/// The kind of a term scope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum TermKind {
-    Category,
-    Tag,
-}
-
-impl TermKind {
-    /// The URL directory of this kind's feeds.
-    pub fn dir(self) -> &'static str {
-        match self {
-            TermKind::Category => "categories",
-            TermKind::Tag => "tags",
-        }
-    }
-}
-
-/// A set of posts that gets its own feeds.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Scope {
-    All,
-    Term(TermKind, String),
-}
-
-impl Scope {
-    /// The scope's directory under the server root: `` or `/categories/{slug}` (decoded).
-    pub fn dir(&self) -> String {
-        match self {
-            Scope::All => String::new(),
-            Scope::Term(kind, slug) => format!("/{}/{slug}", kind.dir()),
-        }
-    }
-}
-
-/// Published posts, newest first, with their term indexes.
-#[derive(Debug, Clone)]
-pub struct Listing {
-    pub posts: Vec<Arc<Post>>,
-    pub categories: BTreeMap<String, Term>,
-    pub tags: BTreeMap<String, Term>,
-    /// The date of the earliest post held back because it is in the future.
-    pub next_future: Option<DateTime<FixedOffset>>,
-}
-
-impl Listing {
-    /// Filters, orders (date descending, ties by path) and indexes the posts.
-    pub fn new(
-        posts: impl IntoIterator<Item = Arc<Post>>,
-        now: DateTime<Utc>,
-        opts: ListOptions,
-    ) -> Listing {
-        let mut next_future: Option<DateTime<FixedOffset>> = None;
-        let mut listed: Vec<Arc<Post>> = posts
-            .into_iter()
-            .filter(|p| !p.unpublished && (opts.drafts || !p.draft))
-            .filter(|p| {
-                if opts.future || p.date <= now {
-                    true
-                } else {
-                    if next_future.is_none_or(|n| p.date < n) {
-                        next_future = Some(p.date);
-                    }
-                    false
-                }
-            })
-            .collect();
-        listed.sort_by(|a, b| b.date.cmp(&a.date).then_with(|| a.source.cmp(&b.source)));
-        let categories = index(&listed, |p| &p.categories);
-        let tags = index(&listed, |p| &p.tags);
-        Listing {
-            posts: listed,
-            categories,
-            tags,
-            next_future,
-        }
-    }
-
-    /// Every scope: all posts, then each category, then each tag (slug order).
-    pub fn scopes(&self) -> Vec<Scope> {
-        let mut out = vec![Scope::All];
-        out.extend(
-            self.categories
-                .keys()
-                .map(|s| Scope::Term(TermKind::Category, s.clone())),
-        );
-        out.extend(
-            self.tags
-                .keys()
-                .map(|s| Scope::Term(TermKind::Tag, s.clone())),
-        );
-        out
-    }
-
-    /// The term of a scope (`None` for all posts or an unknown slug).
-    pub fn term(&self, scope: &Scope) -> Option<&Term> {
-        match scope {
-            Scope::All => None,
-            Scope::Term(TermKind::Category, slug) => self.categories.get(slug),
-            Scope::Term(TermKind::Tag, slug) => self.tags.get(slug),
-        }
-    }
-
-    /// The posts of a scope, newest first, at most `limit` (0 = all).
-    pub fn scope_posts(&self, scope: &Scope, limit: usize) -> Vec<&Post> {
-        self.scope_indexes(scope, limit)
-            .map(|i| self.posts[i].as_ref())
-            .collect()
-    }
-
-    /// Indexes into [`Listing::posts`] of a scope's posts, newest first, at most `limit`.
-    pub fn scope_indexes(
-        &self,
-        scope: &Scope,
-        limit: usize,
-    ) -> Box<dyn Iterator<Item = usize> + '_> {
-        let take = if limit == 0 { usize::MAX } else { limit };
-        match scope {
-            Scope::All => Box::new((0..self.posts.len()).take(take)),
-            _ => match self.term(scope) {
-                Some(t) => Box::new(t.posts.iter().copied().take(take)),
-                None => Box::new(std::iter::empty()),
-            },
-        }
-    }
-}
-
-/// Groups posts by term slug; the name shown is the spelling most posts use (ties: the
-/// smallest), so it does not depend on file order.
-fn index(posts: &[Arc<Post>], terms: impl Fn(&Post) -> &Vec<String>) -> BTreeMap<String, Term> {
-    let mut spellings: BTreeMap<String, BTreeMap<&str, usize>> = BTreeMap::new();
-    let mut members: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (i, p) in posts.iter().enumerate() {
-        for t in terms(p) {
-            let slug = slugify(t);
-            if slug.is_empty() {
-                continue;
-            }
-            *spellings
-                .entry(slug.clone())
-                .or_default()
-                .entry(t.as_str())
-                .or_default() += 1;
-            let m = members.entry(slug).or_default();
-            if m.last() != Some(&i) {
-                m.push(i);
-            }
-        }
-    }
-    members
-        .into_iter()
-        .map(|(slug, posts)| {
-            let name = spellings
-                .get(&slug)
-                .and_then(|s| {
-                    s.iter()
-                        .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
-                        .map(|(n, _)| (*n).to_owned())
-                })
-                .unwrap_or_else(|| slug.clone());
-            (slug.clone(), Term { name, slug, posts })
-        })
-        .collect()
 }
 
 /// One change to the posts tree, in feedsmith's own vocabulary (see `watch`).
@@ -513,18 +337,25 @@ impl Site {
 
     /// Drops every post and error at or under `rel`; returns the posts dropped.
     fn remove_prefix(&mut self, rel: &Path) -> Vec<PathBuf> {
-        let gone: Vec<PathBuf> = self
-            .posts
-            .keys()
-            .filter(|p| p.starts_with(rel))
-            .cloned()
-            .collect();
+        let gone = under(&self.posts, rel);
         for p in &gone {
             self.posts.remove(p);
         }
-        self.errors.retain(|p, _| !p.starts_with(rel));
+        for p in under(&self.errors, rel) {
+            self.errors.remove(&p);
+        }
         gone
     }
+}
+
+/// The keys at or under `rel`: paths order by components, so they follow `rel` in one run
+/// (O(log n + k), not a scan of the whole site).
+fn under<V>(map: &BTreeMap<PathBuf, V>, rel: &Path) -> Vec<PathBuf> {
+    use std::ops::Bound::{Included, Unbounded};
+    map.range::<Path, _>((Included(rel), Unbounded))
+        .take_while(|(p, _)| p.starts_with(rel))
+        .map(|(p, _)| p.clone())
+        .collect()
 }
 
 /// The canonical paths of the directories a walk from `root` passes through to reach `rel`
@@ -571,52 +402,4 @@ pub fn is_skipped_path(rel: &Path, drafts: bool) -> bool {
             || (!drafts && name == DRAFTS_DIR)
             || (i == last && post::is_ignored_name(name))
     })
-}
-
-/// The scopes whose documents can differ between two listings: all posts, plus every term of
-/// every post that was added, removed or changed (its old and its new terms).
-pub fn affected_scopes(old: &Listing, new: &Listing) -> std::collections::BTreeSet<Scope> {
-    use std::collections::{BTreeSet, HashMap};
-    let old_by: HashMap<&Path, &Arc<Post>> =
-        old.posts.iter().map(|p| (p.source.as_path(), p)).collect();
-    let new_by: HashMap<&Path, &Arc<Post>> =
-        new.posts.iter().map(|p| (p.source.as_path(), p)).collect();
-    let mut scopes = BTreeSet::new();
-    let mut touch = |p: &Post| {
-        for c in &p.categories {
-            let s = slugify(c);
-            if !s.is_empty() {
-                scopes.insert(Scope::Term(TermKind::Category, s));
-            }
-        }
-        for t in &p.tags {
-            let s = slugify(t);
-            if !s.is_empty() {
-                scopes.insert(Scope::Term(TermKind::Tag, s));
-            }
-        }
-    };
-    let mut any = false;
-    for (src, p) in &old_by {
-        match new_by.get(src) {
-            Some(q) if Arc::ptr_eq(p, q) => {}
-            other => {
-                any = true;
-                touch(p);
-                if let Some(q) = other {
-                    touch(q);
-                }
-            }
-        }
-    }
-    for (src, q) in &new_by {
-        if !old_by.contains_key(src) {
-            any = true;
-            touch(q);
-        }
-    }
-    if any {
-        scopes.insert(Scope::All);
-    }
-    scopes
 }

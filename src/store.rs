@@ -199,31 +199,61 @@ pub fn compress(coding: Coding, raw: &[u8]) -> std::io::Result<Vec<u8>> {
     }
 }
 
+/// How many shards the store is split into.
+const SHARDS: usize = 256;
+
 /// Every published document by decoded route.
-#[derive(Debug, Default)]
+///
+/// The map is split into shards behind `Arc`s: the next store shares every shard a republish
+/// did not touch, so swapping in an edit costs the few shards it changed, not a copy of every
+/// post page of the site.
+#[derive(Debug, Clone)]
 pub struct Store {
-    docs: HashMap<String, Arc<Document>>,
+    shards: Vec<Arc<HashMap<String, Arc<Document>>>>,
+    len: usize,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store {
+            shards: (0..SHARDS).map(|_| Arc::new(HashMap::new())).collect(),
+            len: 0,
+        }
+    }
+}
+
+fn shard_of(route: &str) -> usize {
+    // Fixed hash (not per-process random): shard choice is a pure function of the route.
+    (xxhash_rust::xxh3::xxh3_64(route.as_bytes()) % SHARDS as u64) as usize
 }
 
 impl Store {
     /// Looks a decoded route up.
     pub fn get(&self, route: &str) -> Option<&Arc<Document>> {
-        self.docs.get(route)
+        self.shards[shard_of(route)].get(route)
     }
 
     pub fn len(&self) -> usize {
-        self.docs.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.docs.is_empty()
+        self.len == 0
     }
 
     /// Routes in order (for logs and tests).
     pub fn routes(&self) -> Vec<&str> {
-        let mut r: Vec<&str> = self.docs.keys().map(String::as_str).collect();
+        let mut r: Vec<&str> = self
+            .shards
+            .iter()
+            .flat_map(|s| s.keys().map(String::as_str))
+            .collect();
         r.sort_unstable();
         r
+    }
+
+    fn shard_mut(&mut self, route: &str) -> &mut HashMap<String, Arc<Document>> {
+        Arc::make_mut(&mut self.shards[shard_of(route)])
     }
 
     /// Builds the next store from `prev`: `removals` leave, `upserts` come in.
@@ -241,29 +271,55 @@ impl Store {
         link_of: impl Fn(&str) -> Option<String>,
         fallback_time: SystemTime,
     ) -> Store {
-        let mut docs = prev.docs.clone();
+        Store::update_with_times(
+            prev,
+            upserts,
+            removals,
+            |route, hash| out_dir.and_then(|d| disk_time(d, route, hash)),
+            link_of,
+            fallback_time,
+        )
+    }
+
+    /// [`Store::update`] with the file times already known (`time_of(route, hash)`: the mtime
+    /// of the file holding those bytes), as a publish that just synced `feeds/` knows them.
+    pub fn update_with_times(
+        prev: &Store,
+        upserts: impl IntoIterator<Item = (String, Doc, Option<SystemTime>)>,
+        removals: impl IntoIterator<Item = String>,
+        time_of: impl Fn(&str, u128) -> Option<SystemTime>,
+        link_of: impl Fn(&str) -> Option<String>,
+        fallback_time: SystemTime,
+    ) -> Store {
+        let mut next = prev.clone();
         for route in removals {
-            docs.remove(&route);
+            if next.shard_mut(&route).remove(&route).is_some() {
+                next.len -= 1;
+            }
         }
         for (route, doc, fixed_time) in upserts {
             let hash = content_hash(&doc.bytes);
-            if let Some(old) = prev.docs.get(&route) {
-                if old.hash == hash && old.content_type == doc.content_type {
-                    docs.insert(route, Arc::clone(old));
-                    continue;
+            let document = match prev.get(&route) {
+                Some(old) if old.hash == hash && old.content_type == doc.content_type => {
+                    Arc::clone(old)
                 }
+                _ => {
+                    let time = fixed_time
+                        .or_else(|| time_of(&route, hash))
+                        .unwrap_or(fallback_time)
+                        // Never later than now (RFC 9110 §8.8.2.1): a post page of a
+                        // future-dated or future-`updated` post would otherwise answer 304 to
+                        // every later revalidation.
+                        .min(fallback_time);
+                    let link = link_of(&route);
+                    Arc::new(Document::new(doc.content_type, doc.bytes, time, link))
+                }
+            };
+            if next.shard_mut(&route).insert(route, document).is_none() {
+                next.len += 1;
             }
-            let time = fixed_time
-                .or_else(|| out_dir.and_then(|d| disk_time(d, &route, hash)))
-                .unwrap_or(fallback_time)
-                // Never later than now (RFC 9110 §8.8.2.1): a post page of a future-dated or
-                // future-`updated` post would otherwise answer 304 to every later revalidation.
-                .min(fallback_time);
-            let link = link_of(&route);
-            let document = Document::new(doc.content_type, doc.bytes, time, link);
-            docs.insert(route, Arc::new(document));
         }
-        Store { docs }
+        next
     }
 
     /// Builds the next store holding exactly `docs` (see [`Store::update`]).
@@ -277,8 +333,9 @@ impl Store {
         let docs: Vec<_> = docs.into_iter().collect();
         let keep: std::collections::HashSet<&str> = docs.iter().map(|d| d.0.as_str()).collect();
         let removals: Vec<String> = prev
-            .docs
-            .keys()
+            .shards
+            .iter()
+            .flat_map(|s| s.keys())
             .filter(|r| !keep.contains(r.as_str()))
             .cloned()
             .collect();
@@ -289,8 +346,14 @@ impl Store {
     /// being served as they last were).
     pub fn carry_over(&mut self, prev: &Store, keep: impl IntoIterator<Item = String>) {
         for route in keep {
-            if let Some(old) = prev.docs.get(&route) {
-                self.docs.entry(route).or_insert_with(|| Arc::clone(old));
+            if let Some(old) = prev.get(&route) {
+                let old = Arc::clone(old);
+                if let std::collections::hash_map::Entry::Vacant(e) =
+                    self.shard_mut(&route).entry(route)
+                {
+                    e.insert(old);
+                    self.len += 1;
+                }
             }
         }
     }

@@ -342,9 +342,11 @@ fn check_200_headers(server: &Server, path: &str, ctype: &str, r: &Resp, max_age
     assert_eq!(r.h("vary"), "Accept-Encoding", "{what}");
     if is_feed(path) {
         let own = server.at(path);
+        // `serve` runs its WebSub hub by default and advertises it next to the self link.
+        let hub = server.at("/hub");
         assert_eq!(
             r.h("link"),
-            format!("<{own}>; rel=\"self\""),
+            format!("<{own}>; rel=\"self\", <{hub}>; rel=\"hub\""),
             "{what}: Link self must be the document's own URL"
         );
         // The same self URL inside the document.

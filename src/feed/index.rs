@@ -50,7 +50,7 @@ pub fn render(meta: &SiteMeta, listing: &Listing) -> Result<Vec<u8>, String> {
         h,
         "<p>{} posts. Subscribe to everything, or to a single category or tag. \
          <a href=\"{}\">OPML</a> lists every feed.</p>",
-        listing.posts.len(),
+        listing.len(),
         attr(&meta.url(super::OPML_ROUTE))
     );
     let _ = write!(h, "<h2 id=\"all\">All posts</h2>\n<p>");
@@ -77,7 +77,7 @@ pub fn render(meta: &SiteMeta, listing: &Listing) -> Result<Vec<u8>, String> {
         h.push_str("</ul>\n");
     }
     h.push_str("<h2 id=\"recent\">Recent posts</h2>\n<ul>\n");
-    for p in listing.posts.iter().take(20) {
+    for p in listing.iter().take(20) {
         let _ = writeln!(
             h,
             "<li><a href=\"{}\">{}</a> <span class=\"n\">{}</span></li>",

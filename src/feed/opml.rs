@@ -21,12 +21,7 @@ pub fn render(meta: &SiteMeta, listing: &Listing) -> Result<Vec<u8>, String> {
     let err = |e: std::io::Error| format!("OPML writer: {e}");
     let mut w = Writer::new(Vec::with_capacity(16 * 1024));
     let format = outline_format(meta);
-    let updated = listing
-        .posts
-        .iter()
-        .map(|p| p.updated.max(p.date))
-        .max()
-        .unwrap_or_else(super::epoch);
+    let updated = listing.newest_update().unwrap_or_else(super::epoch);
 
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)))
         .map_err(err)?;

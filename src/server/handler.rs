@@ -81,25 +81,81 @@ pub fn handle<B>(req: &Request<B>, state: &State) -> Response<Full<Bytes>> {
     let started = Instant::now();
     let response = respond(req, state);
     if state.access_log {
-        let bytes = response
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("0");
-        let bytes = if req.method() == Method::HEAD {
-            "0"
-        } else {
-            bytes
-        };
-        tracing::info!(
-            target: "feedsmith::access",
-            "{} {} {} {}B {}µs",
-            req.method(),
-            req.uri().path(),
-            response.status().as_u16(),
-            bytes,
-            started.elapsed().as_micros()
-        );
+        log_access(req.method(), req.uri().path(), &response, started);
+    }
+    response
+}
+
+/// The access log line of a request: method, path, status, body bytes, microseconds.
+fn log_access(method: &Method, path: &str, response: &Response<Full<Bytes>>, started: Instant) {
+    let bytes = response
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("0");
+    let bytes = if method == Method::HEAD { "0" } else { bytes };
+    tracing::info!(
+        target: "feedsmith::access",
+        "{} {} {} {}B {}µs",
+        method,
+        path,
+        response.status().as_u16(),
+        bytes,
+        started.elapsed().as_micros()
+    );
+}
+
+/// How long a subscriber has to send its request body.
+pub const HUB_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Handles `POST /hub` (only called when the hub is enabled): reads the form body, at most
+/// [`crate::hub::request::MAX_BODY_BYTES`] within [`HUB_BODY_TIMEOUT`], and hands it to the
+/// hub.
+pub async fn handle_hub_post(
+    req: Request<hyper::body::Incoming>,
+    state: &State,
+) -> Response<Full<Bytes>> {
+    use http_body_util::BodyExt;
+    let started = Instant::now();
+    let (parts, body) = req.into_parts();
+    let limit = crate::hub::request::MAX_BODY_BYTES;
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let response = if declared.is_some_and(|n| n > limit as u64) {
+        plain(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "413 request body too large\n",
+        )
+    } else {
+        let read = http_body_util::Limited::new(body, limit).collect();
+        match tokio::time::timeout(HUB_BODY_TIMEOUT, read).await {
+            Err(_) => plain(StatusCode::REQUEST_TIMEOUT, "408 request body too slow\n"),
+            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "413 request body too large\n",
+            ),
+            Ok(Err(_)) => plain(StatusCode::BAD_REQUEST, "400 bad request body\n"),
+            Ok(Ok(collected)) => match &state.hub {
+                Some(hub) => {
+                    let body = collected.to_bytes();
+                    let content_type = parts
+                        .headers
+                        .get(CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok());
+                    let reply = hub.accept(content_type, &body, &state.store.load());
+                    let status = StatusCode::from_u16(reply.status)
+                        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                    text(status, reply.message)
+                }
+                None => plain(StatusCode::NOT_FOUND, "404 not found\n"),
+            },
+        }
+    };
+    if state.access_log {
+        log_access(&parts.method, parts.uri.path(), &response, started);
     }
     response
 }
@@ -108,8 +164,13 @@ fn respond<B>(req: &Request<B>, state: &State) -> Response<Full<Bytes>> {
     let method = req.method();
     if method != Method::GET && method != Method::HEAD {
         let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "405 method not allowed\n");
+        let allow = if state.hub.is_some() && req.uri().path() == crate::hub::HUB_ROUTE {
+            "GET, HEAD, POST"
+        } else {
+            "GET, HEAD"
+        };
         r.headers_mut()
-            .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+            .insert(ALLOW, HeaderValue::from_static(allow));
         return r;
     }
     let route = match route_of(req.uri().path()) {
@@ -119,6 +180,13 @@ fn respond<B>(req: &Request<B>, state: &State) -> Response<Full<Bytes>> {
     };
     let store = state.store.load();
     let Some(doc) = store.get(&route) else {
+        if let Some(hub) = state
+            .hub
+            .as_ref()
+            .filter(|_| route == crate::hub::HUB_ROUTE)
+        {
+            return text(StatusCode::OK, hub.page());
+        }
         return plain(StatusCode::NOT_FOUND, "404 not found\n");
     };
     let head = method == Method::HEAD;
@@ -192,14 +260,24 @@ fn validators(
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    body_text(status, Bytes::from_static(text.as_bytes()))
+}
+
+/// A `text/plain` response of an owned message.
+fn text(status: StatusCode, text: String) -> Response<Full<Bytes>> {
+    body_text(status, Bytes::from(text))
+}
+
+fn body_text(status: StatusCode, text: Bytes) -> Response<Full<Bytes>> {
+    let len = text.len();
+    let mut r = Response::new(Full::new(text));
     *r.status_mut() = status;
     let h = r.headers_mut();
     h.insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    h.insert(CONTENT_LENGTH, HeaderValue::from(text.len()));
+    h.insert(CONTENT_LENGTH, HeaderValue::from(len));
     h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     r
 }

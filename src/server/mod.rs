@@ -22,6 +22,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use crate::hub::Hub;
 use crate::store::Store;
 
 /// Time a client has to send a complete request head.
@@ -39,6 +40,8 @@ pub struct State {
     /// `public, max-age=N`, prebuilt.
     pub max_age_header: HeaderValue,
     pub access_log: bool,
+    /// The WebSub hub at `/hub`, when enabled.
+    pub hub: Option<Arc<Hub>>,
 }
 
 impl State {
@@ -48,7 +51,14 @@ impl State {
             max_age_header: HeaderValue::from_str(&format!("public, max-age={max_age}"))
                 .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=300")),
             access_log,
+            hub: None,
         }
+    }
+
+    /// The same state, with a hub answering at `/hub`.
+    pub fn with_hub(mut self, hub: Option<Arc<Hub>>) -> State {
+        self.hub = hub;
+        self
     }
 
     /// Publishes a new store; requests already running keep the one they loaded.
@@ -104,10 +114,21 @@ pub async fn serve(
         let served_one = Arc::new(AtomicBool::new(false));
         let svc = service_fn({
             let served_one = Arc::clone(&served_one);
-            move |req| {
+            move |req: hyper::Request<hyper::body::Incoming>| {
                 served_one.store(true, Ordering::Relaxed);
                 let state = Arc::clone(&state);
-                async move { Ok::<_, Infallible>(handler::handle(&req, &state)) }
+                async move {
+                    // The one request whose body is read: a subscription to the hub (boxed,
+                    // so that the future of every other request stays small).
+                    if req.method() == hyper::Method::POST
+                        && state.hub.is_some()
+                        && req.uri().path() == crate::hub::HUB_ROUTE
+                    {
+                        let reply = Box::pin(handler::handle_hub_post(req, &state)).await;
+                        return Ok::<_, Infallible>(reply);
+                    }
+                    Ok::<_, Infallible>(handler::handle(&req, &state))
+                }
             }
         });
         let conn = builder.serve_connection(TokioIo::new(stream), svc);

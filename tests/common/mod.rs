@@ -266,3 +266,6 @@ impl Drop for Server {
 
 /// HTTP requests and bounded polling shared by the server, watch and fault tests.
 pub mod http;
+
+/// A WebSub subscriber (a small HTTP server that records requests) for the hub tests.
+pub mod subscriber;
