@@ -53,12 +53,17 @@ pub fn write_if_changed(
             return Ok((false, meta.modified().ok()));
         }
     }
-    write_atomic(path, bytes).map(|t| (true, t))
+    write_atomic(path, bytes, None).map(|t| (true, t))
 }
 
 /// Writes `bytes` to `path` through a temporary file renamed into place, so a reader (or a
-/// restart after a crash) sees the old file or the new one, never a part. Returns the mtime.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<Option<std::time::SystemTime>> {
+/// restart after a crash) sees the old file or the new one, never a part. The file's mtime is
+/// set to `mtime` when given. Returns the mtime.
+pub fn write_atomic(
+    path: &Path,
+    bytes: &[u8],
+    mtime: Option<std::time::SystemTime>,
+) -> std::io::Result<Option<std::time::SystemTime>> {
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent)?;
     }
@@ -71,6 +76,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<Option<std::ti
         let mut f = fs::File::create(&tmp)?;
         f.write_all(bytes)?;
         f.flush()?;
+        if let Some(t) = mtime {
+            f.set_modified(t)?;
+        }
         drop(f);
         fs::rename(&tmp, path)
     })();
@@ -107,7 +115,6 @@ pub fn sync<'a>(
             live.insert((*route).clone());
         }),
         &mut report,
-        true,
     );
     let stale: Vec<String> = managed_files(dir)
         .into_iter()
@@ -125,20 +132,44 @@ pub fn apply<'a>(
     removals: &[String],
 ) -> SyncReport {
     let mut report = SyncReport::default();
-    write_docs(dir, upserts, &mut report, true);
+    write_docs(dir, upserts, &mut report);
     remove_routes(dir, removals, &mut report);
     report
 }
 
 /// [`apply`] for documents known to differ from their files (the publisher holds the bytes
-/// it last wrote): written without reading the old file back first.
+/// it last wrote): written without reading the old file back first, each with the given mtime.
 pub fn apply_changed<'a>(
     dir: &Path,
-    upserts: impl IntoIterator<Item = (&'a String, &'a Doc)>,
+    upserts: impl IntoIterator<Item = (&'a String, &'a Doc, Option<std::time::SystemTime>)>,
     removals: &[String],
 ) -> SyncReport {
+    use rayon::prelude::*;
     let mut report = SyncReport::default();
-    write_docs(dir, upserts, &mut report, false);
+    let docs: Vec<_> = upserts.into_iter().collect();
+    let outcomes: Vec<Result<Option<std::time::SystemTime>, String>> = docs
+        .par_iter()
+        .map(|(route, doc, mtime)| {
+            let path =
+                file_for(dir, route).ok_or_else(|| format!("{route}: not a safe output path"))?;
+            write_atomic(&path, &doc.bytes, *mtime)
+                .map_err(|e| format!("{}: cannot write: {e}", path.display()))
+        })
+        .collect();
+    for ((route, _, _), outcome) in docs.iter().zip(outcomes) {
+        match outcome {
+            Ok(t) => {
+                report.written += 1;
+                if let Some(t) = t {
+                    report.times.insert((*route).clone(), t);
+                }
+            }
+            Err(e) => {
+                report.errors.push(e);
+                report.failed_writes.push((*route).clone());
+            }
+        }
+    }
     remove_routes(dir, removals, &mut report);
     report
 }
@@ -149,7 +180,6 @@ fn write_docs<'a>(
     dir: &Path,
     docs: impl IntoIterator<Item = (&'a String, &'a Doc)>,
     report: &mut SyncReport,
-    compare: bool,
 ) {
     use rayon::prelude::*;
     let docs: Vec<(&String, &Doc)> = docs.into_iter().collect();
@@ -158,12 +188,8 @@ fn write_docs<'a>(
         .map(|(route, doc)| {
             let path =
                 file_for(dir, route).ok_or_else(|| format!("{route}: not a safe output path"))?;
-            let written = if compare {
-                write_if_changed(&path, &doc.bytes)
-            } else {
-                write_atomic(&path, &doc.bytes).map(|t| (true, t))
-            };
-            written.map_err(|e| format!("{}: cannot write: {e}", path.display()))
+            write_if_changed(&path, &doc.bytes)
+                .map_err(|e| format!("{}: cannot write: {e}", path.display()))
         })
         .collect();
     for ((route, _), outcome) in docs.iter().zip(outcomes) {

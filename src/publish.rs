@@ -129,7 +129,10 @@ impl Publisher {
         };
         let keep: BTreeSet<String> = rendered.failures.keys().cloned().collect();
         let sync = output::sync(&p.config.paths.output, &rendered.docs, &keep);
-        let mut report = p.swap_in(rendered, Vec::new(), sync, started, &all);
+        p.record_sync(rendered.docs.keys(), &sync);
+        let times = sync.times.clone();
+        let mut report = p.swap_in(rendered, Vec::new(), &times, started, &all);
+        report.sync = sync;
         report.files_changed = p.site.posts.len() + p.site.errors.len();
         report.errors = p.site.errors.values().cloned().collect();
         (p, report)
@@ -266,16 +269,57 @@ impl Publisher {
         self.resync |= !self.config.paths.output.is_dir();
         // Only what differs from the last written bytes goes to disk, without reading the old
         // file back; a document whose bytes did not change keeps its file and its mtime.
-        let changed = rendered.docs.iter().filter(|(route, doc)| {
-            self.resync
-                || self.unwritten.contains(*route)
-                || self
-                    .docs
-                    .get(*route)
-                    .is_none_or(|old| old.bytes != doc.bytes)
-        });
-        let sync = output::apply_changed(&self.config.paths.output, changed, &removals);
-        self.swap_in(rendered, removals, sync, started, &delta.posts)
+        let changed: Vec<(String, Doc)> = rendered
+            .docs
+            .iter()
+            .filter(|(route, doc)| {
+                self.resync
+                    || self.unwritten.contains(*route)
+                    || self
+                        .docs
+                        .get(*route)
+                        .is_none_or(|old| old.bytes != doc.bytes)
+            })
+            .map(|(r, d)| (r.clone(), d.clone()))
+            .collect();
+        // Serve first, write after: readers see the change without waiting for the disk. Each
+        // file gets the Last-Modified its document was published with as its mtime, so the
+        // validators are the same after a restart.
+        let mut report = self.swap_in(
+            rendered,
+            removals.clone(),
+            &HashMap::new(),
+            started,
+            &delta.posts,
+        );
+        let store = self.state.store.load();
+        let sync = output::apply_changed(
+            &self.config.paths.output,
+            changed
+                .iter()
+                .map(|(r, d)| (r, d, store.get(r).map(|doc| doc.last_modified))),
+            &removals,
+        );
+        self.record_sync(changed.iter().map(|(r, _)| r).chain(&removals), &sync);
+        report.sync = sync;
+        report.elapsed = started.elapsed();
+        report
+    }
+
+    /// Notes what a write to `feeds/` did: the attempted routes are in sync unless they failed,
+    /// and failures are queued to be tried again.
+    fn record_sync<'r>(
+        &mut self,
+        attempted: impl IntoIterator<Item = &'r String>,
+        sync: &SyncReport,
+    ) {
+        for route in attempted {
+            self.unwritten.remove(route);
+            self.unremoved.remove(route);
+        }
+        self.unwritten.extend(sync.failed_writes.iter().cloned());
+        self.unremoved.extend(sync.failed_removals.iter().cloned());
+        self.note_output(sync);
     }
 
     /// Records `rendered` as the current documents, refreshes post pages, and swaps the store.
@@ -283,21 +327,13 @@ impl Publisher {
         &mut self,
         rendered: Rendered,
         removals: Vec<String>,
-        sync: SyncReport,
+        times: &HashMap<String, SystemTime>,
         started: Instant,
         changed_posts: &BTreeSet<PathBuf>,
     ) -> Report {
         for r in &removals {
             self.docs.remove(r);
         }
-        // What this publish wrote (or removed) is in sync now; what failed is to be retried.
-        for route in rendered.docs.keys().chain(&removals) {
-            self.unwritten.remove(route);
-            self.unremoved.remove(route);
-        }
-        self.unwritten.extend(sync.failed_writes.iter().cloned());
-        self.unremoved.extend(sync.failed_removals.iter().cloned());
-        self.note_output(&sync);
         let rendered_feeds = rendered.docs.len();
         let (page_upserts, page_removals) = self.refresh_pages(changed_posts);
         let rendered_pages = page_upserts.len();
@@ -336,7 +372,6 @@ impl Publisher {
             upserts.push((route, doc, None));
         }
         upserts.extend(page_upserts);
-        let times = &sync.times;
         let store = Store::update_with_times(
             &prev,
             upserts,
@@ -366,7 +401,6 @@ impl Publisher {
             documents,
             rendered: rendered_feeds + rendered_pages,
             failures: rendered.failures.into_iter().collect(),
-            sync,
             elapsed: started.elapsed(),
             ..Report::default()
         }

@@ -1000,3 +1000,61 @@ fn posts_symlink_repointed_to_another_release_is_followed() {
     wait_titles(&server, "/feed.json", &["Bravo v2"]);
     assert_disk_matches(&server, &site, &["/rss.xml", "/feed.json"]);
 }
+
+/// A republished document is served before its file is written; the file then gets the
+/// document's Last-Modified as its mtime, so a restart serves the same validators.
+#[test]
+fn edited_documents_keep_their_validators_across_a_restart() {
+    let site = TempSite::new();
+    site.write_post(
+        "a.md",
+        &post("First", "2024-01-01 10:00:00 +0000", "news", "t"),
+    );
+    let mut server = serve(&site);
+    wait_titles(&server, "/feed.json", &["First"]);
+    atomic_save(
+        &site,
+        "a.md",
+        &post("Second", "2024-01-01 10:00:00 +0000", "news", "t"),
+    );
+    wait_titles(&server, "/feed.json", &["Second"]);
+    let routes = [
+        "/rss.xml",
+        "/atom.xml",
+        "/feed.json",
+        "/categories/news/rss.xml",
+    ];
+    let validators = |server: &Server| -> Vec<(String, String)> {
+        routes
+            .iter()
+            .map(|r| {
+                let resp = server.get(r);
+                (
+                    resp.h("etag").to_owned(),
+                    resp.h("last-modified").to_owned(),
+                )
+            })
+            .collect()
+    };
+    // The files follow shortly after the swap.
+    assert_disk_matches(&server, &site, &routes);
+    let before = validators(&server);
+    for ((_, lm), route) in before.iter().zip(routes) {
+        let path = site.out().join(route.trim_start_matches('/'));
+        let mtime = fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .expect("mtime");
+        assert_eq!(
+            httpdate::fmt_http_date(mtime),
+            *lm,
+            "{route}: file mtime is the served Last-Modified"
+        );
+    }
+    assert!(server.stop(Duration::from_secs(15)).success());
+    let server = serve(&site);
+    assert_eq!(
+        validators(&server),
+        before,
+        "same validators after a restart"
+    );
+}
