@@ -18,13 +18,11 @@ import json
 import os
 import random
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from longrun import ROOT, report, start_server, stop_server
 
 
 def rss_kib(pid):
@@ -133,26 +131,13 @@ def main():
     ap.add_argument("--edits-per-second", type=float, default=5)
     args = ap.parse_args()
 
-    if not os.path.exists(args.binary):
-        subprocess.run(["cargo", "build", "--release"], cwd=ROOT, check=True)
     work = tempfile.mkdtemp(prefix="feedsmith-soak-")
     checks = []
     server = None
     try:
-        shutil.copytree(args.posts, os.path.join(work, "posts"))
-        with open(os.path.join(work, "feedsmith.toml"), "w") as f:
-            f.write("[server]\naccess_log = false\ndebounce_ms = 20\n")
-        log = open(os.path.join(work, "serve.log"), "w")
-        server = subprocess.Popen(
-            [args.binary, "serve", "--config", "feedsmith.toml", "--posts", "posts", "--out", "feeds",
-             "--listen", "127.0.0.1:0", "--url", "https://example.com"],
-            cwd=work, stdout=subprocess.PIPE, stderr=log, text=True,
-        )
-        first = server.stdout.readline().strip()
-        if not first.startswith("listening on http://127.0.0.1:"):
-            print(f"FAIL server did not start: {first!r}")
-            sys.exit(2)
-        port = int(first.rsplit(":", 1)[1].strip("/"))
+        server, port = start_server(args.binary, args.posts, work,
+                                    "[server]\naccess_log = false\ndebounce_ms = 20\n",
+                                    ["--url", "https://example.com"])
         paths = []
         for d, _, fs in os.walk(os.path.join(work, "feeds")):
             for f in fs:
@@ -187,19 +172,9 @@ def main():
         else:
             checks.append((False, "too few memory samples"))
     finally:
-        if server is not None and server.poll() is None:
-            server.terminate()
-            try:
-                server.wait(15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        stop_server(server)
         shutil.rmtree(work, ignore_errors=True)
-    passed = sum(1 for ok, _ in checks if ok)
-    for ok, what in checks:
-        print(("PASS " if ok else "FAIL ") + what)
-    print(f"soak: {passed} passed, {len(checks) - passed} failed")
-    sys.exit(0 if passed == len(checks) else 1)
-
+    report("soak", checks)
 
 if __name__ == "__main__":
     main()
