@@ -111,9 +111,11 @@ pub fn sync<'a>(
     let mut live: BTreeSet<String> = keep.clone();
     write_docs(
         dir,
-        docs.into_iter().inspect(|(route, _)| {
-            live.insert((*route).clone());
+        docs.into_iter().map(|(route, doc)| {
+            live.insert(route.clone());
+            (route, doc, None)
         }),
+        Overwrite::IfChanged,
         &mut report,
     );
     let stale: Vec<String> = managed_files(dir)
@@ -132,7 +134,12 @@ pub fn apply<'a>(
     removals: &[String],
 ) -> SyncReport {
     let mut report = SyncReport::default();
-    write_docs(dir, upserts, &mut report);
+    write_docs(
+        dir,
+        upserts.into_iter().map(|(r, d)| (r, d, None)),
+        Overwrite::IfChanged,
+        &mut report,
+    );
     remove_routes(dir, removals, &mut report);
     report
 }
@@ -144,55 +151,44 @@ pub fn apply_changed<'a>(
     upserts: impl IntoIterator<Item = (&'a String, &'a Doc, Option<std::time::SystemTime>)>,
     removals: &[String],
 ) -> SyncReport {
-    use rayon::prelude::*;
     let mut report = SyncReport::default();
-    let docs: Vec<_> = upserts.into_iter().collect();
-    let outcomes: Vec<Result<Option<std::time::SystemTime>, String>> = docs
-        .par_iter()
-        .map(|(route, doc, mtime)| {
-            let path =
-                file_for(dir, route).ok_or_else(|| format!("{route}: not a safe output path"))?;
-            write_atomic(&path, &doc.bytes, *mtime)
-                .map_err(|e| format!("{}: cannot write: {e}", path.display()))
-        })
-        .collect();
-    for ((route, _, _), outcome) in docs.iter().zip(outcomes) {
-        match outcome {
-            Ok(t) => {
-                report.written += 1;
-                if let Some(t) = t {
-                    report.times.insert((*route).clone(), t);
-                }
-            }
-            Err(e) => {
-                report.errors.push(e);
-                report.failed_writes.push((*route).clone());
-            }
-        }
-    }
+    write_docs(dir, upserts, Overwrite::Known, &mut report);
     remove_routes(dir, removals, &mut report);
     report
 }
 
-/// Writes documents in parallel: creating thousands of files is mostly kernel work (inode
-/// allocation, directory updates) that two threads overlap well.
+/// How [`write_docs`] treats the file already there.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Overwrite {
+    /// Read it and leave it alone when it holds the same bytes.
+    IfChanged,
+    /// The caller knows the bytes differ: write without reading it back.
+    Known,
+}
+
+/// Writes documents in parallel (each with its mtime, when given): creating thousands of files
+/// is mostly kernel work (inode allocation, directory updates) that two threads overlap well.
 fn write_docs<'a>(
     dir: &Path,
-    docs: impl IntoIterator<Item = (&'a String, &'a Doc)>,
+    docs: impl IntoIterator<Item = (&'a String, &'a Doc, Option<std::time::SystemTime>)>,
+    how: Overwrite,
     report: &mut SyncReport,
 ) {
     use rayon::prelude::*;
-    let docs: Vec<(&String, &Doc)> = docs.into_iter().collect();
+    let docs: Vec<_> = docs.into_iter().collect();
     let outcomes: Vec<Result<(bool, Option<std::time::SystemTime>), String>> = docs
         .par_iter()
-        .map(|(route, doc)| {
+        .map(|(route, doc, mtime)| {
             let path =
                 file_for(dir, route).ok_or_else(|| format!("{route}: not a safe output path"))?;
-            write_if_changed(&path, &doc.bytes)
-                .map_err(|e| format!("{}: cannot write: {e}", path.display()))
+            match how {
+                Overwrite::IfChanged => write_if_changed(&path, &doc.bytes),
+                Overwrite::Known => write_atomic(&path, &doc.bytes, *mtime).map(|t| (true, t)),
+            }
+            .map_err(|e| format!("{}: cannot write: {e}", path.display()))
         })
         .collect();
-    for ((route, _), outcome) in docs.iter().zip(outcomes) {
+    for ((route, _, _), outcome) in docs.iter().zip(outcomes) {
         if let Ok((_, Some(t))) = &outcome {
             report.times.insert((*route).clone(), *t);
         }

@@ -372,7 +372,7 @@ impl Publisher {
             upserts.push((route, doc, None));
         }
         upserts.extend(page_upserts);
-        let store = Store::update_with_times(
+        let store = Store::update(
             &prev,
             upserts,
             removals.into_iter().chain(page_removals),
@@ -461,11 +461,6 @@ impl Publisher {
             }
         }
         (upserts, removals)
-    }
-
-    /// The current feed/list document of a route (for tests and diagnostics).
-    pub fn doc(&self, route: &str) -> Option<&Doc> {
-        self.docs.get(route)
     }
 }
 

@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -260,30 +259,10 @@ impl Store {
     ///
     /// An upserted document whose bytes equal the previous store's is carried over as the same
     /// `Arc` (same `Last-Modified`, compressed forms kept). Otherwise its `Last-Modified` is
-    /// `fixed_time` if given, else the mtime of its file under `out_dir` when that file holds
-    /// the same bytes (so it survives restarts), else `fallback_time` (this publish) — and never
-    /// later than `fallback_time`.
+    /// `fixed_time` if given, else `time_of(route, hash)` — the mtime of the file holding those
+    /// bytes, as the sync of `feeds/` reports it, so it survives restarts — else
+    /// `fallback_time` (this publish); and never later than `fallback_time`.
     pub fn update(
-        prev: &Store,
-        upserts: impl IntoIterator<Item = (String, Doc, Option<SystemTime>)>,
-        removals: impl IntoIterator<Item = String>,
-        out_dir: Option<&Path>,
-        link_of: impl Fn(&str) -> Option<String>,
-        fallback_time: SystemTime,
-    ) -> Store {
-        Store::update_with_times(
-            prev,
-            upserts,
-            removals,
-            |route, hash| out_dir.and_then(|d| disk_time(d, route, hash)),
-            link_of,
-            fallback_time,
-        )
-    }
-
-    /// [`Store::update`] with the file times already known (`time_of(route, hash)`: the mtime
-    /// of the file holding those bytes), as a publish that just synced `feeds/` knows them.
-    pub fn update_with_times(
         prev: &Store,
         upserts: impl IntoIterator<Item = (String, Doc, Option<SystemTime>)>,
         removals: impl IntoIterator<Item = String>,
@@ -326,7 +305,6 @@ impl Store {
     pub fn next(
         prev: &Store,
         docs: impl IntoIterator<Item = (String, Doc, Option<SystemTime>)>,
-        out_dir: Option<&Path>,
         link_of: impl Fn(&str) -> Option<String>,
         fallback_time: SystemTime,
     ) -> Store {
@@ -339,34 +317,8 @@ impl Store {
             .filter(|r| !keep.contains(r.as_str()))
             .cloned()
             .collect();
-        Store::update(prev, docs, removals, out_dir, link_of, fallback_time)
+        Store::update(prev, docs, removals, |_, _| None, link_of, fallback_time)
     }
-
-    /// A store that keeps `keep` routes from `prev` (documents that failed to re-render keep
-    /// being served as they last were).
-    pub fn carry_over(&mut self, prev: &Store, keep: impl IntoIterator<Item = String>) {
-        for route in keep {
-            if let Some(old) = prev.get(&route) {
-                let old = Arc::clone(old);
-                if let std::collections::hash_map::Entry::Vacant(e) =
-                    self.shard_mut(&route).entry(route)
-                {
-                    e.insert(old);
-                    self.len += 1;
-                }
-            }
-        }
-    }
-}
-
-/// The mtime of the route's file under `dir` if it holds exactly the bytes with `hash`.
-fn disk_time(dir: &Path, route: &str, hash: u128) -> Option<SystemTime> {
-    let path = crate::output::file_for(dir, route)?;
-    let meta = std::fs::metadata(&path).ok()?;
-    let bytes = std::fs::read(&path).ok()?;
-    (content_hash(&bytes) == hash)
-        .then(|| meta.modified().ok())
-        .flatten()
 }
 
 #[cfg(test)]
@@ -424,7 +376,6 @@ mod tests {
         let s1 = Store::next(
             &Store::default(),
             [("/a".into(), doc("a"), None), ("/b".into(), doc("b"), None)],
-            None,
             |_| None,
             t1,
         );
@@ -434,7 +385,6 @@ mod tests {
                 ("/a".into(), doc("a"), None),
                 ("/b".into(), doc("b2"), None),
             ],
-            None,
             |_| None,
             t2,
         );

@@ -1101,7 +1101,6 @@ fn store_with(route: &str, bytes: &[u8], t: SystemTime) -> feedsmith::store::Sto
     feedsmith::store::Store::next(
         &feedsmith::store::Store::default(),
         [(route.to_owned(), doc, Some(t))],
-        None,
         |_| None,
         t,
     )

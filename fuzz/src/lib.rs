@@ -428,7 +428,6 @@ pub fn http_fixture() -> &'static HttpFixture {
                 .docs
                 .into_iter()
                 .map(|(route, doc)| (route, doc, Some(t))),
-            None,
             |route| Some(format!("<{base}{route}>; rel=\"self\"")),
             t,
         );

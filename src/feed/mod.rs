@@ -99,15 +99,12 @@ pub fn parse_context(config: &Config) -> ParseContext {
 /// One feed document's inputs: the scope's metadata and its posts.
 pub struct FeedSpec<'a> {
     pub meta: &'a SiteMeta,
-    pub scope: Scope,
     pub title: String,
     pub description: String,
     pub self_url: String,
     pub items: Vec<&'a Post>,
     /// The newest `updated` of the items; the Unix epoch for an empty feed.
     pub updated: DateTime<FixedOffset>,
-    /// The term's name as written, for term scopes.
-    pub term: Option<String>,
 }
 
 impl<'a> FeedSpec<'a> {
@@ -119,8 +116,8 @@ impl<'a> FeedSpec<'a> {
             .map(|p| p.updated.max(p.date))
             .max()
             .unwrap_or_else(epoch);
-        let term = listing.term(scope).map(|t| t.name.clone());
-        let (title, description) = match (scope, &term) {
+        let term = listing.term(scope).map(|t| t.name.as_str());
+        let (title, description) = match (scope, term) {
             (Scope::Term(kind, _), Some(name)) => {
                 let what = match kind {
                     TermKind::Category => format!("Posts in “{name}”"),
@@ -145,12 +142,10 @@ impl<'a> FeedSpec<'a> {
         FeedSpec {
             meta,
             self_url: meta.url(&route(scope, format)),
-            scope: scope.clone(),
             title,
             description,
             items,
             updated,
-            term,
         }
     }
 }

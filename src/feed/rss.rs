@@ -12,7 +12,6 @@ use super::{
 };
 use crate::config::Format;
 use crate::post::Post;
-use crate::site::TermKind;
 
 /// Namespaces every RSS document declares, whether or not its items use them, so that the
 /// envelope rendered without items declares what the spliced-in items need.
@@ -121,7 +120,7 @@ fn item(meta: &SiteMeta, post: &Post) -> Item {
         categories: terms_of(post)
             .map(|(kind, name)| Category {
                 name: name.to_owned(),
-                domain: Some(format!("{}/{}/", meta.base, kind_dir(kind))),
+                domain: Some(format!("{}/{}/", meta.base, kind.dir())),
             })
             .collect(),
         enclosure: post.image.as_ref().map(|url| Enclosure {
@@ -142,8 +141,4 @@ fn item(meta: &SiteMeta, post: &Post) -> Item {
         dublin_core_ext: dc,
         ..Default::default()
     }
-}
-
-fn kind_dir(kind: TermKind) -> &'static str {
-    kind.dir()
 }

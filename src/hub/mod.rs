@@ -876,7 +876,6 @@ mod tests {
                 ),
                 ("/index.html".into(), doc("text/html; charset=utf-8"), None),
             ],
-            None,
             |_| None,
             SystemTime::now(),
         )
