@@ -1044,6 +1044,12 @@ fn edited_documents_keep_their_validators_across_a_restart() {
         let mtime = fs::metadata(&path)
             .and_then(|m| m.modified())
             .expect("mtime");
+        // Set to the whole-second Last-Modified, not left at the write time.
+        let nanos = mtime
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .subsec_nanos();
+        assert_eq!(nanos, 0, "{route}: mtime was set to the Last-Modified");
         assert_eq!(
             httpdate::fmt_http_date(mtime),
             *lm,
