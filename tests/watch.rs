@@ -142,6 +142,24 @@ fn assert_disk_matches(server: &Server, site: &TempSite, routes: &[&str]) {
     }
 }
 
+/// Waits until `feeds/<rel>` is gone. The publisher swaps the store before it syncs
+/// `feeds/`, so an HTTP 404 can be seen a moment before the file is removed.
+fn wait_removed(server: &Server, site: &TempSite, rel: &str) {
+    let path = site.out().join(rel);
+    wait_for(
+        &format!("feeds/{rel} to be removed"),
+        DEADLINE,
+        Some(server),
+        || {
+            if path.exists() {
+                Err(format!("{} still exists", path.display()))
+            } else {
+                Ok(())
+            }
+        },
+    );
+}
+
 /// A post with the given title, date, category and tag.
 fn post(title: &str, date: &str, category: &str, tag: &str) -> String {
     news_post(
@@ -269,7 +287,7 @@ fn create_write_atomic_save_rename_and_delete_are_republished() {
         assert_eq!(t, vec!["Alpha v3".to_owned()], "{route}");
     }
     assert_eq!(server.get("/categories/ghosts/rss.xml").status, 404);
-    assert!(!site.out().join("categories/ghosts").exists());
+    wait_removed(&server, &site, "categories/ghosts");
 }
 
 #[test]
@@ -357,10 +375,7 @@ fn directories_moved_in_renamed_moved_out_and_deleted() {
             },
         );
     }
-    assert!(
-        !site.out().join("categories/sec").exists(),
-        "feeds/categories/sec should be removed"
-    );
+    wait_removed(&server, &site, "categories/sec");
     // A moved-out directory is no longer watched: editing it changes nothing. (Checked after
     // a later change inside posts/ has been published.)
     fs::write(
@@ -518,15 +533,9 @@ fn post_moved_to_another_category_leaves_the_old_feed() {
     for f in ["rss.xml", "atom.xml", "feed.json"] {
         let route = format!("/categories/oldcat/{f}");
         assert_eq!(server.get(&route).status, 404, "{route}");
-        assert!(
-            !site.out().join("categories/oldcat").join(f).exists(),
-            "feeds{route} should be deleted"
-        );
+        wait_removed(&server, &site, &format!("categories/oldcat/{f}"));
     }
-    assert!(
-        !site.out().join("categories/oldcat").exists(),
-        "feeds/categories/oldcat/ should be removed"
-    );
+    wait_removed(&server, &site, "categories/oldcat");
     assert_eq!(
         titles(&server, "/categories/shared/rss.xml").unwrap(),
         vec!["Stayer".to_owned()]
