@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
+use crate::archive;
 use crate::config::Config;
 use crate::feed::{self, SiteMeta};
 use crate::output::{self, SyncReport};
 use crate::post::PostError;
-use crate::render::{self, Rendered};
+use crate::render::{self, Fragments, Rendered};
 use crate::site::{ListOptions, Listing, Site};
 
 /// Everything a build produced.
@@ -21,8 +22,16 @@ pub struct Build {
     pub listing: Listing,
     pub meta: SiteMeta,
     pub rendered: Rendered,
+    /// Item fragments of the posts in the subscription documents (reused by archive pages).
+    fragments: Fragments,
+    /// RFC 5005 archive pages written by [`Build::write`].
+    pub archive_pages: usize,
     pub elapsed: Duration,
 }
+
+/// Archive pages rendered and written per batch: bounds the memory a build of a large site
+/// needs for its archives (which hold every post, in every scope, in every format).
+const ARCHIVE_BATCH: usize = 512;
 
 impl Build {
     /// Reads and renders everything (no disk writes).
@@ -34,7 +43,9 @@ impl Build {
         let listing = site.listing(now, opts);
         let listed = start.elapsed();
         let meta = SiteMeta::from_config(config);
-        let rendered = render::render_site(&meta, &listing);
+        let mut fragments = Fragments::default();
+        fragments.prepare(&meta, &listing, &listing.scopes());
+        let rendered = render::render_all(&meta, &listing, &fragments);
         tracing::debug!(
             "build phases: read {:?}, list {:?}, render {:?}",
             loaded,
@@ -46,6 +57,8 @@ impl Build {
             listing,
             meta,
             rendered,
+            fragments,
+            archive_pages: 0,
             elapsed: start.elapsed(),
         }
     }
@@ -55,9 +68,25 @@ impl Build {
         self.site.errors.values()
     }
 
-    /// Writes the documents to the output directory; failed documents keep their old file.
-    pub fn write(&self, config: &Config) -> SyncReport {
-        let keep: BTreeSet<String> = self.rendered.failures.keys().cloned().collect();
-        output::sync(&config.paths.output, &self.rendered.docs, &keep)
+    /// Writes the documents to the output directory, then renders and writes the archive
+    /// pages batch by batch; failed documents keep their old file.
+    pub fn write(&mut self, config: &Config) -> SyncReport {
+        let start = Instant::now();
+        let jobs = render::archive_jobs(&self.meta, &self.listing);
+        let mut keep: BTreeSet<String> = self.rendered.failures.keys().cloned().collect();
+        keep.extend(jobs.iter().map(|(s, f, k)| archive::route(s, *k, *f)));
+        let mut report = output::sync(&config.paths.output, &self.rendered.docs, &keep);
+        if report.errors.is_empty() || config.paths.output.is_dir() {
+            for batch in jobs.chunks(ARCHIVE_BATCH) {
+                let pages =
+                    render::render_archive_jobs(&self.meta, &self.listing, &self.fragments, batch);
+                let written = output::apply(&config.paths.output, &pages.docs, &[]);
+                self.archive_pages += pages.docs.len();
+                self.rendered.failures.extend(pages.failures);
+                report.absorb(written);
+            }
+        }
+        self.elapsed += start.elapsed();
+        report
     }
 }

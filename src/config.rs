@@ -62,6 +62,10 @@ pub struct FeedsConfig {
     pub limit: usize,
     pub content: ContentMode,
     pub formats: Vec<Format>,
+    /// RFC 5005 archive pages for the posts beyond `limit` (see `crate::archive`).
+    pub archive: bool,
+    /// Posts per archive page; 0 = half of `limit`, rounded up. At most `limit`.
+    pub archive_page: usize,
 }
 
 impl Default for FeedsConfig {
@@ -70,7 +74,23 @@ impl Default for FeedsConfig {
             limit: 50,
             content: ContentMode::Full,
             formats: vec![Format::Rss, Format::Atom, Format::Json],
+            archive: true,
+            archive_page: 0,
         }
+    }
+}
+
+impl FeedsConfig {
+    /// The archive page size in effect, or `None` when there are no archives (turned off, or
+    /// `limit = 0`: every feed holds every post).
+    pub fn archive_page_size(&self) -> Option<usize> {
+        if !self.archive || self.limit == 0 {
+            return None;
+        }
+        Some(match self.archive_page {
+            0 => self.limit.div_ceil(2),
+            n => n,
+        })
     }
 }
 
@@ -155,6 +175,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// `Cache-Control: max-age`, seconds.
     pub max_age: u32,
+    /// `Cache-Control: max-age` of archive pages, which change only when an old post does.
+    pub archive_max_age: u32,
     /// One log line per request (method, path, status, bytes, µs).
     pub access_log: bool,
     /// How long the watcher waits for a burst of file events to end before republishing.
@@ -166,6 +188,7 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_age: 300,
+            archive_max_age: 86_400,
             access_log: true,
             debounce_ms: 20,
         }
@@ -338,6 +361,15 @@ impl Config {
         if seen.len() != self.feeds.formats.len() {
             bail!("feeds.formats: lists a format twice");
         }
+        if self.feeds.archive && self.feeds.limit > 0 && self.feeds.archive_page > self.feeds.limit
+        {
+            bail!(
+                "feeds.archive_page: must be at most feeds.limit ({}), got {}: the subscription \
+                 document holds what is not in a full archive page, and never more than limit",
+                self.feeds.limit,
+                self.feeds.archive_page
+            );
+        }
         if self.server.debounce_ms == 0 || self.server.debounce_ms > 60_000 {
             bail!(
                 "server.debounce_ms: must be between 1 and 60000, got {}",
@@ -505,6 +537,23 @@ max_age = 60
         assert_eq!(c.feeds.content, ContentMode::Summary);
         assert_eq!(c.formats(), vec![Format::Rss, Format::Json]);
         assert_eq!(c.site_url().as_str(), "https://example.com/");
+    }
+
+    #[test]
+    fn archive_pages_default_to_half_the_limit_and_never_exceed_it() {
+        let c = Config::from_toml("").unwrap();
+        assert_eq!(c.feeds.archive_page_size(), Some(25));
+        let c = Config::from_toml("[feeds]\nlimit = 5\n").unwrap();
+        assert_eq!(c.feeds.archive_page_size(), Some(3));
+        let c = Config::from_toml("[feeds]\nlimit = 5\narchive_page = 5\n").unwrap();
+        assert_eq!(c.feeds.archive_page_size(), Some(5));
+        let c = Config::from_toml("[feeds]\nlimit = 0\n").unwrap();
+        assert_eq!(c.feeds.archive_page_size(), None);
+        let c = Config::from_toml("[feeds]\narchive = false\n").unwrap();
+        assert_eq!(c.feeds.archive_page_size(), None);
+        let err = Config::from_toml("[feeds]\nlimit = 5\narchive_page = 6\n").unwrap_err();
+        assert!(format!("{err:#}").contains("feeds.archive_page"), "{err:#}");
+        assert_eq!(c.server.archive_max_age, 86_400);
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! document set into the `store` that the `server` answers from, and tells the WebSub `hub`
 //! which feeds changed so it can push them to its subscribers.
 
+pub mod archive;
 pub mod build;
 pub mod cli;
 pub mod config;

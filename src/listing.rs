@@ -353,6 +353,40 @@ impl Listing {
         }
     }
 
+    /// How many posts a scope has.
+    pub fn scope_len(&self, scope: &Scope) -> usize {
+        match scope {
+            Scope::All => self.posts.len(),
+            _ => self.term(scope).map_or(0, |t| t.posts.len()),
+        }
+    }
+
+    /// `take` posts of a scope after skipping `skip` from the oldest, newest first (an RFC 5005
+    /// archive page).
+    pub fn scope_page(&self, scope: &Scope, skip: usize, take: usize) -> Vec<&Post> {
+        let mut page: Vec<&Post> = match scope {
+            Scope::All => self
+                .posts
+                .values()
+                .rev()
+                .skip(skip)
+                .take(take)
+                .map(Arc::as_ref)
+                .collect(),
+            _ => self.term(scope).map_or_else(Vec::new, |t| {
+                t.posts
+                    .iter()
+                    .rev()
+                    .skip(skip)
+                    .take(take)
+                    .filter_map(|k| self.posts.get(k).map(Arc::as_ref))
+                    .collect()
+            }),
+        };
+        page.reverse();
+        page
+    }
+
     /// The posts of a scope, newest first, at most `limit` (0 = all).
     pub fn scope_posts(&self, scope: &Scope, limit: usize) -> Vec<&Post> {
         let take = if limit == 0 { usize::MAX } else { limit };

@@ -44,15 +44,15 @@ fn build(args: &BuildArgs) -> anyhow::Result<ExitCode> {
     if !posts_dir.is_dir() {
         anyhow::bail!("posts directory {} does not exist", posts_dir.display());
     }
-    let b = Build::run(&config, args.list_options(), chrono::Utc::now());
+    let mut b = Build::run(&config, args.list_options(), chrono::Utc::now());
     let mut err = std::io::stderr().lock();
     for e in b.errors() {
         writeln!(err, "skipped {e}")?;
     }
+    let sync = b.write(&config);
     for (route, why) in &b.rendered.failures {
         writeln!(err, "not published {route}: {why}")?;
     }
-    let sync = b.write(&config);
     for e in &sync.errors {
         writeln!(err, "error: {e}")?;
     }
@@ -61,7 +61,7 @@ fn build(args: &BuildArgs) -> anyhow::Result<ExitCode> {
         out,
         "built {} posts into {} documents in {} ms ({} written, {} unchanged, {} removed{}{}) → {}",
         b.listing.len(),
-        b.rendered.docs.len(),
+        b.rendered.docs.len() + b.archive_pages,
         b.elapsed.as_millis(),
         sync.written,
         sync.unchanged,

@@ -30,6 +30,19 @@ pub struct SyncReport {
     pub times: std::collections::HashMap<String, std::time::SystemTime>,
 }
 
+impl SyncReport {
+    /// Adds the outcome of a further write to this one.
+    pub fn absorb(&mut self, other: SyncReport) {
+        self.written += other.written;
+        self.unchanged += other.unchanged;
+        self.removed += other.removed;
+        self.errors.extend(other.errors);
+        self.failed_writes.extend(other.failed_writes);
+        self.failed_removals.extend(other.failed_removals);
+        self.times.extend(other.times);
+    }
+}
+
 /// The file of a route under `dir` (routes are decoded paths starting with `/`).
 pub fn file_for(dir: &Path, route: &str) -> Option<PathBuf> {
     let mut path = dir.to_path_buf();
@@ -213,11 +226,14 @@ fn remove_routes(dir: &Path, routes: &[String], report: &mut SyncReport) {
         match fs::remove_file(&path) {
             Ok(()) => {
                 report.removed += 1;
-                if let Some(parent) = path.parent() {
-                    if parent != dir {
-                        // Fails harmlessly while other files remain.
-                        let _ = fs::remove_dir(parent);
+                // Empty directories go too (`tags/x/archive/3/`, then `tags/x/archive/`, …);
+                // removing one fails harmlessly while other files remain.
+                let mut parent = path.parent();
+                while let Some(p) = parent.filter(|p| *p != dir && p.starts_with(dir)) {
+                    if fs::remove_dir(p).is_err() {
+                        break;
                     }
+                    parent = p.parent();
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -258,26 +274,42 @@ pub fn remove_temp_files(dir: &Path) {
 pub fn managed_files(dir: &Path) -> Vec<String> {
     let feed_names: Vec<&str> = Format::ALL.iter().map(|f| f.file_name()).collect();
     let mut out = Vec::new();
-    for name in feed_names
-        .iter()
-        .copied()
-        .chain([&feed::OPML_ROUTE[1..], &feed::INDEX_ROUTE[1..]])
-    {
+    for name in [&feed::OPML_ROUTE[1..], &feed::INDEX_ROUTE[1..]] {
         if dir.join(name).is_file() {
             out.push(format!("/{name}"));
         }
     }
+    let mut scopes = vec![String::new()];
     for kind in ["categories", "tags"] {
         let Ok(entries) = fs::read_dir(dir.join(kind)) else {
             continue;
         };
         for entry in entries.flatten() {
-            let Ok(slug) = entry.file_name().into_string() else {
+            if let Ok(slug) = entry.file_name().into_string() {
+                scopes.push(format!("/{kind}/{slug}"));
+            }
+        }
+    }
+    for scope in scopes {
+        let scope_dir = dir.join(scope.trim_start_matches('/'));
+        for name in &feed_names {
+            if scope_dir.join(name).is_file() {
+                out.push(format!("{scope}/{name}"));
+            }
+        }
+        // RFC 5005 archive pages: `{scope}/archive/{n}/{name}`.
+        let Ok(pages) = fs::read_dir(scope_dir.join(crate::archive::SEGMENT)) else {
+            continue;
+        };
+        for page in pages.flatten() {
+            let Ok(n) = page.file_name().into_string() else {
                 continue;
             };
             for name in &feed_names {
-                if entry.path().join(name).is_file() {
-                    out.push(format!("/{kind}/{slug}/{name}"));
+                let route = format!("{scope}/{}/{n}/{name}", crate::archive::SEGMENT);
+                if crate::archive::parse_route(&route).is_some() && page.path().join(name).is_file()
+                {
+                    out.push(route);
                 }
             }
         }

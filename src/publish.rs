@@ -13,8 +13,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
 
+use hyper::header::HeaderValue;
+
+use crate::archive::{self, Lookup, PageCache};
 use crate::config::Config;
-use crate::feed::{self, SiteMeta};
+use crate::feed::{self, FeedSpec, SiteMeta};
 use crate::hub::{self, Hub};
 use crate::listing::Delta;
 use crate::output::{self, SyncReport};
@@ -23,7 +26,7 @@ use crate::post::{ParseContext, PostError};
 use crate::render::{self, Doc, Fragments, Rendered, HTML_TYPE};
 use crate::server::State;
 use crate::site::{Change, ListOptions, Listing, Scope, Site};
-use crate::store::Store;
+use crate::store::{Document, Store};
 
 /// What one publish did, for the log line.
 #[derive(Debug, Default)]
@@ -77,6 +80,10 @@ pub struct Publisher {
     /// Each listed post's page route, and which posts claim each route.
     pages: HashMap<PathBuf, PageClaim>,
     claims: HashMap<String, BTreeSet<ClaimOrder>>,
+    /// RFC 5005 archive pages rendered on request.
+    archives: PageCache,
+    /// `Cache-Control` of archive pages.
+    archive_cache_control: HeaderValue,
 }
 
 impl Publisher {
@@ -125,6 +132,12 @@ impl Publisher {
             docs: BTreeMap::new(),
             pages: HashMap::new(),
             claims: HashMap::new(),
+            archives: PageCache::default(),
+            archive_cache_control: HeaderValue::from_str(&format!(
+                "public, max-age={}",
+                config.server.archive_max_age
+            ))
+            .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=86400")),
             config,
         };
         let keep: BTreeSet<String> = rendered.failures.keys().cloned().collect();
@@ -237,6 +250,47 @@ impl Publisher {
         self.listing.next_due()
     }
 
+    /// The archive page at `route` (RFC 5005), from the cache or rendered now; `None` if
+    /// there is no such page. A page that fails its check keeps its last good version.
+    pub fn archive(&mut self, route: &str) -> Option<Arc<Document>> {
+        let (scope, page, format) = archive::parse_route(route)?;
+        if !self.meta.formats.contains(&format) {
+            return None;
+        }
+        if let Lookup::Fresh(doc) = self.archives.lookup(route, &scope) {
+            return Some(doc);
+        }
+        let Some(spec) = FeedSpec::archive(&self.meta, &self.listing, &scope, format, page) else {
+            self.archives.remove(route);
+            return None;
+        };
+        // Served for the first time since the start: the newest update among its posts (a
+        // time that is the same after a restart when nothing changed).
+        let first_seen = system_time(&spec.updated.with_timezone(&Utc));
+        match render::assemble_spec(&self.meta, &self.fragments, &spec, format) {
+            Ok(doc) => {
+                let link = format!("<{}>; rel=\"self\"", spec.self_url);
+                let cache_control = self.archive_cache_control.clone();
+                Some(
+                    self.archives
+                        .insert(route, &scope, &doc.bytes, first_seen, |last_modified| {
+                            Document::new(
+                                doc.content_type,
+                                doc.bytes.clone(),
+                                last_modified,
+                                Some(link),
+                            )
+                            .with_cache_control(cache_control)
+                        }),
+                )
+            }
+            Err(e) => {
+                tracing::error!("not published {route}: {e} (previous version kept, if any)");
+                self.archives.last_good(route)
+            }
+        }
+    }
+
     /// Re-renders only the scopes a change touched, and the pages of the posts it touched.
     fn republish(&mut self, delta: Delta, started: Instant) -> Report {
         if delta.is_empty() {
@@ -246,6 +300,9 @@ impl Publisher {
                 elapsed: started.elapsed(),
                 ..Report::default()
             };
+        }
+        for scope in &delta.scopes {
+            self.archives.invalidate(scope);
         }
         let (render_now, gone): (Vec<Scope>, Vec<Scope>) = delta
             .scopes

@@ -147,6 +147,91 @@ pub fn render_feed(
     })
 }
 
+/// Renders archive page `page` of `scope` in `format` (`None` if there is no such page).
+///
+/// Archive pages hold old posts, whose fragments are mostly not kept (only the posts in some
+/// subscription document have theirs): the missing ones are rendered here, in parallel.
+pub fn render_archive(
+    meta: &SiteMeta,
+    listing: &Listing,
+    fragments: &Fragments,
+    scope: &Scope,
+    format: Format,
+    page: usize,
+) -> Option<Result<Doc, String>> {
+    let spec = FeedSpec::archive(meta, listing, scope, format, page)?;
+    Some(assemble_spec(meta, fragments, &spec, format))
+}
+
+/// Splices a document from its envelope and its items' fragments, rendering (and checking)
+/// the fragments that are not kept.
+pub fn assemble_spec(
+    meta: &SiteMeta,
+    fragments: &Fragments,
+    spec: &FeedSpec<'_>,
+    format: Format,
+) -> Result<Doc, String> {
+    let env = feed::envelope(spec, format)?;
+    let items: Vec<Result<std::borrow::Cow<'_, [u8]>, String>> = spec
+        .items
+        .par_iter()
+        .map(|p| match fragments.get(p, format) {
+            Ok(b) => Ok(std::borrow::Cow::Borrowed(b)),
+            Err(_) => feed::fragment(meta, p, format)
+                .map(|b| std::borrow::Cow::Owned(b.to_vec()))
+                .map_err(|e| format!("item {}: {e}", p.source.display())),
+        })
+        .collect();
+    let items = items.into_iter().collect::<Result<Vec<_>, String>>()?;
+    let bytes = feed::assemble(&env, items.iter().map(|c| c.as_ref()), format);
+    Ok(Doc {
+        content_type: format.content_type(),
+        bytes: Bytes::from(bytes),
+    })
+}
+
+/// Every archive page of the site: (scope, format, page).
+pub fn archive_jobs(meta: &SiteMeta, listing: &Listing) -> Vec<(Scope, Format, usize)> {
+    let mut jobs = Vec::new();
+    for scope in listing.scopes() {
+        let pages = feed::scope_paging(meta, listing, &scope).pages;
+        for format in &meta.formats {
+            for page in 1..=pages {
+                jobs.push((scope.clone(), *format, page));
+            }
+        }
+    }
+    jobs
+}
+
+/// Renders the given archive pages, in parallel.
+pub fn render_archive_jobs(
+    meta: &SiteMeta,
+    listing: &Listing,
+    fragments: &Fragments,
+    jobs: &[(Scope, Format, usize)],
+) -> Rendered {
+    let results: Vec<(String, Result<Doc, String>)> = jobs
+        .par_iter()
+        .filter_map(|(scope, format, page)| {
+            let doc = render_archive(meta, listing, fragments, scope, *format, *page)?;
+            Some((crate::archive::route(scope, *page, *format), doc))
+        })
+        .collect();
+    let mut out = Rendered::default();
+    for (route, r) in results {
+        match r {
+            Ok(doc) => {
+                out.docs.insert(route, doc);
+            }
+            Err(e) => {
+                out.failures.insert(route, e);
+            }
+        }
+    }
+    out
+}
+
 /// Renders the given scopes in every configured format.
 pub fn render_scopes(
     meta: &SiteMeta,
@@ -310,6 +395,44 @@ mod tests {
                             },
                         )
                         .unwrap();
+                        // Archive pages splice the same way (Atom's `fh:archive` is written
+                        // after the entries, so the cut differs).
+                        let pages = feed::scope_paging(&meta, &listing, scope).pages;
+                        if limit > 0 && scope == &Scope::All {
+                            assert!(pages > 0, "limit {limit}: 3 posts make archives");
+                        }
+                        for page in 1..=pages {
+                            let doc =
+                                render_archive(&meta, &listing, &fragments, scope, format, page)
+                                    .unwrap()
+                                    .unwrap();
+                            let spec =
+                                FeedSpec::archive(&meta, &listing, scope, format, page).unwrap();
+                            let whole = feed::render(&spec, format).unwrap();
+                            assert_eq!(
+                                String::from_utf8_lossy(&doc.bytes),
+                                String::from_utf8_lossy(&whole),
+                                "{scope:?} {format:?} page {page}"
+                            );
+                            verify::feed(
+                                format,
+                                &doc.bytes,
+                                &verify::Expect {
+                                    titles: spec.items.iter().map(|p| p.title.as_str()).collect(),
+                                    self_url: Some(&spec.self_url),
+                                },
+                            )
+                            .unwrap();
+                        }
+                        assert!(render_archive(
+                            &meta,
+                            &listing,
+                            &fragments,
+                            scope,
+                            format,
+                            pages + 1
+                        )
+                        .is_none());
                     }
                 }
             }

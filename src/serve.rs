@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -96,9 +96,15 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
         );
         let _ = out.flush();
     }
+    let publisher = Arc::new(Mutex::new(publisher));
+    if publisher_lock(&publisher).meta.archive_page.is_some() {
+        let _ = state
+            .archives
+            .set(Arc::new(ArchivePages(Arc::clone(&publisher))));
+    }
     std::thread::Builder::new()
         .name("publisher".into())
-        .spawn(move || publisher_loop(publisher, rx, tx, watcher))
+        .spawn(move || publisher_loop(&publisher, rx, tx, watcher))
         .context("cannot start the publisher thread")?;
     let threads = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
     crate::server::run(listener, state, threads)?;
@@ -129,22 +135,45 @@ fn check_state_dir(config: &Config) -> Result<()> {
     Ok(())
 }
 
+/// Archive pages come from the publisher, which holds the listing they are cut from: a
+/// request waits at most for the republish in progress.
+struct ArchivePages(Arc<Mutex<Publisher>>);
+
+impl crate::server::Archives for ArchivePages {
+    fn get(&self, route: &str) -> Option<Arc<crate::store::Document>> {
+        publisher_lock(&self.0).archive(route)
+    }
+}
+
+/// The publisher, even if a thread panicked while holding it (its state is replaced whole
+/// by each publish, so it is never left half-updated for readers).
+fn publisher_lock(p: &Mutex<Publisher>) -> std::sync::MutexGuard<'_, Publisher> {
+    p.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Applies watcher batches and the schedule of future posts until the channel closes.
 fn publisher_loop(
-    mut publisher: Publisher,
+    shared: &Mutex<Publisher>,
     rx: Receiver<Batch>,
     tx: Sender<Batch>,
     watcher: Watcher,
 ) {
     let mut watcher = Some(watcher);
-    let root = publisher.config.paths.posts.clone();
-    let window = Duration::from_millis(publisher.config.server.debounce_ms);
+    let (root, window, drafts) = {
+        let p = publisher_lock(shared);
+        (
+            p.config.paths.posts.clone(),
+            Duration::from_millis(p.config.server.debounce_ms),
+            p.opts.drafts,
+        )
+    };
     let mut watched_id = dir_identity(&root);
     loop {
+        let next_due = publisher_lock(shared).next_due();
         let wait = if watcher.is_none() {
             MISSING_ROOT_POLL
         } else {
-            publisher.next_due().map_or(MAX_SLEEP, |due| {
+            next_due.map_or(MAX_SLEEP, |due| {
                 (due - Utc::now())
                     .to_std()
                     .unwrap_or(Duration::ZERO)
@@ -152,7 +181,9 @@ fn publisher_loop(
                     .min(MAX_SLEEP)
             })
         };
-        match rx.recv_timeout(wait) {
+        let received = rx.recv_timeout(wait);
+        let mut publisher = publisher_lock(shared);
+        match received {
             Ok(first) => {
                 // Coalesce everything already queued into one republish.
                 let mut changes: Vec<Change> = Vec::new();
@@ -174,6 +205,8 @@ fn publisher_loop(
                 // debouncer drops the events of what was inside it) but counts for every post
                 // under it.
                 if removed_posts(&publisher.site, &changes) >= MASS_REMOVAL {
+                    // Archive requests need not wait for the removals to settle.
+                    drop(publisher);
                     let started = std::time::Instant::now();
                     while started.elapsed() < SETTLE_MAX {
                         match rx.recv_timeout(SETTLE_QUIET) {
@@ -181,6 +214,7 @@ fn publisher_loop(
                             Err(_) => break,
                         }
                     }
+                    publisher = publisher_lock(shared);
                 }
                 if !root.is_dir() {
                     tracing::error!(
@@ -198,7 +232,7 @@ fn publisher_loop(
                     .any(|c| matches!(c, Change::Remove(p) if p.as_os_str().is_empty()));
                 if root_gone || dir_identity(&root) != watched_id {
                     watcher = None;
-                    match rewatch(&root, window, publisher.opts.drafts, &tx) {
+                    match rewatch(&root, window, drafts, &tx) {
                         Some(w) => {
                             tracing::info!(
                                 "posts directory {} was replaced; watching the new one",
@@ -228,7 +262,7 @@ fn publisher_loop(
                     watcher = None;
                 }
                 if watcher.is_none() {
-                    if let Some(w) = rewatch(&root, window, publisher.opts.drafts, &tx) {
+                    if let Some(w) = rewatch(&root, window, drafts, &tx) {
                         tracing::info!("posts directory {} is back; rescanning", root.display());
                         watcher = Some(w);
                         watched_id = dir_identity(&root);

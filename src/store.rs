@@ -90,6 +90,8 @@ pub struct Document {
     /// `Link` header value (`<url>; rel="self"`, hub), if any.
     pub link: Option<String>,
     pub link_header: Option<HeaderValue>,
+    /// `Cache-Control` when it is not the server's default (archive pages).
+    pub cache_control: Option<HeaderValue>,
     gzip: OnceLock<Option<Representation>>,
     brotli: OnceLock<Option<Representation>>,
     zstd: OnceLock<Option<Representation>>,
@@ -135,10 +137,17 @@ impl Document {
             // A header value cannot hold CR/LF or other controls: such a link is dropped.
             link_header: link.as_deref().and_then(|l| HeaderValue::from_str(l).ok()),
             link,
+            cache_control: None,
             gzip: OnceLock::new(),
             brotli: OnceLock::new(),
             zstd: OnceLock::new(),
         }
+    }
+
+    /// The same document with its own `Cache-Control`.
+    pub fn with_cache_control(mut self, value: HeaderValue) -> Document {
+        self.cache_control = Some(value);
+        self
     }
 
     /// The representation in `coding`, compressing on first use. `None` when compressing does

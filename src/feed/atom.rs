@@ -30,16 +30,45 @@ fn feed(spec: &FeedSpec<'_>) -> Feed {
             ..Default::default()
         },
     ];
-    if let Some(hub) = &meta.hub {
+    if let Some(hub) = spec.hub() {
         links.push(Link {
-            href: hub.clone(),
+            href: hub.to_owned(),
             rel: "hub".into(),
             ..Default::default()
         });
     }
+    let h = &spec.history;
+    for (rel, href) in [
+        ("current", &h.current),
+        ("prev-archive", &h.prev_archive),
+        ("next-archive", &h.next_archive),
+    ] {
+        if let Some(href) = href {
+            links.push(Link {
+                href: href.clone(),
+                rel: rel.into(),
+                mime_type: Some("application/atom+xml".into()),
+                ..Default::default()
+            });
+        }
+    }
+    let mut namespaces = std::collections::BTreeMap::new();
+    let mut extensions = atom_syndication::extension::ExtensionMap::new();
+    if h.archive {
+        namespaces.insert("fh".to_owned(), crate::archive::FH_NAMESPACE.to_owned());
+        extensions.entry("fh".into()).or_default().insert(
+            "archive".into(),
+            vec![atom_syndication::extension::Extension {
+                name: "fh:archive".into(),
+                ..Default::default()
+            }],
+        );
+    }
     Feed {
         title: Text::plain(spec.title.clone()),
-        id: spec.self_url.clone(),
+        id: spec.feed_id.clone(),
+        namespaces,
+        extensions,
         updated: spec.updated,
         authors: vec![person(&meta.default_author)],
         generator: Some(Generator {
@@ -86,7 +115,13 @@ pub fn envelope(spec: &FeedSpec<'_>) -> Result<Envelope, String> {
             self_url: Some(&spec.self_url),
         },
     )?;
-    Envelope::cut(doc, b"</feed>")
+    // The writer puts extension elements (`fh:archive`) after the entries.
+    let closing: &[u8] = if spec.history.archive {
+        b"<fh:archive"
+    } else {
+        b"</feed>"
+    };
+    Envelope::cut(doc, closing)
 }
 
 /// One post's `<entry>…</entry>`, checked by parsing a one-entry document back.

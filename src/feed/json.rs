@@ -22,6 +22,9 @@ struct JsonFeed<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     language: Option<&'a str>,
     authors: Vec<Author<'a>>,
+    /// The next older archive page (RFC 5005 `prev-archive`, as JSON Feed pagination).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_url: Option<&'a str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     hubs: Vec<Hub<'a>>,
     items: Vec<JsonItem<'a>>,
@@ -85,9 +88,9 @@ fn feed<'a>(spec: &'a FeedSpec<'a>) -> JsonFeed<'a> {
         description: &spec.description,
         language: Some(meta.language.as_str()).filter(|l| !l.is_empty()),
         authors: vec![author(&meta.default_author)],
-        hubs: meta
-            .hub
-            .as_deref()
+        next_url: spec.history.prev_archive.as_deref(),
+        hubs: spec
+            .hub()
             .map(|url| Hub {
                 kind: "WebSub",
                 url,

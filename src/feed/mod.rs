@@ -13,6 +13,7 @@ pub mod verify;
 
 use chrono::{DateTime, FixedOffset};
 
+use crate::archive;
 use crate::config::{Config, ContentMode, Format};
 use crate::post::{ParseContext, Person, Post};
 use crate::site::{Listing, Scope, TermKind};
@@ -36,6 +37,8 @@ pub struct SiteMeta {
     pub default_author: Person,
     pub content: ContentMode,
     pub limit: usize,
+    /// Posts per RFC 5005 archive page; `None` = no archives.
+    pub archive_page: Option<usize>,
     pub formats: Vec<Format>,
     /// WebSub hub URL to advertise, if any.
     pub hub: Option<String>,
@@ -61,6 +64,7 @@ impl SiteMeta {
             },
             content: config.feeds.content,
             limit: config.feeds.limit,
+            archive_page: config.feeds.archive_page_size(),
             formats: config.formats(),
             hub: None,
         }
@@ -101,16 +105,100 @@ pub struct FeedSpec<'a> {
     pub meta: &'a SiteMeta,
     pub title: String,
     pub description: String,
+    /// The document's own URL.
     pub self_url: String,
+    /// The feed's identity (Atom `id`): the subscription document's URL, for its archive
+    /// pages too — they are parts of one logical feed.
+    pub feed_id: String,
     pub items: Vec<&'a Post>,
     /// The newest `updated` of the items; the Unix epoch for an empty feed.
     pub updated: DateTime<FixedOffset>,
+    pub history: History,
+}
+
+/// A document's place in an RFC 5005 archived feed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct History {
+    /// This is an archive page (`fh:archive`), not the subscription document.
+    pub archive: bool,
+    /// The subscription document (archive pages only).
+    pub current: Option<String>,
+    /// The next older archive page (JSON Feed: `next_url`).
+    pub prev_archive: Option<String>,
+    /// The next newer archive page.
+    pub next_archive: Option<String>,
 }
 
 impl<'a> FeedSpec<'a> {
-    /// Prepares the feed of `scope` in `format`: items newest first, limited.
+    /// Prepares the subscription document of `scope` in `format`: its newest posts (at most
+    /// `limit`; those not in a complete archive page when archives are on).
     pub fn new(meta: &'a SiteMeta, listing: &'a Listing, scope: &Scope, format: Format) -> Self {
-        let items = listing.scope_posts(scope, meta.limit);
+        let paging = scope_paging(meta, listing, scope);
+        let take = paging.current_len(meta.limit);
+        let items = if take == 0 {
+            Vec::new()
+        } else {
+            listing.scope_posts(scope, take)
+        };
+        let self_url = meta.url(&route(scope, format));
+        let history = History {
+            prev_archive: (paging.pages > 0)
+                .then(|| meta.url(&archive::route(scope, paging.pages, format))),
+            ..History::default()
+        };
+        FeedSpec::with_items(
+            meta,
+            listing,
+            scope,
+            items,
+            self_url.clone(),
+            self_url,
+            history,
+        )
+    }
+
+    /// Prepares archive page `page` (1 = oldest) of `scope` in `format`, if it exists.
+    pub fn archive(
+        meta: &'a SiteMeta,
+        listing: &'a Listing,
+        scope: &Scope,
+        format: Format,
+        page: usize,
+    ) -> Option<Self> {
+        if !listing.has_scope(scope) {
+            return None;
+        }
+        let paging = scope_paging(meta, listing, scope);
+        let (skip, take) = paging.page(page)?;
+        let items = listing.scope_page(scope, skip, take);
+        let at = |k: usize| meta.url(&archive::route(scope, k, format));
+        let current = meta.url(&route(scope, format));
+        let history = History {
+            archive: true,
+            current: Some(current.clone()),
+            prev_archive: (page > 1).then(|| at(page - 1)),
+            next_archive: (page < paging.pages).then(|| at(page + 1)),
+        };
+        Some(FeedSpec::with_items(
+            meta,
+            listing,
+            scope,
+            items,
+            at(page),
+            current,
+            history,
+        ))
+    }
+
+    fn with_items(
+        meta: &'a SiteMeta,
+        listing: &'a Listing,
+        scope: &Scope,
+        items: Vec<&'a Post>,
+        self_url: String,
+        feed_id: String,
+        history: History,
+    ) -> Self {
         let updated = items
             .iter()
             .map(|p| p.updated.max(p.date))
@@ -141,13 +229,29 @@ impl<'a> FeedSpec<'a> {
         };
         FeedSpec {
             meta,
-            self_url: meta.url(&route(scope, format)),
+            self_url,
+            feed_id,
             title,
             description,
             items,
             updated,
+            history,
         }
     }
+
+    /// The WebSub hub this document advertises: archive pages are not topics.
+    pub fn hub(&self) -> Option<&str> {
+        if self.history.archive {
+            None
+        } else {
+            self.meta.hub.as_deref()
+        }
+    }
+}
+
+/// How a scope's posts split into its subscription document and archive pages.
+pub fn scope_paging(meta: &SiteMeta, listing: &Listing, scope: &Scope) -> archive::Paging {
+    archive::Paging::new(listing.scope_len(scope), meta.limit, meta.archive_page)
 }
 
 /// 1970-01-01T00:00:00Z: the `updated` time of a feed with no items.

@@ -35,12 +35,39 @@ fn channel(spec: &FeedSpec<'_>) -> Channel {
         mime_type: Some("application/rss+xml".into()),
         ..Default::default()
     }];
-    if let Some(hub) = &meta.hub {
+    if let Some(hub) = spec.hub() {
         atom_links.push(Link {
-            href: hub.clone(),
+            href: hub.to_owned(),
             rel: "hub".into(),
             ..Default::default()
         });
+    }
+    let h = &spec.history;
+    for (rel, href) in [
+        ("current", &h.current),
+        ("prev-archive", &h.prev_archive),
+        ("next-archive", &h.next_archive),
+    ] {
+        if let Some(href) = href {
+            atom_links.push(Link {
+                href: href.clone(),
+                rel: rel.into(),
+                mime_type: Some("application/rss+xml".into()),
+                ..Default::default()
+            });
+        }
+    }
+    let mut namespaces = namespaces();
+    let mut extensions = rss::extension::ExtensionMap::new();
+    if h.archive {
+        namespaces.insert("fh".into(), crate::archive::FH_NAMESPACE.into());
+        extensions.entry("fh".into()).or_default().insert(
+            "archive".into(),
+            vec![rss::extension::Extension {
+                name: "fh:archive".into(),
+                ..Default::default()
+            }],
+        );
     }
     Channel {
         title: spec.title.clone(),
@@ -51,7 +78,8 @@ fn channel(spec: &FeedSpec<'_>) -> Channel {
         docs: Some("https://www.rssboard.org/rss-specification".into()),
         last_build_date: Some(rfc822(&spec.updated)),
         atom_ext: Some(AtomExtension { links: atom_links }),
-        namespaces: namespaces(),
+        namespaces,
+        extensions,
         ..Default::default()
     }
 }

@@ -189,7 +189,52 @@ fn respond<B>(req: &Request<B>, state: &State) -> Response<Full<Bytes>> {
         }
         return plain(StatusCode::NOT_FOUND, "404 not found\n");
     };
+    respond_with(req, state, doc)
+}
+
+/// A request for an archive page the store does not hold (GET or HEAD of an archive route,
+/// with archives on): the decoded route and where to get the page.
+pub fn archive_request<B>(
+    req: &Request<B>,
+    state: &State,
+) -> Option<(String, std::sync::Arc<dyn super::Archives>)> {
+    let archives = state.archives.get()?;
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return None;
+    }
+    let route = route_of(req.uri().path()).ok()?;
+    if !crate::archive::looks_like_archive(&route) || state.store.load().get(&route).is_some() {
+        return None;
+    }
+    Some((route.into_owned(), std::sync::Arc::clone(archives)))
+}
+
+/// Answers a request for an archive page with the page, or 404 when there is none.
+pub fn handle_archive<B>(
+    req: &Request<B>,
+    state: &State,
+    doc: Option<std::sync::Arc<Document>>,
+    started: Instant,
+) -> Response<Full<Bytes>> {
+    let response = match &doc {
+        Some(doc) => respond_with(req, state, doc),
+        None => plain(StatusCode::NOT_FOUND, "404 not found\n"),
+    };
+    if state.access_log {
+        log_access(req.method(), req.uri().path(), &response, started);
+    }
+    response
+}
+
+/// The response to a GET or HEAD of `doc`.
+fn respond_with<B>(req: &Request<B>, state: &State, doc: &Document) -> Response<Full<Bytes>> {
+    let method = req.method();
     let head = method == Method::HEAD;
+    let cache_control = || {
+        doc.cache_control
+            .clone()
+            .unwrap_or_else(|| state.max_age_header.clone())
+    };
     let coding = choose_coding(req.headers());
     let rep = doc
         .encoded(coding)
@@ -200,22 +245,12 @@ fn respond<B>(req: &Request<B>, state: &State) -> Response<Full<Bytes>> {
         Outcome::NotModified => {
             let mut r = Response::new(Full::new(Bytes::new()));
             *r.status_mut() = StatusCode::NOT_MODIFIED;
-            validators(
-                r.headers_mut(),
-                doc,
-                &rep.1.etag_header,
-                state.max_age_header.clone(),
-            );
+            validators(r.headers_mut(), doc, &rep.1.etag_header, cache_control());
             r
         }
         Outcome::PreconditionFailed => {
             let mut r = plain(StatusCode::PRECONDITION_FAILED, "412 precondition failed\n");
-            validators(
-                r.headers_mut(),
-                doc,
-                &rep.1.etag_header,
-                state.max_age_header.clone(),
-            );
+            validators(r.headers_mut(), doc, &rep.1.etag_header, cache_control());
             r
         }
         Outcome::Full => {
@@ -233,7 +268,7 @@ fn respond<B>(req: &Request<B>, state: &State) -> Response<Full<Bytes>> {
             if coding != Coding::Identity {
                 h.insert(CONTENT_ENCODING, HeaderValue::from_static(coding.token()));
             }
-            validators(h, doc, &rep.etag_header, state.max_age_header.clone());
+            validators(h, doc, &rep.etag_header, cache_control());
             if let Some(link) = &doc.link_header {
                 h.insert(LINK, link.clone());
             }

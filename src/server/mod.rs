@@ -42,6 +42,15 @@ pub struct State {
     pub access_log: bool,
     /// The WebSub hub at `/hub`, when enabled.
     pub hub: Option<Arc<Hub>>,
+    /// Where RFC 5005 archive pages come from (rendered on request, not kept in the store).
+    pub archives: std::sync::OnceLock<Arc<dyn Archives>>,
+}
+
+/// The source of archive pages: far more bytes than the subscription documents (every post,
+/// in every scope, in every format), so they are rendered when asked for and cached.
+pub trait Archives: Send + Sync {
+    /// The archive page at `route`, if there is one. May block while it is rendered.
+    fn get(&self, route: &str) -> Option<Arc<crate::store::Document>>;
 }
 
 impl State {
@@ -52,6 +61,7 @@ impl State {
                 .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=300")),
             access_log,
             hub: None,
+            archives: std::sync::OnceLock::new(),
         }
     }
 
@@ -126,6 +136,16 @@ pub async fn serve(
                     {
                         let reply = Box::pin(handler::handle_hub_post(req, &state)).await;
                         return Ok::<_, Infallible>(reply);
+                    }
+                    // An archive page not in the store: rendered (or taken from its cache) off
+                    // the event loop.
+                    if let Some((route, archives)) = handler::archive_request(&req, &state) {
+                        let started = std::time::Instant::now();
+                        let doc = tokio::task::spawn_blocking(move || archives.get(&route))
+                            .await
+                            .ok()
+                            .flatten();
+                        return Ok(handler::handle_archive(&req, &state, doc, started));
                     }
                     Ok::<_, Infallible>(handler::handle(&req, &state))
                 }

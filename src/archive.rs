@@ -1,0 +1,374 @@
+//! RFC 5005 archived feeds: where the posts beyond a feed's `limit` go.
+//!
+//! A scope's posts are cut into archive pages of a fixed size counted from the oldest post, so
+//! a page's set of posts changes only when an older post is edited or removed — never because
+//! a new one arrived. Only complete pages are archives; the subscription document holds the
+//! newest posts not in one: at most `limit` (SPEC §2), at least `limit − page + 1`.
+//!
+//! ```text
+//! oldest                                                              newest
+//! [ page 1 ][ page 2 ] … [ page c ][ subscription document (≤ limit) ]
+//! ```
+//!
+//! A reader following `prev-archive` from the subscription document (`next_url` in JSON Feed)
+//! reaches every post of the scope exactly once.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::config::Format;
+use crate::site::{Scope, TermKind};
+use crate::store::Document;
+
+/// The URL segment archive pages live under, inside a scope's directory.
+pub const SEGMENT: &str = "archive";
+
+/// The XML namespace of `fh:archive` (RFC 5005 §4).
+pub const FH_NAMESPACE: &str = "http://purl.org/syndication/history/1.0";
+
+/// How one scope's posts split into the subscription document and archive pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Paging {
+    /// Posts in the scope.
+    pub posts: usize,
+    /// Posts per archive page (0 when there are no archives).
+    pub page_size: usize,
+    /// Number of archive pages.
+    pub pages: usize,
+}
+
+impl Paging {
+    /// The paging of a scope of `posts` posts, for feeds of at most `limit` items (0 = all)
+    /// and archive pages of `page_size` posts (`None` = no archives; otherwise 1..=limit).
+    pub fn new(posts: usize, limit: usize, page_size: Option<usize>) -> Paging {
+        let pages = match page_size {
+            Some(p) if p > 0 && limit > 0 && posts > limit => (posts - limit).div_ceil(p),
+            _ => 0,
+        };
+        Paging {
+            posts,
+            page_size: if pages > 0 { page_size.unwrap_or(0) } else { 0 },
+            pages,
+        }
+    }
+
+    /// How many of the newest posts the subscription document lists, given `limit`.
+    pub fn current_len(&self, limit: usize) -> usize {
+        if self.pages > 0 {
+            self.posts - self.pages * self.page_size
+        } else if limit == 0 {
+            self.posts
+        } else {
+            self.posts.min(limit)
+        }
+    }
+
+    /// Archive page `page` (1 = oldest) as (posts to skip from the oldest, posts to take);
+    /// `None` if there is no such page.
+    pub fn page(&self, page: usize) -> Option<(usize, usize)> {
+        (1..=self.pages)
+            .contains(&page)
+            .then(|| ((page - 1) * self.page_size, self.page_size))
+    }
+}
+
+/// The route of archive page `page` of `scope` in `format`: `/archive/3/atom.xml`,
+/// `/tags/{slug}/archive/1/feed.json`.
+pub fn route(scope: &Scope, page: usize, format: Format) -> String {
+    format!("{}/{SEGMENT}/{page}/{}", scope.dir(), format.file_name())
+}
+
+/// Reads an archive route back: (scope, page, format). Page numbers are plain decimal
+/// without leading zeros, so every page has exactly one route.
+pub fn parse_route(route: &str) -> Option<(Scope, usize, Format)> {
+    let (rest, file) = route.rsplit_once('/')?;
+    let format = Format::ALL.into_iter().find(|f| f.file_name() == file)?;
+    let (rest, number) = rest.rsplit_once('/')?;
+    if number.is_empty()
+        || number.len() > 9
+        || number.starts_with('0')
+        || !number.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let page: usize = number.parse().ok()?;
+    let dir = rest.strip_suffix(SEGMENT)?.strip_suffix('/')?;
+    let scope = if dir.is_empty() {
+        Scope::All
+    } else {
+        let (kind, slug) = dir.strip_prefix('/')?.split_once('/')?;
+        let kind = match kind {
+            "categories" => TermKind::Category,
+            "tags" => TermKind::Tag,
+            _ => return None,
+        };
+        if slug.is_empty() || slug.contains('/') {
+            return None;
+        }
+        Scope::Term(kind, slug.to_owned())
+    };
+    Some((scope, page, format))
+}
+
+/// Whether a route could name an archive page (a cheap test before [`parse_route`]).
+pub fn looks_like_archive(route: &str) -> bool {
+    route.contains("/archive/")
+}
+
+/// Rendered archive pages kept for the next request, and the validators every page served
+/// so far was sent with.
+///
+/// A page is valid while its scope has not changed since it was rendered (each republish
+/// bumps the generation of the scopes it touched). A stale page is rendered again; when its
+/// bytes came out the same it keeps its document — ETag, `Last-Modified` and compressed
+/// forms — and when they differ its `Last-Modified` becomes the time of that change. The bytes
+/// are bounded ([`PageCache::MAX_BYTES`], oldest out first); the validators (a few dozen bytes
+/// a page) are kept for every page, so an evicted page comes back with the same ones.
+#[derive(Default)]
+pub struct PageCache {
+    pages: HashMap<String, Cached>,
+    order: VecDeque<String>,
+    bytes: usize,
+    seen: HashMap<String, (u128, SystemTime)>,
+    generations: HashMap<Scope, u64>,
+}
+
+struct Cached {
+    doc: Arc<Document>,
+    generation: u64,
+}
+
+/// What the cache knows about a page before it is rendered.
+pub enum Lookup {
+    /// Current: serve it.
+    Fresh(Arc<Document>),
+    /// Render it, then [`PageCache::insert`] it.
+    Render,
+}
+
+impl PageCache {
+    /// Bytes of rendered pages kept at most.
+    pub const MAX_BYTES: usize = 64 * 1024 * 1024;
+
+    /// Notes that the documents of `scope` may differ now.
+    pub fn invalidate(&mut self, scope: &Scope) {
+        *self.generations.entry(scope.clone()).or_default() += 1;
+    }
+
+    fn generation(&self, scope: &Scope) -> u64 {
+        self.generations.get(scope).copied().unwrap_or(0)
+    }
+
+    /// The cached page at `route` of `scope`, if it is current.
+    pub fn lookup(&self, route: &str, scope: &Scope) -> Lookup {
+        match self.pages.get(route) {
+            Some(c) if c.generation == self.generation(scope) => Lookup::Fresh(Arc::clone(&c.doc)),
+            _ => Lookup::Render,
+        }
+    }
+
+    /// Keeps a freshly rendered page (`make` builds its document from the `Last-Modified` to
+    /// send) and returns the document to serve: the previous one when the bytes are the same.
+    pub fn insert(
+        &mut self,
+        route: &str,
+        scope: &Scope,
+        bytes: &[u8],
+        first_seen: SystemTime,
+        make: impl FnOnce(SystemTime) -> Document,
+    ) -> Arc<Document> {
+        let hash = crate::store::content_hash(bytes);
+        let generation = self.generation(scope);
+        if let Some(c) = self.pages.get_mut(route) {
+            if c.doc.hash == hash {
+                c.generation = generation;
+                return Arc::clone(&c.doc);
+            }
+        }
+        let last_modified = match self.seen.get(route) {
+            Some((h, t)) if *h == hash => *t,
+            // Served before with other bytes: they changed now.
+            Some(_) => SystemTime::now(),
+            None => first_seen,
+        };
+        let doc = Arc::new(make(last_modified));
+        self.seen
+            .insert(route.to_owned(), (hash, doc.last_modified));
+        if let Some(old) = self.pages.insert(
+            route.to_owned(),
+            Cached {
+                doc: Arc::clone(&doc),
+                generation,
+            },
+        ) {
+            self.bytes -= old.doc.identity.bytes.len();
+        } else {
+            self.order.push_back(route.to_owned());
+        }
+        self.bytes += doc.identity.bytes.len();
+        while self.bytes > Self::MAX_BYTES {
+            let Some(oldest) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(c) = self.pages.remove(&oldest) {
+                self.bytes -= c.doc.identity.bytes.len();
+            }
+        }
+        doc
+    }
+
+    /// The page last rendered at `route`, current or not (the last good version, when
+    /// rendering it again failed).
+    pub fn last_good(&self, route: &str) -> Option<Arc<Document>> {
+        self.pages.get(route).map(|c| Arc::clone(&c.doc))
+    }
+
+    /// Forgets a page that no longer exists.
+    pub fn remove(&mut self, route: &str) {
+        if let Some(c) = self.pages.remove(route) {
+            self.bytes -= c.doc.identity.bytes.len();
+            self.order.retain(|r| r != route);
+        }
+    }
+
+    /// Pages and bytes held.
+    pub fn held(&self) -> (usize, usize) {
+        (self.pages.len(), self.bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_hold_what_the_subscription_document_does_not() {
+        // Fewer posts than the limit: no archives.
+        let p = Paging::new(50, 50, Some(25));
+        assert_eq!((p.pages, p.current_len(50)), (0, 50));
+        // One more: a page of 25 is taken from the oldest; 26 stay current.
+        let p = Paging::new(51, 50, Some(25));
+        assert_eq!((p.pages, p.current_len(50)), (1, 26));
+        assert_eq!(p.page(1), Some((0, 25)));
+        assert_eq!(p.page(2), None);
+        assert_eq!(p.page(0), None);
+        // Up to 75 posts, the same single page; the current document grows to the limit.
+        let p = Paging::new(75, 50, Some(25));
+        assert_eq!((p.pages, p.current_len(50)), (1, 50));
+        let p = Paging::new(76, 50, Some(25));
+        assert_eq!((p.pages, p.current_len(50)), (2, 26));
+        assert_eq!(p.page(2), Some((25, 25)));
+        // Every post is in exactly one place, and the current document never exceeds limit.
+        for limit in 1..8 {
+            for size in 1..=limit {
+                for posts in 0..60 {
+                    let p = Paging::new(posts, limit, Some(size));
+                    let current = p.current_len(limit);
+                    assert!(current <= limit, "{posts} {limit} {size}");
+                    assert!(posts <= limit || current > limit - size);
+                    let archived: usize = (1..=p.pages).map(|k| p.page(k).unwrap().1).sum();
+                    assert_eq!(archived + current, posts);
+                    for k in 1..=p.pages {
+                        assert_eq!(p.page(k).unwrap().0, (k - 1) * size);
+                    }
+                }
+            }
+        }
+        // No archives: off, or limit 0 (all posts in every feed).
+        assert_eq!(Paging::new(100, 50, None).current_len(50), 50);
+        assert_eq!(Paging::new(100, 0, Some(25)).current_len(0), 100);
+    }
+
+    #[test]
+    fn routes_round_trip() {
+        let tag = Scope::Term(TermKind::Tag, "厦门 news".into());
+        for scope in [
+            Scope::All,
+            Scope::Term(TermKind::Category, "news".into()),
+            tag,
+        ] {
+            for format in Format::ALL {
+                for page in [1, 2, 10, 123_456] {
+                    let r = route(&scope, page, format);
+                    assert!(looks_like_archive(&r), "{r}");
+                    assert_eq!(parse_route(&r), Some((scope.clone(), page, format)), "{r}");
+                }
+            }
+        }
+        assert_eq!(route(&Scope::All, 3, Format::Atom), "/archive/3/atom.xml");
+        for bad in [
+            "/archive/0/rss.xml",
+            "/archive/01/rss.xml",
+            "/archive/x/rss.xml",
+            "/archive//rss.xml",
+            "/archive/1/index.html",
+            "/archive/1",
+            "/archive/1/rss.xml/x",
+            "/places/x/archive/1/rss.xml",
+            "/tags//archive/1/rss.xml",
+            "/tags/a/b/archive/1/rss.xml",
+            "/xarchive/1/rss.xml",
+            "/archive/99999999999999999999/rss.xml",
+        ] {
+            assert_eq!(parse_route(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn cached_pages_keep_their_validators_until_their_bytes_change() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let scope = Scope::All;
+        let route = "/archive/1/rss.xml";
+        let doc = |bytes: &'static [u8]| {
+            move |t| Document::new("t", bytes::Bytes::from_static(bytes), t, None)
+        };
+        let first_seen = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let mut cache = PageCache::default();
+        assert!(matches!(cache.lookup(route, &scope), Lookup::Render));
+        let a = cache.insert(route, &scope, b"one", first_seen, doc(b"one"));
+        assert_eq!(a.last_modified, first_seen);
+        assert!(matches!(cache.lookup(route, &scope), Lookup::Fresh(d) if Arc::ptr_eq(&d, &a)));
+        // Another scope changing leaves it current; its own scope changing does not.
+        cache.invalidate(&Scope::Term(TermKind::Tag, "x".into()));
+        assert!(matches!(cache.lookup(route, &scope), Lookup::Fresh(_)));
+        cache.invalidate(&scope);
+        assert!(matches!(cache.lookup(route, &scope), Lookup::Render));
+        // Rendered again to the same bytes: the same document (validators, compressed forms).
+        let again = cache.insert(route, &scope, b"one", SystemTime::now(), doc(b"one"));
+        assert!(Arc::ptr_eq(&again, &a));
+        // Other bytes: Last-Modified is the time of the change, not the first-seen time.
+        cache.invalidate(&scope);
+        let before = crate::store::whole_seconds(SystemTime::now());
+        let b = cache.insert(route, &scope, b"two", first_seen, doc(b"two"));
+        assert!(b.last_modified >= before);
+        assert_ne!(b.hash, a.hash);
+        // Evicted and rendered again with the same bytes: the validators it was served with.
+        cache.remove(route);
+        assert_eq!(cache.held(), (0, 0));
+        let c = cache.insert(route, &scope, b"two", first_seen, doc(b"two"));
+        assert_eq!(c.last_modified, b.last_modified);
+    }
+
+    #[test]
+    fn the_cache_holds_a_bounded_number_of_bytes() {
+        let mut cache = PageCache::default();
+        let page = vec![b'x'; PageCache::MAX_BYTES / 4 + 1];
+        for k in 1..=10 {
+            let route = route(&Scope::All, k, Format::Rss);
+            let bytes = bytes::Bytes::from(page.clone());
+            cache.insert(&route, &Scope::All, &bytes, SystemTime::now(), |t| {
+                Document::new("t", bytes.clone(), t, None)
+            });
+            assert!(cache.held().1 <= PageCache::MAX_BYTES);
+        }
+        assert_eq!(cache.held().0, 3);
+        // The oldest went first.
+        assert!(cache
+            .last_good(&route(&Scope::All, 1, Format::Rss))
+            .is_none());
+        assert!(cache
+            .last_good(&route(&Scope::All, 10, Format::Rss))
+            .is_some());
+    }
+}
