@@ -22,8 +22,6 @@ pub struct Build {
     pub listing: Listing,
     pub meta: SiteMeta,
     pub rendered: Rendered,
-    /// Item fragments of the posts in the subscription documents (reused by archive pages).
-    fragments: Fragments,
     /// RFC 5005 archive pages written by [`Build::write`].
     pub archive_pages: usize,
     pub elapsed: Duration,
@@ -43,9 +41,7 @@ impl Build {
         let listing = site.listing(now, opts);
         let listed = start.elapsed();
         let meta = SiteMeta::from_config(config);
-        let mut fragments = Fragments::default();
-        fragments.prepare(&meta, &listing, &listing.scopes());
-        let rendered = render::render_all(&meta, &listing, &fragments);
+        let rendered = render::render_site(&meta, &listing);
         tracing::debug!(
             "build phases: read {:?}, list {:?}, render {:?}",
             loaded,
@@ -57,7 +53,6 @@ impl Build {
             listing,
             meta,
             rendered,
-            fragments,
             archive_pages: 0,
             elapsed: start.elapsed(),
         }
@@ -77,13 +72,24 @@ impl Build {
         keep.extend(jobs.iter().map(|(s, f, k)| archive::route(s, *k, *f)));
         let mut report = output::sync(&config.paths.output, &self.rendered.docs, &keep);
         if report.errors.is_empty() || config.paths.output.is_dir() {
-            for batch in jobs.chunks(ARCHIVE_BATCH) {
-                let pages =
-                    render::render_archive_jobs(&self.meta, &self.listing, &self.fragments, batch);
-                let written = output::apply(&config.paths.output, &pages.docs, &[]);
-                self.archive_pages += pages.docs.len();
-                self.rendered.failures.extend(pages.failures);
-                report.absorb(written);
+            // One format at a time, with that format's item of every post rendered once (a
+            // post is in the archives of every scope it belongs to).
+            for format in self.meta.formats.clone() {
+                let meta = SiteMeta {
+                    formats: vec![format],
+                    ..self.meta.clone()
+                };
+                let mut fragments = Fragments::default();
+                fragments.prepare_all(&meta, &self.listing);
+                let jobs: Vec<_> = jobs.iter().filter(|j| j.1 == format).cloned().collect();
+                for batch in jobs.chunks(ARCHIVE_BATCH) {
+                    let pages =
+                        render::render_archive_jobs(&meta, &self.listing, &fragments, batch);
+                    let written = output::apply(&config.paths.output, &pages.docs, &[]);
+                    self.archive_pages += pages.docs.len();
+                    self.rendered.failures.extend(pages.failures);
+                    report.absorb(written);
+                }
             }
         }
         self.elapsed += start.elapsed();

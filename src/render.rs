@@ -57,16 +57,32 @@ impl Fragments {
     /// Makes sure every post in the feeds of `scopes` has fragments for its current version,
     /// rendering the missing or stale ones in parallel.
     pub fn prepare(&mut self, meta: &SiteMeta, listing: &Listing, scopes: &[Scope]) {
+        let posts = scopes
+            .iter()
+            .flat_map(|scope| listing.scope_posts(scope, meta.limit));
+        self.prepare_posts(meta, listing, posts);
+    }
+
+    /// Makes sure every listed post has fragments (in `meta`'s formats): what the archive
+    /// pages of a whole site need.
+    pub fn prepare_all(&mut self, meta: &SiteMeta, listing: &Listing) {
+        self.prepare_posts(meta, listing, listing.iter().map(Arc::as_ref));
+    }
+
+    fn prepare_posts<'p>(
+        &mut self,
+        meta: &SiteMeta,
+        listing: &Listing,
+        posts: impl Iterator<Item = &'p Post>,
+    ) {
         let mut todo: HashMap<&Path, &Post> = HashMap::new();
-        for scope in scopes {
-            for post in listing.scope_posts(scope, meta.limit) {
-                let fresh = self
-                    .map
-                    .get(&post.source)
-                    .is_some_and(|f| std::ptr::eq(f.post.as_ref(), post));
-                if !fresh {
-                    todo.insert(post.source.as_path(), post);
-                }
+        for post in posts {
+            let fresh = self
+                .map
+                .get(&post.source)
+                .is_some_and(|f| std::ptr::eq(f.post.as_ref(), post));
+            if !fresh {
+                todo.insert(post.source.as_path(), post);
             }
         }
         let fresh: Vec<(PathBuf, Arc<PostFragments>)> = todo
