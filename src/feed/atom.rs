@@ -52,23 +52,16 @@ fn feed(spec: &FeedSpec<'_>) -> Feed {
             });
         }
     }
+    // `fh:archive` itself is placed by [`write`]: the crate writes extension elements after
+    // the entries, where RFC 4287's schema allows none.
     let mut namespaces = std::collections::BTreeMap::new();
-    let mut extensions = atom_syndication::extension::ExtensionMap::new();
     if h.archive {
         namespaces.insert("fh".to_owned(), crate::archive::FH_NAMESPACE.to_owned());
-        extensions.entry("fh".into()).or_default().insert(
-            "archive".into(),
-            vec![atom_syndication::extension::Extension {
-                name: "fh:archive".into(),
-                ..Default::default()
-            }],
-        );
     }
     Feed {
         title: Text::plain(spec.title.clone()),
         id: spec.feed_id.clone(),
         namespaces,
-        extensions,
         updated: spec.updated,
         authors: vec![person(&meta.default_author)],
         generator: Some(Generator {
@@ -93,6 +86,15 @@ fn write(feed: &Feed) -> Result<Vec<u8>, String> {
         },
     )
     .map_err(|e| format!("Atom writer: {e}"))?;
+    if feed.namespaces.contains_key("fh") {
+        // RFC 5005's marker of an archive document, among the feed's metadata: before the
+        // first entry (or the end of a feed without entries). Titles and content are
+        // escaped, so the first `<entry>` is the first entry element.
+        let at = super::find(&out, b"<entry>")
+            .or_else(|| super::rfind(&out, b"</feed>"))
+            .ok_or("Atom writer: no end of feed")?;
+        out.splice(at..at, b"<fh:archive/>".iter().copied());
+    }
     out.push(b'\n');
     Ok(out)
 }
@@ -115,13 +117,7 @@ pub fn envelope(spec: &FeedSpec<'_>) -> Result<Envelope, String> {
             self_url: Some(&spec.self_url),
         },
     )?;
-    // The writer puts extension elements (`fh:archive`) after the entries.
-    let closing: &[u8] = if spec.history.archive {
-        b"<fh:archive"
-    } else {
-        b"</feed>"
-    };
-    Envelope::cut(doc, closing)
+    Envelope::cut(doc, b"</feed>")
 }
 
 /// One post's `<entry>…</entry>`, checked by parsing a one-entry document back.
