@@ -131,7 +131,19 @@ pub struct PageCache {
     order: VecDeque<String>,
     bytes: usize,
     seen: HashMap<String, (u128, SystemTime)>,
+    /// `seen` changed since it was last saved.
+    dirty: bool,
     generations: HashMap<Scope, u64>,
+}
+
+/// The validators file: every archive page's content hash and `Last-Modified`, so that after a
+/// restart a page whose bytes changed meanwhile gets a new `Last-Modified` (and one that did
+/// not keeps its old one) even though `serve` keeps no archive files on disk.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedValidators {
+    version: u32,
+    /// Route → (hex content hash, Last-Modified in Unix seconds).
+    pages: std::collections::BTreeMap<String, (String, u64)>,
 }
 
 struct Cached {
@@ -193,8 +205,11 @@ impl PageCache {
             None => first_seen,
         };
         let doc = Arc::new(make(last_modified));
-        self.seen
-            .insert(route.to_owned(), (hash, doc.last_modified));
+        if self.seen.get(route) != Some(&(hash, doc.last_modified)) {
+            self.seen
+                .insert(route.to_owned(), (hash, doc.last_modified));
+            self.dirty = true;
+        }
         if let Some(old) = self.pages.insert(
             route.to_owned(),
             Cached {
@@ -230,6 +245,49 @@ impl PageCache {
             self.bytes -= c.doc.identity.bytes.len();
             self.order.retain(|r| r != route);
         }
+    }
+
+    /// Reads the validators saved by an earlier run (a missing file is a first run).
+    pub fn load_validators(&mut self, path: &std::path::Path) -> Result<(), String> {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
+        let saved: SavedValidators =
+            serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        for (route, (hex, secs)) in saved.pages {
+            if let Ok(hash) = u128::from_str_radix(&hex, 16) {
+                let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+                self.seen.insert(route, (hash, t));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the validators if they changed since the last save (atomically).
+    pub fn save_validators(&mut self, path: &std::path::Path) -> Result<(), String> {
+        if !self.dirty {
+            return Ok(());
+        }
+        let saved = SavedValidators {
+            version: 1,
+            pages: self
+                .seen
+                .iter()
+                .map(|(route, (hash, t))| {
+                    let secs = t
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs());
+                    (route.clone(), (format!("{hash:032x}"), secs))
+                })
+                .collect(),
+        };
+        let bytes = serde_json::to_vec(&saved).map_err(|e| e.to_string())?;
+        crate::output::write_atomic(path, &bytes, None)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        self.dirty = false;
+        Ok(())
     }
 
     /// Pages and bytes held.
@@ -348,6 +406,36 @@ mod tests {
         assert_eq!(cache.held(), (0, 0));
         let c = cache.insert(route, &scope, b"two", first_seen, doc(b"two"));
         assert_eq!(c.last_modified, b.last_modified);
+    }
+
+    #[test]
+    fn validators_survive_a_restart() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/archive-validators.json");
+        let route = "/tags/厦门/archive/2/feed.json";
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut cache = PageCache::default();
+        cache.save_validators(&path).unwrap();
+        assert!(!path.exists(), "nothing to save yet");
+        let make =
+            |b: &'static [u8]| move |t| Document::new("t", bytes::Bytes::from_static(b), t, None);
+        cache.insert(route, &Scope::All, b"v1", t0, make(b"v1"));
+        cache.save_validators(&path).unwrap();
+        // The next run: same bytes → the same Last-Modified, whatever the fallback says.
+        let mut next = PageCache::default();
+        next.load_validators(&path).unwrap();
+        let later = t0 + Duration::from_secs(99);
+        let d = next.insert(route, &Scope::All, b"v1", later, make(b"v1"));
+        assert_eq!(d.last_modified, t0);
+        // Other bytes than the last run served: changed now, not at the fallback time.
+        let mut third = PageCache::default();
+        third.load_validators(&path).unwrap();
+        let d = third.insert(route, &Scope::All, b"v2", t0, make(b"v2"));
+        assert!(d.last_modified > t0);
+        // A corrupt file is an error, not a panic.
+        std::fs::write(&path, b"{not json").unwrap();
+        assert!(PageCache::default().load_validators(&path).is_err());
     }
 
     #[test]

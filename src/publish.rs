@@ -84,7 +84,12 @@ pub struct Publisher {
     archives: PageCache,
     /// `Cache-Control` of archive pages.
     archive_cache_control: HeaderValue,
+    /// Where the archive pages' validators are kept across restarts.
+    archive_state: PathBuf,
 }
+
+/// The archive validators file, under the state directory.
+pub const ARCHIVE_STATE_FILE: &str = "archive-validators.json";
 
 impl Publisher {
     /// Reads every post, renders and writes everything, and makes the first store.
@@ -138,8 +143,16 @@ impl Publisher {
                 config.server.archive_max_age
             ))
             .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=86400")),
+            archive_state: config.hub.state_dir.join(ARCHIVE_STATE_FILE),
             config,
         };
+        if p.meta.archive_page.is_some() {
+            if let Err(e) = p.archives.load_validators(&p.archive_state) {
+                tracing::warn!(
+                    "archive validators not read ({e}); pages get Last-Modified from their posts"
+                );
+            }
+        }
         let keep: BTreeSet<String> = rendered.failures.keys().cloned().collect();
         let sync = output::sync(&p.config.paths.output, &rendered.docs, &keep);
         p.record_sync(rendered.docs.keys(), &sync);
@@ -288,6 +301,14 @@ impl Publisher {
                 tracing::error!("not published {route}: {e} (previous version kept, if any)");
                 self.archives.last_good(route)
             }
+        }
+    }
+
+    /// Saves the archive pages' validators if they changed (called by the publisher loop at
+    /// least once a second, so a crash loses at most that much).
+    pub fn save_archive_state(&mut self) {
+        if let Err(e) = self.archives.save_validators(&self.archive_state) {
+            tracing::warn!("cannot save archive validators: {e}");
         }
     }
 

@@ -102,12 +102,14 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
             .archives
             .set(Arc::new(ArchivePages(Arc::clone(&publisher))));
     }
+    let at_exit = Arc::clone(&publisher);
     std::thread::Builder::new()
         .name("publisher".into())
         .spawn(move || publisher_loop(&publisher, rx, tx, watcher))
         .context("cannot start the publisher thread")?;
     let threads = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
     crate::server::run(listener, state, threads)?;
+    publisher_lock(&at_exit).save_archive_state();
     if let Some(hub) = &hub {
         // Deliveries still in flight end with the process; the file records which version
         // each subscriber has, so the next start sends them again.
@@ -183,6 +185,7 @@ fn publisher_loop(
         };
         let received = rx.recv_timeout(wait);
         let mut publisher = publisher_lock(shared);
+        publisher.save_archive_state();
         match received {
             Ok(first) => {
                 // Coalesce everything already queued into one republish.
