@@ -250,11 +250,10 @@ fn remove_routes(dir: &Path, routes: &[String], report: &mut SyncReport) {
 /// Removes temporary files a killed process may have left (`.{name}.{pid}.tmp`) in the
 /// directories feedsmith writes; complete files are only ever renamed into place.
 pub fn remove_temp_files(dir: &Path) {
-    let mut dirs = vec![dir.to_path_buf()];
-    for kind in ["categories", "tags"] {
-        if let Ok(entries) = fs::read_dir(dir.join(kind)) {
-            dirs.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
-        }
+    let mut dirs = Vec::new();
+    for (_, scope_dir) in scope_dirs(dir) {
+        dirs.extend(archive_page_dirs(&scope_dir).into_iter().map(|(_, d)| d));
+        dirs.push(scope_dir);
     }
     for d in dirs {
         let Ok(entries) = fs::read_dir(&d) else {
@@ -270,6 +269,39 @@ pub fn remove_temp_files(dir: &Path) {
     }
 }
 
+/// The scope directories under `dir` as (route prefix, path): the root (`""`), then every
+/// `categories/{slug}` and `tags/{slug}`.
+fn scope_dirs(dir: &Path) -> Vec<(String, PathBuf)> {
+    let mut out = vec![(String::new(), dir.to_path_buf())];
+    for kind in ["categories", "tags"] {
+        let Ok(entries) = fs::read_dir(dir.join(kind)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if let Ok(slug) = entry.file_name().into_string() {
+                if entry.path().is_dir() {
+                    out.push((format!("/{kind}/{slug}"), entry.path()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The archive page directories of a scope directory (`archive/{n}`) as (n, path).
+fn archive_page_dirs(scope_dir: &Path) -> Vec<(String, PathBuf)> {
+    let Ok(pages) = fs::read_dir(scope_dir.join(crate::archive::SEGMENT)) else {
+        return Vec::new();
+    };
+    pages
+        .flatten()
+        .filter_map(|page| {
+            let n = page.file_name().into_string().ok()?;
+            page.path().is_dir().then(|| (n, page.path()))
+        })
+        .collect()
+}
+
 /// The routes feedsmith owns under the output directory, as found on disk.
 pub fn managed_files(dir: &Path) -> Vec<String> {
     let feed_names: Vec<&str> = Format::ALL.iter().map(|f| f.file_name()).collect();
@@ -279,36 +311,17 @@ pub fn managed_files(dir: &Path) -> Vec<String> {
             out.push(format!("/{name}"));
         }
     }
-    let mut scopes = vec![String::new()];
-    for kind in ["categories", "tags"] {
-        let Ok(entries) = fs::read_dir(dir.join(kind)) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            if let Ok(slug) = entry.file_name().into_string() {
-                scopes.push(format!("/{kind}/{slug}"));
-            }
-        }
-    }
-    for scope in scopes {
-        let scope_dir = dir.join(scope.trim_start_matches('/'));
+    for (scope, scope_dir) in scope_dirs(dir) {
         for name in &feed_names {
             if scope_dir.join(name).is_file() {
                 out.push(format!("{scope}/{name}"));
             }
         }
         // RFC 5005 archive pages: `{scope}/archive/{n}/{name}`.
-        let Ok(pages) = fs::read_dir(scope_dir.join(crate::archive::SEGMENT)) else {
-            continue;
-        };
-        for page in pages.flatten() {
-            let Ok(n) = page.file_name().into_string() else {
-                continue;
-            };
+        for (n, page_dir) in archive_page_dirs(&scope_dir) {
             for name in &feed_names {
                 let route = format!("{scope}/{}/{n}/{name}", crate::archive::SEGMENT);
-                if crate::archive::parse_route(&route).is_some() && page.path().join(name).is_file()
-                {
+                if crate::archive::parse_route(&route).is_some() && page_dir.join(name).is_file() {
                     out.push(route);
                 }
             }
