@@ -217,17 +217,17 @@ impl PageCache {
                 generation,
             },
         ) {
-            self.bytes -= old.doc.identity.bytes.len();
+            self.bytes -= old.doc.len();
         } else {
             self.order.push_back(route.to_owned());
         }
-        self.bytes += doc.identity.bytes.len();
+        self.bytes += doc.len();
         while self.bytes > Self::MAX_BYTES {
             let Some(oldest) = self.order.pop_front() else {
                 break;
             };
             if let Some(c) = self.pages.remove(&oldest) {
-                self.bytes -= c.doc.identity.bytes.len();
+                self.bytes -= c.doc.len();
             }
         }
         doc
@@ -242,7 +242,7 @@ impl PageCache {
     /// Forgets a page that no longer exists.
     pub fn remove(&mut self, route: &str) {
         if let Some(c) = self.pages.remove(route) {
-            self.bytes -= c.doc.identity.bytes.len();
+            self.bytes -= c.doc.len();
             self.order.retain(|r| r != route);
         }
     }

@@ -22,7 +22,7 @@ use crate::hub::{self, Hub};
 use crate::listing::Delta;
 use crate::output::{self, SyncReport};
 use crate::page;
-use crate::post::{ParseContext, PostError};
+use crate::post::{ParseContext, Post, PostError};
 use crate::render::{self, Doc, Fragments, Rendered, HTML_TYPE};
 use crate::server::State;
 use crate::site::{Change, ListOptions, Listing, Scope, Site};
@@ -86,6 +86,8 @@ pub struct Publisher {
     archive_cache_control: HeaderValue,
     /// Where the archive pages' validators are kept across restarts.
     archive_state: PathBuf,
+    /// The settings post pages are rendered with, shared with their lazy documents.
+    page_meta: Arc<SiteMeta>,
 }
 
 /// The archive validators file, under the state directory.
@@ -129,7 +131,6 @@ impl Publisher {
             unremoved: BTreeSet::new(),
             resync: false,
             ctx,
-            meta,
             opts,
             site,
             listing,
@@ -144,6 +145,8 @@ impl Publisher {
             ))
             .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=86400")),
             archive_state: config.hub.state_dir.join(ARCHIVE_STATE_FILE),
+            page_meta: Arc::new(meta.clone()),
+            meta,
             config,
         };
         if p.meta.archive_page.is_some() {
@@ -415,6 +418,12 @@ impl Publisher {
         let rendered_feeds = rendered.docs.len();
         let (page_upserts, page_removals) = self.refresh_pages(changed_posts);
         let rendered_pages = page_upserts.len();
+        // Post pages are many and rarely requested: the store keeps their validators and
+        // renders their bytes again from the post when asked (see `Document::etag_header`).
+        let lazy_pages: Vec<(String, Arc<Post>)> = page_upserts
+            .iter()
+            .filter_map(|(route, _, _)| Some((route.clone(), Arc::clone(self.page_winner(route)?))))
+            .collect();
         let prev = self.state.store.load_full();
         let meta = &self.meta;
         let link_of = |route: &str| {
@@ -450,7 +459,7 @@ impl Publisher {
             upserts.push((route, doc, None));
         }
         upserts.extend(page_upserts);
-        let store = Store::update(
+        let mut store = Store::update(
             &prev,
             upserts,
             removals.into_iter().chain(page_removals),
@@ -458,6 +467,13 @@ impl Publisher {
             link_of,
             SystemTime::now(),
         );
+        for (route, post) in lazy_pages {
+            let meta = Arc::clone(&self.page_meta);
+            store.set_lazy(
+                &route,
+                Arc::new(move || bytes::Bytes::from(page::render(&meta, &post))),
+            );
+        }
         let documents = store.len();
         // A feed changed when its document is not the previous one: the store keeps the same
         // `Arc` for unchanged bytes.
@@ -482,6 +498,14 @@ impl Publisher {
             elapsed: started.elapsed(),
             ..Report::default()
         }
+    }
+
+    /// The post whose page is at `route` (the newest post claiming it).
+    fn page_winner(&self, route: &str) -> Option<&Arc<Post>> {
+        self.claims
+            .get(route)
+            .and_then(|c| c.first())
+            .and_then(|(_, src)| self.listing.get(src))
     }
 
     /// Re-renders the pages of the posts that entered, left or changed in the listing, and
@@ -518,12 +542,7 @@ impl Publisher {
         let mut upserts = Vec::new();
         let mut removals = Vec::new();
         for route in dirty {
-            let winner = self
-                .claims
-                .get(&route)
-                .and_then(|c| c.first())
-                .and_then(|(_, src)| self.listing.get(src));
-            match winner {
+            match self.page_winner(&route) {
                 Some(post) => {
                     let doc = Doc {
                         content_type: HTML_TYPE,

@@ -75,8 +75,10 @@ impl Representation {
     }
 }
 
+/// Renders a document's bytes again, the same every time (a post page, from its post).
+pub type Render = Arc<dyn Fn() -> Bytes + Send + Sync>;
+
 /// One published document.
-#[derive(Debug)]
 pub struct Document {
     pub content_type: &'static str,
     pub identity: Representation,
@@ -95,6 +97,23 @@ pub struct Document {
     gzip: OnceLock<Option<Representation>>,
     brotli: OnceLock<Option<Representation>>,
     zstd: OnceLock<Option<Representation>>,
+    /// Set for documents whose bytes are not kept (`identity.bytes` is empty): they are
+    /// rendered again for each response that needs them, and compressed then.
+    lazy: Option<Render>,
+    /// Length of the identity bytes.
+    len: usize,
+}
+
+impl std::fmt::Debug for Document {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Document")
+            .field("content_type", &self.content_type)
+            .field("etag", &self.identity.etag)
+            .field("last_modified", &self.last_modified_http)
+            .field("len", &self.len)
+            .field("lazy", &self.lazy.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The strong ETag of some bytes (RFC 9110 §8.8.3): a hash of the content, so it is the same
@@ -124,6 +143,7 @@ impl Document {
         link: Option<String>,
     ) -> Document {
         let hash = content_hash(&bytes);
+        let len = bytes.len();
         let last_modified = whole_seconds(last_modified);
         let last_modified_http = httpdate::fmt_http_date(last_modified);
         Document {
@@ -141,6 +161,89 @@ impl Document {
             gzip: OnceLock::new(),
             brotli: OnceLock::new(),
             zstd: OnceLock::new(),
+            lazy: None,
+            len,
+        }
+    }
+
+    /// A lazy copy of this document (same validators) rendered by `render`.
+    fn relazy(&self, render: Render) -> Document {
+        Document {
+            content_type: self.content_type,
+            identity: Representation {
+                bytes: Bytes::new(),
+                etag: self.identity.etag.clone(),
+                etag_header: self.identity.etag_header.clone(),
+            },
+            hash: self.hash,
+            last_modified: self.last_modified,
+            last_modified_http: self.last_modified_http.clone(),
+            last_modified_header: self.last_modified_header.clone(),
+            link: self.link.clone(),
+            link_header: self.link_header.clone(),
+            cache_control: self.cache_control.clone(),
+            gzip: OnceLock::new(),
+            brotli: OnceLock::new(),
+            zstd: OnceLock::new(),
+            lazy: Some(render),
+            len: self.len,
+        }
+    }
+
+    /// Whether the bytes are rendered per response rather than kept.
+    pub fn is_lazy(&self) -> bool {
+        self.lazy.is_some()
+    }
+
+    /// Length of the identity bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The identity bytes (rendered now, for a lazy document).
+    pub fn identity_bytes(&self) -> Bytes {
+        match &self.lazy {
+            Some(render) => render(),
+            None => self.identity.bytes.clone(),
+        }
+    }
+
+    /// The coding that will be sent for a request accepting `coding`, and its ETag header.
+    /// Cheap for lazy documents (nothing is rendered): they are always sent in the requested
+    /// coding.
+    pub fn etag_header(&self, coding: Coding) -> (Coding, HeaderValue) {
+        if self.lazy.is_some() {
+            if coding == Coding::Identity {
+                return (coding, self.identity.etag_header.clone());
+            }
+            let etag = etag_for(self.hash, coding);
+            let header =
+                HeaderValue::from_str(&etag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
+            return (coding, header);
+        }
+        match self.encoded(coding) {
+            Some(rep) => (coding, rep.etag_header.clone()),
+            None => (Coding::Identity, self.identity.etag_header.clone()),
+        }
+    }
+
+    /// The bytes to send in `coding` (as chosen by [`Document::etag_header`]).
+    pub fn body(&self, coding: Coding) -> Bytes {
+        match &self.lazy {
+            Some(render) => {
+                let raw = render();
+                if coding == Coding::Identity {
+                    return raw;
+                }
+                compress(coding, &raw).map_or(raw, Bytes::from)
+            }
+            None => self
+                .encoded(coding)
+                .map_or_else(|| self.identity.bytes.clone(), |rep| rep.bytes.clone()),
         }
     }
 
@@ -153,6 +256,9 @@ impl Document {
     /// The representation in `coding`, compressing on first use. `None` when compressing does
     /// not make it smaller (the identity is sent instead).
     pub fn encoded(&self, coding: Coding) -> Option<&Representation> {
+        if self.lazy.is_some() {
+            return None;
+        }
         let cell = match coding {
             Coding::Identity => return Some(&self.identity),
             Coding::Gzip => &self.gzip,
@@ -310,6 +416,16 @@ impl Store {
         next
     }
 
+    /// Makes the document at `route` lazy: its bytes are dropped and rendered by `render`
+    /// when a response needs them (see [`Document::into_lazy`]).
+    pub fn set_lazy(&mut self, route: &str, render: Render) {
+        let Some(doc) = self.get(route) else {
+            return;
+        };
+        let lazy = Arc::new(doc.relazy(render));
+        self.shard_mut(route).insert(route.to_owned(), lazy);
+    }
+
     /// Builds the next store holding exactly `docs` (see [`Store::update`]).
     pub fn next(
         prev: &Store,
@@ -366,6 +482,52 @@ mod tests {
         );
         // Cached: the same bytes come back.
         assert_eq!(d.encoded(Coding::Gzip).unwrap().bytes, gz.bytes);
+    }
+
+    #[test]
+    fn lazy_documents_keep_validators_not_bytes() {
+        let raw = Bytes::from("<p>港口</p>".repeat(300));
+        let doc = Doc {
+            content_type: "text/html; charset=utf-8",
+            bytes: raw.clone(),
+        };
+        let mut store = Store::update(
+            &Store::default(),
+            [("/p.html".to_owned(), doc, Some(UNIX_EPOCH))],
+            [],
+            |_, _| None,
+            |_| None,
+            SystemTime::now(),
+        );
+        let stored = Arc::clone(store.get("/p.html").unwrap());
+        let renders = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (r2, n) = (raw.clone(), Arc::clone(&renders));
+        store.set_lazy(
+            "/p.html",
+            Arc::new(move || {
+                n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                r2.clone()
+            }),
+        );
+        let lazy = store.get("/p.html").unwrap();
+        assert!(lazy.is_lazy() && lazy.identity.bytes.is_empty());
+        assert_eq!(lazy.len(), raw.len());
+        assert_eq!(lazy.identity.etag, stored.identity.etag);
+        assert_eq!(lazy.last_modified, stored.last_modified);
+        // Validators without rendering.
+        for coding in [Coding::Identity, Coding::Gzip, Coding::Brotli, Coding::Zstd] {
+            let (c, etag) = lazy.etag_header(coding);
+            assert_eq!(c, coding);
+            assert_eq!(etag, stored.etag_header(coding).1, "{coding:?}");
+        }
+        assert_eq!(renders.load(std::sync::atomic::Ordering::Relaxed), 0);
+        // Bytes rendered per response, compressed as asked.
+        assert_eq!(lazy.body(Coding::Identity), raw);
+        let gz = lazy.body(Coding::Gzip);
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut out).unwrap();
+        assert_eq!(out, raw);
+        assert_eq!(renders.load(std::sync::atomic::Ordering::Relaxed), 2);
     }
 
     #[test]

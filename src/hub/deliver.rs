@@ -177,7 +177,8 @@ impl Client {
         self_url: &str,
         secret: Option<&str>,
     ) -> Delivery {
-        let body: &[u8] = &doc.identity.bytes;
+        let bytes = doc.identity_bytes();
+        let body: &[u8] = &bytes;
         let mut req = self
             .agent
             .post(callback.as_str())

@@ -235,32 +235,25 @@ fn respond_with<B>(req: &Request<B>, state: &State, doc: &Document) -> Response<
             .clone()
             .unwrap_or_else(|| state.max_age_header.clone())
     };
-    let coding = choose_coding(req.headers());
-    let rep = doc
-        .encoded(coding)
-        .map(|r| (coding, r))
-        .unwrap_or((Coding::Identity, &doc.identity));
+    let (coding, etag) = doc.etag_header(choose_coding(req.headers()));
 
     match Preconditions::from_headers(req.headers()).evaluate(doc) {
         Outcome::NotModified => {
             let mut r = Response::new(Full::new(Bytes::new()));
             *r.status_mut() = StatusCode::NOT_MODIFIED;
-            validators(r.headers_mut(), doc, &rep.1.etag_header, cache_control());
+            validators(r.headers_mut(), doc, etag, cache_control());
             r
         }
         Outcome::PreconditionFailed => {
             let mut r = plain(StatusCode::PRECONDITION_FAILED, "412 precondition failed\n");
-            validators(r.headers_mut(), doc, &rep.1.etag_header, cache_control());
+            validators(r.headers_mut(), doc, etag, cache_control());
             r
         }
         Outcome::Full => {
-            let (coding, rep) = rep;
-            let len = rep.bytes.len();
-            let body = if head {
-                Bytes::new()
-            } else {
-                rep.bytes.clone()
-            };
+            // HEAD sends the length GET would (a lazy document is rendered for it).
+            let bytes = doc.body(coding);
+            let len = bytes.len();
+            let body = if head { Bytes::new() } else { bytes };
             let mut r = Response::new(Full::new(body));
             let h = r.headers_mut();
             h.insert(CONTENT_TYPE, HeaderValue::from_static(doc.content_type));
@@ -268,7 +261,7 @@ fn respond_with<B>(req: &Request<B>, state: &State, doc: &Document) -> Response<
             if coding != Coding::Identity {
                 h.insert(CONTENT_ENCODING, HeaderValue::from_static(coding.token()));
             }
-            validators(h, doc, &rep.etag_header, cache_control());
+            validators(h, doc, etag, cache_control());
             if let Some(link) = &doc.link_header {
                 h.insert(LINK, link.clone());
             }
@@ -285,10 +278,10 @@ fn respond_with<B>(req: &Request<B>, state: &State, doc: &Document) -> Response<
 fn validators(
     h: &mut hyper::HeaderMap,
     doc: &Document,
-    etag: &HeaderValue,
+    etag: HeaderValue,
     cache_control: HeaderValue,
 ) {
-    h.insert(ETAG, etag.clone());
+    h.insert(ETAG, etag);
     h.insert(LAST_MODIFIED, doc.last_modified_header.clone());
     h.insert(CACHE_CONTROL, cache_control);
     h.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
