@@ -26,7 +26,8 @@ use crate::post::{ParseContext, Post, PostError};
 use crate::render::{self, Doc, Fragments, Rendered, HTML_TYPE};
 use crate::server::State;
 use crate::site::{Change, ListOptions, Listing, Scope, Site};
-use crate::store::{Document, Store};
+use crate::store::{content_hash, Document, Render, Store};
+use rayon::prelude::*;
 
 /// What one publish did, for the log line.
 #[derive(Debug, Default)]
@@ -418,12 +419,6 @@ impl Publisher {
         let rendered_feeds = rendered.docs.len();
         let (page_upserts, page_removals) = self.refresh_pages(changed_posts);
         let rendered_pages = page_upserts.len();
-        // Post pages are many and rarely requested: the store keeps their validators and
-        // renders their bytes again from the post when asked (see `Document::etag_header`).
-        let lazy_pages: Vec<(String, Arc<Post>)> = page_upserts
-            .iter()
-            .filter_map(|(route, _, _)| Some((route.clone(), Arc::clone(self.page_winner(route)?))))
-            .collect();
         let prev = self.state.store.load_full();
         let meta = &self.meta;
         let link_of = |route: &str| {
@@ -458,7 +453,6 @@ impl Publisher {
             self.docs.insert(route.clone(), doc.clone());
             upserts.push((route, doc, None));
         }
-        upserts.extend(page_upserts);
         let mut store = Store::update(
             &prev,
             upserts,
@@ -467,12 +461,32 @@ impl Publisher {
             link_of,
             SystemTime::now(),
         );
-        for (route, post) in lazy_pages {
-            let meta = Arc::clone(&self.page_meta);
-            store.set_lazy(
-                &route,
-                Arc::new(move || bytes::Bytes::from(page::render(&meta, &post))),
-            );
+        // Post pages are many and rarely requested: the store keeps their validators and
+        // renders their bytes again from the post when asked (see `Document::etag_header`).
+        // Each is rendered once here to hash it, and its bytes dropped at once.
+        let now = SystemTime::now();
+        let page_meta = &self.page_meta;
+        let pages: Vec<(String, Arc<Document>)> = page_upserts
+            .into_par_iter()
+            .map(|(route, post, time)| {
+                let bytes = bytes::Bytes::from(page::render(page_meta, &post));
+                let render: Render = {
+                    let meta = Arc::clone(page_meta);
+                    Arc::new(move || bytes::Bytes::from(page::render(&meta, &post)))
+                };
+                let doc = match prev.get(&route) {
+                    Some(old)
+                        if old.hash == content_hash(&bytes) && old.content_type == HTML_TYPE =>
+                    {
+                        old.relazy(render)
+                    }
+                    _ => Document::new(HTML_TYPE, bytes, time.min(now), None).relazy(render),
+                };
+                (route, Arc::new(doc))
+            })
+            .collect();
+        for (route, doc) in pages {
+            store.put(route, doc);
         }
         let documents = store.len();
         // A feed changed when its document is not the previous one: the store keeps the same
@@ -510,12 +524,13 @@ impl Publisher {
 
     /// Re-renders the pages of the posts that entered, left or changed in the listing, and
     /// drops pages no post claims any more. Two posts claiming one permalink: the newer one
-    /// gets it. Returns the pages to upsert and the routes to remove.
+    /// gets it. Returns the pages to upsert (route, post, Last-Modified) and the routes to
+    /// remove.
     #[allow(clippy::type_complexity)]
     fn refresh_pages(
         &mut self,
         changed: &BTreeSet<PathBuf>,
-    ) -> (Vec<(String, Doc, Option<SystemTime>)>, Vec<String>) {
+    ) -> (Vec<(String, Arc<Post>, SystemTime)>, Vec<String>) {
         let mut dirty: BTreeSet<String> = BTreeSet::new();
         for source in changed {
             if let Some(old) = self.pages.remove(source) {
@@ -544,12 +559,8 @@ impl Publisher {
         for route in dirty {
             match self.page_winner(&route) {
                 Some(post) => {
-                    let doc = Doc {
-                        content_type: HTML_TYPE,
-                        bytes: page::render(&self.meta, post).into(),
-                    };
                     let t = system_time(&post.updated.max(post.date).with_timezone(&Utc));
-                    upserts.push((route, doc, Some(t)));
+                    upserts.push((route, Arc::clone(post), t));
                 }
                 None => {
                     self.claims.remove(&route);

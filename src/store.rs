@@ -166,8 +166,9 @@ impl Document {
         }
     }
 
-    /// A lazy copy of this document (same validators) rendered by `render`.
-    fn relazy(&self, render: Render) -> Document {
+    /// A lazy copy of this document (same validators) rendered by `render`, which must give
+    /// exactly the bytes this document was made from.
+    pub fn relazy(&self, render: Render) -> Document {
         Document {
             content_type: self.content_type,
             identity: Representation {
@@ -424,6 +425,13 @@ impl Store {
         };
         let lazy = Arc::new(doc.relazy(render));
         self.shard_mut(route).insert(route.to_owned(), lazy);
+    }
+
+    /// Adds or replaces one document.
+    pub fn put(&mut self, route: String, doc: Arc<Document>) {
+        if self.shard_mut(&route).insert(route, doc).is_none() {
+            self.len += 1;
+        }
     }
 
     /// Builds the next store holding exactly `docs` (see [`Store::update`]).

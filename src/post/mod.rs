@@ -402,6 +402,11 @@ pub fn parse_post(
             .filter(|s| !s.is_empty()))
     };
 
+    // Kept for the life of the post: no spare capacity from the renderers' growth.
+    let mut content_html = rewritten.html;
+    content_html.shrink_to_fit();
+    let mut summary = summary;
+    summary.shrink_to_fit();
     Ok(Post {
         source: rel.to_path_buf(),
         title,
@@ -411,7 +416,7 @@ pub fn parse_post(
         tags,
         author,
         summary,
-        content_html: rewritten.html,
+        content_html,
         source_link,
         source_name: text_opt(&["source_name"])?,
         path,
