@@ -89,6 +89,8 @@ pub struct Publisher {
     archive_state: PathBuf,
     /// The settings post pages are rendered with, shared with their lazy documents.
     page_meta: Arc<SiteMeta>,
+    /// Where each published feed's items are (to release fragments pointing into it).
+    doc_items: HashMap<String, render::FeedItems>,
 }
 
 /// The archive validators file, under the state directory.
@@ -147,6 +149,7 @@ impl Publisher {
             .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=86400")),
             archive_state: config.hub.state_dir.join(ARCHIVE_STATE_FILE),
             page_meta: Arc::new(meta.clone()),
+            doc_items: HashMap::new(),
             meta,
             config,
         };
@@ -449,18 +452,19 @@ impl Publisher {
         };
         let mut upserts: Vec<(String, Doc, Option<SystemTime>)> =
             Vec::with_capacity(rendered_feeds + rendered_pages);
+        let rendered_routes: Vec<String> = rendered.docs.keys().cloned().collect();
         for (route, doc) in rendered.docs {
-            self.docs.insert(route.clone(), doc.clone());
             upserts.push((route, doc, None));
         }
         let mut store = Store::update(
             &prev,
             upserts,
-            removals.into_iter().chain(page_removals),
+            removals.iter().cloned().chain(page_removals),
             |route, _| times.get(route).copied(),
             link_of,
             SystemTime::now(),
         );
+        self.share_bytes(&prev, &store, &rendered_routes, rendered.items, &removals);
         // Post pages are many and rarely requested: the store keeps their validators and
         // renders their bytes again from the post when asked (see `Document::etag_header`).
         // Each is rendered once here to hash it, and its bytes dropped at once.
@@ -512,6 +516,58 @@ impl Publisher {
             elapsed: started.elapsed(),
             ..Report::default()
         }
+    }
+
+    /// Makes the documents just published the only copy of their bytes: the publisher's own
+    /// record and the item fragments (which are byte ranges of the feeds) point into the
+    /// store's buffers, and fragments that pointed into a replaced or removed document get
+    /// bytes of their own, so it is freed.
+    fn share_bytes(
+        &mut self,
+        prev: &Store,
+        store: &Store,
+        rendered: &[String],
+        items: HashMap<String, render::FeedItems>,
+        removals: &[String],
+    ) {
+        for route in rendered {
+            if let Some(doc) = store.get(route) {
+                self.docs.insert(
+                    route.clone(),
+                    Doc {
+                        content_type: doc.content_type,
+                        bytes: doc.identity.bytes.clone(),
+                    },
+                );
+            }
+        }
+        for (route, (format, placed)) in &items {
+            let Some(doc) = store.get(route) else {
+                continue;
+            };
+            for (source, range) in placed {
+                if let Some(bytes) = doc.identity.bytes.get(range.clone()) {
+                    let slice = doc.identity.bytes.slice_ref(bytes);
+                    self.fragments.rebase(source, *format, slice);
+                }
+            }
+        }
+        for route in rendered.iter().chain(removals) {
+            let (Some(old), Some((format, placed))) = (prev.get(route), self.doc_items.get(route))
+            else {
+                continue;
+            };
+            if store.get(route).is_some_and(|new| Arc::ptr_eq(new, old)) {
+                continue;
+            }
+            for (source, _) in placed {
+                self.fragments.unpin(source, *format, &old.identity.bytes);
+            }
+        }
+        for route in removals {
+            self.doc_items.remove(route);
+        }
+        self.doc_items.extend(items);
     }
 
     /// The post whose page is at `route` (the newest post claiming it).

@@ -34,10 +34,15 @@ pub const HTML_TYPE: &str = "text/html; charset=utf-8";
 pub struct Rendered {
     pub docs: BTreeMap<String, Doc>,
     pub failures: BTreeMap<String, String>,
+    /// For each feed document in `docs`: its format and where each post's item is in it.
+    pub items: HashMap<String, FeedItems>,
 }
 
+/// Where the items of one feed document are: its format, and (post, byte range) in order.
+pub type FeedItems = (Format, Vec<(PathBuf, std::ops::Range<usize>)>);
+
 /// One post's item fragments in every configured format, for one version of the post.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PostFragments {
     post: Arc<Post>,
     by_format: Vec<(Format, Result<Bytes, String>)>,
@@ -107,6 +112,50 @@ impl Fragments {
         self.map.extend(fresh);
     }
 
+    /// Points the fragment of `source` in `format` at the same bytes inside a published
+    /// document (`bytes` is a slice of it), so the fragment costs no memory of its own.
+    pub fn rebase(&mut self, source: &Path, format: Format, bytes: Bytes) {
+        let Some(f) = self.map.get_mut(source) else {
+            return;
+        };
+        for (fmt, r) in &mut Arc::make_mut(f).by_format {
+            if let (true, Ok(b)) = (*fmt == format, r) {
+                if b.as_ref() == bytes.as_ref() {
+                    *b = bytes;
+                }
+                return;
+            }
+        }
+    }
+
+    /// Gives the fragment of `source` in `format` bytes of its own if it points into `buffer`
+    /// (a document being replaced, which it would otherwise keep alive).
+    pub fn unpin(&mut self, source: &Path, format: Format, buffer: &[u8]) {
+        let Some(f) = self.map.get_mut(source) else {
+            return;
+        };
+        let within = |b: &Bytes| {
+            let (start, end) = (
+                buffer.as_ptr() as usize,
+                buffer.as_ptr() as usize + buffer.len(),
+            );
+            let p = b.as_ptr() as usize;
+            !b.is_empty() && p >= start && p < end
+        };
+        let pinned = f
+            .by_format
+            .iter()
+            .any(|(fmt, r)| *fmt == format && r.as_ref().is_ok_and(within));
+        if !pinned {
+            return;
+        }
+        for (fmt, r) in &mut Arc::make_mut(f).by_format {
+            if let (true, Ok(b)) = (*fmt == format, r) {
+                *b = Bytes::copy_from_slice(b);
+            }
+        }
+    }
+
     /// Drops the fragments of posts that changed or left.
     pub fn forget<'p>(&mut self, sources: impl IntoIterator<Item = &'p PathBuf>) {
         for s in sources {
@@ -148,7 +197,7 @@ pub fn render_feed(
     fragments: &Fragments,
     scope: &Scope,
     format: Format,
-) -> Result<Doc, String> {
+) -> Result<(Doc, FeedItems), String> {
     let spec = FeedSpec::new(meta, listing, scope, format);
     let env = feed::envelope(&spec, format)?;
     let items = spec
@@ -156,11 +205,20 @@ pub fn render_feed(
         .iter()
         .map(|p| fragments.get(p, format))
         .collect::<Result<Vec<&[u8]>, String>>()?;
-    let bytes = feed::assemble(&env, items.iter().copied(), format);
-    Ok(Doc {
-        content_type: format.content_type(),
-        bytes: Bytes::from(bytes),
-    })
+    let (bytes, ranges) = feed::assemble(&env, items.iter().copied(), format);
+    let placed = spec
+        .items
+        .iter()
+        .map(|p| p.source.clone())
+        .zip(ranges)
+        .collect();
+    Ok((
+        Doc {
+            content_type: format.content_type(),
+            bytes: Bytes::from(bytes),
+        },
+        (format, placed),
+    ))
 }
 
 /// Renders archive page `page` of `scope` in `format` (`None` if there is no such page).
@@ -199,7 +257,7 @@ pub fn assemble_spec(
         })
         .collect();
     let items = items.into_iter().collect::<Result<Vec<_>, String>>()?;
-    let bytes = feed::assemble(&env, items.iter().map(|c| c.as_ref()), format);
+    let (bytes, _) = feed::assemble(&env, items.iter().map(|c| c.as_ref()), format);
     Ok(Doc {
         content_type: format.content_type(),
         bytes: Bytes::from(bytes),
@@ -259,7 +317,8 @@ pub fn render_scopes(
         .iter()
         .flat_map(|s| meta.formats.iter().map(move |f| (s, *f)))
         .collect();
-    let results: Vec<(String, Result<Doc, String>)> = jobs
+    type Outcome = (String, Result<(Doc, FeedItems), String>);
+    let results: Vec<Outcome> = jobs
         .into_par_iter()
         .map(|(scope, format)| {
             (
@@ -271,7 +330,8 @@ pub fn render_scopes(
     let mut out = Rendered::default();
     for (route, r) in results {
         match r {
-            Ok(doc) => {
+            Ok((doc, items)) => {
+                out.items.insert(route.clone(), items);
                 out.docs.insert(route, doc);
             }
             Err(e) => {
@@ -338,6 +398,7 @@ pub fn render_scopes_and_lists(
     );
     out.docs.extend(lists.docs);
     out.failures.extend(lists.failures);
+    out.items.extend(lists.items);
     out
 }
 
@@ -394,7 +455,16 @@ mod tests {
                 assert_eq!(scopes.len(), 5, "{scopes:?}");
                 for scope in &scopes {
                     for format in Format::ALL {
-                        let doc = render_feed(&meta, &listing, &fragments, scope, format).unwrap();
+                        let (doc, items) =
+                            render_feed(&meta, &listing, &fragments, scope, format).unwrap();
+                        // Each item's range holds exactly its fragment.
+                        for (src, range) in &items.1 {
+                            let post = listing.get(src).unwrap();
+                            assert_eq!(
+                                &doc.bytes[range.clone()],
+                                fragments.get(post, format).unwrap()
+                            );
+                        }
                         let spec = FeedSpec::new(&meta, &listing, scope, format);
                         let whole = feed::render(&spec, format).unwrap();
                         assert_eq!(

@@ -330,7 +330,7 @@ pub fn fragment(meta: &SiteMeta, post: &Post, format: Format) -> Result<bytes::B
     }
 }
 
-/// Splices item fragments into an envelope.
+/// Splices item fragments into an envelope; also returns where each item landed.
 ///
 /// Both the envelope and every fragment were parsed back when they were made; an element or
 /// JSON value that is well-formed on its own stays so between a well-formed head and tail, so
@@ -339,18 +339,21 @@ pub fn assemble<'f>(
     env: &Envelope,
     items: impl ExactSizeIterator<Item = &'f [u8]> + Clone,
     format: Format,
-) -> Vec<u8> {
+) -> (Vec<u8>, Vec<std::ops::Range<usize>>) {
     let body: usize = items.clone().map(<[u8]>::len).sum::<usize>() + items.len();
     let mut out = Vec::with_capacity(env.head.len() + body + env.tail.len());
+    let mut ranges = Vec::with_capacity(items.len());
     out.extend_from_slice(&env.head);
     for (i, item) in items.enumerate() {
         if format == Format::Json && i > 0 {
             out.push(b',');
         }
+        let start = out.len();
         out.extend_from_slice(item);
+        ranges.push(start..out.len());
     }
     out.extend_from_slice(&env.tail);
-    out
+    (out, ranges)
 }
 
 pub use index::{html_head, render as render_index};
