@@ -427,6 +427,7 @@ mod tests {
             site_url: url::Url::parse("https://example.com").unwrap(),
             timezone: FixedOffset::east_opt(0).unwrap(),
             permalink: crate::config::DEFAULT_PERMALINK.to_owned(),
+            compact: false,
         };
         let text =
             format!("---\ntitle: {name}\ndate: {date}\ncategories: {cats}\ntags: {tags}\n---\nx\n");

@@ -69,7 +69,7 @@ pub fn render(meta: &SiteMeta, post: &Post) -> Vec<u8> {
             .map(|a| format!(" · {}", text(&a.name)))
             .unwrap_or_default()
     );
-    h.push_str(&post.content_html);
+    h.push_str(&post.content_html.get());
     h.push_str("\n</article>\n");
     if let Some(src) = &post.source_link {
         let name = post

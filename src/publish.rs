@@ -117,15 +117,20 @@ impl Publisher {
         hub: Option<Arc<Hub>>,
     ) -> (Publisher, Report) {
         let started = Instant::now();
-        let ctx = feed::parse_context(&config);
+        // The server holds every post for as long as it runs: content compressed.
+        let ctx = ParseContext {
+            compact: true,
+            ..feed::parse_context(&config)
+        };
         let mut meta = SiteMeta::from_config(&config);
         meta.hub = hub.as_ref().map(|h| h.url().to_owned());
         let state =
             Arc::new(State::new(Store::default(), config.server.max_age, access_log).with_hub(hub));
         let site = Site::load(&config.paths.posts, &ctx, opts.drafts);
         let listing = site.listing(now, opts);
-        let mut fragments = Fragments::default();
-        fragments.prepare(&meta, &listing, &listing.scopes());
+        // No fragments first: each document renders its items, and the fragments kept for
+        // the next republish are taken from the documents (so they never exist twice).
+        let fragments = Fragments::default();
         let rendered = render::render_all(&meta, &listing, &fragments);
         let all: BTreeSet<PathBuf> = listing.iter().map(|p| p.source.clone()).collect();
         let mut p = Publisher {
@@ -288,7 +293,7 @@ impl Publisher {
         // time that is the same after a restart when nothing changed).
         let first_seen = system_time(&spec.updated.with_timezone(&Utc));
         match render::assemble_spec(&self.meta, &self.fragments, &spec, format) {
-            Ok(doc) => {
+            Ok((doc, _)) => {
                 let link = format!("<{}>; rel=\"self\"", spec.self_url);
                 let cache_control = self.archive_cache_control.clone();
                 Some(
@@ -546,9 +551,12 @@ impl Publisher {
                 continue;
             };
             for (source, range) in placed {
+                let Some(post) = self.listing.get(source) else {
+                    continue;
+                };
                 if let Some(bytes) = doc.identity.bytes.get(range.clone()) {
                     let slice = doc.identity.bytes.slice_ref(bytes);
-                    self.fragments.rebase(source, *format, slice);
+                    self.fragments.rebase(post, *format, slice);
                 }
             }
         }

@@ -112,19 +112,33 @@ impl Fragments {
         self.map.extend(fresh);
     }
 
-    /// Points the fragment of `source` in `format` at the same bytes inside a published
-    /// document (`bytes` is a slice of it), so the fragment costs no memory of its own.
-    pub fn rebase(&mut self, source: &Path, format: Format, bytes: Bytes) {
-        let Some(f) = self.map.get_mut(source) else {
-            return;
-        };
-        for (fmt, r) in &mut Arc::make_mut(f).by_format {
-            if let (true, Ok(b)) = (*fmt == format, r) {
+    /// Points the fragment of `post` in `format` at the same bytes inside a published
+    /// document (`bytes` is a slice of it), so the fragment costs no memory of its own; a
+    /// missing fragment is taken from the document (the first render of a site makes none).
+    pub fn rebase(&mut self, post: &Arc<Post>, format: Format, bytes: Bytes) {
+        let entry = self.map.entry(post.source.clone()).or_insert_with(|| {
+            Arc::new(PostFragments {
+                post: Arc::clone(post),
+                by_format: Vec::new(),
+            })
+        });
+        if !Arc::ptr_eq(&entry.post, post) {
+            // A stale version's fragments: this document holds the current one.
+            *entry = Arc::new(PostFragments {
+                post: Arc::clone(post),
+                by_format: Vec::new(),
+            });
+        }
+        let f = Arc::make_mut(entry);
+        match f.by_format.iter_mut().find(|(fmt, _)| *fmt == format) {
+            Some((_, Ok(b))) => {
                 if b.as_ref() == bytes.as_ref() {
                     *b = bytes;
                 }
-                return;
             }
+            // Rendered and checked as part of the document it is a slice of.
+            Some((_, r @ Err(_))) => *r = Ok(bytes),
+            None => f.by_format.push((format, Ok(bytes))),
         }
     }
 
@@ -164,7 +178,7 @@ impl Fragments {
     }
 
     /// The fragment of `post` in `format`, or why it could not be made.
-    pub fn get(&self, post: &Post, format: Format) -> Result<&[u8], String> {
+    pub fn get(&self, post: &Post, format: Format) -> Result<&Bytes, String> {
         let f = self
             .map
             .get(&post.source)
@@ -199,26 +213,7 @@ pub fn render_feed(
     format: Format,
 ) -> Result<(Doc, FeedItems), String> {
     let spec = FeedSpec::new(meta, listing, scope, format);
-    let env = feed::envelope(&spec, format)?;
-    let items = spec
-        .items
-        .iter()
-        .map(|p| fragments.get(p, format))
-        .collect::<Result<Vec<&[u8]>, String>>()?;
-    let (bytes, ranges) = feed::assemble(&env, items.iter().copied(), format);
-    let placed = spec
-        .items
-        .iter()
-        .map(|p| p.source.clone())
-        .zip(ranges)
-        .collect();
-    Ok((
-        Doc {
-            content_type: format.content_type(),
-            bytes: Bytes::from(bytes),
-        },
-        (format, placed),
-    ))
+    assemble_spec(meta, fragments, &spec, format)
 }
 
 /// Renders archive page `page` of `scope` in `format` (`None` if there is no such page).
@@ -234,7 +229,7 @@ pub fn render_archive(
     page: usize,
 ) -> Option<Result<Doc, String>> {
     let spec = FeedSpec::archive(meta, listing, scope, format, page)?;
-    Some(assemble_spec(meta, fragments, &spec, format))
+    Some(assemble_spec(meta, fragments, &spec, format).map(|(doc, _)| doc))
 }
 
 /// Splices a document from its envelope and its items' fragments, rendering (and checking)
@@ -244,24 +239,32 @@ pub fn assemble_spec(
     fragments: &Fragments,
     spec: &FeedSpec<'_>,
     format: Format,
-) -> Result<Doc, String> {
+) -> Result<(Doc, FeedItems), String> {
     let env = feed::envelope(spec, format)?;
-    let items: Vec<Result<std::borrow::Cow<'_, [u8]>, String>> = spec
+    let items: Vec<Result<Bytes, String>> = spec
         .items
         .par_iter()
         .map(|p| match fragments.get(p, format) {
-            Ok(b) => Ok(std::borrow::Cow::Borrowed(b)),
+            Ok(b) => Ok(b.clone()),
             Err(_) => feed::fragment(meta, p, format)
-                .map(|b| std::borrow::Cow::Owned(b.to_vec()))
                 .map_err(|e| format!("item {}: {e}", p.source.display())),
         })
         .collect();
-    let items = items.into_iter().collect::<Result<Vec<_>, String>>()?;
-    let (bytes, _) = feed::assemble(&env, items.iter().map(|c| c.as_ref()), format);
-    Ok(Doc {
-        content_type: format.content_type(),
-        bytes: Bytes::from(bytes),
-    })
+    let items = items.into_iter().collect::<Result<Vec<Bytes>, String>>()?;
+    let (bytes, ranges) = feed::assemble(&env, items.iter().map(Bytes::as_ref), format);
+    let placed = spec
+        .items
+        .iter()
+        .map(|p| p.source.clone())
+        .zip(ranges)
+        .collect();
+    Ok((
+        Doc {
+            content_type: format.content_type(),
+            bytes: Bytes::from(bytes),
+        },
+        (format, placed),
+    ))
 }
 
 /// Every archive page of the site: (scope, format, page).

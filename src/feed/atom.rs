@@ -203,7 +203,7 @@ fn entry(meta: &SiteMeta, post: &Post) -> Entry {
         links,
         summary: Some(summary).filter(|s| !s.value.is_empty()),
         content: meta.full_content().then(|| Content {
-            value: Some(post.content_html.clone()),
+            value: Some(post.content_html.get().into_owned()),
             content_type: Some("html".into()),
             lang: post.lang.clone(),
             base: None,

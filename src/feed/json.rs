@@ -52,7 +52,7 @@ struct JsonItem<'a> {
     external_url: Option<&'a str>,
     title: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    content_html: Option<&'a str>,
+    content_html: Option<std::borrow::Cow<'a, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     content_text: Option<&'a str>,
     #[serde(skip_serializing_if = "str::is_empty")]
@@ -154,7 +154,7 @@ fn item<'a>(meta: &'a SiteMeta, post: &'a Post) -> JsonItem<'a> {
         url: &post.url,
         external_url: post.source_link.as_deref(),
         title: &post.title,
-        content_html: full.then_some(post.content_html.as_str()),
+        content_html: full.then(|| post.content_html.get()),
         // An item must have content_html or content_text: in summary mode, the summary.
         content_text: (!full).then_some(post.summary.as_str()),
         summary: &post.summary,

@@ -97,6 +97,7 @@ pub fn parse_context(config: &Config) -> ParseContext {
         site_url: config.site_url(),
         timezone: config.timezone(),
         permalink: config.site.permalink.clone(),
+        compact: false,
     }
 }
 

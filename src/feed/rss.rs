@@ -165,7 +165,9 @@ fn item(meta: &SiteMeta, post: &Post) -> Item {
             url: url.clone(),
             title: Some(post.source_name.clone().unwrap_or_else(|| host_of(url))),
         }),
-        content: meta.full_content().then(|| post.content_html.clone()),
+        content: meta
+            .full_content()
+            .then(|| post.content_html.get().into_owned()),
         dublin_core_ext: dc,
         ..Default::default()
     }

@@ -18,6 +18,7 @@ fn ctx_with(url: &str, timezone: FixedOffset, permalink: &str) -> ParseContext {
         site_url: Url::parse(url).unwrap(),
         timezone,
         permalink: permalink.to_owned(),
+        compact: false,
     }
 }
 
@@ -87,7 +88,7 @@ fn sample_post_from_the_spec() {
         p.summary
     );
     assert!(!p.summary.contains('<'), "{}", p.summary);
-    let html = &p.content_html;
+    let html = &p.content_html.get();
     assert!(
         html.contains(r#"href="https://news.example.com/category/shamenribao.html""#),
         "{html}"
@@ -634,7 +635,11 @@ fn bom_and_crlf_are_accepted() {
     assert_eq!(p.tags, vec!["a", "b"]);
     assert_eq!(p.summary, "Line one line two");
     assert_eq!(p.source_link.as_deref(), Some("http://src.example/x"));
-    assert!(!p.content_html.contains('\r'), "{:?}", p.content_html);
+    assert!(
+        !p.content_html.get().contains('\r'),
+        "{:?}",
+        p.content_html.get()
+    );
     // Each alone, too.
     assert_eq!(parse("\u{feff}---\ntitle: B\n---\n").title, "B");
     assert_eq!(parse("---\r\ntitle: C\r\n---\r\n").title, "C");
@@ -665,9 +670,9 @@ fn html_and_txt_bodies() {
     )
     .unwrap();
     assert!(
-        p.content_html.contains("*not markdown*"),
+        p.content_html.get().contains("*not markdown*"),
         "{}",
-        p.content_html
+        p.content_html.get()
     );
     let p = parse_post(
         Path::new("2021-12-21-x.txt"),
@@ -677,9 +682,9 @@ fn html_and_txt_bodies() {
     )
     .unwrap();
     assert!(
-        p.content_html.contains("<em>emphasis</em>"),
+        p.content_html.get().contains("<em>emphasis</em>"),
         "{}",
-        p.content_html
+        p.content_html.get()
     );
 }
 
@@ -691,29 +696,34 @@ fn protocol_relative_links_take_the_site_scheme() {
     let p = post_with("", body);
     assert!(
         p.content_html
+            .get()
             .contains(r#"href="https://news.example.com/x.html""#),
         "{}",
-        p.content_html
+        p.content_html.get()
     );
     assert!(
         p.content_html
+            .get()
             .contains(r#"src="https://img.example/p.jpg""#),
         "{}",
-        p.content_html
+        p.content_html.get()
     );
     let c = ctx_with("http://127.0.0.1:8080/", tz(0), DEFAULT_PERMALINK);
     let text = format!("---\ndate: 2021-12-21\n---\n{body}");
     let p = parse_post(Path::new(FILE), text.as_bytes(), Markup::Markdown, &c).unwrap();
     assert!(
         p.content_html
+            .get()
             .contains(r#"href="http://news.example.com/x.html""#),
         "{}",
-        p.content_html
+        p.content_html.get()
     );
     assert!(
-        p.content_html.contains(r#"src="http://img.example/p.jpg""#),
-        "{}",
         p.content_html
+            .get()
+            .contains(r#"src="http://img.example/p.jpg""#),
+        "{}",
+        p.content_html.get()
     );
 }
 
@@ -723,7 +733,7 @@ fn relative_links_resolve_against_the_post_url() {
         "categories: news",
         "[root](/about.html) [sibling](other.html) [up](../index.html) [frag](#fn)\n",
     );
-    let h = &p.content_html;
+    let h = &p.content_html.get();
     assert!(
         h.contains(r#"href="https://example.com/about.html""#),
         "{h}"
@@ -745,7 +755,7 @@ fn scripts_are_dropped() {
         "",
         "<p>before<script>alert('x')</script>after</p>\n\n<SCRIPT src=\"/evil.js\"></SCRIPT>\n\nend\n",
     );
-    let h = p.content_html.to_ascii_lowercase();
+    let h = p.content_html.get().to_ascii_lowercase();
     assert!(!h.contains("<script"), "{h}");
     assert!(!h.contains("alert"), "{h}");
     assert!(!h.contains("evil.js"), "{h}");
@@ -767,7 +777,7 @@ fn lazy_images_get_a_real_absolute_src() {
             "<img data-srcset=\"/s/5.jpg 1x, /s/5@2.jpg 2x\" data-src=\"/lazy/5.jpg\">\n",
         ),
     );
-    let h = &p.content_html;
+    let h = &p.content_html.get();
     assert!(h.contains(r#"src="https://example.com/lazy/1.jpg""#), "{h}");
     assert!(h.contains(r#"src="https://cdn.example/2.jpg""#), "{h}");
     assert!(h.contains(r#"src="https://example.com/lazy/3.jpg""#), "{h}");
@@ -1034,7 +1044,7 @@ fn xml_illegal_characters_are_removed_from_every_field() {
     assert_eq!(p.source_name.as_deref(), Some("S"));
     assert_eq!(p.id, "g");
     assert_eq!(p.summary, "Body");
-    assert!(!p.content_html.contains('\u{1}') && !p.content_html.contains('\u{FFFF}'));
+    assert!(!p.content_html.get().contains('\u{1}') && !p.content_html.get().contains('\u{FFFF}'));
     // A title of illegal characters only falls back to the file name.
     let only = "---\ntitle: \"\\x01\\x02\"\n---\nx\n";
     let p = parse_post(
@@ -1100,4 +1110,44 @@ fn deep_nesting_and_alias_bombs_are_errors_not_exhaustion() {
     let e = parse_post(Path::new(FILE), bomb.as_bytes(), Markup::Markdown, &ctx()).unwrap_err();
     assert!(matches!(e.kind, PostErrorKind::Yaml(_)), "{e}");
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[test]
+fn compact_content_reads_back_the_same() {
+    use super::Html;
+    let text = "<p>厦门港口吞吐量创新高 — harbour &amp; city</p>\n".repeat(40);
+    let compact = Html::new(text.clone(), true);
+    assert_eq!(compact.get(), text);
+    assert_eq!(compact.len(), text.len());
+    assert!(
+        compact.held() * 2 < text.len(),
+        "{} of {}",
+        compact.held(),
+        text.len()
+    );
+    // Deterministic, so an unchanged post compares equal to its earlier version.
+    assert_eq!(compact, Html::new(text.clone(), true));
+    let plain = Html::new(text.clone(), false);
+    assert_eq!(plain.get(), text);
+    assert_eq!(plain.held(), text.len());
+    // Short content is not worth compressing.
+    let short = Html::new("<p>x</p>".into(), true);
+    assert_eq!(short.held(), 8);
+    // The same post parsed for `serve` renders the same items as for `build`.
+    let src = format!("---\ntitle: T\ndate: 2021-12-21\n---\n{text}");
+    let ctx = ctx();
+    let a = parse_post(Path::new("a.md"), src.as_bytes(), Markup::Markdown, &ctx).unwrap();
+    let compact_ctx = ParseContext {
+        compact: true,
+        ..ctx
+    };
+    let b = parse_post(
+        Path::new("a.md"),
+        src.as_bytes(),
+        Markup::Markdown,
+        &compact_ctx,
+    )
+    .unwrap();
+    assert_eq!(a.content_html.get(), b.content_html.get());
+    assert!(b.content_html.held() < a.content_html.held());
 }
