@@ -63,14 +63,15 @@ impl Scope {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Key {
     date: Reverse<DateTime<Utc>>,
-    source: PathBuf,
+    /// Shared by every index that holds the key (the post's terms, the path map).
+    source: Arc<Path>,
 }
 
 impl Key {
     fn of(post: &Post) -> Key {
         Key {
             date: Reverse(post.date.with_timezone(&Utc)),
-            source: post.source.clone(),
+            source: Arc::from(post.source.as_path()),
         }
     }
 }
@@ -134,7 +135,7 @@ impl Delta {
 pub struct Listing {
     opts: ListOptions,
     posts: BTreeMap<Key, Arc<Post>>,
-    keys: HashMap<PathBuf, Key>,
+    keys: HashMap<Arc<Path>, Key>,
     /// Future-dated posts, by the time they fall due.
     held: BTreeMap<(DateTime<Utc>, PathBuf), Arc<Post>>,
     held_keys: HashMap<PathBuf, DateTime<Utc>>,
@@ -311,7 +312,7 @@ impl Listing {
             }
             delta.scopes.insert(Scope::Term(kind, slug));
         }
-        self.keys.insert(post.source.clone(), key.clone());
+        self.keys.insert(Arc::clone(&key.source), key.clone());
         self.posts.insert(key, post);
         delta
     }

@@ -49,11 +49,11 @@ pub struct Report {
 }
 
 /// Orders the posts claiming one page route: newest first, then by path.
-type ClaimOrder = (std::cmp::Reverse<DateTime<Utc>>, PathBuf);
+type ClaimOrder = (std::cmp::Reverse<DateTime<Utc>>, Arc<std::path::Path>);
 
 /// The route a listed post's page claims (the bytes live in the store).
 struct PageClaim {
-    route: String,
+    route: Arc<str>,
     /// Newest first: the newest post claiming a route gets it.
     order: ClaimOrder,
 }
@@ -79,8 +79,8 @@ pub struct Publisher {
     /// of documents that did not change since may be gone too: write every document again.
     resync: bool,
     /// Each listed post's page route, and which posts claim each route.
-    pages: HashMap<PathBuf, PageClaim>,
-    claims: HashMap<String, BTreeSet<ClaimOrder>>,
+    pages: HashMap<Arc<std::path::Path>, PageClaim>,
+    claims: HashMap<Arc<str>, BTreeSet<ClaimOrder>>,
     /// RFC 5005 archive pages rendered on request.
     archives: PageCache,
     /// `Cache-Control` of archive pages.
@@ -597,25 +597,26 @@ impl Publisher {
     ) -> (Vec<(String, Arc<Post>, SystemTime)>, Vec<String>) {
         let mut dirty: BTreeSet<String> = BTreeSet::new();
         for source in changed {
-            if let Some(old) = self.pages.remove(source) {
-                if let Some(c) = self.claims.get_mut(&old.route) {
+            if let Some(old) = self.pages.remove(source.as_path()) {
+                if let Some(c) = self.claims.get_mut(&*old.route) {
                     c.remove(&old.order);
                 }
-                dirty.insert(old.route);
+                dirty.insert(old.route.to_string());
             }
             if let Some(post) = self.listing.get(source) {
-                let route = page::page_route(post);
+                // One allocation of the path and of the route, shared by both maps.
+                let route: Arc<str> = Arc::from(page::page_route(post));
+                let path: Arc<std::path::Path> = Arc::from(source.as_path());
                 let order = (
                     std::cmp::Reverse(post.date.with_timezone(&Utc)),
-                    source.clone(),
+                    Arc::clone(&path),
                 );
                 self.claims
-                    .entry(route.clone())
+                    .entry(Arc::clone(&route))
                     .or_default()
                     .insert(order.clone());
-                dirty.insert(route.clone());
-                self.pages
-                    .insert(source.clone(), PageClaim { route, order });
+                dirty.insert(route.to_string());
+                self.pages.insert(path, PageClaim { route, order });
             }
         }
         let mut upserts = Vec::new();
@@ -627,7 +628,7 @@ impl Publisher {
                     upserts.push((route, Arc::clone(post), t));
                 }
                 None => {
-                    self.claims.remove(&route);
+                    self.claims.remove(route.as_str());
                     removals.push(route);
                 }
             }

@@ -94,9 +94,10 @@ pub struct Document {
     pub link_header: Option<HeaderValue>,
     /// `Cache-Control` when it is not the server's default (archive pages).
     pub cache_control: Option<HeaderValue>,
-    gzip: OnceLock<Option<Representation>>,
-    brotli: OnceLock<Option<Representation>>,
-    zstd: OnceLock<Option<Representation>>,
+    // Boxed: most documents (post pages) never hold one, and an empty cell is then 16 bytes.
+    gzip: OnceLock<Option<Box<Representation>>>,
+    brotli: OnceLock<Option<Box<Representation>>>,
+    zstd: OnceLock<Option<Box<Representation>>>,
     /// Set for documents whose bytes are not kept (`identity.bytes` is empty): they are
     /// rendered again for each response that needs them, and compressed then.
     lazy: Option<Render>,
@@ -269,10 +270,14 @@ impl Document {
         cell.get_or_init(|| {
             let raw = &self.identity.bytes;
             let bytes = compress(coding, raw).ok()?;
-            (bytes.len() < raw.len())
-                .then(|| Representation::new(Bytes::from(bytes), etag_for(self.hash, coding)))
+            (bytes.len() < raw.len()).then(|| {
+                Box::new(Representation::new(
+                    Bytes::from(bytes),
+                    etag_for(self.hash, coding),
+                ))
+            })
         })
-        .as_ref()
+        .as_deref()
     }
 
     /// True when `tag` (opaque part, quotes included) names any representation of this
