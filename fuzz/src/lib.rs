@@ -31,7 +31,7 @@ use feedsmith::post::body::Markup;
 use feedsmith::post::{parse_post, FileKind, ParseContext, Post};
 use feedsmith::render::{render_site, Rendered};
 use feedsmith::server::conditional::{negotiate, Preconditions};
-use feedsmith::server::handler::{handle, route_of};
+use feedsmith::server::handler::{handle, handle_archive, route_of, Handled};
 use feedsmith::server::State;
 use feedsmith::site::{ListOptions, Listing, Scope};
 use feedsmith::store::{Coding, Store};
@@ -524,7 +524,15 @@ pub fn check_http(data: &[u8]) {
         }
     }
 
-    let response = handle(&req, &fixture.state);
+    let response = match handle(&req, &fixture.state) {
+        Handled::Done(response) => response,
+        Handled::Archive(route, archives) => handle_archive(
+            &req,
+            &fixture.state,
+            archives.get(&route),
+            std::time::Instant::now(),
+        ),
+    };
     check_response(&req, response, fixture);
 }
 

@@ -77,13 +77,22 @@ pub fn route_of(raw_path: &str) -> Result<std::borrow::Cow<'_, str>, PathError> 
 }
 
 /// Handles one request.
-pub fn handle<B>(req: &Request<B>, state: &State) -> Response<Full<Bytes>> {
-    let started = Instant::now();
-    let response = respond(req, state);
-    if state.access_log {
-        log_access(req.method(), req.uri().path(), &response, started);
+pub fn handle<B>(req: &Request<B>, state: &State) -> Handled {
+    let started = state.access_log.then(Instant::now);
+    let handled = respond(req, state);
+    if let (Some(started), Handled::Done(response)) = (started, &handled) {
+        log_access(req.method(), req.uri().path(), response, started);
     }
-    response
+    handled
+}
+
+/// What [`handle`] did with a request.
+pub enum Handled {
+    /// Answered.
+    Done(Response<Full<Bytes>>),
+    /// An archive page the store does not hold: to be fetched from the source (it may block)
+    /// and answered with [`handle_archive`].
+    Archive(String, std::sync::Arc<dyn super::Archives>),
 }
 
 /// The access log line of a request: method, path, status, body bytes, microseconds.
@@ -160,7 +169,7 @@ pub async fn handle_hub_post(
     response
 }
 
-fn respond<B>(req: &Request<B>, state: &State) -> Response<Full<Bytes>> {
+fn respond<B>(req: &Request<B>, state: &State) -> Handled {
     let method = req.method();
     if method != Method::GET && method != Method::HEAD {
         let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "405 method not allowed\n");
@@ -171,42 +180,34 @@ fn respond<B>(req: &Request<B>, state: &State) -> Response<Full<Bytes>> {
         };
         r.headers_mut()
             .insert(ALLOW, HeaderValue::from_static(allow));
-        return r;
+        return Handled::Done(r);
     }
     let route = match route_of(req.uri().path()) {
         Ok(r) => r,
-        Err(PathError::Bad) => return plain(StatusCode::BAD_REQUEST, "400 bad request\n"),
-        Err(PathError::NotFound) => return plain(StatusCode::NOT_FOUND, "404 not found\n"),
+        Err(PathError::Bad) => {
+            return Handled::Done(plain(StatusCode::BAD_REQUEST, "400 bad request\n"))
+        }
+        Err(PathError::NotFound) => {
+            return Handled::Done(plain(StatusCode::NOT_FOUND, "404 not found\n"))
+        }
     };
     let store = state.store.load();
-    let Some(doc) = store.get(&route) else {
-        if let Some(hub) = state
-            .hub
-            .as_ref()
-            .filter(|_| route == crate::hub::HUB_ROUTE)
-        {
-            return text(StatusCode::OK, hub.page());
+    if let Some(doc) = store.get(&route) {
+        return Handled::Done(respond_with(req, state, doc));
+    }
+    if let Some(hub) = state
+        .hub
+        .as_ref()
+        .filter(|_| route == crate::hub::HUB_ROUTE)
+    {
+        return Handled::Done(text(StatusCode::OK, hub.page()));
+    }
+    match state.archives.get() {
+        Some(archives) if crate::archive::looks_like_archive(&route) => {
+            Handled::Archive(route.into_owned(), std::sync::Arc::clone(archives))
         }
-        return plain(StatusCode::NOT_FOUND, "404 not found\n");
-    };
-    respond_with(req, state, doc)
-}
-
-/// A request for an archive page the store does not hold (GET or HEAD of an archive route,
-/// with archives on): the decoded route and where to get the page.
-pub fn archive_request<B>(
-    req: &Request<B>,
-    state: &State,
-) -> Option<(String, std::sync::Arc<dyn super::Archives>)> {
-    let archives = state.archives.get()?;
-    if req.method() != Method::GET && req.method() != Method::HEAD {
-        return None;
+        _ => Handled::Done(plain(StatusCode::NOT_FOUND, "404 not found\n")),
     }
-    let route = route_of(req.uri().path()).ok()?;
-    if !crate::archive::looks_like_archive(&route) || state.store.load().get(&route).is_some() {
-        return None;
-    }
-    Some((route.into_owned(), std::sync::Arc::clone(archives)))
 }
 
 /// Answers a request for an archive page with the page, or 404 when there is none.

@@ -139,15 +139,17 @@ pub async fn serve(
                     }
                     // An archive page not in the store: rendered (or taken from its cache) off
                     // the event loop.
-                    if let Some((route, archives)) = handler::archive_request(&req, &state) {
-                        let started = std::time::Instant::now();
-                        let doc = tokio::task::spawn_blocking(move || archives.get(&route))
-                            .await
-                            .ok()
-                            .flatten();
-                        return Ok(handler::handle_archive(&req, &state, doc, started));
+                    match handler::handle(&req, &state) {
+                        handler::Handled::Done(response) => Ok::<_, Infallible>(response),
+                        handler::Handled::Archive(route, archives) => {
+                            let started = std::time::Instant::now();
+                            let doc = tokio::task::spawn_blocking(move || archives.get(&route))
+                                .await
+                                .ok()
+                                .flatten();
+                            Ok(handler::handle_archive(&req, &state, doc, started))
+                        }
                     }
-                    Ok::<_, Infallible>(handler::handle(&req, &state))
                 }
             }
         });
