@@ -439,6 +439,26 @@ mod tests {
         Listing::new(parsed, chrono::Utc::now(), ListOptions::default())
     }
 
+    /// A spliced document equals the crate writer's whole render of the same spec, and
+    /// passes the publish check.
+    fn equals_whole_render_and_checks(doc: &Doc, spec: &FeedSpec<'_>, format: Format, what: &str) {
+        let whole = feed::render(spec, format).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&doc.bytes),
+            String::from_utf8_lossy(&whole),
+            "{what}"
+        );
+        verify::feed(
+            format,
+            &doc.bytes,
+            &verify::Expect {
+                titles: spec.items.iter().map(|p| p.title.as_str()).collect(),
+                self_url: Some(&spec.self_url),
+            },
+        )
+        .unwrap();
+    }
+
     #[test]
     fn spliced_documents_equal_whole_renders() {
         for content in ["full", "summary"] {
@@ -469,23 +489,10 @@ mod tests {
                             );
                         }
                         let spec = FeedSpec::new(&meta, &listing, scope, format);
-                        let whole = feed::render(&spec, format).unwrap();
-                        assert_eq!(
-                            String::from_utf8_lossy(&doc.bytes),
-                            String::from_utf8_lossy(&whole),
-                            "{scope:?} {format:?} {content} limit {limit}"
-                        );
-                        verify::feed(
-                            format,
-                            &doc.bytes,
-                            &verify::Expect {
-                                titles: spec.items.iter().map(|p| p.title.as_str()).collect(),
-                                self_url: Some(&spec.self_url),
-                            },
-                        )
-                        .unwrap();
-                        // Archive pages splice the same way (Atom's `fh:archive` is written
-                        // after the entries, so the cut differs).
+                        let what = format!("{scope:?} {format:?} {content} limit {limit}");
+                        equals_whole_render_and_checks(&doc, &spec, format, &what);
+                        // Archive pages splice the same way (Atom's `fh:archive` is placed
+                        // before the entries by hand).
                         let pages = feed::scope_paging(&meta, &listing, scope).pages;
                         if limit > 0 && scope == &Scope::All {
                             assert!(pages > 0, "limit {limit}: 3 posts make archives");
@@ -497,21 +504,8 @@ mod tests {
                                     .unwrap();
                             let spec =
                                 FeedSpec::archive(&meta, &listing, scope, format, page).unwrap();
-                            let whole = feed::render(&spec, format).unwrap();
-                            assert_eq!(
-                                String::from_utf8_lossy(&doc.bytes),
-                                String::from_utf8_lossy(&whole),
-                                "{scope:?} {format:?} page {page}"
-                            );
-                            verify::feed(
-                                format,
-                                &doc.bytes,
-                                &verify::Expect {
-                                    titles: spec.items.iter().map(|p| p.title.as_str()).collect(),
-                                    self_url: Some(&spec.self_url),
-                                },
-                            )
-                            .unwrap();
+                            let what = format!("{scope:?} {format:?} page {page}");
+                            equals_whole_render_and_checks(&doc, &spec, format, &what);
                         }
                         assert!(render_archive(
                             &meta,

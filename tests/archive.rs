@@ -845,20 +845,7 @@ fn edit_of_an_old_post_changes_its_archive_page() {
 
     posts[0].title = "Post 00, retitled".to_owned();
     site.write_post(&posts[0].file, &posts[0].text());
-    wait_for(
-        "/archive/1/rss.xml to show the new title",
-        DEADLINE,
-        Some(&server),
-        || {
-            let r = server.get("/archive/1/rss.xml");
-            let doc = parse_doc(Fmt::Rss, &r.body).map_err(|e| format!("{} {e}", r.status))?;
-            if doc.titles.iter().any(|t| t == "Post 00, retitled") {
-                Ok(())
-            } else {
-                Err(format!("{:?}", doc.titles))
-            }
-        },
-    );
+    wait_rss_title(&server, "/archive/1/rss.xml", "Post 00, retitled");
     // Page 1 of every format of every scope holding post 0 shows the new title.
     for dir in [
         "",
@@ -1408,22 +1395,27 @@ fn archive_validators_across_restarts() {
     // /feed.json (the wait looks at another scope's page and at /atom.xml).
     posts[0].title = "Post 00, edited online".to_owned();
     site.write_post(&posts[0].file, &posts[0].text());
+    wait_rss_title(&c, "/tags/rust/archive/1/rss.xml", "Post 00, edited online");
+    for route in ["/feed.json", "/archive/1/atom.xml", "/archive/1/feed.json"] {
+        check_changed(&c, route, "edited after a restart");
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Waits (bounded) until the RSS document at `route` lists an item titled `title`.
+fn wait_rss_title(server: &Server, route: &str, title: &str) {
     wait_for(
-        "/tags/rust/archive/1/rss.xml to show the new title",
+        &format!("{route} to show the title {title:?}"),
         DEADLINE,
-        Some(&c),
+        Some(server),
         || {
-            let r = c.get("/tags/rust/archive/1/rss.xml");
+            let r = server.get(route);
             let doc = parse_doc(Fmt::Rss, &r.body).map_err(|e| format!("{} {e}", r.status))?;
-            if doc.titles.iter().any(|t| t == "Post 00, edited online") {
+            if doc.titles.iter().any(|t| t == title) {
                 Ok(())
             } else {
                 Err(format!("{:?}", doc.titles))
             }
         },
     );
-    for route in ["/feed.json", "/archive/1/atom.xml", "/archive/1/feed.json"] {
-        check_changed(&c, route, "edited after a restart");
-    }
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -38,20 +38,12 @@ fn feed(spec: &FeedSpec<'_>) -> Feed {
         });
     }
     let h = &spec.history;
-    for (rel, href) in [
-        ("current", &h.current),
-        ("prev-archive", &h.prev_archive),
-        ("next-archive", &h.next_archive),
-    ] {
-        if let Some(href) = href {
-            links.push(Link {
-                href: href.clone(),
-                rel: rel.into(),
-                mime_type: Some("application/atom+xml".into()),
-                ..Default::default()
-            });
-        }
-    }
+    links.extend(h.links().map(|(rel, href)| Link {
+        href: href.to_owned(),
+        rel: rel.into(),
+        mime_type: Some("application/atom+xml".into()),
+        ..Default::default()
+    }));
     // `fh:archive` itself is placed by [`write`]: the crate writes extension elements after
     // the entries, where RFC 4287's schema allows none.
     let mut namespaces = std::collections::BTreeMap::new();

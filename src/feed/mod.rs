@@ -130,6 +130,19 @@ pub struct History {
     pub next_archive: Option<String>,
 }
 
+impl History {
+    /// The RFC 5005 links this document carries, as (rel, href).
+    pub fn links(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            ("current", &self.current),
+            ("prev-archive", &self.prev_archive),
+            ("next-archive", &self.next_archive),
+        ]
+        .into_iter()
+        .filter_map(|(rel, href)| href.as_deref().map(|h| (rel, h)))
+    }
+}
+
 impl<'a> FeedSpec<'a> {
     /// Prepares the subscription document of `scope` in `format`: its newest posts (at most
     /// `limit`; those not in a complete archive page when archives are on).

@@ -43,20 +43,12 @@ fn channel(spec: &FeedSpec<'_>) -> Channel {
         });
     }
     let h = &spec.history;
-    for (rel, href) in [
-        ("current", &h.current),
-        ("prev-archive", &h.prev_archive),
-        ("next-archive", &h.next_archive),
-    ] {
-        if let Some(href) = href {
-            atom_links.push(Link {
-                href: href.clone(),
-                rel: rel.into(),
-                mime_type: Some("application/rss+xml".into()),
-                ..Default::default()
-            });
-        }
-    }
+    atom_links.extend(h.links().map(|(rel, href)| Link {
+        href: href.to_owned(),
+        rel: rel.into(),
+        mime_type: Some("application/rss+xml".into()),
+        ..Default::default()
+    }));
     let mut namespaces = namespaces();
     let mut extensions = rss::extension::ExtensionMap::new();
     if h.archive {
