@@ -44,7 +44,13 @@ pub struct State {
     pub hub: Option<Arc<Hub>>,
     /// Where RFC 5005 archive pages come from (rendered on request, not kept in the store).
     pub archives: std::sync::OnceLock<Arc<dyn Archives>>,
+    /// Archive requests waiting for the source at once (the rest wait here, on the event
+    /// loop, not on blocking threads: a crawler walking every archive cannot pile up threads).
+    pub archive_permits: Semaphore,
 }
+
+/// Archive requests handed to blocking threads at once.
+pub const ARCHIVE_CONCURRENCY: usize = 4;
 
 /// The source of archive pages: far more bytes than the subscription documents (every post,
 /// in every scope, in every format), so they are rendered when asked for and cached.
@@ -62,6 +68,7 @@ impl State {
             access_log,
             hub: None,
             archives: std::sync::OnceLock::new(),
+            archive_permits: Semaphore::new(ARCHIVE_CONCURRENCY),
         }
     }
 
@@ -143,10 +150,12 @@ pub async fn serve(
                         handler::Handled::Done(response) => Ok::<_, Infallible>(response),
                         handler::Handled::Archive(route, archives) => {
                             let started = std::time::Instant::now();
+                            let permit = state.archive_permits.acquire().await.ok();
                             let doc = tokio::task::spawn_blocking(move || archives.get(&route))
                                 .await
                                 .ok()
                                 .flatten();
+                            drop(permit);
                             Ok(handler::handle_archive(&req, &state, doc, started))
                         }
                     }
