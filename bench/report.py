@@ -143,6 +143,79 @@ def edit_table(recs):
     return out
 
 
+def mib(kb):
+    return f"{kb / 1024:,.0f} MiB"
+
+
+def scale_table(recs):
+    if not recs:
+        return []
+    recs = sorted(recs, key=lambda r: r["size"])
+    edits = sorted({r["edits"] for r in recs})
+    runs = "; ".join(f"{n} run{'s' if n != 1 else ''} at {r['size']:,} posts"
+                     for r in recs for n in [r["build"]["archives_on"]["runs"]])
+    out = ["## 4. At scale: 1k / 10k / 100k posts (serve memory, edit cost, cold build)", "",
+           "Method: each corpus is copied and served by `feedsmith serve` (`access_log = false`, "
+           "`debounce_ms = 20`, defaults otherwise: `limit = 50`, archives on). *Corpus MB* is "
+           "the sum of the posts' file sizes (apparent size, 10⁶ bytes). *Serve ready* is start "
+           "→ `listening on` on stdout (it includes the initial build). RSS is the server's "
+           "VmHWM (peak resident set) from `/proc/PID/status`: read at ready, after the traffic "
+           "and after the edits; *peak RSS / corpus* divides the highest by the corpus bytes "
+           "(goal ≤ 2× at 100k; at 1k the fixed base of the process dominates). Traffic: "
+           "`/feeds.opml`, every feed it lists in RSS, Atom and JSON Feed, each GET once with "
+           "`Accept-Encoding: gzip` and once without; the all-posts `/rss.xml` "
+           "`prev-archive` chain to its end; 200 post pages (the item links of `/rss.xml` and "
+           "the category feeds). Then "
+           f"{' / '.join(map(str, edits))} edits the way section 3 measures them "
+           "(`edit_latency.py`: rename → the category feed shows the new title); *republish* is "
+           "the server's own `republished: … ms` log line (watch event → new store, after the "
+           "debounce). Cold build: `feedsmith build` of the corpus with the output removed "
+           "before each run and a warm page cache, archives on and `[feeds] archive = false` "
+           "(like-for-like with Hugo, which writes no archive pages), runs interleaved; median "
+           f"wall time of each configuration ({runs}), peak RSS from `/usr/bin/time -f %M` (max over runs, "
+           "on / off).", "",
+           "| posts | corpus MB | serve ready (s) | peak RSS after start "
+           "| peak RSS after traffic + edits | peak RSS / corpus | edit→served p50 / p99 "
+           "| republish median / max (feedsmith's log) | cold build (archives on) "
+           "| cold build (archives off) | build peak RSS |",
+           "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    details = []
+    for r in recs:
+        on, off = r["build"]["archives_on"], r["build"]["archives_off"]
+        m = r["mem_kb"]
+
+        def wall(b):
+            return f"{b['wall_median']:.2f} s" + (" (1 run)" if b["runs"] == 1 else "")
+        out.append(
+            f"| {r['size']:,} | {r['corpus_bytes'] / 1e6:,.1f} | {r['ready_s']:.2f} | "
+            f"{mib(m['ready']['VmHWM'])} | {mib(r['peak_hwm_kb'])} | "
+            f"{r['peak_over_corpus']:.2f}× | "
+            f"{fmt_ms(r['edit_p50_ms'])} / {fmt_ms(r['edit_p99_ms'])} ms | "
+            f"{fmt_ms(r['republish_median_ms'])} / {fmt_ms(r['republish_max_ms'])} ms | "
+            f"{wall(on)} | {wall(off)} | {mib(on['rss_kb_max'])} / {mib(off['rss_kb_max'])} |")
+        t = r["traffic"]
+        fc = r["republish_files_changed"]
+        files = ("1 file changed each" if fc == [1]
+                 else "files changed: " + ", ".join(str(f) for f in fc))
+        details.append(
+            f"- {r['size']:,} posts ({r['corpus_files']:,} files): ready after "
+            f"{r['ready_s']:.2f} s, of which the initial build "
+            f"{(r['initial_build_ms'] or 0) / 1000:.2f} s by its log; "
+            f"{format(r['documents'], ',') if r['documents'] else '?'} documents served. Traffic: {t['feeds']:,} feeds → "
+            f"{t['feed_requests']:,} feed GETs ({t['gzip_answers']:,} answered gzip), "
+            f"{t['archive_pages']:,} archive pages ({t['chain_items']:,} items along the chain), "
+            f"{t['post_pages']} post pages: {t['requests']:,} GETs, {t['bytes'] / 1e6:,.1f} MB "
+            f"in {t['seconds']:.1f} s. VmHWM / VmRSS: at ready {mib(m['ready']['VmHWM'])} / "
+            f"{mib(m['ready']['VmRSS'])}, after traffic {mib(m['traffic']['VmHWM'])} / "
+            f"{mib(m['traffic']['VmRSS'])}, after the edits {mib(m['edits']['VmHWM'])} / "
+            f"{mib(m['edits']['VmRSS'])}. {r['republishes']} republishes for {r['edits']} edits "
+            f"({files}, median {r['republish_rendered_median']:g} "
+            f"documents rendered). Cold build output: archives on {on['out_files']:,} files / "
+            f"{on['out_bytes'] / 1e6:,.1f} MB, off {off['out_files']:,} files / "
+            f"{off['out_bytes'] / 1e6:,.1f} MB.")
+    return out + [""] + details
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("results")
@@ -161,7 +234,8 @@ def main():
     lines += [f"| {k} | {v} |" for k, v in machine(a.feedsmith, a.repo)]
     for part in (build_table([r for r in recs if r["section"] == "build"]),
                  serve_table([r for r in recs if r["section"] == "serve"]),
-                 edit_table([r for r in recs if r["section"] == "edit"])):
+                 edit_table([r for r in recs if r["section"] == "edit"]),
+                 scale_table([r for r in recs if r["section"] == "scale"])):
         if part:
             lines += [""] + part
     if a.notes and os.path.exists(a.notes):

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # feedsmith benchmark: cold build, HTTP serving and edit → served latency, each measured side by
-# side with its peers (Hugo, Jekyll + jekyll-feed, nginx) in the same run.
+# side with its peers (Hugo, Jekyll + jekyll-feed, nginx) in the same run; then feedsmith alone
+# at 1k/10k/100k posts (serve memory, edit cost, cold build).
 #
-#   bench/run.sh [--quick] [--only build|serve|edit]
+#   bench/run.sh [--quick] [--only build|serve|edit|scale]
 #
 # Prints one Markdown table and writes it to bench/results.md. See bench/README.md.
 # Environment: CARGO_TARGET_DIR (default /work/target-bench), FEEDSMITH_BENCH_CACHE (corpora and
-# peer sites, default /tmp/feedsmith-bench), KEEP_WORK=1 keeps the run's temp dir.
+# peer sites, default /tmp/feedsmith-bench), KEEP_WORK=1 keeps the run's temp dir,
+# SCALE_SIZES="1000 10000" overrides the corpus sizes of the scale section.
 set -euo pipefail
 
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
 
 CMDLINE="bench/run.sh${*:+ $*}"
 QUICK=0
@@ -24,7 +26,11 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-case "$ONLY" in all|build|serve|edit) ;; *) echo "run.sh: --only takes build, serve or edit" >&2; exit 2 ;; esac
+case "$ONLY" in all|build|serve|edit|scale) ;; *) echo "run.sh: --only takes build, serve, edit or scale" >&2; exit 2 ;; esac
+for n in ${SCALE_SIZES:-}; do
+  case "$n" in *[!0-9]*) echo "run.sh: SCALE_SIZES must be post counts, got: $SCALE_SIZES" >&2; exit 2 ;; esac
+done
+[ -z "${SCALE_SIZES:-}" ] || CMDLINE="SCALE_SIZES=\"$SCALE_SIZES\" $CMDLINE"
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$BENCH")
@@ -41,9 +47,12 @@ NOTES=$WORK/notes.txt
 
 if [ "$QUICK" = 1 ]; then
   BUILD_ROUNDS=3; SERVE_ROUNDS=3; WRK_SECONDS=3; FS_EDITS=20; HUGO_EDITS=10
+  SCALE_EDITS=10; DEFAULT_SCALE_SIZES="1000 10000"
 else
   BUILD_ROUNDS=3; SERVE_ROUNDS=3; WRK_SECONDS=10; FS_EDITS=50; HUGO_EDITS=10
+  SCALE_EDITS=20; DEFAULT_SCALE_SIZES="1000 10000 100000"
 fi
+SCALE_SIZES=${SCALE_SIZES:-$DEFAULT_SCALE_SIZES}
 URL=http://127.0.0.1:8080/   # the site URL written into every tool's feeds (no traffic)
 
 log() { printf '\n== %s  [%s]\n' "$*" "$(date +%H:%M:%S)"; }
@@ -66,7 +75,8 @@ cleanup() {
   if [ "${KEEP_WORK:-0}" = 1 ] || [ "$rc" != 0 ]; then
     echo "run.sh: temp dir kept: $WORK" >&2
     # The copies of the corpus are large; keep only logs and results.
-    rm -rf "$WORK"/edit-* "$WORK"/build-* 2>/dev/null || true
+    rm -rf "$WORK"/edit-* "$WORK"/build-* "$WORK"/scale-*/posts "$WORK"/scale-*/feeds \
+      "$WORK"/scale-*/build-out 2>/dev/null || true
   else
     rm -rf "$WORK"
   fi
@@ -192,9 +202,15 @@ build_section() {
     c=$(corpus "$n")
     out=$WORK/build-$n
     mkdir -p "$out"
+    # Like for like with the peers (newest-50 feeds only), then the default with RFC 5005
+    # archive pages holding every post of every scope in every format.
+    printf '[feeds]\narchive = false\n' > "$WORK/no-archive.toml"
     tools="{\"name\": \"feedsmith\", \"kind\": \"feedsmith\", \"rounds\": $BUILD_ROUNDS, \"timeout\": 900,
-       \"cmd\": [\"$FEEDSMITH\", \"build\", \"--posts\", \"$c\", \"--out\", \"$out/feedsmith\", \"--url\", \"$URL\"],
-       \"clean\": [\"$out/feedsmith\"], \"out\": \"$out/feedsmith\", \"note\": \"RSS + Atom + JSON Feed\"}"
+       \"cmd\": [\"$FEEDSMITH\", \"build\", \"--config\", \"$WORK/no-archive.toml\", \"--posts\", \"$c\", \"--out\", \"$out/feedsmith\", \"--url\", \"$URL\"],
+       \"clean\": [\"$out/feedsmith\"], \"out\": \"$out/feedsmith\", \"note\": \"RSS + Atom + JSON Feed (archive = false, like the peers)\"},
+      {\"name\": \"feedsmith+archives\", \"kind\": \"feedsmith\", \"rounds\": $BUILD_ROUNDS, \"timeout\": 900,
+       \"cmd\": [\"$FEEDSMITH\", \"build\", \"--posts\", \"$c\", \"--out\", \"$out/feedsmith-archives\", \"--url\", \"$URL\"],
+       \"clean\": [\"$out/feedsmith-archives\"], \"out\": \"$out/feedsmith-archives\", \"note\": \"the same plus RFC 5005 archive pages of every post (default)\"}"
     if [ "$QUICK" = 0 ] || [ "$n" = 1000 ]; then
       h=$(hugo_site "$n")
       j=$(jekyll_site "$n")
@@ -333,6 +349,20 @@ edit_section() {
   note "Edit → served: each edit rewrites one of the 40 newest posts' title line to a unique marker in a hidden \`*.tmp\` file, \`os.rename\`s it over the post, then polls the post's first category feed over HTTP (keep-alive, ~2 ms between requests) until the marker is in the body; the figure is rename → that response. ~200 ms between edits. Servers run one at a time on their own copy of the corpus (Hugo's copy has the converted front matter), renders to memory for Hugo (its default)."
 }
 
+# ---------------------------------------------------------------- 4. at scale (feedsmith alone)
+scale_section() {
+  log "4. at scale: $SCALE_SIZES posts"
+  local n c runs
+  for n in $SCALE_SIZES; do
+    c=$(corpus "$n")
+    # One cold build per configuration at 100k and above (each takes minutes), else 3.
+    if [ "$n" -ge 100000 ]; then runs=1; else runs=3; fi
+    python3 "$BENCH/scale.py" --bin "$FEEDSMITH" --corpus "$c" --size "$n" \
+      --work "$WORK/scale-$n" --edits "$SCALE_EDITS" --build-runs "$runs" --results "$RESULTS" \
+      || die "scale section failed at $n posts"
+  done
+}
+
 # ---------------------------------------------------------------- main
 ensure_tools
 build_feedsmith
@@ -344,10 +374,11 @@ echo "  $(cat "$CACHE/corpus-1000.stamp"); $(cat "$CACHE/corpus-10000.stamp")"
 case "$ONLY" in all|build|edit) hugo_check ;; esac
 
 case "$ONLY" in
-  all) build_section; serve_section; edit_section ;;
+  all) build_section; serve_section; edit_section; scale_section ;;
   build) build_section ;;
   serve) serve_section ;;
   edit) edit_section ;;
+  scale) scale_section ;;
 esac
 
 log "report"
