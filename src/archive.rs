@@ -161,7 +161,7 @@ pub enum Lookup {
 
 impl PageCache {
     /// Bytes of rendered pages kept at most.
-    pub const MAX_BYTES: usize = 64 * 1024 * 1024;
+    pub const MAX_BYTES: usize = 16 * 1024 * 1024;
 
     /// Notes that the documents of `scope` may differ now.
     pub fn invalidate(&mut self, scope: &Scope) {

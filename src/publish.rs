@@ -26,7 +26,7 @@ use crate::post::{ParseContext, Post, PostError};
 use crate::render::{self, Doc, Fragments, Rendered, HTML_TYPE};
 use crate::server::State;
 use crate::site::{Change, ListOptions, Listing, Scope, Site};
-use crate::store::{content_hash, Document, Render, Store};
+use crate::store::{Document, Lazy, Render, Store};
 use rayon::prelude::*;
 
 /// What one publish did, for the log line.
@@ -475,27 +475,24 @@ impl Publisher {
         // Each is rendered once here to hash it, and its bytes dropped at once.
         let now = SystemTime::now();
         let page_meta = &self.page_meta;
-        let pages: Vec<(String, Arc<Document>)> = page_upserts
+        let pages: Vec<(String, Lazy)> = page_upserts
             .into_par_iter()
             .map(|(route, post, time)| {
-                let bytes = bytes::Bytes::from(page::render(page_meta, &post));
+                let bytes = page::render(page_meta, &post);
                 let render: Render = {
                     let meta = Arc::clone(page_meta);
                     Arc::new(move || bytes::Bytes::from(page::render(&meta, &post)))
                 };
-                let doc = match prev.get(&route) {
-                    Some(old)
-                        if old.hash == content_hash(&bytes) && old.content_type == HTML_TYPE =>
-                    {
-                        old.relazy(render)
-                    }
-                    _ => Document::new(HTML_TYPE, bytes, time.min(now), None).relazy(render),
-                };
-                (route, Arc::new(doc))
+                let mut entry = Lazy::new(HTML_TYPE, &bytes, time.min(now), render);
+                // The same bytes as before keep their Last-Modified.
+                if let Some(old) = prev.lazy(&route).filter(|old| old.hash == entry.hash) {
+                    entry.last_modified = old.last_modified;
+                }
+                (route, entry)
             })
             .collect();
-        for (route, doc) in pages {
-            store.put(route, doc);
+        for (route, entry) in pages {
+            store.put_lazy(route, entry);
         }
         let documents = store.len();
         // A feed changed when its document is not the previous one: the store keeps the same

@@ -57,7 +57,6 @@ pub const ZSTD_LEVEL: i32 = 3;
 #[derive(Debug, Clone)]
 pub struct Representation {
     pub bytes: Bytes,
-    pub etag: String,
     /// The ETag as a ready header value (built once, cloned per response).
     pub etag_header: HeaderValue,
 }
@@ -67,16 +66,60 @@ impl Representation {
         // An ETag is `"` + hex + suffix + `"`: always a valid header value.
         let etag_header =
             HeaderValue::from_str(&etag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
-        Representation {
-            bytes,
-            etag,
-            etag_header,
-        }
+        Representation { bytes, etag_header }
+    }
+
+    /// The ETag (quoted).
+    pub fn etag(&self) -> &str {
+        self.etag_header.to_str().unwrap_or_default()
     }
 }
 
 /// Renders a document's bytes again, the same every time (a post page, from its post).
 pub type Render = Arc<dyn Fn() -> Bytes + Send + Sync>;
+
+/// A document whose bytes are not kept (post pages: many, rarely requested, cheap to render):
+/// its validators and how to render it again. A few dozen bytes instead of a [`Document`];
+/// a request makes the `Document` it needs with [`Document::from_lazy`].
+#[derive(Clone)]
+pub struct Lazy {
+    pub content_type: &'static str,
+    /// Hash of the bytes `render` gives (the ETag's opaque part).
+    pub hash: u128,
+    pub len: usize,
+    /// Whole seconds.
+    pub last_modified: SystemTime,
+    /// Gives exactly the bytes `hash` was taken from.
+    pub render: Render,
+}
+
+impl std::fmt::Debug for Lazy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lazy")
+            .field("content_type", &self.content_type)
+            .field("hash", &format_args!("{:032x}", self.hash))
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Lazy {
+    /// The lazy form of `bytes`, rendered again by `render`.
+    pub fn new(
+        content_type: &'static str,
+        bytes: &[u8],
+        last_modified: SystemTime,
+        render: Render,
+    ) -> Lazy {
+        Lazy {
+            content_type,
+            hash: content_hash(bytes),
+            len: bytes.len(),
+            last_modified: whole_seconds(last_modified),
+            render,
+        }
+    }
+}
 
 /// One published document.
 pub struct Document {
@@ -86,8 +129,6 @@ pub struct Document {
     pub hash: u128,
     /// When these bytes were first published (whole seconds).
     pub last_modified: SystemTime,
-    /// `Last-Modified` as an HTTP-date.
-    pub last_modified_http: String,
     pub last_modified_header: HeaderValue,
     /// `Link` header value (`<url>; rel="self"`, hub), if any.
     pub link: Option<String>,
@@ -109,8 +150,8 @@ impl std::fmt::Debug for Document {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Document")
             .field("content_type", &self.content_type)
-            .field("etag", &self.identity.etag)
-            .field("last_modified", &self.last_modified_http)
+            .field("etag", &self.identity.etag())
+            .field("last_modified", &self.last_modified_header)
             .field("len", &self.len)
             .field("lazy", &self.lazy.is_some())
             .finish_non_exhaustive()
@@ -154,7 +195,6 @@ impl Document {
             last_modified,
             last_modified_header: HeaderValue::from_str(&last_modified_http)
                 .unwrap_or_else(|_| HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT")),
-            last_modified_http,
             // A header value cannot hold CR/LF or other controls: such a link is dropped.
             link_header: link.as_deref().and_then(|l| HeaderValue::from_str(l).ok()),
             link,
@@ -167,28 +207,25 @@ impl Document {
         }
     }
 
-    /// A lazy copy of this document (same validators) rendered by `render`, which must give
-    /// exactly the bytes this document was made from.
-    pub fn relazy(&self, render: Render) -> Document {
+    /// The document of a lazy entry, for one response (its bytes rendered when needed).
+    pub fn from_lazy(l: &Lazy) -> Document {
+        let etag = etag_for(l.hash, Coding::Identity);
+        let last_modified_http = httpdate::fmt_http_date(l.last_modified);
         Document {
-            content_type: self.content_type,
-            identity: Representation {
-                bytes: Bytes::new(),
-                etag: self.identity.etag.clone(),
-                etag_header: self.identity.etag_header.clone(),
-            },
-            hash: self.hash,
-            last_modified: self.last_modified,
-            last_modified_http: self.last_modified_http.clone(),
-            last_modified_header: self.last_modified_header.clone(),
-            link: self.link.clone(),
-            link_header: self.link_header.clone(),
-            cache_control: self.cache_control.clone(),
+            content_type: l.content_type,
+            identity: Representation::new(Bytes::new(), etag),
+            hash: l.hash,
+            last_modified: l.last_modified,
+            last_modified_header: HeaderValue::from_str(&last_modified_http)
+                .unwrap_or_else(|_| HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT")),
+            link: None,
+            link_header: None,
+            cache_control: None,
             gzip: OnceLock::new(),
             brotli: OnceLock::new(),
             zstd: OnceLock::new(),
-            lazy: Some(render),
-            len: self.len,
+            lazy: Some(Arc::clone(&l.render)),
+            len: l.len,
         }
     }
 
@@ -296,15 +333,15 @@ impl Document {
 
 /// Compresses `raw` with `coding`.
 pub fn compress(coding: Coding, raw: &[u8]) -> std::io::Result<Vec<u8>> {
-    match coding {
-        Coding::Identity => Ok(raw.to_vec()),
+    let mut out = match coding {
+        Coding::Identity => raw.to_vec(),
         Coding::Gzip => {
             let mut enc = flate2::write::GzEncoder::new(
                 Vec::with_capacity(raw.len() / 3),
                 flate2::Compression::new(GZIP_LEVEL),
             );
             enc.write_all(raw)?;
-            enc.finish()
+            enc.finish()?
         }
         Coding::Brotli => {
             let mut out = Vec::with_capacity(raw.len() / 3);
@@ -313,10 +350,14 @@ pub fn compress(coding: Coding, raw: &[u8]) -> std::io::Result<Vec<u8>> {
                 w.write_all(raw)?;
                 w.flush()?;
             }
-            Ok(out)
+            out
         }
-        Coding::Zstd => zstd::bulk::compress(raw, ZSTD_LEVEL),
-    }
+        Coding::Zstd => zstd::bulk::compress(raw, ZSTD_LEVEL)?,
+    };
+    // Kept for the life of the document version: without the spare capacity of the guess
+    // (a third of the input) or of zstd's worst-case bound (more than the input).
+    out.shrink_to_fit();
+    Ok(out)
 }
 
 /// How many shards the store is split into.
@@ -330,6 +371,8 @@ const SHARDS: usize = 256;
 #[derive(Debug, Clone)]
 pub struct Store {
     shards: Vec<Arc<HashMap<String, Arc<Document>>>>,
+    /// Documents whose bytes are not kept (post pages), sharded the same way.
+    lazy: Vec<Arc<HashMap<String, Lazy>>>,
     len: usize,
 }
 
@@ -337,6 +380,7 @@ impl Default for Store {
     fn default() -> Self {
         Store {
             shards: (0..SHARDS).map(|_| Arc::new(HashMap::new())).collect(),
+            lazy: (0..SHARDS).map(|_| Arc::new(HashMap::new())).collect(),
             len: 0,
         }
     }
@@ -348,9 +392,32 @@ fn shard_of(route: &str) -> usize {
 }
 
 impl Store {
-    /// Looks a decoded route up.
+    /// Looks a decoded route up among the documents whose bytes are kept.
     pub fn get(&self, route: &str) -> Option<&Arc<Document>> {
         self.shards[shard_of(route)].get(route)
+    }
+
+    /// Looks a decoded route up among the lazy documents.
+    pub fn lazy(&self, route: &str) -> Option<&Lazy> {
+        self.lazy[shard_of(route)].get(route)
+    }
+
+    /// The document at a route, kept or lazy.
+    pub fn document(&self, route: &str) -> Option<Arc<Document>> {
+        self.get(route)
+            .cloned()
+            .or_else(|| self.lazy(route).map(|l| Arc::new(Document::from_lazy(l))))
+    }
+
+    /// Adds or replaces a lazy document.
+    pub fn put_lazy(&mut self, route: String, entry: Lazy) {
+        let i = shard_of(&route);
+        if Arc::make_mut(&mut self.lazy[i])
+            .insert(route, entry)
+            .is_none()
+        {
+            self.len += 1;
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -367,6 +434,7 @@ impl Store {
             .shards
             .iter()
             .flat_map(|s| s.keys().map(String::as_str))
+            .chain(self.lazy.iter().flat_map(|s| s.keys().map(String::as_str)))
             .collect();
         r.sort_unstable();
         r
@@ -393,7 +461,11 @@ impl Store {
     ) -> Store {
         let mut next = prev.clone();
         for route in removals {
-            if next.shard_mut(&route).remove(&route).is_some() {
+            let i = shard_of(&route);
+            let removed = next.shard_mut(&route).remove(&route).is_some()
+                || (next.lazy[i].contains_key(&route)
+                    && Arc::make_mut(&mut next.lazy[i]).remove(&route).is_some());
+            if removed {
                 next.len -= 1;
             }
         }
@@ -420,16 +492,6 @@ impl Store {
             }
         }
         next
-    }
-
-    /// Makes the document at `route` lazy: its bytes are dropped and rendered by `render`
-    /// when a response needs them (see [`Document::into_lazy`]).
-    pub fn set_lazy(&mut self, route: &str, render: Render) {
-        let Some(doc) = self.get(route) else {
-            return;
-        };
-        let lazy = Arc::new(doc.relazy(render));
-        self.shard_mut(route).insert(route.to_owned(), lazy);
     }
 
     /// Adds or replaces one document.
@@ -467,12 +529,12 @@ mod tests {
     fn etag_is_stable_and_differs_per_coding() {
         let d = Document::new("text/plain", Bytes::from_static(b"hello"), UNIX_EPOCH, None);
         let again = Document::new("text/plain", Bytes::from_static(b"hello"), UNIX_EPOCH, None);
-        assert_eq!(d.identity.etag, again.identity.etag);
-        assert!(d.identity.etag.starts_with('"') && d.identity.etag.ends_with('"'));
-        assert_ne!(etag_for(d.hash, Coding::Gzip), d.identity.etag);
+        assert_eq!(d.identity.etag(), again.identity.etag());
+        assert!(d.identity.etag().starts_with('"') && d.identity.etag().ends_with('"'));
+        assert_ne!(etag_for(d.hash, Coding::Gzip), d.identity.etag());
         assert!(d.matches_etag(&etag_for(d.hash, Coding::Brotli)));
         assert!(!d.matches_etag("\"other\""));
-        assert!(!d.matches_etag(&d.identity.etag[1..]));
+        assert!(!d.matches_etag(&d.identity.etag()[1..]));
     }
 
     #[test]
@@ -500,33 +562,27 @@ mod tests {
     #[test]
     fn lazy_documents_keep_validators_not_bytes() {
         let raw = Bytes::from("<p>港口</p>".repeat(300));
-        let doc = Doc {
-            content_type: "text/html; charset=utf-8",
-            bytes: raw.clone(),
-        };
-        let mut store = Store::update(
-            &Store::default(),
-            [("/p.html".to_owned(), doc, Some(UNIX_EPOCH))],
-            [],
-            |_, _| None,
-            |_| None,
-            SystemTime::now(),
-        );
-        let stored = Arc::clone(store.get("/p.html").unwrap());
+        let stored = Document::new("text/html; charset=utf-8", raw.clone(), UNIX_EPOCH, None);
         let renders = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let (r2, n) = (raw.clone(), Arc::clone(&renders));
-        store.set_lazy(
-            "/p.html",
-            Arc::new(move || {
-                n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                r2.clone()
-            }),
+        let render: Render = Arc::new(move || {
+            n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            r2.clone()
+        });
+        let mut store = Store::default();
+        store.put_lazy(
+            "/p.html".into(),
+            Lazy::new("text/html; charset=utf-8", &raw, UNIX_EPOCH, render),
         );
-        let lazy = store.get("/p.html").unwrap();
+        assert_eq!(store.len(), 1);
+        assert_eq!(store.routes(), ["/p.html"]);
+        assert!(store.get("/p.html").is_none(), "not a kept document");
+        let lazy = store.document("/p.html").unwrap();
         assert!(lazy.is_lazy() && lazy.identity.bytes.is_empty());
         assert_eq!(lazy.len(), raw.len());
-        assert_eq!(lazy.identity.etag, stored.identity.etag);
+        assert_eq!(lazy.identity.etag(), stored.identity.etag());
         assert_eq!(lazy.last_modified, stored.last_modified);
+        assert_eq!(lazy.last_modified_header, stored.last_modified_header);
         // Validators without rendering.
         for coding in [Coding::Identity, Coding::Gzip, Coding::Brotli, Coding::Zstd] {
             let (c, etag) = lazy.etag_header(coding);
@@ -541,6 +597,16 @@ mod tests {
         std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut out).unwrap();
         assert_eq!(out, raw);
         assert_eq!(renders.load(std::sync::atomic::Ordering::Relaxed), 2);
+        // Removed like any document.
+        let next = Store::update(
+            &store,
+            [],
+            ["/p.html".to_owned()],
+            |_, _| None,
+            |_| None,
+            SystemTime::now(),
+        );
+        assert!(next.document("/p.html").is_none() && next.is_empty());
     }
 
     #[test]

@@ -195,6 +195,9 @@ fn respond<B>(req: &Request<B>, state: &State) -> Handled {
     if let Some(doc) = store.get(&route) {
         return Handled::Done(respond_with(req, state, doc));
     }
+    if let Some(lazy) = store.lazy(&route) {
+        return Handled::Done(respond_with(req, state, &Document::from_lazy(lazy)));
+    }
     if let Some(hub) = state
         .hub
         .as_ref()
