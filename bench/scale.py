@@ -46,6 +46,7 @@ import xml.etree.ElementTree as ET
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True   # no bench/__pycache__ in the work tree
 sys.path.insert(0, HERE)
+from build_bench import run_once  # noqa: E402
 from edit_latency import percentile  # noqa: E402
 
 SERVE_CFG = "[server]\naccess_log = false\ndebounce_ms = 20\n"
@@ -379,26 +380,10 @@ def warm(corpus):
 
 
 def build_once(binary, cfg, corpus, out, work, tag, timeout):
-    if os.path.exists(out):
-        shutil.rmtree(out)
-    tfile = os.path.join(work, f"time-{tag}.txt")
-    logf = os.path.join(work, f"build-{tag}.log")
-    with open(logf, "wb") as lf:
-        t0 = time.monotonic()
-        try:
-            p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", tfile, binary, "build",
-                                "--config", cfg, "--posts", corpus, "--out", out],
-                               cwd=work, stdout=lf, stderr=subprocess.STDOUT, timeout=timeout,
-                               preexec_fn=pdeathsig)
-        except subprocess.TimeoutExpired:
-            fail(f"feedsmith build ({tag}) timed out after {timeout} s; log {logf}")
-        wall = time.monotonic() - t0
-    if p.returncode != 0:
-        with open(logf, "rb") as f:
-            tail = f.read()[-2000:].decode("utf-8", "replace")
-        fail(f"feedsmith build ({tag}) failed (exit {p.returncode}):\n{tail}")
-    with open(tfile) as f:
-        rss = int(f.read().split()[-1])
+    """One cold build, timed the way section 1 times every tool (build_bench.run_once)."""
+    tool = {"name": f"feedsmith build ({tag})", "timeout": timeout, "clean": [out],
+            "cmd": [binary, "build", "--config", cfg, "--posts", corpus, "--out", out]}
+    wall, rss = run_once(tool, work, tag)
     out_bytes, out_files = dir_bytes(out)
     shutil.rmtree(out)
     return wall, rss, out_bytes, out_files
