@@ -283,10 +283,12 @@ impl PageCache {
                 })
                 .collect(),
         };
+        // Tried once per change: a state directory that cannot be written is reported, not
+        // retried every second.
+        self.dirty = false;
         let bytes = serde_json::to_vec(&saved).map_err(|e| e.to_string())?;
         crate::output::write_atomic(path, &bytes, None)
             .map_err(|e| format!("{}: {e}", path.display()))?;
-        self.dirty = false;
         Ok(())
     }
 
@@ -436,6 +438,17 @@ mod tests {
         // A corrupt file is an error, not a panic.
         std::fs::write(&path, b"{not json").unwrap();
         assert!(PageCache::default().load_validators(&path).is_err());
+        // An unwritable place is reported once per change, not on every later call.
+        let blocked = dir.path().join("file-not-dir");
+        std::fs::write(&blocked, b"x").unwrap();
+        let target = blocked.join("archive-validators.json");
+        third.invalidate(&Scope::All);
+        third.insert(route, &Scope::All, b"v3", t0, make(b"v3"));
+        assert!(third.save_validators(&target).is_err());
+        assert!(
+            third.save_validators(&target).is_ok(),
+            "nothing new to save"
+        );
     }
 
     #[test]
