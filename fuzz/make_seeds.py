@@ -2,7 +2,8 @@
 """Writes the committed seed corpus under fuzz/seeds/ (re-run after changing the harness's
 input layout; see src/lib.rs for what each target reads).
 
-- seeds/post/: every sample post under posts/ plus hand-written edge cases.
+- seeds/post/: hand-written edge cases (fuzz/run.sh and tests/fuzz_regressions.rs add the
+  sample posts under posts/ themselves, so they are not copied here).
 - seeds/site/: a config byte, then posts separated by 0xFF bytes.
 - seeds/http/: a method byte, the request target, then header lines (first byte = header).
 """
@@ -39,9 +40,7 @@ def main():
     samples = []
     for p in sorted((ROOT / "posts").rglob("*")):
         if p.is_file():
-            name = str(p.relative_to(ROOT / "posts")).replace("/", "__")
             samples.append(p.read_bytes())
-            write("post", name, p.read_bytes())
     for name, text in EDGE_POSTS.items():
         write("post", name, text.encode())
     edge = [t.encode() for t in EDGE_POSTS.values()]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every fuzz target for SECONDS_PER_TARGET seconds (default 600), one after the other,
-# starting from the committed seeds (fuzz/seeds/<target>/) plus whatever corpus earlier runs
+# starting from the committed seeds (fuzz/seeds/<target>/; for post also posts/) plus whatever corpus earlier runs
 # grew (fuzz/corpus/<target>/, git-ignored), and prints a pass/fail line per target and a
 # closing `fuzz: N passed, M failed`.
 #
@@ -83,7 +83,11 @@ for t in "${TARGETS[@]}"; do
   log="run-logs/$t.log"
   echo "== $t: ${SECONDS_PER_TARGET}s"
   start=$(date +%s)
-  nice -n "$NICE" cargo fuzz run -O --sanitizer "$SANITIZER" "$t" "corpus/$t" "seeds/$t" -- \
+  # The post target also starts from the shipped sample posts (libFuzzer reads seed
+  # directories recursively; the corpus directory comes first, so it is the one written to).
+  extra=()
+  [ "$t" = post ] && extra=(../posts)
+  nice -n "$NICE" cargo fuzz run -O --sanitizer "$SANITIZER" "$t" "corpus/$t" "seeds/$t" "${extra[@]}" -- \
     -max_total_time="$SECONDS_PER_TARGET" -timeout="$TIMEOUT" -max_len="$(max_len "$t")" \
     -rss_limit_mb=4096 -print_final_stats=1 $(dict "$t") >"$log" 2>&1
   rc=$?

@@ -1,5 +1,7 @@
 //! Replays the fuzz corpus through the fuzz harness: every seed under `fuzz/seeds/<target>/`
-//! and every input a fuzz run once crashed on, saved under `tests/fixtures/fuzz/<target>/`.
+//! (for the post target also every shipped sample post under `posts/`, which `fuzz/run.sh`
+//! seeds it with too) and every input a fuzz run once crashed on, saved under
+//! `tests/fixtures/fuzz/<target>/`.
 //!
 //! The harness (`fuzz/src/lib.rs`) is included as a module, so these tests run exactly the
 //! checks `cargo fuzz` runs — without libFuzzer, on the stable toolchain, in `cargo test`.
@@ -11,14 +13,19 @@ mod harness;
 
 use std::path::{Path, PathBuf};
 
-/// The files of one target's seed and regression directories, sorted.
+/// The files of one target's seed and regression directories (and their subdirectories,
+/// as libFuzzer reads them), sorted.
 fn inputs(target: &str) -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = Vec::new();
-    for dir in [
+    let mut dirs = vec![
         root.join("fuzz/seeds").join(target),
         root.join("tests/fixtures/fuzz").join(target),
-    ] {
+    ];
+    if target == "post" {
+        dirs.push(root.join("posts"));
+    }
+    let mut files = Vec::new();
+    while let Some(dir) = dirs.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };
@@ -26,6 +33,8 @@ fn inputs(target: &str) -> Vec<PathBuf> {
             let path = e.expect("readable directory entry").path();
             if path.is_file() {
                 files.push(path);
+            } else if path.is_dir() {
+                dirs.push(path);
             }
         }
     }
@@ -53,7 +62,7 @@ fn replay(target: &str, min_inputs: usize, check: fn(&[u8])) {
 
 #[test]
 fn post_corpus() {
-    replay("post", 10, harness::check_post);
+    replay("post", 25, harness::check_post);
 }
 
 #[test]
