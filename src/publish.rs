@@ -62,7 +62,8 @@ struct PageClaim {
 pub struct Publisher {
     pub config: Config,
     pub opts: ListOptions,
-    pub meta: SiteMeta,
+    /// Shared with the post pages' lazy documents, which render with it.
+    pub meta: Arc<SiteMeta>,
     pub ctx: ParseContext,
     pub site: Site,
     pub listing: Listing,
@@ -87,8 +88,6 @@ pub struct Publisher {
     archive_cache_control: HeaderValue,
     /// Where the archive pages' validators are kept across restarts.
     archive_state: PathBuf,
-    /// The settings post pages are rendered with, shared with their lazy documents.
-    page_meta: Arc<SiteMeta>,
     /// Where each published feed's items are (to release fragments pointing into it).
     doc_items: HashMap<String, render::FeedItems>,
 }
@@ -153,9 +152,8 @@ impl Publisher {
             ))
             .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=86400")),
             archive_state: config.hub.state_dir.join(ARCHIVE_STATE_FILE),
-            page_meta: Arc::new(meta.clone()),
             doc_items: HashMap::new(),
-            meta,
+            meta: Arc::new(meta),
             config,
         };
         if p.meta.archive_page.is_some() {
@@ -474,7 +472,7 @@ impl Publisher {
         // renders their bytes again from the post when asked (see `Document::etag_header`).
         // Each is rendered once here to hash it, and its bytes dropped at once.
         let now = SystemTime::now();
-        let page_meta = &self.page_meta;
+        let page_meta = &self.meta;
         let pages: Vec<(String, Lazy)> = page_upserts
             .into_par_iter()
             .map(|(route, post, time)| {

@@ -494,13 +494,6 @@ impl Store {
         next
     }
 
-    /// Adds or replaces one document.
-    pub fn put(&mut self, route: String, doc: Arc<Document>) {
-        if self.shard_mut(&route).insert(route, doc).is_none() {
-            self.len += 1;
-        }
-    }
-
     /// Builds the next store holding exactly `docs` (see [`Store::update`]).
     pub fn next(
         prev: &Store,
