@@ -132,7 +132,9 @@ impl Fragments {
         let f = Arc::make_mut(entry);
         match f.by_format.iter_mut().find(|(fmt, _)| *fmt == format) {
             Some((_, Ok(b))) => {
-                if b.as_ref() == bytes.as_ref() {
+                // Already a slice of this very buffer (a carried-over document): nothing to
+                // compare or move.
+                if b.as_ptr() != bytes.as_ptr() && b.as_ref() == bytes.as_ref() {
                     *b = bytes;
                 }
             }
