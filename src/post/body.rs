@@ -51,6 +51,17 @@ pub fn rewrite(html: &str, base: &Url) -> Result<Rewritten, String> {
         all: String,
         in_skip: usize,
     }
+    impl TextState {
+        /// A block boundary (`<br>`, `<li>`, `</div>` …) separates words in the plain text.
+        fn boundary(&mut self) {
+            if self.in_p > 0 && !self.found {
+                self.first_p.push(' ');
+            }
+            if !self.found && self.all.len() < 4096 {
+                self.all.push(' ');
+            }
+        }
+    }
     let state = Rc::new(RefCell::new(TextState::default()));
 
     let absolutize = |el: &mut Element<'_, '_>, attr: &str| {
@@ -69,6 +80,7 @@ pub fn rewrite(html: &str, base: &Url) -> Result<Rewritten, String> {
 
     let p_state = Rc::clone(&state);
     let skip_state = Rc::clone(&state);
+    let block_state = Rc::clone(&state);
     let text_state = Rc::clone(&state);
     let handlers = vec![
         element!("script", |el| {
@@ -106,7 +118,20 @@ pub fn rewrite(html: &str, base: &Url) -> Result<Rewritten, String> {
             }
             Ok(())
         }),
-        element!("style, template, noscript", move |el| {
+        element!(BLOCKS, move |el| {
+            block_state.borrow_mut().boundary();
+            let st = Rc::clone(&block_state);
+            if let Some(handlers) = el.end_tag_handlers() {
+                let handler: lol_html::EndTagHandler<'static> = Box::new(move |_end| {
+                    st.borrow_mut().boundary();
+                    Ok(())
+                });
+                handlers.push(handler);
+            }
+            Ok(())
+        }),
+        // Script text is not prose: it is dropped from the content above and from the summary.
+        element!("script, style, template, noscript", move |el| {
             skip_state.borrow_mut().in_skip += 1;
             let st = Rc::clone(&skip_state);
             if let Some(handlers) = el.end_tag_handlers() {
@@ -135,7 +160,6 @@ pub fn rewrite(html: &str, base: &Url) -> Result<Rewritten, String> {
         // Enough text for a summary when the body has no paragraph.
         if !s.found && s.all.len() < 4096 {
             s.all.push_str(chunk);
-            s.all.push(' ');
         }
         Ok(())
     });
@@ -160,6 +184,11 @@ pub fn rewrite(html: &str, base: &Url) -> Result<Rewritten, String> {
         first_paragraph: crate::text::clean_text(&plain_text(raw)),
     })
 }
+
+/// Elements whose edges separate words: text on either side of them is not one word.
+const BLOCKS: &str = "br, hr, div, li, dt, dd, td, th, tr, h1, h2, h3, h4, h5, h6, blockquote, \
+                      pre, ul, ol, dl, table, section, article, header, footer, aside, nav, \
+                      figure, figcaption, address, details, summary, main";
 
 /// Collapses whitespace and decodes entities.
 fn plain_text(raw_html_text: &str) -> String {

@@ -763,6 +763,27 @@ fn scripts_are_dropped() {
         h.contains("before") && h.contains("after") && h.contains("end"),
         "{h}"
     );
+    // The summary is built from the same text: no script source in it either.
+    assert_eq!(p.summary, "beforeafter");
+    let p = post_with(
+        "",
+        "<div>Intro text<script>var secret = 1; track();</script> more</div>\n",
+    );
+    assert_eq!(p.summary, "Intro text more");
+}
+
+#[test]
+fn summary_words_split_at_blocks_not_inline_tags() {
+    // Inline markup does not split a word; block edges and `<br>` do.
+    let p = post_with(
+        "",
+        "<div>H<sub>2</sub>O and 港口<b>吞吐量</b></div><div>next</div>\n",
+    );
+    assert_eq!(p.summary, "H2O and 港口吞吐量 next");
+    let p = post_with("", "<p>Line one<br>Line two</p>\n");
+    assert_eq!(p.summary, "Line one Line two");
+    let p = post_with("", "<ul><li>alpha</li><li>beta</li></ul>\n");
+    assert_eq!(p.summary, "alpha beta");
 }
 
 #[test]
