@@ -170,6 +170,9 @@ fn publisher_loop(
         )
     };
     let mut watched_id = dir_identity(&root);
+    // A directory that took the posts directory's place but holds no post: the last good
+    // set stays published until posts appear in it (see `may_replace`).
+    let mut held = false;
     loop {
         let next_due = publisher_lock(shared).next_due();
         let wait = if watcher.is_none() {
@@ -243,11 +246,18 @@ fn publisher_loop(
                             );
                             watcher = Some(w);
                             watched_id = dir_identity(&root);
-                            rescan = Some("the posts directory was replaced".into());
+                            held = true;
                         }
                         // Retried by the missing-directory poll.
                         None => continue,
                     }
+                }
+                if held {
+                    if !may_replace(&publisher, &root, drafts) {
+                        continue;
+                    }
+                    held = false;
+                    rescan = Some("the posts directory was replaced".into());
                 }
                 let report = if let Some(why) = rescan {
                     tracing::warn!("full rescan: {why}");
@@ -266,11 +276,14 @@ fn publisher_loop(
                 }
                 if watcher.is_none() {
                     if let Some(w) = rewatch(&root, window, drafts, &tx) {
-                        tracing::info!("posts directory {} is back; rescanning", root.display());
+                        tracing::info!("posts directory {} is back", root.display());
                         watcher = Some(w);
                         watched_id = dir_identity(&root);
-                        let report = publisher.rescan(Utc::now());
-                        log_report("rescanned", &report);
+                        held = !may_replace(&publisher, &root, drafts);
+                        if !held {
+                            let report = publisher.rescan(Utc::now());
+                            log_report("rescanned", &report);
+                        }
                     }
                     continue;
                 }
@@ -291,6 +304,29 @@ fn publisher_loop(
             Err(RecvTimeoutError::Disconnected) => break,
         }
     }
+}
+
+/// Whether the directory now at `root` may replace the published site.
+///
+/// An unmounted volume leaves its empty mount point at the same path, and a restore may put an
+/// empty directory there before filling it: publishing that would empty every feed and delete
+/// every term feed on disk. So a replacement with no post files at all (good or bad) replaces
+/// a site that has posts only once some post appears in it. The same directory being emptied
+/// file by file is not a replacement and is published as it goes.
+fn may_replace(publisher: &Publisher, root: &Path, drafts: bool) -> bool {
+    if publisher.site.posts.is_empty() && publisher.site.errors.is_empty() {
+        return true;
+    }
+    let (found, errors) = crate::site::discover(root, drafts);
+    if found.is_empty() && errors.is_empty() {
+        tracing::error!(
+            "posts directory {} was replaced by one with no posts (an unmounted volume?); \
+             serving the last good feeds until posts appear in it",
+            root.display()
+        );
+        return false;
+    }
+    true
 }
 
 /// How many posts a batch's removals take away: a removed file counts once, a removed

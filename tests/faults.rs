@@ -774,6 +774,85 @@ fn removing_a_large_posts_tree_never_publishes_shrinking_feeds() {
     );
 }
 
+/// An unmounted volume leaves an empty mount point at the same path (here: `posts/` renamed
+/// away and an empty directory made in its place): the last good feeds stay served and stay on
+/// disk, and the first post that appears in the new directory is published as the new site.
+#[test]
+fn posts_replaced_by_an_empty_directory_keep_the_last_good_feeds() {
+    let site = TempSite::new();
+    for (i, tag) in ["alpha", "beta", "gamma"].iter().enumerate() {
+        site.write_post(
+            &format!("p{i}.md"),
+            &post(
+                &format!("Old {i}"),
+                &format!("2024-01-0{} 10:00:00 +0000", i + 1),
+                "news",
+                tag,
+            ),
+        );
+    }
+    let server = serve(&site, "");
+    let count = || json_titles(&server.get("/feed.json").body).map(|t| t.len());
+    assert_eq!(count().unwrap(), 3);
+    let tag_feed = site.out().join("tags/beta/rss.xml");
+    assert!(tag_feed.is_file());
+
+    fs::rename(site.posts(), site.root().join("posts.unmounted")).unwrap();
+    fs::create_dir(site.posts()).unwrap();
+    wait_for(
+        "the server to see the empty replacement",
+        DEADLINE,
+        Some(&server),
+        || {
+            if server.stderr().contains("replaced by one with no posts") {
+                Ok(())
+            } else {
+                Err("not yet".into())
+            }
+        },
+    );
+    // Past the debounce and the missing-directory poll: still the old set, on HTTP and disk.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(count().unwrap(), 3, "log:\n{}", server.stderr());
+    assert_eq!(server.get("/tags/beta/rss.xml").status, 200);
+    assert!(
+        tag_feed.is_file(),
+        "tags/beta/rss.xml was removed from disk"
+    );
+
+    // A post arrives in the new directory: that directory is the site now.
+    site.write_post(
+        "fresh.md",
+        &post("Fresh", "2024-05-01 10:00:00 +0000", "news", "delta"),
+    );
+    let titles = wait_for(
+        "the new directory's post to be the site",
+        DEADLINE,
+        Some(&server),
+        || {
+            let t = json_titles(&server.get("/feed.json").body)?;
+            if t == ["Fresh"] {
+                Ok(t)
+            } else {
+                Err(format!("{t:?}"))
+            }
+        },
+    );
+    assert_eq!(titles, ["Fresh"]);
+    wait_for(
+        "tags/beta to be removed from disk",
+        DEADLINE,
+        Some(&server),
+        || {
+            if tag_feed.exists() {
+                Err("still there".into())
+            } else {
+                Ok(())
+            }
+        },
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Hostile input
 
