@@ -20,6 +20,7 @@ pub struct Config {
     pub paths: PathsConfig,
     pub server: ServerConfig,
     pub hub: HubConfig,
+    pub limits: LimitsConfig,
 }
 
 /// `[site]`: what the feeds say about the site.
@@ -195,6 +196,68 @@ impl Default for ServerConfig {
     }
 }
 
+/// `[limits]`: what one post may cost. A post over a limit is refused with an error naming
+/// the file and the limit (and the rest of the site is built), so one hostile or runaway file
+/// cannot exhaust memory or disk.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest post file, bytes.
+    pub max_post_bytes: u64,
+    /// Largest front matter block, bytes (YAML is parsed into a tree: it costs many times its
+    /// size in memory).
+    pub max_front_matter_bytes: usize,
+    /// Most categories plus tags on one post (each term is a feed scope).
+    pub max_terms: usize,
+    /// Most bytes of one post's content copied into feeds: content length × the feeds that
+    /// list it (all posts, each of its categories and tags).
+    pub max_feed_bytes_per_post: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let l = crate::post::Limits::default();
+        LimitsConfig {
+            max_post_bytes: l.max_post_bytes,
+            max_front_matter_bytes: l.max_front_matter_bytes,
+            max_terms: l.max_terms,
+            max_feed_bytes_per_post: l.max_feed_bytes_per_post,
+        }
+    }
+}
+
+impl LimitsConfig {
+    fn validate(&self) -> Result<()> {
+        for (key, value) in [
+            ("limits.max_post_bytes", self.max_post_bytes),
+            (
+                "limits.max_front_matter_bytes",
+                self.max_front_matter_bytes as u64,
+            ),
+            ("limits.max_terms", self.max_terms as u64),
+            (
+                "limits.max_feed_bytes_per_post",
+                self.max_feed_bytes_per_post,
+            ),
+        ] {
+            if value == 0 {
+                bail!("{key}: must be at least 1");
+            }
+        }
+        Ok(())
+    }
+
+    /// The limits as the post reader applies them.
+    pub fn to_limits(&self) -> crate::post::Limits {
+        crate::post::Limits {
+            max_post_bytes: self.max_post_bytes,
+            max_front_matter_bytes: self.max_front_matter_bytes,
+            max_terms: self.max_terms,
+            max_feed_bytes_per_post: self.max_feed_bytes_per_post,
+        }
+    }
+}
+
 /// `[hub]`: the WebSub hub built into `serve` (see `crate::hub`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -343,12 +406,14 @@ impl Config {
         if let Some(url) = &self.site.url {
             parse_site_url(url).context("site.url")?;
         }
-        if !self.site.permalink.starts_with('/') {
+        let p = self.site.permalink.as_str();
+        if !p.starts_with('/') && !crate::post::PERMALINK_STYLES.contains(&p) {
             bail!(
-                "site.permalink: must start with '/', got {:?}",
-                self.site.permalink
+                "site.permalink: must start with '/' or be one of {}, got {p:?}",
+                crate::post::PERMALINK_STYLES.join(", ")
             );
         }
+        self.limits.validate()?;
         if self.site.title.trim().is_empty() {
             bail!("site.title: must not be empty");
         }
@@ -587,6 +652,16 @@ max_age = 60
             ("[hub]\ntimeout_ms = 1\n", "hub.timeout_ms"),
             ("[hub]\ndelivery_attempts = 0\n", "hub.delivery_attempts"),
             ("[hub]\nretry_base_ms = 0\n", "hub.retry_base_ms"),
+            ("[limits]\nmax_post_bytes = 0\n", "limits.max_post_bytes"),
+            (
+                "[limits]\nmax_front_matter_bytes = 0\n",
+                "limits.max_front_matter_bytes",
+            ),
+            ("[limits]\nmax_terms = 0\n", "limits.max_terms"),
+            (
+                "[limits]\nmax_feed_bytes_per_post = 0\n",
+                "limits.max_feed_bytes_per_post",
+            ),
         ] {
             let err = Config::from_toml(toml).unwrap_err();
             assert!(format!("{err:#}").contains(key), "{toml}: {err:#}");
@@ -599,12 +674,43 @@ max_age = 60
             "[hub]\nenabled = \"yes\"\n",
             "[hub]\nlease_seconds = -1\n",
             "[hub]\nhub_url = \"x\"\n",
+            "[limits]\nmax_post_bytes = -5\n",
+            "[limits]\nmax_tags = 5\n",
         ] {
             let err = Config::from_toml(toml).unwrap_err();
             let msg = format!("{err:#}");
             let key = toml.lines().nth(1).unwrap().split(' ').next().unwrap();
             assert!(msg.contains(key), "{toml}: {msg}");
         }
+    }
+
+    #[test]
+    fn limits_section_parses_and_reaches_the_post_reader() {
+        let c = Config::from_toml(
+            "[limits]\nmax_post_bytes = 1000\nmax_front_matter_bytes = 100\nmax_terms = 3\n\
+             max_feed_bytes_per_post = 5000\n",
+        )
+        .unwrap();
+        let l = crate::feed::parse_context(&c).limits;
+        assert_eq!(
+            (l.max_post_bytes, l.max_front_matter_bytes, l.max_terms),
+            (1000, 100, 3)
+        );
+        assert_eq!(l.max_feed_bytes_per_post, 5000);
+        let d = Config::from_toml("").unwrap().limits.to_limits();
+        assert_eq!(d, crate::post::Limits::default());
+        assert_eq!(d.max_post_bytes, 10 * 1024 * 1024);
+    }
+
+    #[test]
+    fn permalink_styles_are_accepted_by_name() {
+        for style in crate::post::PERMALINK_STYLES {
+            let c = Config::from_toml(&format!("[site]\npermalink = \"{style}\"\n"))
+                .unwrap_or_else(|e| panic!("{style}: {e:#}"));
+            assert_eq!(c.site.permalink, style);
+        }
+        let err = Config::from_toml("[site]\npermalink = \"prettty\"\n").unwrap_err();
+        assert!(format!("{err:#}").contains("site.permalink"), "{err:#}");
     }
 
     #[test]

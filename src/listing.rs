@@ -429,6 +429,7 @@ mod tests {
             timezone: FixedOffset::east_opt(0).unwrap(),
             permalink: crate::config::DEFAULT_PERMALINK.to_owned(),
             compact: false,
+            limits: crate::post::Limits::default(),
         };
         let text =
             format!("---\ntitle: {name}\ndate: {date}\ncategories: {cats}\ntags: {tags}\n---\nx\n");

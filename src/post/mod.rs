@@ -18,12 +18,35 @@ use crate::slug::{encode_path, slugify};
 use body::Markup;
 use front_matter::Fields;
 
-/// Largest post file accepted; a bigger one is reported, not read.
-pub const MAX_POST_BYTES: u64 = 10 * 1024 * 1024;
+/// What one post may cost (`[limits]` in the config): a post over a limit is refused with
+/// an error naming the limit, never read or rendered at any size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest post file accepted; a bigger one is reported, not read.
+    pub max_post_bytes: u64,
+    /// Largest front matter block: YAML becomes a tree many times its size in memory.
+    pub max_front_matter_bytes: usize,
+    /// Most categories plus tags one post may carry: each term is a feed scope, so a post
+    /// with thousands of tags would make thousands of feeds.
+    pub max_terms: usize,
+    /// Most content bytes one post may put into feeds: its content is copied into the
+    /// all-posts feed and the feed of each of its categories and tags.
+    pub max_feed_bytes_per_post: u64,
+}
 
-/// Most categories plus tags one post may carry: each term is a feed scope, so a post with
-/// thousands of tags would make thousands of feeds.
-pub const MAX_TERMS: usize = 256;
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_post_bytes: 10 * 1024 * 1024,
+            max_front_matter_bytes: 256 * 1024,
+            max_terms: 256,
+            max_feed_bytes_per_post: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// Names `site.permalink` may take instead of a pattern (Jekyll's built-in styles).
+pub const PERMALINK_STYLES: [&str; 4] = ["date", "pretty", "ordinal", "none"];
 
 /// Summary length when it is derived from the body.
 pub const SUMMARY_CHARS: usize = 300;
@@ -147,6 +170,7 @@ pub struct ParseContext {
     /// Keep the content compressed in memory (`serve`, which holds every post for as long
     /// as it runs).
     pub compact: bool,
+    pub limits: Limits,
 }
 
 impl ParseContext {
@@ -162,13 +186,28 @@ impl ParseContext {
 pub enum PostErrorKind {
     Unreadable(String),
     Vanished,
-    TooLarge(u64),
+    /// The file's size and the limit.
+    TooLarge(u64, u64),
+    /// The front matter's size and the limit.
+    FrontMatterTooLarge(usize, usize),
+    /// Content bytes copied into feeds, the feeds, and the limit.
+    TooManyFeedBytes {
+        bytes: u64,
+        feeds: usize,
+        limit: u64,
+    },
     NotUtf8,
     NoFrontMatter,
     UnterminatedFrontMatter,
     Yaml(String),
-    Field { key: &'static str, reason: String },
-    BadDate { key: &'static str, value: String },
+    Field {
+        key: &'static str,
+        reason: String,
+    },
+    BadDate {
+        key: &'static str,
+        value: String,
+    },
     NoDate,
     Html(String),
 }
@@ -178,9 +217,24 @@ impl fmt::Display for PostErrorKind {
         match self {
             PostErrorKind::Unreadable(e) => write!(f, "cannot read file: {e}"),
             PostErrorKind::Vanished => write!(f, "file vanished while being read"),
-            PostErrorKind::TooLarge(n) => write!(
+            PostErrorKind::TooLarge(n, limit) => write!(
                 f,
-                "file is {n} bytes, over the {MAX_POST_BYTES}-byte limit for a post"
+                "file is {n} bytes, over the {limit}-byte limit for a post (limits.max_post_bytes)"
+            ),
+            PostErrorKind::FrontMatterTooLarge(n, limit) => write!(
+                f,
+                "front matter is {n} bytes, over the {limit}-byte limit \
+                 (limits.max_front_matter_bytes)"
+            ),
+            PostErrorKind::TooManyFeedBytes {
+                bytes,
+                feeds,
+                limit,
+            } => write!(
+                f,
+                "its content would put {bytes} bytes into {feeds} feeds (all posts plus each \
+                 category and tag), over the {limit}-byte limit \
+                 (limits.max_feed_bytes_per_post): use fewer tags or a shorter body"
             ),
             PostErrorKind::NotUtf8 => write!(f, "not valid UTF-8 (save the file as UTF-8)"),
             PostErrorKind::NoFrontMatter => write!(
@@ -275,15 +329,15 @@ pub fn read_post(root: &Path, rel: &Path, ctx: &ParseContext) -> Result<Post, Po
         FileKind::Post(m) => m,
         FileKind::Ignored => return Err(err(PostErrorKind::Unreadable("not a post file".into()))),
     };
-    let bytes = read_bounded(&full).map_err(err)?;
+    let bytes = read_bounded(&full, ctx.limits.max_post_bytes).map_err(err)?;
     parse_post(rel, &bytes, markup, ctx).map_err(|mut e| {
         e.path = full.clone();
         e
     })
 }
 
-/// Reads a file, refusing ones over [`MAX_POST_BYTES`] without reading them whole.
-fn read_bounded(path: &Path) -> Result<Vec<u8>, PostErrorKind> {
+/// Reads a file, refusing ones over `limit` bytes without reading them whole.
+fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, PostErrorKind> {
     use std::io::Read;
     let io_kind = |e: std::io::Error| match e.kind() {
         std::io::ErrorKind::NotFound => PostErrorKind::Vanished,
@@ -295,15 +349,15 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>, PostErrorKind> {
         return Err(PostErrorKind::Unreadable("not a regular file".into()));
     }
     let file = std::fs::File::open(path).map_err(io_kind)?;
-    if meta.len() > MAX_POST_BYTES {
-        return Err(PostErrorKind::TooLarge(meta.len()));
+    if meta.len() > limit {
+        return Err(PostErrorKind::TooLarge(meta.len(), limit));
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(MAX_POST_BYTES + 1)
+    file.take(limit.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(io_kind)?;
-    if bytes.len() as u64 > MAX_POST_BYTES {
-        return Err(PostErrorKind::TooLarge(bytes.len() as u64));
+    if bytes.len() as u64 > limit {
+        return Err(PostErrorKind::TooLarge(bytes.len() as u64, limit));
     }
     Ok(bytes)
 }
@@ -341,6 +395,12 @@ pub fn parse_post(
     };
 
     let split = front_matter::split(text).map_err(|k| fail(Some(1), k))?;
+    if split.yaml.len() > ctx.limits.max_front_matter_bytes {
+        return Err(fail(
+            Some(1),
+            PostErrorKind::FrontMatterTooLarge(split.yaml.len(), ctx.limits.max_front_matter_bytes),
+        ));
+    }
     let map = front_matter::parse(&split).map_err(|(line, k)| fail(line, k))?;
     let fields = Fields::new(&map);
     let field_err = |k: PostErrorKind| fail(None, k);
@@ -387,7 +447,8 @@ pub fn parse_post(
         .terms(&["categories", "category"])
         .map_err(field_err)?;
     let tags = fields.terms(&["tags", "tag"]).map_err(field_err)?;
-    if categories.len() + tags.len() > MAX_TERMS {
+    let max_terms = ctx.limits.max_terms;
+    if categories.len() + tags.len() > max_terms {
         return Err(field_err(PostErrorKind::Field {
             key: if tags.len() >= categories.len() {
                 "tags"
@@ -395,7 +456,7 @@ pub fn parse_post(
                 "categories"
             },
             reason: format!(
-                "{} categories and tags; a post may have at most {MAX_TERMS}",
+                "{} categories and tags; a post may have at most {max_terms} (limits.max_terms)",
                 categories.len() + tags.len()
             ),
         }));
@@ -474,6 +535,18 @@ pub fn parse_post(
             .filter(|s| !s.is_empty()))
     };
 
+    let feeds = 1 + categories.len() + tags.len();
+    let feed_bytes = (rewritten.html.len() as u64).saturating_mul(feeds as u64);
+    if feed_bytes > ctx.limits.max_feed_bytes_per_post {
+        return Err(fail(
+            None,
+            PostErrorKind::TooManyFeedBytes {
+                bytes: feed_bytes,
+                feeds,
+                limit: ctx.limits.max_feed_bytes_per_post,
+            },
+        ));
+    }
     // Kept for the life of the post: no spare capacity from the renderers' growth.
     let content_html = Html::new(rewritten.html, ctx.compact);
     let mut summary = summary;

@@ -19,6 +19,7 @@ fn ctx_with(url: &str, timezone: FixedOffset, permalink: &str) -> ParseContext {
         timezone,
         permalink: permalink.to_owned(),
         compact: false,
+        limits: Limits::default(),
     }
 }
 
@@ -1043,9 +1044,90 @@ fn oversized_post_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.md");
     let f = std::fs::File::create(&path).unwrap();
-    f.set_len(MAX_POST_BYTES + 1).unwrap();
+    let max = Limits::default().max_post_bytes;
+    f.set_len(max + 1).unwrap();
     let e = read_post(dir.path(), Path::new("big.md"), &ctx()).unwrap_err();
-    assert_eq!(e.kind, PostErrorKind::TooLarge(MAX_POST_BYTES + 1));
+    assert_eq!(e.kind, PostErrorKind::TooLarge(max + 1, max));
+    assert!(e.to_string().contains("limits.max_post_bytes"), "{e}");
+
+    // The limit is the context's (the config's `limits.max_post_bytes`).
+    let text = "---\ndate: 2021-12-21\n---\n0123456789\n";
+    std::fs::write(&path, text).unwrap();
+    let small = ParseContext {
+        limits: Limits {
+            max_post_bytes: 20,
+            ..Limits::default()
+        },
+        ..ctx()
+    };
+    let e = read_post(dir.path(), Path::new("big.md"), &small).unwrap_err();
+    assert_eq!(e.kind, PostErrorKind::TooLarge(text.len() as u64, 20));
+    assert!(read_post(dir.path(), Path::new("big.md"), &ctx()).is_ok());
+}
+
+#[test]
+fn front_matter_over_its_limit_is_refused_before_it_is_parsed() {
+    // A 300 KiB YAML list under an ignored key: refused by size, not parsed into a tree.
+    let list = "- x\n".repeat(300 * 1024 / 4);
+    let text = format!("---\ndate: 2021-12-21\nignored:\n{list}---\nbody\n");
+    let e = parse_post(
+        Path::new("fm.md"),
+        text.as_bytes(),
+        Markup::Markdown,
+        &ctx(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e.kind, PostErrorKind::FrontMatterTooLarge(n, 262_144) if n > 262_144),
+        "{e:?}"
+    );
+    assert!(
+        e.to_string().contains("limits.max_front_matter_bytes"),
+        "{e}"
+    );
+    let roomy = ParseContext {
+        limits: Limits {
+            max_front_matter_bytes: 1 << 20,
+            ..Limits::default()
+        },
+        ..ctx()
+    };
+    assert!(parse_post(
+        Path::new("fm.md"),
+        text.as_bytes(),
+        Markup::Markdown,
+        &roomy
+    )
+    .is_ok());
+}
+
+#[test]
+fn content_copied_into_too_many_feeds_is_refused() {
+    // 100 KB of content in 1 + 2 categories + 7 tags = 10 feeds: 1 MB into feeds.
+    let body = format!("<p>{}</p>\n", "word ".repeat(20_000));
+    let text = format!(
+        "---\ndate: 2021-12-21\ncategories: [a, b]\ntags: [t1, t2, t3, t4, t5, t6, t7]\n---\n{body}"
+    );
+    let tight = ParseContext {
+        limits: Limits {
+            max_feed_bytes_per_post: 500_000,
+            ..Limits::default()
+        },
+        ..ctx()
+    };
+    let e = parse_post(Path::new("wide.md"), text.as_bytes(), Markup::Html, &tight).unwrap_err();
+    match e.kind {
+        PostErrorKind::TooManyFeedBytes {
+            bytes,
+            feeds,
+            limit,
+        } => {
+            assert_eq!((feeds, limit), (10, 500_000));
+            assert!(bytes > 1_000_000, "{bytes}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(parse_post(Path::new("wide.md"), text.as_bytes(), Markup::Html, &ctx()).is_ok());
 }
 
 #[test]
@@ -1109,11 +1191,20 @@ fn deep_nesting_and_alias_bombs_are_errors_not_exhaustion() {
             .collect::<Vec<_>>()
             .join("\n")
     );
+    // ~500 KB of indentation: over the front-matter size limit, which would refuse it before
+    // YAML sees it; this checks the YAML depth limit itself.
+    let roomy = ParseContext {
+        limits: Limits {
+            max_front_matter_bytes: 1 << 20,
+            ..Limits::default()
+        },
+        ..ctx()
+    };
     let e = parse_post(
         Path::new(FILE),
         deep_map.as_bytes(),
         Markup::Markdown,
-        &ctx(),
+        &roomy,
     )
     .unwrap_err();
     assert!(matches!(e.kind, PostErrorKind::Yaml(_)), "{e}");
