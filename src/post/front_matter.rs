@@ -44,6 +44,42 @@ pub fn split(text: &str) -> Result<Split<'_>, PostErrorKind> {
 }
 
 /// Parses the YAML block into a mapping; an empty block is an empty mapping.
+/// Rewrites libyaml's `… at line L column C` marks (lines of the YAML block) as file lines,
+/// `… (line N)`, and returns the line of the `while …` context if there is one.
+///
+/// libyaml says e.g. "found unexpected end of stream at line 4 column 1, while scanning a
+/// quoted scalar at line 2 column 8": the problem, then the construct it was reading.
+fn file_lines(msg: &str, first_line: usize) -> (String, Option<usize>) {
+    const MARK: &str = " at line ";
+    let mut out = String::with_capacity(msg.len());
+    let mut context_line = None;
+    let mut rest = msg;
+    while let Some(i) = rest.find(MARK) {
+        let before = &rest[..i];
+        let after = &rest[i + MARK.len()..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        let Ok(n) = after[..digits].parse::<usize>() else {
+            out.push_str(&rest[..i + MARK.len()]);
+            rest = after;
+            continue;
+        };
+        let line = first_line + n.saturating_sub(1);
+        out.push_str(before);
+        out.push_str(&format!(" (line {line})"));
+        if out.contains("while ") {
+            context_line = Some(line);
+        }
+        // Drop the column: the line is what an editor jumps to.
+        let mut tail = &after[digits..];
+        if let Some(t) = tail.strip_prefix(" column ") {
+            tail = t.trim_start_matches(|c: char| c.is_ascii_digit());
+        }
+        rest = tail;
+    }
+    out.push_str(rest);
+    (out, context_line)
+}
+
 pub fn parse(split: &Split<'_>) -> Result<Mapping, (Option<usize>, PostErrorKind)> {
     if split.yaml.trim().is_empty() {
         return Ok(Mapping::new());
@@ -59,13 +95,17 @@ pub fn parse(split: &Split<'_>) -> Result<Mapping, (Option<usize>, PostErrorKind
             )),
         )),
         Err(e) => {
-            let line = e
+            let (msg, context_line) = file_lines(&e.to_string(), split.yaml_first_line);
+            let problem_line = e
                 .location()
                 .map(|l| split.yaml_first_line + l.line().saturating_sub(1));
-            let mut msg = e.to_string();
-            if let Some(i) = msg.find(" at line ") {
-                msg.truncate(i);
-            }
+            // A scanner that ran to the end of the block (an unclosed quote or bracket) gave
+            // up at the closing `---`: the construct's own line is the one to fix.
+            let line = if msg.contains("end of stream") {
+                context_line.or(problem_line)
+            } else {
+                problem_line
+            };
             Err((line, PostErrorKind::Yaml(msg)))
         }
     }

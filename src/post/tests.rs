@@ -895,10 +895,18 @@ fn yaml_error_points_at_the_file_line() {
     let e = parse_err(&text);
     assert!(matches!(e.kind, PostErrorKind::Yaml(_)), "{e:?}");
     let line = e.line.unwrap();
-    // The quote opens on file line 10; the scanner may report where it gave up (line 11).
-    assert!((10..=11).contains(&line), "line {line}: {e}");
+    // The quote opens on file line 10: that is the line named, not where the scanner gave up.
+    assert_eq!(line, 10, "{e}");
+    assert!(e.to_string().contains("quoted scalar (line 10)"), "{e}");
     let crlf = format!("\u{feff}{}", text.replace('\n', "\r\n"));
     assert_eq!(parse_err(&crlf).line, Some(line));
+
+    // An unclosed quote with more keys after it: still its own line, and the message keeps
+    // libyaml's account of both places in file lines.
+    let e = parse_err("---\nlayout: post\ntitle: \"Broken\ndate: 2021-12-21\ntags: x\n---\nbody\n");
+    assert_eq!(e.line, Some(3), "{e}");
+    let msg = e.to_string();
+    assert!(msg.contains("(line 3)") && !msg.contains("column"), "{msg}");
 
     // A tab-indented mapping on line 3.
     let e = parse_err("---\ntitle: a\n\tdate: 2021-12-21\n---\n");
