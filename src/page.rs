@@ -19,6 +19,24 @@ pub fn page_route(post: &Post) -> String {
     }
 }
 
+/// True for a route the site's own documents use (feeds, archive pages, the OPML list, the
+/// index page, the hub): a post page there is shadowed by that document.
+pub fn is_reserved_route(route: &str) -> bool {
+    let feed_file = ["/rss.xml", "/atom.xml", "/feed.json"]
+        .iter()
+        .any(|f| route.ends_with(f));
+    // Feeds live at the root, under a term's directory, and in archive directories.
+    let dir = route.rsplit_once('/').map_or("", |(d, _)| d);
+    let feed_dir = dir.is_empty()
+        || dir.starts_with("/categories/")
+        || dir.starts_with("/tags/")
+        || dir.starts_with("/archive/");
+    (feed_file && feed_dir)
+        || route == crate::feed::OPML_ROUTE
+        || route == crate::feed::INDEX_ROUTE
+        || route == "/hub"
+}
+
 /// Renders a post page.
 pub fn render(meta: &SiteMeta, post: &Post) -> Vec<u8> {
     let mut h = String::with_capacity(post.content_html.len() + 4096);
@@ -103,4 +121,31 @@ pub fn render(meta: &SiteMeta, post: &Post) -> Vec<u8> {
     }
     h.push_str("</p>\n</body>\n</html>\n");
     h.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reserved_routes_are_the_site_documents() {
+        for r in [
+            "/rss.xml",
+            "/feed.json",
+            "/tags/x/atom.xml",
+            "/categories/a/archive/2/rss.xml",
+            "/archive/1/feed.json",
+            "/feeds.opml",
+            "/index.html",
+            "/hub",
+        ] {
+            assert!(super::is_reserved_route(r), "{r}");
+        }
+        for r in [
+            "/notes/rss.xml",
+            "/2021/01/01/a.html",
+            "/tags.html",
+            "/x/index.html",
+        ] {
+            assert!(!super::is_reserved_route(r), "{r}");
+        }
+    }
 }

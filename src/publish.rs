@@ -88,12 +88,63 @@ pub struct Publisher {
     archive_cache_control: HeaderValue,
     /// Where the archive pages' validators are kept across restarts.
     archive_state: PathBuf,
+    /// The earliest `Last-Modified` of any post page (see [`page_epoch`]).
+    page_epoch: SystemTime,
     /// Where each published feed's items are (to release fragments pointing into it).
     doc_items: HashMap<String, render::FeedItems>,
 }
 
 /// The archive validators file, under the state directory.
 pub const ARCHIVE_STATE_FILE: &str = "archive-validators.json";
+/// Where `serve` keeps the post pages' epoch (see [`page_epoch`]).
+pub const PAGE_EPOCH_FILE: &str = "page-epoch";
+
+/// A post every page renderer is tried on: its page changes when the page template, the
+/// site's settings or the renderer do, and then every post page has changed.
+const CANARY_POST: &str = "---\ntitle: Canary <&>\ndate: 2021-12-21 08:10:27 +0800\n\
+categories: c\ntags: [t, 标签]\nauthor: {name: A, email: a@example.com}\n\
+source_url: https://example.org/a\nimage: /i.png\n---\n<p>Body <a href=\"/x\">link</a></p>\n";
+
+/// The time since which post pages look the way this process renders them: kept in
+/// `{state_dir}/page-epoch` with a hash of the canary page, and moved to now when that hash
+/// changes (new settings, new version). A post page's `Last-Modified` is never earlier, so a
+/// page whose bytes changed because the site did never answers `If-Modified-Since` with 304.
+/// If the file cannot be read or written, the epoch is now: more full responses, never a
+/// stale one.
+pub fn page_epoch(meta: &SiteMeta, ctx: &ParseContext, state_dir: &std::path::Path) -> SystemTime {
+    let now = SystemTime::now();
+    let Ok(canary) = crate::post::parse_post(
+        std::path::Path::new("canary.md"),
+        CANARY_POST.as_bytes(),
+        crate::post::body::Markup::Html,
+        ctx,
+    ) else {
+        return now;
+    };
+    let hash = format!(
+        "{:032x}",
+        xxhash_rust::xxh3::xxh3_128(&page::render(meta, &canary))
+    );
+    let path = state_dir.join(PAGE_EPOCH_FILE);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let mut parts = text.split_whitespace();
+        if parts.next() == Some(hash.as_str()) {
+            if let Some(secs) = parts.next().and_then(|t| t.parse::<u64>().ok()) {
+                return (UNIX_EPOCH + Duration::from_secs(secs)).min(now);
+            }
+        }
+    }
+    let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let saved = std::fs::create_dir_all(state_dir)
+        .and_then(|()| output::write_atomic(&path, format!("{hash} {secs}\n").as_bytes(), None));
+    if let Err(e) = saved {
+        tracing::warn!(
+            "{}: not written ({e}); post pages get Last-Modified = now at every start",
+            path.display()
+        );
+    }
+    UNIX_EPOCH + Duration::from_secs(secs)
+}
 
 impl Publisher {
     /// Reads every post, renders and writes everything, and makes the first store.
@@ -132,6 +183,7 @@ impl Publisher {
         let fragments = Fragments::default();
         let rendered = render::render_all(&meta, &listing, &fragments);
         let all: BTreeSet<PathBuf> = listing.iter().map(|p| p.source.clone()).collect();
+        let epoch = page_epoch(&meta, &ctx, &config.hub.state_dir);
         let mut p = Publisher {
             fragments,
             unwritten: BTreeSet::new(),
@@ -152,6 +204,7 @@ impl Publisher {
             ))
             .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=86400")),
             archive_state: config.hub.state_dir.join(ARCHIVE_STATE_FILE),
+            page_epoch: epoch,
             doc_items: HashMap::new(),
             meta: Arc::new(meta),
             config,
@@ -482,9 +535,13 @@ impl Publisher {
                     Arc::new(move || bytes::Bytes::from(page::render(&meta, &post)))
                 };
                 let mut entry = Lazy::new(HTML_TYPE, &bytes, time.min(now), render);
-                // The same bytes as before keep their Last-Modified.
-                if let Some(old) = prev.lazy(&route).filter(|old| old.hash == entry.hash) {
-                    entry.last_modified = old.last_modified;
+                // The same bytes as before keep their Last-Modified; new bytes are new now.
+                if let Some(old) = prev.lazy(&route) {
+                    entry.last_modified = if old.hash == entry.hash {
+                        old.last_modified
+                    } else {
+                        now.max(old.last_modified)
+                    };
                 }
                 (route, entry)
             })
@@ -617,9 +674,31 @@ impl Publisher {
         let mut upserts = Vec::new();
         let mut removals = Vec::new();
         for route in dirty {
+            if let Some(claims) = self.claims.get(route.as_str()).filter(|c| c.len() > 1) {
+                let mut sources = claims.iter().map(|(_, src)| src.display().to_string());
+                let winner = sources.next().unwrap_or_default();
+                tracing::warn!(
+                    "{winner}: its permalink {route} is also claimed by {}; the newest post's \
+                     page is served there (give the others a `permalink`)",
+                    sources.collect::<Vec<_>>().join(", ")
+                );
+            }
+            if let Some(post) = self.page_winner(&route) {
+                if page::is_reserved_route(&route) {
+                    tracing::warn!(
+                        "{}: its permalink {route} is the address of a feed or site document, \
+                         which is served there instead of the post's page",
+                        post.source.display()
+                    );
+                }
+            }
             match self.page_winner(&route) {
                 Some(post) => {
-                    let t = system_time(&post.updated.max(post.date).with_timezone(&Utc));
+                    // The page changed when its post's dates say, when its file did, or when
+                    // the site's pages did: whichever is latest.
+                    let t = system_time(&post.updated.max(post.date).with_timezone(&Utc))
+                        .max(post.modified.unwrap_or(UNIX_EPOCH))
+                        .max(self.page_epoch);
                     upserts.push((route, Arc::clone(post), t));
                 }
                 None => {

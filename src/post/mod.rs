@@ -81,6 +81,9 @@ pub struct Post {
     pub unpublished: bool,
     /// `draft: true`, or the file lives under `_drafts/`.
     pub draft: bool,
+    /// When the file was last modified (`None` for a post parsed from bytes alone): a post's
+    /// page changes when its file does, whatever its front matter dates say.
+    pub modified: Option<std::time::SystemTime>,
 }
 
 /// A post's HTML content, kept as it is or, for a long-running server holding every post of
@@ -329,15 +332,20 @@ pub fn read_post(root: &Path, rel: &Path, ctx: &ParseContext) -> Result<Post, Po
         FileKind::Post(m) => m,
         FileKind::Ignored => return Err(err(PostErrorKind::Unreadable("not a post file".into()))),
     };
-    let bytes = read_bounded(&full, ctx.limits.max_post_bytes).map_err(err)?;
-    parse_post(rel, &bytes, markup, ctx).map_err(|mut e| {
+    let (bytes, modified) = read_bounded(&full, ctx.limits.max_post_bytes).map_err(err)?;
+    let mut post = parse_post(rel, &bytes, markup, ctx).map_err(|mut e| {
         e.path = full.clone();
         e
-    })
+    })?;
+    post.modified = modified;
+    Ok(post)
 }
 
 /// Reads a file, refusing ones over `limit` bytes without reading them whole.
-fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, PostErrorKind> {
+fn read_bounded(
+    path: &Path,
+    limit: u64,
+) -> Result<(Vec<u8>, Option<std::time::SystemTime>), PostErrorKind> {
     use std::io::Read;
     let io_kind = |e: std::io::Error| match e.kind() {
         std::io::ErrorKind::NotFound => PostErrorKind::Vanished,
@@ -359,7 +367,7 @@ fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, PostErrorKind> {
     if bytes.len() as u64 > limit {
         return Err(PostErrorKind::TooLarge(bytes.len() as u64, limit));
     }
-    Ok(bytes)
+    Ok((bytes, meta.modified().ok()))
 }
 
 /// Parses a post from its bytes. `rel` is its path under the posts root.
@@ -405,10 +413,7 @@ pub fn parse_post(
     let fields = Fields::new(&map);
     let field_err = |k: PostErrorKind| fail(None, k);
 
-    let stem = rel
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let stem = rel.file_stem().map(lossless_name).unwrap_or_default();
     let name_date = date::file_name_date(&stem);
     let name_slug_part = name_date.map_or(stem.as_str(), |(_, rest)| rest);
 
@@ -570,6 +575,7 @@ pub fn parse_post(
         lang: text_opt(&["lang"])?,
         unpublished,
         draft,
+        modified: None,
     })
 }
 
@@ -687,6 +693,28 @@ pub fn expand_permalink(
     }
     out.push_str(rest);
     normalize_path(&out)
+}
+
+/// A file name as text, with each byte that is not UTF-8 written `%XX`: two names that differ
+/// only in such bytes (`caf\xE9`, `caf\xE8`) stay two titles and two permalinks, where a
+/// lossy conversion would make both `caf\u{FFFD}`.
+pub fn lossless_name(name: &std::ffi::OsStr) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let mut out = String::with_capacity(name.len());
+        for chunk in name.as_bytes().utf8_chunks() {
+            out.push_str(chunk.valid());
+            for b in chunk.invalid() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+        out
+    }
+    #[cfg(not(unix))]
+    {
+        name.to_string_lossy().into_owned()
+    }
 }
 
 /// Makes a site path absolute and clean: leading `/`, no empty, `.` or `..` segments.

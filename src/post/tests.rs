@@ -1271,3 +1271,29 @@ fn compact_content_reads_back_the_same() {
     assert_eq!(a.content_html.get(), b.content_html.get());
     assert!(b.content_html.held() < a.content_html.held());
 }
+
+#[cfg(unix)]
+#[test]
+fn file_names_that_are_not_utf8_stay_distinct() {
+    use std::os::unix::ffi::OsStrExt;
+    let name = |bytes: &[u8]| Path::new(std::ffi::OsStr::from_bytes(bytes)).to_path_buf();
+    let text = "---\ndate: 2021-01-01\n---\nbody\n";
+    let a = parse_post(
+        &name(b"2021-01-01-caf\xe9.md"),
+        text.as_bytes(),
+        Markup::Markdown,
+        &ctx(),
+    )
+    .unwrap();
+    let b = parse_post(
+        &name(b"2021-01-01-caf\xe8.md"),
+        text.as_bytes(),
+        Markup::Markdown,
+        &ctx(),
+    )
+    .unwrap();
+    assert_eq!(a.title, "caf%E9");
+    assert_ne!(a.url, b.url, "two files, one permalink");
+    assert_ne!(a.id, b.id);
+    assert_eq!(lossless_name(std::ffi::OsStr::new("日报-x")), "日报-x");
+}
