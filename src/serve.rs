@@ -29,6 +29,8 @@ const MASS_REMOVAL: usize = 10;
 /// How long removals must pause to count as settled, and the longest wait for that.
 const SETTLE_QUIET: Duration = Duration::from_millis(150);
 const SETTLE_MAX: Duration = Duration::from_secs(5);
+/// The longest one burst of file events is gathered before it is published anyway.
+const BURST_MAX: Duration = Duration::from_secs(2);
 /// How often to look for a posts directory that has vanished.
 const MISSING_ROOT_POLL: Duration = Duration::from_secs(1);
 
@@ -186,25 +188,13 @@ fn publisher_loop(
                     .min(MAX_SLEEP)
             })
         };
-        let received = rx.recv_timeout(wait);
+        // The whole burst is gathered before the publisher is locked: archive requests
+        // need the lock meanwhile.
+        let received = rx.recv_timeout(wait).map(|first| burst(first, &rx, window));
         let mut publisher = publisher_lock(shared);
         publisher.save_archive_state();
         match received {
-            Ok(first) => {
-                // Coalesce everything already queued into one republish.
-                let mut changes: Vec<Change> = Vec::new();
-                let mut rescan: Option<String> = None;
-                let take =
-                    |batch: Batch, changes: &mut Vec<Change>, rescan: &mut Option<String>| {
-                        match batch {
-                            Batch::Changes(c) => changes.extend(c),
-                            Batch::Rescan(why) => *rescan = Some(why),
-                        }
-                    };
-                take(first, &mut changes, &mut rescan);
-                for b in rx.try_iter() {
-                    take(b, &mut changes, &mut rescan);
-                }
+            Ok((mut changes, mut rescan)) => {
                 // Many removals at once: let them settle, so a tree that is being deleted or
                 // unmounted is seen gone as a whole (and its last good feeds kept) rather than
                 // published shrinking batch by batch. A removed directory is one event (the
@@ -216,7 +206,8 @@ fn publisher_loop(
                     let started = std::time::Instant::now();
                     while started.elapsed() < SETTLE_MAX {
                         match rx.recv_timeout(SETTLE_QUIET) {
-                            Ok(b) => take(b, &mut changes, &mut rescan),
+                            Ok(Batch::Changes(c)) => changes.extend(c),
+                            Ok(Batch::Rescan(why)) => rescan = Some(why),
                             Err(_) => break,
                         }
                     }
@@ -258,6 +249,13 @@ fn publisher_loop(
                     }
                     held = false;
                     rescan = Some("the posts directory was replaced".into());
+                }
+                if let Some(w) = watcher.as_mut() {
+                    if rescan.is_some() {
+                        w.follow(&[Change::Upsert(std::path::PathBuf::new())], drafts);
+                    } else {
+                        w.follow(&changes, drafts);
+                    }
                 }
                 let report = if let Some(why) = rescan {
                     tracing::warn!("full rescan: {why}");
@@ -304,6 +302,30 @@ fn publisher_loop(
             Err(RecvTimeoutError::Disconnected) => break,
         }
     }
+}
+
+/// Everything the watcher sends while a burst of file events goes on, as one batch.
+///
+/// The watcher hands events over half a window after they happen, a tick at a time, so a
+/// long burst (a `git checkout` writing thousands of files) arrives as many small batches.
+/// They are taken until the watcher has been quiet for the other half of the window: one burst
+/// is one republish, one store swap and one hub notification, never a run of half-applied
+/// states. An endless stream is still published every [`BURST_MAX`].
+fn burst(first: Batch, rx: &Receiver<Batch>, window: Duration) -> (Vec<Change>, Option<String>) {
+    let mut changes: Vec<Change> = Vec::new();
+    let mut rescan: Option<String> = None;
+    let started = std::time::Instant::now();
+    let mut next = Some(first);
+    while let Some(batch) = next.take() {
+        match batch {
+            Batch::Changes(c) => changes.extend(c),
+            Batch::Rescan(why) => rescan = Some(why),
+        }
+        if started.elapsed() < BURST_MAX {
+            next = rx.recv_timeout(watch::quiet_half(window)).ok();
+        }
+    }
+    (changes, rescan)
 }
 
 /// Whether the directory now at `root` may replace the published site.

@@ -70,7 +70,14 @@ fn discover_below(root: &Path, drafts: bool, outer: &[PathBuf]) -> (Vec<PathBuf>
                     None => return true,
                 }
             };
-            if let Some(ancestor) = chain.iter().find(|a| **a == here) {
+            // A link to the posts root's own parent (or above) leads back into the root.
+            let contains_root =
+                e.path_is_symlink() && chain.first().is_some_and(|r| r.starts_with(&here));
+            if let Some(ancestor) = chain
+                .iter()
+                .find(|a| **a == here)
+                .or(contains_root.then_some(&here))
+            {
                 loops
                     .borrow_mut()
                     .push((e.path().to_path_buf(), ancestor.clone()));
@@ -378,8 +385,10 @@ fn walk_ancestors(root: &Path, rel: &Path) -> Option<Vec<PathBuf>> {
         } else {
             chain.last().map_or_else(|| path.clone(), |p| p.join(c))
         };
-        // Back at a directory the walk has already passed through: a loop.
-        if chain.contains(&here) {
+        // Back at a directory the walk has already passed through, or at one that holds the
+        // root: a loop (the same rule as the walk's, so incremental and full reads agree).
+        let contains_root = chain.first().is_some_and(|r| r.starts_with(&here));
+        if chain.contains(&here) || contains_root {
             return None;
         }
         if comps.peek().is_some() {
@@ -387,6 +396,56 @@ fn walk_ancestors(root: &Path, rel: &Path) -> Option<Vec<PathBuf>> {
         }
     }
     Some(chain)
+}
+
+/// The symbolic links to directories at or under `rel` (relative to `root`) that a walk from
+/// the root would follow: what a watcher must watch on its own.
+pub fn linked_dirs(root: &Path, rel: &Path, drafts: bool) -> Vec<PathBuf> {
+    if is_skipped_path(rel, drafts) {
+        return Vec::new();
+    }
+    let full = root.join(rel);
+    let Ok(meta) = std::fs::symlink_metadata(&full) else {
+        return Vec::new();
+    };
+    let is_link = meta.file_type().is_symlink();
+    if !is_link && !meta.is_dir() {
+        return Vec::new();
+    }
+    // Through a loop the walk does not go; neither does the watch.
+    if walk_ancestors(root, rel).is_none() {
+        return Vec::new();
+    }
+    if !full.is_dir() {
+        return Vec::new();
+    }
+    let mut links = Vec::new();
+    if is_link {
+        links.push(rel.to_path_buf());
+    }
+    // Links further down, by the walk's own rules (skips and loops included).
+    let mut stack = vec![(rel.to_path_buf(), 0usize)];
+    while let Some((dir, depth)) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(root.join(&dir)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let child = dir.join(entry.file_name());
+            if is_skipped_path(&child, drafts) {
+                continue;
+            }
+            let Ok(ft) = entry.file_type() else { continue };
+            if ft.is_symlink() {
+                // Links inside a linked directory are covered by its own recursive watch.
+                if root.join(&child).is_dir() && walk_ancestors(root, &child).is_some() {
+                    links.push(child);
+                }
+            } else if ft.is_dir() && depth < 64 {
+                stack.push((child, depth + 1));
+            }
+        }
+    }
+    links
 }
 
 /// True when a relative path lies in a hidden directory, is a hidden/editor file, or is under

@@ -29,10 +29,62 @@ pub enum Batch {
 
 /// A running watcher; dropping it stops watching.
 pub struct Watcher {
-    _debouncer: notify_debouncer_full::Debouncer<
+    debouncer: notify_debouncer_full::Debouncer<
         notify::RecommendedWatcher,
         notify_debouncer_full::RecommendedCache,
     >,
+    /// The canonical posts root: event paths are relative to it.
+    root: PathBuf,
+    /// Symbolic links to directories that appeared after the watch began, watched on their
+    /// own (relative paths).
+    links: std::collections::BTreeSet<PathBuf>,
+}
+
+impl Watcher {
+    /// Follows what a batch changed: watches the directories behind symbolic links that
+    /// appeared at or under the changed paths, and stops watching the ones that went.
+    ///
+    /// The kernel watch on a directory adds watches for subdirectories created in it, but a
+    /// new symbolic link to a directory is not one: without this, posts published through a
+    /// link made while serving would never be seen to change again.
+    pub fn follow(&mut self, changes: &[crate::site::Change], drafts: bool) {
+        use crate::site::Change;
+        for change in changes {
+            let rel = change.path();
+            let gone: Vec<PathBuf> = self
+                .links
+                .iter()
+                .filter(|l| l.starts_with(rel))
+                .cloned()
+                .collect();
+            for l in gone {
+                if !self.root.join(&l).is_dir() {
+                    let _ = self.debouncer.unwatch(self.root.join(&l));
+                    self.links.remove(&l);
+                }
+            }
+            if let Change::Upsert(rel) = change {
+                for link in crate::site::linked_dirs(&self.root, rel, drafts) {
+                    if self.links.contains(&link) {
+                        continue;
+                    }
+                    match self
+                        .debouncer
+                        .watch(self.root.join(&link), RecursiveMode::Recursive)
+                    {
+                        Ok(()) => {
+                            self.links.insert(link);
+                        }
+                        Err(e) => tracing::warn!(
+                            "cannot watch {} (behind a symbolic link): {e}; changes there are \
+                             seen on the next full rescan",
+                            self.root.join(&link).display()
+                        ),
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Starts watching `root` recursively; debounced batches go to `tx`.
@@ -44,26 +96,40 @@ pub fn watch(
 ) -> notify::Result<Watcher> {
     let canonical = std::fs::canonicalize(root).map_err(notify::Error::io)?;
     let base = canonical.clone();
-    let mut debouncer = new_debouncer(window, None, move |result: DebounceEventResult| {
-        let batch = match result {
-            Ok(events) => to_batch(&base, drafts, &events),
-            Err(errors) => Some(Batch::Rescan(
-                errors
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )),
-        };
-        if let Some(b) = batch {
-            // The publisher has stopped: nothing left to tell.
-            let _ = tx.send(b);
-        }
-    })?;
+    // Half the window here, the other half in the publisher's wait for the burst to end
+    // (`quiet_half`): an isolated save is published a window after it, a long burst once.
+    let mut debouncer = new_debouncer(
+        quiet_half(window),
+        None,
+        move |result: DebounceEventResult| {
+            let batch = match result {
+                Ok(events) => to_batch(&base, drafts, &events),
+                Err(errors) => Some(Batch::Rescan(
+                    errors
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                )),
+            };
+            if let Some(b) = batch {
+                // The publisher has stopped: nothing left to tell.
+                let _ = tx.send(b);
+            }
+        },
+    )?;
     debouncer.watch(&canonical, RecursiveMode::Recursive)?;
     Ok(Watcher {
-        _debouncer: debouncer,
+        debouncer,
+        root: canonical,
+        links: std::collections::BTreeSet::new(),
     })
+}
+
+/// Half the debounce window (at least a millisecond): how long the watcher holds an event,
+/// and how long the publisher then waits for more before it publishes.
+pub fn quiet_half(window: Duration) -> Duration {
+    (window / 2).max(Duration::from_millis(1))
 }
 
 /// Collapses a debounced burst into a batch; `None` when nothing relevant happened.
