@@ -1,17 +1,20 @@
 //! RFC 5005 archived feeds: where the posts beyond a feed's `limit` go.
 //!
-//! A scope's posts are cut into archive pages of a fixed size counted from the oldest post, so
+//! The subscription document holds the newest `limit` posts, as without archives. The posts
+//! older than those are cut into archive pages of a fixed size counted from the oldest post, so
 //! a page's set of posts changes only when an older post is edited or removed — never because
-//! a new one arrived. Only complete pages are archives; the subscription document holds the
-//! newest posts not in one: at most `limit` (SPEC §2), at least `limit − page + 1`.
+//! a new one arrived. Only complete pages are archives, so the newest page may also hold a few
+//! of the posts the subscription document lists (fewer than a page):
 //!
 //! ```text
 //! oldest                                                              newest
-//! [ page 1 ][ page 2 ] … [ page c ][ subscription document (≤ limit) ]
+//! [ page 1 ][ page 2 ] … [ page c ]
+//!                          [  subscription document: newest `limit`  ]
 //! ```
 //!
 //! A reader following `prev-archive` from the subscription document (`next_url` in JSON Feed)
-//! reaches every post of the scope exactly once.
+//! reaches every post of the scope; an entry met twice is the same entry (same id), which RFC
+//! 5005 §4.2 consumers merge.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -53,11 +56,10 @@ impl Paging {
         }
     }
 
-    /// How many of the newest posts the subscription document lists, given `limit`.
+    /// How many of the newest posts the subscription document lists, given `limit`: the
+    /// newest `limit` (all with 0), archives or not.
     pub fn current_len(&self, limit: usize) -> usize {
-        if self.pages > 0 {
-            self.posts - self.pages * self.page_size
-        } else if limit == 0 {
+        if limit == 0 {
             self.posts
         } else {
             self.posts.min(limit)
@@ -307,30 +309,49 @@ mod tests {
         // Fewer posts than the limit: no archives.
         let p = Paging::new(50, 50, Some(25));
         assert_eq!((p.pages, p.current_len(50)), (0, 50));
-        // One more: a page of 25 is taken from the oldest; 26 stay current.
+        // One more: the oldest post is beyond the feed, so the oldest 25 make a page; the
+        // feed still lists the newest 50 (24 of them also on the page).
         let p = Paging::new(51, 50, Some(25));
-        assert_eq!((p.pages, p.current_len(50)), (1, 26));
+        assert_eq!((p.pages, p.current_len(50)), (1, 50));
         assert_eq!(p.page(1), Some((0, 25)));
         assert_eq!(p.page(2), None);
         assert_eq!(p.page(0), None);
-        // Up to 75 posts, the same single page; the current document grows to the limit.
+        // Up to 75 posts, the same single page; then a second.
         let p = Paging::new(75, 50, Some(25));
         assert_eq!((p.pages, p.current_len(50)), (1, 50));
         let p = Paging::new(76, 50, Some(25));
-        assert_eq!((p.pages, p.current_len(50)), (2, 26));
+        assert_eq!((p.pages, p.current_len(50)), (2, 50));
         assert_eq!(p.page(2), Some((25, 25)));
-        // Every post is in exactly one place, and the current document never exceeds limit.
+        // The feed holds the newest min(limit, posts); pages are complete, disjoint, counted
+        // from the oldest, and with the feed they cover every post; a page overlaps the feed
+        // by less than a page, and only the newest page does.
         for limit in 1..8 {
             for size in 1..=limit {
                 for posts in 0..60 {
+                    let what = format!("{posts} posts, limit {limit}, page {size}");
                     let p = Paging::new(posts, limit, Some(size));
                     let current = p.current_len(limit);
-                    assert!(current <= limit, "{posts} {limit} {size}");
-                    assert!(posts <= limit || current > limit - size);
-                    let archived: usize = (1..=p.pages).map(|k| p.page(k).unwrap().1).sum();
-                    assert_eq!(archived + current, posts);
+                    assert_eq!(current, posts.min(limit), "{what}");
+                    let mut covered = vec![0usize; posts];
+                    // Index 0 = oldest; the feed holds the last `current`.
+                    for c in covered.iter_mut().skip(posts - current) {
+                        *c += 1;
+                    }
                     for k in 1..=p.pages {
-                        assert_eq!(p.page(k).unwrap().0, (k - 1) * size);
+                        let (skip, take) = p.page(k).unwrap();
+                        assert_eq!((skip, take), ((k - 1) * size, size), "{what}");
+                        for c in &mut covered[skip..skip + take] {
+                            *c += 1;
+                        }
+                    }
+                    assert!(covered.iter().all(|&c| c >= 1), "{what}: a post nowhere");
+                    let twice = covered.iter().filter(|&&c| c > 1).count();
+                    assert!(twice < size.max(1), "{what}: {twice} posts twice");
+                    assert!(covered.iter().all(|&c| c <= 2), "{what}");
+                    if p.pages > 1 {
+                        // Pages below the newest never touch the feed.
+                        let (skip, take) = p.page(p.pages - 1).unwrap();
+                        assert!(skip + take <= posts - current, "{what}");
                     }
                 }
             }

@@ -429,8 +429,8 @@ impl Config {
         if self.feeds.archive && self.feeds.limit > 0 && self.feeds.archive_page > self.feeds.limit
         {
             bail!(
-                "feeds.archive_page: must be at most feeds.limit ({}), got {}: the subscription \
-                 document holds what is not in a full archive page, and never more than limit",
+                "feeds.archive_page: must be at most feeds.limit ({}), got {}: only complete pages \
+                 are archived, and a larger page could leave the posts beyond the feed in none",
                 self.feeds.limit,
                 self.feeds.archive_page
             );

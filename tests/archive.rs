@@ -252,7 +252,7 @@ fn layout(newest_first: &[String], paging: Paging) -> Layout {
         })
         .collect();
     Layout {
-        sub: newest_first[..n - c * p].to_vec(),
+        sub: newest_first[..l].to_vec(),
         pages,
     }
 }
@@ -531,9 +531,10 @@ fn walk(x: &Expect<'_>, scope: &Scope, fmt: Fmt) -> BTreeMap<usize, Vec<u8>> {
         assert!(sub.titles.len() <= x.paging.limit, "{what}: over the limit");
     }
     if c > 0 {
-        assert!(
-            sub.titles.len() > x.paging.limit - x.paging.page,
-            "{what}: fewer than L−P+1 items"
+        assert_eq!(
+            sub.titles.len(),
+            x.paging.limit,
+            "{what}: a scope with archives keeps the newest L in its feed"
         );
     }
     assert!(
@@ -603,16 +604,29 @@ fn walk(x: &Expect<'_>, scope: &Scope, fmt: Fmt) -> BTreeMap<usize, Vec<u8>> {
     }
     assert_eq!(k, 0, "{what}: the chain stopped before page 1");
 
-    // The chain covers the scope exactly once (with archives off, only the newest L).
+    // The chain covers the scope (with archives off, only the newest L). Pages are disjoint;
+    // only the newest page may repeat items of the subscription document, fewer than a page.
     let archived = x.paging.archive || x.paging.limit == 0;
     let reachable = if archived { &scope.posts } else { &lay.sub };
     let n = reachable.len();
-    assert_eq!(titles.len(), n, "{what}: items across the chain {titles:?}");
     let got: BTreeSet<&String> = titles.iter().collect();
     let want: BTreeSet<&String> = reachable.iter().collect();
     assert_eq!(got, want, "{what}: items across the chain");
     let distinct_links: BTreeSet<&String> = links.iter().collect();
     assert_eq!(distinct_links.len(), n, "{what}: item links not distinct");
+    let repeats = titles.len() - n;
+    if c > 0 {
+        assert!(repeats < x.paging.page, "{what}: {repeats} items twice");
+        let newest: BTreeSet<&String> = lay.pages[c - 1].iter().collect();
+        let sub_set: BTreeSet<&String> = sub.titles.iter().collect();
+        assert_eq!(
+            newest.intersection(&sub_set).count(),
+            repeats,
+            "{what}: repeats outside the newest page"
+        );
+    } else {
+        assert_eq!(repeats, 0, "{what}: items twice without archives");
+    }
 
     // The page after the last does not exist.
     let past = scope.route(Some(c + 1), fmt);
@@ -740,10 +754,11 @@ fn archive_pages_stable_when_a_new_post_arrives() {
     let server = Server::start(&site, &[]);
     let base = base_of(&server);
     let paging = Paging::new(4, 0);
-    // 23 posts: 19 past the limit, 10 pages covering 20 posts, 3 in the subscription doc.
+    // 23 posts: 19 past the limit, 10 pages covering 20 posts; the subscription doc holds the
+    // newest 4 (one of them also on page 10).
     let before = snapshot(&server, 10);
 
-    // Post 23: 20 past the limit, still 10 pages; the subscription doc grows to 4.
+    // Post 23: 20 past the limit, still 10 pages; the subscription doc moves on by one.
     let p = post_def(N_POSTS);
     site.write_post(&p.file, &p.text());
     wait_listed(&server, &p.title);
@@ -1294,7 +1309,8 @@ fn config_errors() {
     }
     assert!(!site.out().join("archive/6").exists());
     let doc = parse_doc(Fmt::Json, site.read_out("feed.json").as_bytes()).unwrap();
-    assert_eq!(doc.titles, ["Post 22", "Post 21", "Post 20"]);
+    // The feed keeps the newest 4; page 5 (posts 19–22, oldest first) repeats three of them.
+    assert_eq!(doc.titles, ["Post 22", "Post 21", "Post 20", "Post 19"]);
 
     // Wrongly typed values are named too.
     for (feeds, server, key) in [
@@ -1418,4 +1434,28 @@ fn wait_rss_title(server: &Server, route: &str, title: &str) {
             }
         },
     );
+}
+
+/// With the defaults (limit 50, archives on), a site of 60 posts has the newest 50 in every
+/// format of its subscription feed: archives add pages, they do not shorten the feed.
+#[test]
+fn default_feeds_keep_the_newest_limit_items_with_archives_on() {
+    let site = TempSite::new();
+    for p in defs(60) {
+        site.write_post(&p.file, &p.text());
+    }
+    let out = site.build(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let all = scopes(&defs(60));
+    let everything = &scope(&all, "").posts;
+    assert!(everything.len() > 50, "the fixture must exceed the limit");
+    let newest = everything[..50].to_vec();
+    for fmt in Fmt::ALL {
+        let bytes = fs::read(site.out().join(fmt.file())).unwrap();
+        let doc = parse_doc(fmt, &bytes).unwrap();
+        assert_eq!(doc.titles, newest, "{}", fmt.file());
+        // And the archive page holding the 10 beyond it (pages of 25, from the oldest).
+        assert!(site.out().join("archive/1").join(fmt.file()).is_file());
+        assert!(!site.out().join("archive/2").exists());
+    }
 }
