@@ -334,6 +334,7 @@ pub fn managed_files(dir: &Path) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     #[test]
     fn routes_map_inside_the_directory() {
@@ -344,5 +345,38 @@ mod tests {
         );
         assert!(file_for(d, "/../etc/passwd").is_none());
         assert!(file_for(d, "/tags/../../x").is_none());
+    }
+
+    fn doc(text: &str) -> Doc {
+        Doc {
+            content_type: "application/rss+xml; charset=utf-8",
+            bytes: bytes::Bytes::copy_from_slice(text.as_bytes()),
+        }
+    }
+
+    /// A document that failed its check this time is in `keep`: its previous file stays as it
+    /// was (the last good version), while a document nobody renders any more is removed.
+    #[test]
+    fn sync_keeps_the_previous_file_of_a_failed_document() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let first: BTreeMap<String, Doc> = [
+            ("/rss.xml".to_owned(), doc("<rss>1</rss>")),
+            ("/tags/a/rss.xml".to_owned(), doc("<rss>a1</rss>")),
+            ("/tags/gone/rss.xml".to_owned(), doc("<rss>g</rss>")),
+        ]
+        .into();
+        let r = sync(root, &first, &BTreeSet::new());
+        assert_eq!((r.written, r.errors.len()), (3, 0), "{:?}", r.errors);
+
+        // Second build: tags/a failed its check (not rendered, kept); tags/gone has no posts.
+        let second: BTreeMap<String, Doc> = [("/rss.xml".to_owned(), doc("<rss>2</rss>"))].into();
+        let keep: BTreeSet<String> = ["/tags/a/rss.xml".to_owned()].into();
+        let r = sync(root, &second, &keep);
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        let read = |rel: &str| fs::read_to_string(root.join(rel)).ok();
+        assert_eq!(read("rss.xml").as_deref(), Some("<rss>2</rss>"));
+        assert_eq!(read("tags/a/rss.xml").as_deref(), Some("<rss>a1</rss>"));
+        assert_eq!(read("tags/gone/rss.xml"), None);
     }
 }

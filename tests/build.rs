@@ -532,6 +532,29 @@ fn permission_denied_is_unreadable() {
     assert_eq!(rss_titles(&site.read_out("rss.xml")), vec!["Good post"]);
 }
 
+/// A read that fails even for root: `/proc/self/mem` is a regular file whose first page is
+/// unmapped, so reading it gives EIO. The mode-000 case above cannot fail as root.
+#[cfg(target_os = "linux")]
+#[test]
+fn read_error_is_unreadable_even_as_root() {
+    let site = TempSite::new();
+    site.write_post(
+        "2021-01-01-good.md",
+        &simple_post("Good post", "2021-01-01", ""),
+    );
+    std::os::unix::fs::symlink("/proc/self/mem", site.posts().join("mem.md")).unwrap();
+    let o = site.build(&[]);
+    assert_ok(&o);
+    let err = stderr(&o);
+    let line = line_naming(&err, "posts/mem.md");
+    assert!(line.contains("cannot read file"), "{line}");
+    assert!(line.contains("os error"), "{line}");
+    assert_eq!(rss_titles(&site.read_out("rss.xml")), vec!["Good post"]);
+    let o = site.check();
+    assert_eq!(o.status.code(), Some(1), "check must fail: {}", stderr(&o));
+    assert!(stderr(&o).contains("mem.md"), "{}", stderr(&o));
+}
+
 #[test]
 fn fifo_named_like_a_post_does_not_hang() {
     let site = TempSite::new();
