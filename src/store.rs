@@ -317,8 +317,22 @@ impl Document {
         .as_deref()
     }
 
+    /// True when `tag` (opaque part, quotes included) is this version's ETag in `coding`: the
+    /// comparison preconditions make, against the representation the request would be sent
+    /// (RFC 9110 §13.1.1, §13.1.2), not against any representation of the document.
+    pub fn matches_etag_in(&self, tag: &str, coding: Coding) -> bool {
+        let Some(inner) = tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')) else {
+            return false;
+        };
+        let suffix = coding.etag_suffix();
+        inner.len() == 32 + suffix.len()
+            && inner.ends_with(suffix)
+            && is_hex_of(&inner[..32], self.hash)
+    }
+
     /// True when `tag` (opaque part, quotes included) names any representation of this
-    /// version of the document.
+    /// version of the document. For checking what was sent; preconditions use
+    /// [`Document::matches_etag_in`].
     pub fn matches_etag(&self, tag: &str) -> bool {
         let Some(inner) = tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')) else {
             return false;
@@ -329,6 +343,17 @@ impl Document {
             Some("" | "-gz" | "-br" | "-zst")
         )
     }
+}
+
+/// True when `hex` is `hash` as 32 lowercase hex digits (what [`etag_for`] writes), without
+/// formatting it: this runs on every conditional request.
+fn is_hex_of(hex: &str, hash: u128) -> bool {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    hex.len() == 32
+        && hex
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| b == DIGITS[((hash >> (124 - 4 * i)) & 0xf) as usize])
 }
 
 /// Compresses `raw` with `coding`.
@@ -528,6 +553,26 @@ mod tests {
         assert!(d.matches_etag(&etag_for(d.hash, Coding::Brotli)));
         assert!(!d.matches_etag("\"other\""));
         assert!(!d.matches_etag(&d.identity.etag()[1..]));
+    }
+
+    #[test]
+    fn etag_matches_only_in_its_own_coding() {
+        let d = Document::new("text/plain", Bytes::from_static(b"hello"), UNIX_EPOCH, None);
+        let all = [Coding::Identity, Coding::Gzip, Coding::Brotli, Coding::Zstd];
+        for sent in all {
+            for tagged in all {
+                assert_eq!(
+                    d.matches_etag_in(&etag_for(d.hash, tagged), sent),
+                    sent == tagged,
+                    "{tagged:?} tag against a {sent:?} response"
+                );
+            }
+        }
+        let tag = d.identity.etag();
+        assert!(!d.matches_etag_in(&tag.to_ascii_uppercase(), Coding::Identity));
+        assert!(!d.matches_etag_in(&tag[1..], Coding::Identity));
+        assert!(!d.matches_etag_in("\"\"", Coding::Identity));
+        assert!(!d.matches_etag_in(&format!("\"{:032x}-gz\"", d.hash ^ 1), Coding::Gzip));
     }
 
     #[test]

@@ -525,6 +525,109 @@ fn conditional_get() {
     }
 }
 
+/// A precondition compares with the ETag of the representation the request would get — its
+/// content coding — never with another coding's (RFC 9110 §13.1.1, §13.1.2); a 304 names that
+/// same representation.
+#[test]
+fn conditional_requests_compare_with_the_selected_representation() {
+    let site = site();
+    let server = Server::start(&site, &[]);
+    let page = post_page_paths(&server).remove(0);
+    // A kept document and a post page (rendered per request, its tags made without its bytes).
+    for path in ["/rss.xml", page.as_str()] {
+        let url = server.at(path);
+        let full = |ae: &str| {
+            let r = get(&url, &[("Accept-Encoding", ae)]);
+            assert_eq!(r.status, 200, "{path} {ae}");
+            r
+        };
+        let id = full("identity");
+        let gz = full("gzip");
+        let br = full("br");
+        let zst = full("zstd");
+        assert_eq!(gz.h("content-encoding"), "gzip", "{path}");
+        assert_eq!(br.h("content-encoding"), "br", "{path}");
+        assert_eq!(zst.h("content-encoding"), "zstd", "{path}");
+        let (id_tag, gz_tag, br_tag, zst_tag) =
+            (id.h("etag"), gz.h("etag"), br.h("etag"), zst.h("etag"));
+
+        // Another coding's tag in If-None-Match: the selected representation is sent whole.
+        let r = get(
+            &url,
+            &[("Accept-Encoding", "identity"), ("If-None-Match", zst_tag)],
+        );
+        assert_eq!(r.status, 200, "{path}: identity asked, zstd tag");
+        assert_eq!(r.h("etag"), id_tag, "{path}");
+        assert_eq!(r.body, id.body, "{path}");
+        let r = get(
+            &url,
+            &[("Accept-Encoding", "gzip, br"), ("If-None-Match", gz_tag)],
+        );
+        assert_eq!(r.status, 200, "{path}: br selected, gzip tag");
+        assert_eq!(r.h("content-encoding"), "br", "{path}");
+        assert_eq!(r.h("etag"), br_tag, "{path}");
+        assert_eq!(r.body, br.body, "{path}");
+        let r = get(&url, &[("If-None-Match", &format!("W/{gz_tag}"))]);
+        assert_eq!(r.status, 200, "{path}: no Accept-Encoding, weak gzip tag");
+        assert_eq!(r.h("etag"), id_tag, "{path}");
+
+        // Another coding's tag in If-Match: the precondition fails.
+        for (ae, other) in [
+            ("identity", gz_tag),
+            ("gzip", id_tag),
+            ("gzip, br", gz_tag),
+            ("zstd", br_tag),
+        ] {
+            let r = get(&url, &[("Accept-Encoding", ae), ("If-Match", other)]);
+            assert_eq!(r.status, 412, "{path}: If-Match {other} with {ae}");
+        }
+
+        // The selected representation's own tag: 304 naming it (200 for If-Match).
+        for (ae, tag, sent) in [
+            ("identity", id_tag, &id),
+            ("gzip", gz_tag, &gz),
+            ("gzip, br", br_tag, &br),
+            ("zstd", zst_tag, &zst),
+        ] {
+            let what = format!("{path} {ae}");
+            assert_304(
+                &get(&url, &[("Accept-Encoding", ae), ("If-None-Match", tag)]),
+                sent,
+                &what,
+            );
+            // In a list with the other codings' tags, and weak.
+            let list = format!("{id_tag}, {gz_tag}, {br_tag}, {zst_tag}");
+            assert_304(
+                &get(&url, &[("Accept-Encoding", ae), ("If-None-Match", &list)]),
+                sent,
+                &what,
+            );
+            assert_304(
+                &get(
+                    &url,
+                    &[
+                        ("Accept-Encoding", ae),
+                        ("If-None-Match", &format!("W/{tag}")),
+                    ],
+                ),
+                sent,
+                &what,
+            );
+            // `*` matches whichever representation is selected.
+            assert_304(
+                &get(&url, &[("Accept-Encoding", ae), ("If-None-Match", "*")]),
+                sent,
+                &what,
+            );
+            let r = get(&url, &[("Accept-Encoding", ae), ("If-Match", tag)]);
+            assert_eq!(r.status, 200, "{what}: If-Match with its own tag");
+            assert_eq!(r.body, sent.body, "{what}");
+            let r = get(&url, &[("Accept-Encoding", ae), ("If-Match", "*")]);
+            assert_eq!(r.status, 200, "{what}: If-Match *");
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // HEAD
 

@@ -4,7 +4,10 @@
 //! The request's validators are read into [`Preconditions`] once; [`Preconditions::evaluate`]
 //! answers with an [`Outcome`] the handler matches on. The order is RFC 9110 §13.2.2:
 //! `If-Match`, then `If-Unmodified-Since`, then `If-None-Match`, and `If-Modified-Since` only
-//! when `If-None-Match` is absent.
+//! when `If-None-Match` is absent. Entity-tags are compared with the ETag of the selected
+//! representation — the content coding this request is answered in — not with those of the
+//! other codings (RFC 9110 §13.1.1, §13.1.2): a cache holding the gzip bytes must not be told
+//! its copy is current when it asks for the identity ones.
 
 use std::time::SystemTime;
 
@@ -68,19 +71,22 @@ impl TagList {
         TagList::Tags(tags)
     }
 
-    /// Weak comparison (RFC 9110 §8.8.3.2): any tag naming this document version matches.
-    fn weak_match(&self, doc: &Document) -> bool {
+    /// Weak comparison (RFC 9110 §8.8.3.2) with `doc` sent in `coding`: a tag matches when its
+    /// opaque part is that representation's, whether or not it is marked weak.
+    fn weak_match(&self, doc: &Document, coding: Coding) -> bool {
         match self {
             TagList::Any => true,
-            TagList::Tags(tags) => tags.iter().any(|t| doc.matches_etag(&t.opaque)),
+            TagList::Tags(tags) => tags.iter().any(|t| doc.matches_etag_in(&t.opaque, coding)),
         }
     }
 
-    /// Strong comparison: weak tags never match.
-    fn strong_match(&self, doc: &Document) -> bool {
+    /// Strong comparison with `doc` sent in `coding`: weak tags never match.
+    fn strong_match(&self, doc: &Document, coding: Coding) -> bool {
         match self {
             TagList::Any => true,
-            TagList::Tags(tags) => tags.iter().any(|t| !t.weak && doc.matches_etag(&t.opaque)),
+            TagList::Tags(tags) => tags
+                .iter()
+                .any(|t| !t.weak && doc.matches_etag_in(&t.opaque, coding)),
         }
     }
 }
@@ -138,10 +144,12 @@ impl Preconditions {
         }
     }
 
-    /// Evaluates the preconditions of a GET or HEAD against `doc` (RFC 9110 §13.2.2).
-    pub fn evaluate(&self, doc: &Document) -> Outcome {
+    /// Evaluates the preconditions of a GET or HEAD against `doc` sent in `coding` — the
+    /// coding the response would carry, as [`Document::etag_header`] chose it (RFC 9110
+    /// §13.2.2).
+    pub fn evaluate(&self, doc: &Document, coding: Coding) -> Outcome {
         if let Some(list) = &self.if_match {
-            if !list.strong_match(doc) {
+            if !list.strong_match(doc, coding) {
                 return Outcome::PreconditionFailed;
             }
         } else if let Some(since) = self.if_unmodified_since {
@@ -150,7 +158,7 @@ impl Preconditions {
             }
         }
         if let Some(list) = &self.if_none_match {
-            if list.weak_match(doc) {
+            if list.weak_match(doc, coding) {
                 return Outcome::NotModified;
             }
         } else if let Some(since) = self.if_modified_since {
@@ -265,32 +273,34 @@ mod tests {
         let d = doc();
         let tag = d.identity.etag().to_owned();
         assert_eq!(
-            pre(&[("if-none-match", &tag)]).evaluate(&d),
+            pre(&[("if-none-match", &tag)]).evaluate(&d, Coding::Identity),
             Outcome::NotModified
         );
         assert_eq!(
-            pre(&[("if-none-match", &format!("W/{tag}"))]).evaluate(&d),
+            pre(&[("if-none-match", &format!("W/{tag}"))]).evaluate(&d, Coding::Identity),
             Outcome::NotModified
         );
         assert_eq!(
-            pre(&[("if-none-match", &format!("\"a\", \"b,c\", {tag}"))]).evaluate(&d),
+            pre(&[("if-none-match", &format!("\"a\", \"b,c\", {tag}"))])
+                .evaluate(&d, Coding::Identity),
             Outcome::NotModified
         );
         assert_eq!(
-            pre(&[("if-none-match", "*")]).evaluate(&d),
+            pre(&[("if-none-match", "*")]).evaluate(&d, Coding::Identity),
             Outcome::NotModified
         );
         assert_eq!(
-            pre(&[("if-none-match", "\"nope\"")]).evaluate(&d),
+            pre(&[("if-none-match", "\"nope\"")]).evaluate(&d, Coding::Identity),
             Outcome::Full
         );
         assert_eq!(
-            pre(&[("if-none-match", "garbage")]).evaluate(&d),
+            pre(&[("if-none-match", "garbage")]).evaluate(&d, Coding::Identity),
             Outcome::Full
         );
         // Two header fields combine.
         assert_eq!(
-            pre(&[("if-none-match", "\"x\""), ("if-none-match", &tag)]).evaluate(&d),
+            pre(&[("if-none-match", "\"x\""), ("if-none-match", &tag)])
+                .evaluate(&d, Coding::Identity),
             Outcome::NotModified
         );
     }
@@ -301,33 +311,38 @@ mod tests {
         let lm = d.last_modified;
         let fmt = httpdate::fmt_http_date;
         assert_eq!(
-            pre(&[("if-modified-since", &fmt(lm))]).evaluate(&d),
+            pre(&[("if-modified-since", &fmt(lm))]).evaluate(&d, Coding::Identity),
             Outcome::NotModified
         );
         assert_eq!(
-            pre(&[("if-modified-since", &fmt(lm + Duration::from_secs(60)))]).evaluate(&d),
+            pre(&[("if-modified-since", &fmt(lm + Duration::from_secs(60)))])
+                .evaluate(&d, Coding::Identity),
             Outcome::NotModified
         );
         assert_eq!(
-            pre(&[("if-modified-since", &fmt(lm - Duration::from_secs(1)))]).evaluate(&d),
+            pre(&[("if-modified-since", &fmt(lm - Duration::from_secs(1)))])
+                .evaluate(&d, Coding::Identity),
             Outcome::Full
         );
         // RFC 850 and asctime forms are dates too.
         assert_eq!(
-            pre(&[("if-modified-since", "Sunday, 06-Nov-33 08:49:37 GMT")]).evaluate(&d),
+            pre(&[("if-modified-since", "Sunday, 06-Nov-33 08:49:37 GMT")])
+                .evaluate(&d, Coding::Identity),
             Outcome::NotModified
         );
         // RFC 850 dates have a two-digit year; a four-digit one is not an HTTP-date.
         assert_eq!(
-            pre(&[("if-modified-since", "Sunday, 06-Nov-2033 08:49:37 GMT")]).evaluate(&d),
+            pre(&[("if-modified-since", "Sunday, 06-Nov-2033 08:49:37 GMT")])
+                .evaluate(&d, Coding::Identity),
             Outcome::Full
         );
         assert_eq!(
-            pre(&[("if-modified-since", "Sun Nov  6 08:49:37 2033")]).evaluate(&d),
+            pre(&[("if-modified-since", "Sun Nov  6 08:49:37 2033")])
+                .evaluate(&d, Coding::Identity),
             Outcome::NotModified
         );
         assert_eq!(
-            pre(&[("if-modified-since", "yesterday")]).evaluate(&d),
+            pre(&[("if-modified-since", "yesterday")]).evaluate(&d, Coding::Identity),
             Outcome::Full
         );
     }
@@ -341,7 +356,7 @@ mod tests {
                 ("if-none-match", "\"stale\""),
                 ("if-modified-since", &future)
             ])
-            .evaluate(&d),
+            .evaluate(&d, Coding::Identity),
             Outcome::Full
         );
         let past = httpdate::fmt_http_date(d.last_modified - Duration::from_secs(3600));
@@ -350,7 +365,7 @@ mod tests {
                 ("if-none-match", d.identity.etag()),
                 ("if-modified-since", &past)
             ])
-            .evaluate(&d),
+            .evaluate(&d, Coding::Identity),
             Outcome::NotModified
         );
     }
@@ -359,22 +374,58 @@ mod tests {
     fn if_match_and_unmodified_since() {
         let d = doc();
         assert_eq!(
-            pre(&[("if-match", "\"x\"")]).evaluate(&d),
+            pre(&[("if-match", "\"x\"")]).evaluate(&d, Coding::Identity),
             Outcome::PreconditionFailed
         );
         assert_eq!(
-            pre(&[("if-match", d.identity.etag())]).evaluate(&d),
+            pre(&[("if-match", d.identity.etag())]).evaluate(&d, Coding::Identity),
             Outcome::Full
         );
         assert_eq!(
-            pre(&[("if-match", &format!("W/{}", d.identity.etag()))]).evaluate(&d),
+            pre(&[("if-match", &format!("W/{}", d.identity.etag()))])
+                .evaluate(&d, Coding::Identity),
             Outcome::PreconditionFailed
         );
         let past = httpdate::fmt_http_date(d.last_modified - Duration::from_secs(1));
         assert_eq!(
-            pre(&[("if-unmodified-since", &past)]).evaluate(&d),
+            pre(&[("if-unmodified-since", &past)]).evaluate(&d, Coding::Identity),
             Outcome::PreconditionFailed
         );
+    }
+
+    #[test]
+    fn tags_compare_with_the_selected_representation() {
+        let d = doc();
+        let tag = |c| crate::store::etag_for(d.hash, c);
+        let all = [Coding::Identity, Coding::Gzip, Coding::Brotli, Coding::Zstd];
+        for sent in all {
+            for tagged in all {
+                let inm = pre(&[("if-none-match", &tag(tagged))]).evaluate(&d, sent);
+                let im = pre(&[("if-match", &tag(tagged))]).evaluate(&d, sent);
+                if sent == tagged {
+                    assert_eq!(inm, Outcome::NotModified, "{tagged:?} tag, {sent:?} sent");
+                    assert_eq!(im, Outcome::Full, "{tagged:?} tag, {sent:?} sent");
+                } else {
+                    assert_eq!(inm, Outcome::Full, "{tagged:?} tag, {sent:?} sent");
+                    assert_eq!(
+                        im,
+                        Outcome::PreconditionFailed,
+                        "{tagged:?} tag, {sent:?} sent"
+                    );
+                }
+            }
+            // `*` matches whatever is sent; a list matches when one member is the sent tag.
+            assert_eq!(
+                pre(&[("if-none-match", "*")]).evaluate(&d, sent),
+                Outcome::NotModified
+            );
+            assert_eq!(pre(&[("if-match", "*")]).evaluate(&d, sent), Outcome::Full);
+            let list = all.map(tag).join(", ");
+            assert_eq!(
+                pre(&[("if-none-match", &list)]).evaluate(&d, sent),
+                Outcome::NotModified
+            );
+        }
     }
 
     #[test]

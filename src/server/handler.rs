@@ -241,7 +241,9 @@ fn respond_with<B>(req: &Request<B>, state: &State, doc: &Document) -> Response<
     };
     let (coding, etag) = doc.etag_header(choose_coding(req.headers()));
 
-    match Preconditions::from_headers(req.headers()).evaluate(doc) {
+    // Preconditions compare with the representation this response carries (after falling back
+    // to identity when compressing did not pay), and a 304 names that same one.
+    match Preconditions::from_headers(req.headers()).evaluate(doc, coding) {
         Outcome::NotModified => {
             let mut r = Response::new(Full::new(Bytes::new()));
             *r.status_mut() = StatusCode::NOT_MODIFIED;
