@@ -10,16 +10,18 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{
     HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_SECURITY_POLICY,
-    CONTENT_TYPE, ETAG, LAST_MODIFIED, LINK, VARY, X_CONTENT_TYPE_OPTIONS,
+    CONTENT_TYPE, ETAG, HOST, LAST_MODIFIED, LINK, VARY, X_CONTENT_TYPE_OPTIONS,
 };
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Method, Request, Response, StatusCode, Uri, Version};
 use percent_encoding::percent_decode_str;
 
 use super::conditional::{choose_coding, Outcome, Preconditions};
 use super::State;
 use crate::store::{Coding, Document};
 
-/// Longest request path accepted, in bytes (before decoding).
+/// Longest request-target accepted, in bytes as sent (path and query, before decoding); a
+/// longer one is answered `414 URI Too Long`. Far longer targets never reach the handler:
+/// hyper refuses a request head over [`super::MAX_HEAD_BYTES`].
 pub const MAX_PATH_BYTES: usize = 2048;
 
 /// The policy for HTML pages: no scripts, no frames, no plugins; images and media from anywhere
@@ -32,6 +34,8 @@ pub const HTML_CSP: &str = "default-src 'none'; img-src * data:; media-src *; \
 pub enum PathError {
     /// Malformed: 400.
     Bad,
+    /// Longer than [`MAX_PATH_BYTES`]: 414.
+    TooLong,
     /// Well-formed but cannot name a document: 404.
     NotFound,
 }
@@ -39,7 +43,10 @@ pub enum PathError {
 /// Decodes a request path into a store route (borrowed when it needs no decoding, which is
 /// what feed readers send).
 pub fn route_of(raw_path: &str) -> Result<std::borrow::Cow<'_, str>, PathError> {
-    if raw_path.len() > MAX_PATH_BYTES || !raw_path.starts_with('/') {
+    if raw_path.len() > MAX_PATH_BYTES {
+        return Err(PathError::TooLong);
+    }
+    if !raw_path.starts_with('/') {
         return Err(PathError::Bad);
     }
     let plain = !raw_path.ends_with('/')
@@ -74,6 +81,44 @@ pub fn route_of(raw_path: &str) -> Result<std::borrow::Cow<'_, str>, PathError> 
         route.push_str("index.html");
     }
     Ok(std::borrow::Cow::Owned(route))
+}
+
+/// Length of the request-target as the client sent it: the path and query, plus the scheme and
+/// authority of an absolute-form target.
+fn target_len(uri: &Uri) -> usize {
+    uri.scheme_str().map_or(0, |s| s.len() + "://".len())
+        + uri.authority().map_or(0, |a| a.as_str().len())
+        + uri.path_and_query().map_or(0, |pq| pq.as_str().len())
+}
+
+/// Whether the request's `Host` fields are as RFC 9112 §3.2 requires: exactly one in an
+/// HTTP/1.1 request, at most one in an HTTP/1.0 one. HTTP/2 names the authority in
+/// `:authority` instead and is exempt.
+pub fn host_is_valid(version: Version, headers: &hyper::HeaderMap) -> bool {
+    if version == Version::HTTP_2 || version == Version::HTTP_3 {
+        return true;
+    }
+    let mut hosts = headers.get_all(HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (None, _) => version != Version::HTTP_11,
+        (Some(_), None) => true,
+        (Some(_), Some(_)) => false,
+    }
+}
+
+/// Answers a request that fails [`host_is_valid`] with 400, whatever its method and path: the
+/// connection layer's check, made before any routing (a request built in-process, as the fuzz
+/// harness builds them, goes to [`handle`] without it).
+pub fn handle_bad_host<B>(req: &Request<B>, state: &State) -> Response<Full<Bytes>> {
+    let started = state.access_log.then(Instant::now);
+    let response = plain(
+        StatusCode::BAD_REQUEST,
+        "400 bad request: expected one Host header\n",
+    );
+    if let Some(started) = started {
+        log_access(req.method(), req.uri().path(), &response, started);
+    }
+    response
 }
 
 /// Handles one request.
@@ -170,6 +215,9 @@ pub async fn handle_hub_post(
 }
 
 fn respond<B>(req: &Request<B>, state: &State) -> Handled {
+    if target_len(req.uri()) > MAX_PATH_BYTES {
+        return Handled::Done(plain(StatusCode::URI_TOO_LONG, "414 URI too long\n"));
+    }
     let method = req.method();
     if method != Method::GET && method != Method::HEAD {
         let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "405 method not allowed\n");
@@ -186,6 +234,9 @@ fn respond<B>(req: &Request<B>, state: &State) -> Handled {
         Ok(r) => r,
         Err(PathError::Bad) => {
             return Handled::Done(plain(StatusCode::BAD_REQUEST, "400 bad request\n"))
+        }
+        Err(PathError::TooLong) => {
+            return Handled::Done(plain(StatusCode::URI_TOO_LONG, "414 URI too long\n"))
         }
         Err(PathError::NotFound) => {
             return Handled::Done(plain(StatusCode::NOT_FOUND, "404 not found\n"))
@@ -341,6 +392,37 @@ mod tests {
     }
 
     #[test]
+    fn host_fields() {
+        let headers = |hosts: &[&str]| {
+            let mut h = hyper::HeaderMap::new();
+            for v in hosts {
+                h.append(HOST, HeaderValue::from_str(v).unwrap());
+            }
+            h
+        };
+        assert!(host_is_valid(Version::HTTP_11, &headers(&["example.com"])));
+        assert!(host_is_valid(Version::HTTP_11, &headers(&[""])));
+        assert!(!host_is_valid(Version::HTTP_11, &headers(&[])));
+        assert!(!host_is_valid(Version::HTTP_11, &headers(&["a", "b"])));
+        assert!(!host_is_valid(Version::HTTP_11, &headers(&["a", "a"])));
+        assert!(host_is_valid(Version::HTTP_10, &headers(&[])));
+        assert!(!host_is_valid(Version::HTTP_10, &headers(&["a", "b"])));
+        assert!(host_is_valid(Version::HTTP_2, &headers(&[])));
+        assert!(host_is_valid(Version::HTTP_2, &headers(&["a", "b"])));
+    }
+
+    #[test]
+    fn target_length_counts_what_was_sent() {
+        let uri = |s: &str| s.parse::<Uri>().unwrap();
+        assert_eq!(target_len(&uri("/rss.xml?a=b")), "/rss.xml?a=b".len());
+        assert_eq!(target_len(&uri("*")), 1);
+        assert_eq!(
+            target_len(&uri("http://example.com/rss.xml")),
+            "http://example.com/rss.xml".len()
+        );
+    }
+
+    #[test]
     fn hostile_paths() {
         assert_eq!(route_of("/../etc/passwd"), Err(PathError::NotFound));
         assert_eq!(route_of("/tags/%2e%2e/%2e%2e/x"), Err(PathError::NotFound));
@@ -351,7 +433,7 @@ mod tests {
         assert_eq!(route_of("/a%5Cb"), Err(PathError::NotFound));
         assert_eq!(
             route_of(&format!("/{}", "a".repeat(5000))),
-            Err(PathError::Bad)
+            Err(PathError::TooLong)
         );
         assert_eq!(route_of("*"), Err(PathError::Bad));
     }

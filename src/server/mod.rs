@@ -135,6 +135,11 @@ pub async fn serve(
                 served_one.store(true, Ordering::Relaxed);
                 let state = Arc::clone(&state);
                 async move {
+                    // RFC 9112 §3.2: exactly one Host in an HTTP/1.1 request (HTTP/2 has
+                    // `:authority`).
+                    if !handler::host_is_valid(req.version(), req.headers()) {
+                        return Ok::<_, Infallible>(handler::handle_bad_host(&req, &state));
+                    }
                     // The one request whose body is read: a subscription to the hub (boxed,
                     // so that the future of every other request stays small).
                     if req.method() == hyper::Method::POST
