@@ -1514,6 +1514,79 @@ fn requests_see_whole_documents_while_the_store_is_swapped() {
     );
 }
 
+/// The bound on open connections is one for the whole server, not one per event loop: with two
+/// loops serving one state whose bound is a single connection, a second client waits for the
+/// first to leave even though the other loop is idle.
+#[test]
+fn the_connection_bound_is_shared_by_every_event_loop() {
+    use feedsmith::server::{serve, State};
+
+    let mut state = State::new(
+        store_with("/x.xml", &big_rss("A", 3), SystemTime::now()),
+        300,
+        false,
+    );
+    state.connections = Arc::new(tokio::sync::Semaphore::new(1));
+    let state = Arc::new(state);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let loops: Vec<_> = (0..2)
+        .map(|_| {
+            let socket = listener.try_clone().unwrap();
+            let state = Arc::clone(&state);
+            let mut stop = stop_rx.clone();
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(socket).unwrap();
+                    serve(listener, state, async move {
+                        let _ = stop.wait_for(|stopped| *stopped).await;
+                    })
+                    .await
+                })
+            })
+        })
+        .collect();
+    drop(listener);
+
+    let request = format!("GET /x.xml HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    let first_status = |s: &mut TcpStream| {
+        let mut head = [0u8; 12];
+        s.read_exact(&mut head).map(|()| head)
+    };
+    // The first client is answered and keeps its connection open.
+    let mut first = TcpStream::connect(&addr).unwrap();
+    first.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    first.write_all(request.as_bytes()).unwrap();
+    assert_eq!(&first_status(&mut first).unwrap(), b"HTTP/1.1 200");
+    // The second waits in the accept queue while the first is open…
+    let mut second = TcpStream::connect(&addr).unwrap();
+    second.write_all(request.as_bytes()).unwrap();
+    second
+        .set_read_timeout(Some(Duration::from_millis(700)))
+        .unwrap();
+    let early = first_status(&mut second);
+    assert!(
+        early.is_err(),
+        "a second connection was served past a bound of one: {early:?}"
+    );
+    // …and is served once it closes.
+    drop(first);
+    second.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    assert_eq!(&first_status(&mut second).unwrap(), b"HTTP/1.1 200");
+    drop(second);
+
+    stop_tx.send(true).unwrap();
+    for l in loops {
+        l.join().expect("event loop").expect("serve");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Last-Modified is never later than the response (RFC 9110 §8.8.2.1)
 

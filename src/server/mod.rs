@@ -29,7 +29,8 @@ use crate::store::Store;
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest request head buffered (request line + headers).
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
-/// Connections served at once; further ones wait in the kernel's accept queue.
+/// Connections served at once by the whole server (all event loops together); further ones
+/// wait in the kernel's accept queue.
 pub const MAX_CONNECTIONS: usize = 4096;
 /// How long in-flight requests get to finish on shutdown.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -47,6 +48,10 @@ pub struct State {
     /// Archive requests waiting for the source at once (the rest wait here, on the event
     /// loop, not on blocking threads: a crawler walking every archive cannot pile up threads).
     pub archive_permits: Semaphore,
+    /// One permit per open connection, [`MAX_CONNECTIONS`] in all. Here rather than in
+    /// [`serve`] so that every event loop serving this state draws on the same bound: one
+    /// semaphore per loop would allow `MAX_CONNECTIONS` × loops.
+    pub connections: Arc<Semaphore>,
 }
 
 /// Archive requests handed to blocking threads at once.
@@ -69,6 +74,7 @@ impl State {
             hub: None,
             archives: std::sync::OnceLock::new(),
             archive_permits: Semaphore::new(ARCHIVE_CONCURRENCY),
+            connections: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
         }
     }
 
@@ -85,7 +91,8 @@ impl State {
 }
 
 /// Serves until `shutdown` resolves, then drains in-flight requests (bounded by
-/// [`SHUTDOWN_GRACE`]).
+/// [`SHUTDOWN_GRACE`]). Each connection holds a permit of `state.connections`, which every
+/// loop serving the same state shares.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<State>,
@@ -104,7 +111,7 @@ pub async fn serve(
         .max_concurrent_streams(128)
         .max_header_list_size(MAX_HEAD_BYTES as u32);
     let graceful = GracefulShutdown::new();
-    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let permits = Arc::clone(&state.connections);
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
