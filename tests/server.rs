@@ -1191,6 +1191,104 @@ fn validators_survive_a_restart() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Access log
+
+/// With `access_log = true` every request gets one line on stderr — method, path, status, body
+/// bytes, microseconds — and stderr, a file here, holds no terminal colour codes.
+#[test]
+fn access_log_has_a_line_per_request() {
+    let site = site();
+    let config = site.root().join("access.toml");
+    std::fs::write(&config, "[server]\naccess_log = true\n").unwrap();
+    // The default filter, and colours not turned off by the environment.
+    let server = Server::start_with_env(
+        &site,
+        &["--config", config.to_str().unwrap()],
+        &[("RUST_LOG", None), ("NO_COLOR", None)],
+    );
+    let ok = get(&server.at("/rss.xml"), &[]);
+    assert_eq!(ok.status, 200);
+    let not_modified = get(&server.at("/atom.xml"), &[("If-None-Match", "*")]);
+    assert_eq!(not_modified.status, 304);
+    let missing = get(&server.at("/no/such/feed.xml"), &[]);
+    assert_eq!(missing.status, 404);
+    let head = request("HEAD", &server.at("/feed.json"), &[]);
+    assert_eq!(head.status, 200);
+    let expected = [
+        ("GET", "/rss.xml", 200, ok.body.len()),
+        ("GET", "/atom.xml", 304, 0),
+        ("GET", "/no/such/feed.xml", 404, missing.body.len()),
+        ("HEAD", "/feed.json", 200, 0),
+    ];
+    assert!(!ok.body.is_empty() && !missing.body.is_empty());
+    let lines = common::http::wait_for(
+        "an access log line for each request",
+        Duration::from_secs(10),
+        Some(&server),
+        || {
+            let found: Vec<AccessLine> = server.stderr().lines().filter_map(access_line).collect();
+            let all_there = expected
+                .iter()
+                .all(|e| found.iter().any(|f| f.method == e.0 && f.path == e.1));
+            if all_there {
+                Ok(found)
+            } else {
+                Err(format!("access lines {found:?}"))
+            }
+        },
+    );
+    for (method, path, status, bytes) in expected {
+        let mine: Vec<&AccessLine> = lines
+            .iter()
+            .filter(|l| l.method == method && l.path == path)
+            .collect();
+        assert_eq!(mine.len(), 1, "{method} {path}: {lines:?}");
+        assert_eq!(mine[0].status, status, "{method} {path}");
+        assert_eq!(mine[0].bytes, bytes, "{method} {path}: bytes");
+        assert!(
+            mine[0].micros < 60_000_000,
+            "{method} {path}: {:?}",
+            mine[0]
+        );
+    }
+    let raw_log = std::fs::read(&server.log).unwrap();
+    assert!(
+        !raw_log.contains(&0x1b),
+        "ANSI escape codes in a log that is not a terminal:\n{}",
+        String::from_utf8_lossy(&raw_log)
+    );
+}
+
+/// One access log line.
+#[derive(Debug)]
+struct AccessLine {
+    method: String,
+    path: String,
+    status: u16,
+    bytes: usize,
+    micros: u64,
+}
+
+/// Parses an INFO line ending `{method} {path} {status} {bytes}B {µs}µs` (whatever styling
+/// the level and time carry).
+fn access_line(line: &str) -> Option<AccessLine> {
+    if !line.contains("INFO") {
+        return None;
+    }
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let [method, path, status, bytes, micros] = fields[fields.len().checked_sub(5)?..] else {
+        return None;
+    };
+    Some(AccessLine {
+        method: method.to_owned(),
+        path: path.to_owned(),
+        status: status.parse().ok()?,
+        bytes: bytes.strip_suffix('B')?.parse().ok()?,
+        micros: micros.strip_suffix("µs")?.parse().ok()?,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
 // Shutdown
 
 #[test]

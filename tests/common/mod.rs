@@ -122,6 +122,12 @@ impl Server {
     /// Starts `feedsmith serve --posts … --out … --listen 127.0.0.1:0 {extra}` in the site's
     /// root and waits (bounded) for its `listening on …` line.
     pub fn start(site: &TempSite, extra: &[&str]) -> Server {
+        Server::start_with_env(site, extra, &[])
+    }
+
+    /// [`Server::start`] with environment changes for the server process: `(name, Some(v))`
+    /// sets a variable, `(name, None)` removes it (e.g. `RUST_LOG`, `NO_COLOR`).
+    pub fn start_with_env(site: &TempSite, extra: &[&str], env: &[(&str, Option<&str>)]) -> Server {
         use std::io::BufRead;
         use std::sync::atomic::{AtomicUsize, Ordering};
         static N: AtomicUsize = AtomicUsize::new(0);
@@ -141,7 +147,14 @@ impl Server {
             "127.0.0.1:0".into(),
         ];
         args.extend(extra.iter().map(|s| (*s).to_owned()));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_feedsmith"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_feedsmith"));
+        for (name, value) in env {
+            match value {
+                Some(v) => command.env(name, v),
+                None => command.env_remove(name),
+            };
+        }
+        let mut child = command
             .args(&args)
             .current_dir(site.root())
             .stdin(std::process::Stdio::null())
