@@ -1320,6 +1320,101 @@ fn sigterm_and_sigint_exit_cleanly() {
     }
 }
 
+/// A response still being sent when SIGTERM arrives is sent whole, and the process then exits
+/// 0 within [`feedsmith::server::SHUTDOWN_GRACE`] (plus a margin), accepting nothing new.
+#[test]
+fn sigterm_lets_a_large_response_in_flight_finish() {
+    let site = TempSite::new();
+    // A post of about 8 MB: /rss.xml carries it whole, more than the socket buffers between
+    // the server and a client that is not reading hold.
+    let mut body = String::with_capacity(8 << 20);
+    let mut i = 0;
+    while body.len() < 8 << 20 {
+        body.push_str(&format!(
+            "Paragraph {i} of a very long read, written so that the feed is several megabytes \
+             and its transfer takes a while.\n\n"
+        ));
+        i += 1;
+    }
+    body.push_str("The last paragraph.\n");
+    site.write_post(
+        "2024-05-01-long-read.md",
+        &format!("---\ntitle: A long read\ndate: 2024-05-01 10:00:00 +0000\n---\n{body}"),
+    );
+    let mut server = Server::start(&site, &[]);
+    let mut s = TcpStream::connect(&server.addr).unwrap();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    write!(
+        s,
+        "GET /rss.xml HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        server.addr
+    )
+    .unwrap();
+    // The head and the first bytes of the body, read slowly.
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        let n = s.read(&mut chunk).expect("reading the response");
+        assert!(
+            n > 0,
+            "closed before the head: {:?}",
+            String::from_utf8_lossy(&buf)
+        );
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            if buf.len() >= end + 4 + 64 * 1024 {
+                break end + 4;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let head = parse_raw(&buf[..head_end]);
+    assert_eq!(head.status, 200);
+    let length: usize = head.header("content-length").unwrap().parse().unwrap();
+    assert!(length > 8 << 20, "/rss.xml is only {length} bytes");
+
+    server.signal("TERM");
+    let signalled = Instant::now();
+    // Draining: no new connections, but the process waits for this one.
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        TcpStream::connect(&server.addr).is_err(),
+        "a connection was accepted after SIGTERM"
+    );
+    assert!(
+        server.wait_exit(Duration::ZERO).is_none(),
+        "exited with a response in flight; stderr:\n{}",
+        server.stderr()
+    );
+
+    // The rest, still slowly, to the end.
+    let mut body = buf[head_end..].to_vec();
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        match s.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => body.extend_from_slice(&chunk[..n]),
+            Err(e) => panic!("after {} of {length} body bytes: {e}", body.len()),
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(body.len(), length, "body cut short");
+    let text = String::from_utf8(body).expect("UTF-8 feed");
+    assert!(text.trim_end().ends_with("</rss>"), "not the whole feed");
+    assert!(text.contains("The last paragraph."));
+
+    let limit = feedsmith::server::SHUTDOWN_GRACE + Duration::from_secs(5);
+    let status = server
+        .wait_exit(limit.saturating_sub(signalled.elapsed()))
+        .unwrap_or_else(|| {
+            panic!(
+                "no exit within {limit:?} of SIGTERM; stderr:\n{}",
+                server.stderr()
+            )
+        });
+    assert!(status.success(), "exit status {status}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Robustness
 
