@@ -36,56 +36,94 @@ const EXIT_TIMEOUT: Duration = Duration::from_secs(5);
 // ---------------------------------------------------------------------------------------------
 // Fixtures
 
-/// A site with a few posts, one tagged 厦门日报新闻, one with markup in its title, and bodies
-/// long enough that every feed compresses.
+/// One post of the fixture site as the test writes it. What its page must show is taken from
+/// here, never from the product.
+struct FixturePost {
+    file: &'static str,
+    title: &'static str,
+    /// As written in the front matter: `YYYY-MM-DD HH:MM:SS ±HHMM`.
+    date: &'static str,
+    category: &'static str,
+    tags: &'static [&'static str],
+    /// The body is this paragraph `repeat` times…
+    paragraph: &'static str,
+    repeat: usize,
+    /// …then, when there is one, the source link as a trailing bare autolink (SPEC §1).
+    source: Option<&'static str>,
+    /// A piece of the paragraph's text that the page must show.
+    snippet: &'static str,
+}
+
+impl FixturePost {
+    fn body(&self) -> String {
+        let mut body = self.paragraph.repeat(self.repeat);
+        if let Some(src) = self.source {
+            body.push_str(&format!("\n<{src}>\n"));
+        }
+        body
+    }
+}
+
+/// The posts of [`site`]: one tagged 厦门日报新闻, one with markup in its title, bodies long
+/// enough that every feed compresses, two with a source link.
+const POSTS: [FixturePost; 4] = [
+    FixturePost {
+        file: "2021-12-21-gangkou.md",
+        title: CN_TITLE,
+        date: "2021-12-21 08:10:27 +0800",
+        category: "shamenribao",
+        tags: &[CN_TAG],
+        paragraph: "<p>本报讯 今年前十一个月，港口集装箱吞吐量同比增长，外贸航线持续扩容，港区作业效率稳步提升。</p>\n",
+        repeat: 12,
+        source: Some("http://news.example.cn/html_News/NewsShare.html?infoCode=NW202112210001"),
+        snippet: "港口集装箱吞吐量同比增长",
+    },
+    FixturePost {
+        file: "2023-07-01-jiuyuan.md",
+        title: "海上救援演练",
+        date: "2023-07-01 15:00:00 +0800",
+        category: "shamenribao",
+        tags: &[CN_TAG, "safety"],
+        paragraph: "海上联合搜救演练在近海海域举行，多部门协同处置。\n\n",
+        repeat: 10,
+        source: None,
+        snippet: "多部门协同处置",
+    },
+    FixturePost {
+        file: "2024-01-15-rust-feeds.md",
+        title: MARKUP_TITLE,
+        date: "2024-01-15 10:00:00 +0000",
+        category: "tech",
+        tags: &["rust", "http"],
+        paragraph: "Feeds are documents; serving them well means exact validators and \
+                    honest caching headers, every time, for every reader.\n\n",
+        repeat: 15,
+        source: Some("https://blog.example.org/2024/01/rust-feeds"),
+        snippet: "honest caching headers, every time",
+    },
+    FixturePost {
+        file: "2024-02-01-etags.md",
+        title: "Conditional GET and ETags",
+        date: "2024-02-01 09:30:00 +0000",
+        category: "tech",
+        tags: &["rust", "caching"],
+        paragraph:
+            "An ETag names one representation; If-None-Match asks whether it changed.\n\n",
+        repeat: 15,
+        source: None,
+        snippet: "If-None-Match asks whether it changed",
+    },
+];
+
+/// A site holding [`POSTS`], and files next to them that no response may reveal.
 fn site() -> TempSite {
     let s = TempSite::new();
-    let cn_body = "<p>本报讯 今年前十一个月，港口集装箱吞吐量同比增长，外贸航线持续扩容，港区作业效率稳步提升。</p>\n"
-        .repeat(12)
-        + "\n<http://news.example.cn/html_News/NewsShare.html?infoCode=NW202112210001>\n";
-    s.write_post(
-        "2021-12-21-gangkou.md",
-        &news_post(
-            CN_TITLE,
-            "2021-12-21 08:10:27 +0800",
-            "shamenribao",
-            CN_TAG,
-            &cn_body,
-        ),
-    );
-    s.write_post(
-        "2023-07-01-jiuyuan.md",
-        &news_post(
-            "海上救援演练",
-            "2023-07-01 15:00:00 +0800",
-            "shamenribao",
-            &format!("{CN_TAG} safety"),
-            &"海上联合搜救演练在近海海域举行，多部门协同处置。\n\n".repeat(10),
-        ),
-    );
-    s.write_post(
-        "2024-01-15-rust-feeds.md",
-        &news_post(
-            MARKUP_TITLE,
-            "2024-01-15 10:00:00 +0000",
-            "tech",
-            "rust http",
-            &"Feeds are documents; serving them well means exact validators and \
-              honest caching headers, every time, for every reader.\n\n"
-                .repeat(15),
-        ),
-    );
-    s.write_post(
-        "2024-02-01-etags.md",
-        &news_post(
-            "Conditional GET and ETags",
-            "2024-02-01 09:30:00 +0000",
-            "tech",
-            "rust caching",
-            &"An ETag names one representation; If-None-Match asks whether it changed.\n\n"
-                .repeat(15),
-        ),
-    );
+    for p in &POSTS {
+        s.write_post(
+            p.file,
+            &news_post(p.title, p.date, p.category, &p.tags.join(" "), &p.body()),
+        );
+    }
     // Files a traversal would find: next to the posts (the server's working directory) and
     // inside the posts directory.
     std::fs::write(
@@ -1129,8 +1167,82 @@ fn every_item_link_resolves_to_its_post_page() {
                     "{link}: title markup not escaped"
                 );
             }
+            let post = POSTS
+                .iter()
+                .find(|p| p.title == title)
+                .unwrap_or_else(|| panic!("{link}: item {title:?} is not a post the test wrote"));
+            check_post_page(&server, &link, &html, post);
         }
     }
+}
+
+/// The page of `post` shows its date, its category and tags (each linking to its feed), a
+/// piece of its content, and its source link when it has one.
+fn check_post_page(server: &Server, link: &str, html: &str, post: &FixturePost) {
+    // The date: machine-readable (RFC 3339, the post's own offset) and as read.
+    let (datetime, shown) = page_dates(post.date);
+    let time = html
+        .split_once("<time datetime=\"")
+        .and_then(|(_, rest)| rest.split_once("</time>"))
+        .map(|(time, _)| time)
+        .unwrap_or_else(|| panic!("{link}: no <time> element"));
+    let (attr, text) = time.split_once("\">").expect("<time datetime=…>…</time>");
+    assert!(
+        datetime.iter().any(|d| d == attr),
+        "{link}: datetime {attr:?}, expected one of {datetime:?} (from {:?})",
+        post.date
+    );
+    assert_eq!(text, shown, "{link}: date shown (from {:?})", post.date);
+    // Terms, each linking to its RSS feed.
+    let terms = std::iter::once(("categories", post.category, ""))
+        .chain(post.tags.iter().map(|t| ("tags", *t, "#")));
+    for (kind, term, label) in terms {
+        let feed = server.at(&format!(
+            "/{kind}/{}/rss.xml",
+            percent_encoding::utf8_percent_encode(term, percent_encoding::NON_ALPHANUMERIC)
+        ));
+        let anchor = format!("<a href=\"{feed}\">{label}{term}</a>");
+        assert!(html.contains(&anchor), "{link}: no {anchor}");
+    }
+    // Content.
+    assert!(
+        post.paragraph.contains(post.snippet),
+        "fixture: {}",
+        post.file
+    );
+    assert!(
+        html.contains(post.snippet),
+        "{link}: content {:?} missing",
+        post.snippet
+    );
+    // The source link, only when the post has one.
+    match post.source {
+        Some(src) => assert!(
+            html.contains(&format!("Source: <a href=\"{src}\"")),
+            "{link}: no source link {src}"
+        ),
+        None => assert!(
+            !html.contains("Source:"),
+            "{link}: a source link from nowhere"
+        ),
+    }
+}
+
+/// The forms of a front matter date (`YYYY-MM-DD HH:MM:SS ±HHMM`) a page shows: the RFC 3339
+/// value for `datetime` (either spelling of a zero offset) and the text read,
+/// `YYYY-MM-DD HH:MM ±HH:MM`.
+fn page_dates(front_matter: &str) -> (Vec<String>, String) {
+    let mut parts = front_matter.split(' ');
+    let (day, time, offset) = match (parts.next(), parts.next(), parts.next()) {
+        (Some(d), Some(t), Some(o)) if o.len() == 5 => (d, t, o),
+        _ => panic!("fixture date {front_matter:?} is not YYYY-MM-DD HH:MM:SS ±HHMM"),
+    };
+    let offset = format!("{}:{}", &offset[..3], &offset[3..]);
+    let mut datetime = vec![format!("{day}T{time}{offset}")];
+    if offset == "+00:00" || offset == "-00:00" {
+        datetime.push(format!("{day}T{time}Z"));
+    }
+    (datetime, format!("{day} {} {offset}", &time[..5]))
 }
 
 // ---------------------------------------------------------------------------------------------
