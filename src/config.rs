@@ -182,6 +182,17 @@ pub struct ServerConfig {
     pub access_log: bool,
     /// How long the watcher waits for a burst of file events to end before republishing.
     pub debounce_ms: u64,
+    /// How `serve` sees changes under `posts/`.
+    pub watch: WatchMode,
+}
+
+/// `server.watch`: kernel file events (falling back to polling when they fail), or polling
+/// only (network file systems, where no events arrive for changes made on another machine).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WatchMode {
+    Auto,
+    Poll,
 }
 
 impl Default for ServerConfig {
@@ -192,6 +203,7 @@ impl Default for ServerConfig {
             archive_max_age: 86_400,
             access_log: true,
             debounce_ms: 20,
+            watch: WatchMode::Auto,
         }
     }
 }

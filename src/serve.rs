@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use chrono::Utc;
 
-use crate::config::{own_address_url, Config};
+use crate::config::{own_address_url, Config, WatchMode};
 use crate::hub::Hub;
 use crate::publish::{Publisher, Report};
 use crate::site::{Change, ListOptions, Site};
@@ -29,6 +29,8 @@ const MASS_REMOVAL: usize = 10;
 /// How long removals must pause to count as settled, and the longest wait for that.
 const SETTLE_QUIET: Duration = Duration::from_millis(150);
 const SETTLE_MAX: Duration = Duration::from_secs(5);
+/// How often the tree is walked for changes when kernel watches are missing or incomplete.
+const POLL_EVERY: Duration = Duration::from_secs(2);
 /// The longest one burst of file events is gathered before it is published anyway.
 const BURST_MAX: Duration = Duration::from_secs(2);
 /// How often to look for a posts directory that has vanished.
@@ -75,8 +77,14 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
     // Watch first, so nothing written during the initial build is missed.
     let (tx, rx) = mpsc::channel();
     let window = Duration::from_millis(config.server.debounce_ms);
-    let watcher = watch::watch(&config.paths.posts, window, opts.drafts, tx.clone())
-        .with_context(|| format!("cannot watch {}", config.paths.posts.display()))?;
+    let watcher = rewatch(
+        &config.paths.posts,
+        window,
+        opts.drafts,
+        config.server.watch,
+        &tx,
+    )
+    .with_context(|| format!("cannot watch {}", config.paths.posts.display()))?;
     let hub = if config.hub.enabled {
         check_state_dir(&config)?;
         Some(Hub::start(&config).context("cannot start the WebSub hub")?)
@@ -163,19 +171,46 @@ fn publisher_loop(
     watcher: Watcher,
 ) {
     let mut watcher = Some(watcher);
-    let (root, window, drafts) = {
+    let (root, window, drafts, mode) = {
         let p = publisher_lock(shared);
         (
             p.config.paths.posts.clone(),
             Duration::from_millis(p.config.server.debounce_ms),
             p.opts.drafts,
+            p.config.server.watch,
         )
     };
+    // Polling, when the kernel watch is missing (`poll` mode, no watch possible) or failed.
+    let mut poller: Option<watch::Poller> = None;
+    let mut degraded = false;
+    let mut last_poll = std::time::Instant::now();
     let mut watched_id = dir_identity(&root);
     // A directory that took the posts directory's place but holds no post: the last good
     // set stays published until posts appear in it (see `may_replace`).
     let mut held = false;
     loop {
+        let wants_poll = watcher.as_ref().is_some_and(|w| w.is_polling() || degraded);
+        if !wants_poll {
+            poller = None;
+        } else if !held {
+            let mut publisher = publisher_lock(shared);
+            let due = match poller.as_mut() {
+                None => {
+                    let (p, changes) = watch::Poller::new(&root, drafts, &publisher.site);
+                    poller = Some(p);
+                    Some(changes)
+                }
+                Some(p) if last_poll.elapsed() >= POLL_EVERY => Some(p.poll()),
+                Some(_) => None,
+            };
+            if let Some(changes) = due {
+                last_poll = std::time::Instant::now();
+                if !changes.is_empty() && root.is_dir() {
+                    let report = publisher.apply(&changes, Utc::now());
+                    log_report("republished (polled)", &report);
+                }
+            }
+        }
         let next_due = publisher_lock(shared).next_due();
         let wait = if watcher.is_none() {
             MISSING_ROOT_POLL
@@ -188,30 +223,51 @@ fn publisher_loop(
                     .min(MAX_SLEEP)
             })
         };
+        let wait = if poller.is_some() {
+            wait.min(POLL_EVERY.saturating_sub(last_poll.elapsed()))
+                .max(Duration::from_millis(1))
+        } else {
+            wait
+        };
         // The whole burst is gathered before the publisher is locked: archive requests
         // need the lock meanwhile.
         let received = rx.recv_timeout(wait).map(|first| burst(first, &rx, window));
         let mut publisher = publisher_lock(shared);
         publisher.save_archive_state();
         match received {
-            Ok((mut changes, mut rescan)) => {
+            Ok(mut gathered) => {
                 // Many removals at once: let them settle, so a tree that is being deleted or
                 // unmounted is seen gone as a whole (and its last good feeds kept) rather than
                 // published shrinking batch by batch. A removed directory is one event (the
                 // debouncer drops the events of what was inside it) but counts for every post
                 // under it.
-                if removed_posts(&publisher.site, &changes) >= MASS_REMOVAL {
+                if removed_posts(&publisher.site, &gathered.changes) >= MASS_REMOVAL {
                     // Archive requests need not wait for the removals to settle.
                     drop(publisher);
                     let started = std::time::Instant::now();
                     while started.elapsed() < SETTLE_MAX {
                         match rx.recv_timeout(SETTLE_QUIET) {
-                            Ok(Batch::Changes(c)) => changes.extend(c),
-                            Ok(Batch::Rescan(why)) => rescan = Some(why),
+                            Ok(b) => gathered.take(b),
                             Err(_) => break,
                         }
                     }
                     publisher = publisher_lock(shared);
+                }
+                let Gathered {
+                    changes,
+                    mut rescan,
+                    failed,
+                } = gathered;
+                if let Some(why) = failed {
+                    if poller.is_none() {
+                        tracing::warn!(
+                            "the file watcher failed ({why}); polling {} every {} s from now on \
+                             (on Linux, raise fs.inotify.max_user_watches)",
+                            root.display(),
+                            POLL_EVERY.as_secs()
+                        );
+                        degraded = true;
+                    }
                 }
                 if !root.is_dir() {
                     tracing::error!(
@@ -229,7 +285,8 @@ fn publisher_loop(
                     .any(|c| matches!(c, Change::Remove(p) if p.as_os_str().is_empty()));
                 if root_gone || dir_identity(&root) != watched_id {
                     watcher = None;
-                    match rewatch(&root, window, drafts, &tx) {
+                    poller = None;
+                    match rewatch(&root, window, drafts, mode, &tx) {
                         Some(w) => {
                             tracing::info!(
                                 "posts directory {} was replaced; watching the new one",
@@ -273,7 +330,8 @@ fn publisher_loop(
                     watcher = None;
                 }
                 if watcher.is_none() {
-                    if let Some(w) = rewatch(&root, window, drafts, &tx) {
+                    poller = None;
+                    if let Some(w) = rewatch(&root, window, drafts, mode, &tx) {
                         tracing::info!("posts directory {} is back", root.display());
                         watcher = Some(w);
                         watched_id = dir_identity(&root);
@@ -304,6 +362,29 @@ fn publisher_loop(
     }
 }
 
+/// What the watcher said during one burst.
+#[derive(Default)]
+struct Gathered {
+    changes: Vec<Change>,
+    /// Why everything must be read again, if it must.
+    rescan: Option<String>,
+    /// The watcher failed: poll from now on.
+    failed: Option<String>,
+}
+
+impl Gathered {
+    fn take(&mut self, batch: Batch) {
+        match batch {
+            Batch::Changes(c) => self.changes.extend(c),
+            Batch::Rescan(why) => self.rescan = Some(why),
+            Batch::Failed(why) => {
+                self.rescan = Some(format!("the watcher failed: {why}"));
+                self.failed = Some(why);
+            }
+        }
+    }
+}
+
 /// Everything the watcher sends while a burst of file events goes on, as one batch.
 ///
 /// The watcher hands events over half a window after they happen, a tick at a time, so a
@@ -311,21 +392,17 @@ fn publisher_loop(
 /// They are taken until the watcher has been quiet for the other half of the window: one burst
 /// is one republish, one store swap and one hub notification, never a run of half-applied
 /// states. An endless stream is still published every [`BURST_MAX`].
-fn burst(first: Batch, rx: &Receiver<Batch>, window: Duration) -> (Vec<Change>, Option<String>) {
-    let mut changes: Vec<Change> = Vec::new();
-    let mut rescan: Option<String> = None;
+fn burst(first: Batch, rx: &Receiver<Batch>, window: Duration) -> Gathered {
+    let mut g = Gathered::default();
     let started = std::time::Instant::now();
     let mut next = Some(first);
     while let Some(batch) = next.take() {
-        match batch {
-            Batch::Changes(c) => changes.extend(c),
-            Batch::Rescan(why) => rescan = Some(why),
-        }
+        g.take(batch);
         if started.elapsed() < BURST_MAX {
             next = rx.recv_timeout(watch::quiet_half(window)).ok();
         }
     }
-    (changes, rescan)
+    g
 }
 
 /// Whether the directory now at `root` may replace the published site.
@@ -393,15 +470,29 @@ fn dir_identity(root: &Path) -> Option<(u64, u64)> {
 }
 
 /// Watches the posts directory again once it exists.
-fn rewatch(root: &Path, window: Duration, drafts: bool, tx: &Sender<Batch>) -> Option<Watcher> {
+fn rewatch(
+    root: &Path,
+    window: Duration,
+    drafts: bool,
+    mode: WatchMode,
+    tx: &Sender<Batch>,
+) -> Option<Watcher> {
     if !root.is_dir() {
         return None;
+    }
+    if mode == WatchMode::Poll {
+        return Some(Watcher::polling(root));
     }
     match watch::watch(root, window, drafts, tx.clone()) {
         Ok(w) => Some(w),
         Err(e) => {
-            tracing::warn!("cannot watch {} yet: {e}", root.display());
-            None
+            tracing::warn!(
+                "cannot watch {} ({e}); polling it every {} s instead (on Linux, raise \
+                 fs.inotify.max_user_watches / max_user_instances)",
+                root.display(),
+                POLL_EVERY.as_secs()
+            );
+            Some(Watcher::polling(root))
         }
     }
 }

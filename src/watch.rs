@@ -23,15 +23,21 @@ use crate::site::{is_skipped_path, Change};
 pub enum Batch {
     /// One debounced burst of changes.
     Changes(Vec<Change>),
-    /// Events were lost or the watcher failed: re-read everything.
+    /// Events were lost: re-read everything.
     Rescan(String),
+    /// The watcher itself failed (e.g. the kernel's limit on watches): re-read everything,
+    /// and from now on also poll, since the watch may no longer cover the whole tree.
+    Failed(String),
 }
 
 /// A running watcher; dropping it stops watching.
 pub struct Watcher {
-    debouncer: notify_debouncer_full::Debouncer<
-        notify::RecommendedWatcher,
-        notify_debouncer_full::RecommendedCache,
+    /// `None`: no kernel watch (polling only).
+    debouncer: Option<
+        notify_debouncer_full::Debouncer<
+            notify::RecommendedWatcher,
+            notify_debouncer_full::RecommendedCache,
+        >,
     >,
     /// The canonical posts root: event paths are relative to it.
     root: PathBuf,
@@ -41,6 +47,19 @@ pub struct Watcher {
 }
 
 impl Watcher {
+    /// A watcher with no kernel watch: the publisher polls `root` instead.
+    pub fn polling(root: &Path) -> Watcher {
+        Watcher {
+            debouncer: None,
+            root: std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf()),
+            links: std::collections::BTreeSet::new(),
+        }
+    }
+
+    /// True when there is no kernel watch and changes are seen only by polling.
+    pub fn is_polling(&self) -> bool {
+        self.debouncer.is_none()
+    }
     /// Follows what a batch changed: watches the directories behind symbolic links that
     /// appeared at or under the changed paths, and stops watching the ones that went.
     ///
@@ -49,6 +68,9 @@ impl Watcher {
     /// link made while serving would never be seen to change again.
     pub fn follow(&mut self, changes: &[crate::site::Change], drafts: bool) {
         use crate::site::Change;
+        let Some(debouncer) = self.debouncer.as_mut() else {
+            return;
+        };
         for change in changes {
             let rel = change.path();
             let gone: Vec<PathBuf> = self
@@ -59,7 +81,7 @@ impl Watcher {
                 .collect();
             for l in gone {
                 if !self.root.join(&l).is_dir() {
-                    let _ = self.debouncer.unwatch(self.root.join(&l));
+                    let _ = debouncer.unwatch(self.root.join(&l));
                     self.links.remove(&l);
                 }
             }
@@ -68,10 +90,7 @@ impl Watcher {
                     if self.links.contains(&link) {
                         continue;
                     }
-                    match self
-                        .debouncer
-                        .watch(self.root.join(&link), RecursiveMode::Recursive)
-                    {
+                    match debouncer.watch(self.root.join(&link), RecursiveMode::Recursive) {
                         Ok(()) => {
                             self.links.insert(link);
                         }
@@ -102,17 +121,7 @@ pub fn watch(
         quiet_half(window),
         None,
         move |result: DebounceEventResult| {
-            let batch = match result {
-                Ok(events) => to_batch(&base, drafts, &events),
-                Err(errors) => Some(Batch::Rescan(
-                    errors
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                )),
-            };
-            if let Some(b) = batch {
+            if let Some(b) = batch_of(result, &base, drafts) {
                 // The publisher has stopped: nothing left to tell.
                 let _ = tx.send(b);
             }
@@ -120,10 +129,89 @@ pub fn watch(
     )?;
     debouncer.watch(&canonical, RecursiveMode::Recursive)?;
     Ok(Watcher {
-        debouncer,
+        debouncer: Some(debouncer),
         root: canonical,
         links: std::collections::BTreeSet::new(),
     })
+}
+
+/// What one delivery of the debouncer means for the publisher.
+pub fn batch_of(result: DebounceEventResult, root: &Path, drafts: bool) -> Option<Batch> {
+    match result {
+        Ok(events) => to_batch(root, drafts, &events),
+        Err(errors) => Some(Batch::Failed(
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        )),
+    }
+}
+
+/// The fallback when kernel watches are not available or not complete (their limit reached,
+/// a network file system): a walk of the tree every few seconds, compared by modification
+/// time and size with the last walk. A change is seen a poll late, never missed.
+pub struct Poller {
+    root: PathBuf,
+    drafts: bool,
+    seen: std::collections::HashMap<PathBuf, (Option<std::time::SystemTime>, u64)>,
+}
+
+impl Poller {
+    /// Takes the first snapshot; returns it with the changes against `known` (the site as
+    /// read): posts whose files differ, files not read yet, posts whose files are gone — so
+    /// nothing changed before the snapshot is missed.
+    pub fn new(root: &Path, drafts: bool, known: &crate::site::Site) -> (Poller, Vec<Change>) {
+        let mut poller = Poller {
+            root: root.to_path_buf(),
+            drafts,
+            seen: std::collections::HashMap::new(),
+        };
+        let _ = poller.poll();
+        let mut changes: Vec<Change> = poller
+            .seen
+            .iter()
+            .filter(|(rel, (mtime, _))| match known.posts.get(*rel) {
+                Some(p) => p.modified.is_none() || p.modified != *mtime,
+                None => !known.errors.contains_key(*rel),
+            })
+            .map(|(rel, _)| Change::Upsert(rel.clone()))
+            .collect();
+        changes.extend(
+            known
+                .posts
+                .keys()
+                .filter(|rel| !poller.seen.contains_key(*rel))
+                .map(|rel| Change::Remove(rel.clone())),
+        );
+        changes.sort_by(|a, b| a.path().cmp(b.path()));
+        (poller, changes)
+    }
+
+    /// Walks the tree again: what appeared, changed or went since the last walk.
+    pub fn poll(&mut self) -> Vec<Change> {
+        let (files, _errors) = crate::site::discover(&self.root, self.drafts);
+        let mut now = std::collections::HashMap::with_capacity(files.len());
+        let mut changes = Vec::new();
+        for rel in files {
+            let stamp = std::fs::metadata(self.root.join(&rel))
+                .map(|m| (m.modified().ok(), m.len()))
+                .unwrap_or((None, 0));
+            if self.seen.get(&rel) != Some(&stamp) {
+                changes.push(Change::Upsert(rel.clone()));
+            }
+            now.insert(rel, stamp);
+        }
+        for rel in self.seen.keys() {
+            if !now.contains_key(rel) {
+                changes.push(Change::Remove(rel.clone()));
+            }
+        }
+        self.seen = now;
+        changes.sort_by(|a, b| a.path().cmp(b.path()));
+        changes
+    }
 }
 
 /// Half the debounce window (at least a millisecond): how long the watcher holds an event,
@@ -207,6 +295,63 @@ mod tests {
             e = e.add_path(PathBuf::from(p));
         }
         DebouncedEvent::new(e, Instant::now())
+    }
+
+    #[test]
+    fn a_failing_watcher_asks_for_a_rescan_and_polling() {
+        let errors = vec![notify::Error::generic("inotify watch limit reached")];
+        match batch_of(Err(errors), Path::new("/posts"), false) {
+            Some(Batch::Failed(why)) => assert!(why.contains("limit"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        let lost = ev(EventKind::Other, &["/posts/a.md"]);
+        let mut lost_event: Event = lost.event.clone();
+        lost_event = lost_event.set_flag(notify::event::Flag::Rescan);
+        let lost = DebouncedEvent::new(lost_event, Instant::now());
+        assert!(matches!(
+            batch_of(Ok(vec![lost]), Path::new("/posts"), false),
+            Some(Batch::Rescan(_))
+        ));
+    }
+
+    #[test]
+    fn the_poller_sees_what_appears_changes_and_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let write = |rel: &str, text: &str| {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        write("a.md", "---\ndate: 2021-01-01\n---\na\n");
+        write("sub/b.md", "---\ndate: 2021-01-02\n---\nb\n");
+        write(".hidden.md", "---\ndate: 2021-01-02\n---\nh\n");
+        // The site as read knows only a.md: b.md appeared since and must be reported.
+        let mut known = crate::site::Site::default();
+        let ctx = crate::feed::parse_context(&crate::config::Config::default());
+        let a = crate::post::read_post(root, Path::new("a.md"), &ctx).unwrap();
+        known
+            .posts
+            .insert(PathBuf::from("a.md"), std::sync::Arc::new(a));
+        let (mut poller, first) = Poller::new(root, false, &known);
+        assert_eq!(first, vec![Change::Upsert(PathBuf::from("sub/b.md"))]);
+        assert!(poller.poll().is_empty(), "nothing changed since");
+
+        write("a.md", "---\ndate: 2021-01-01\n---\na, longer now\n");
+        write("c.md", "---\ndate: 2021-01-03\n---\nc\n");
+        std::fs::remove_file(root.join("sub/b.md")).unwrap();
+        write("x.md.swp", "editor leftovers are not posts");
+        let mut got = poller.poll();
+        got.sort_by(|a, b| a.path().cmp(b.path()));
+        assert_eq!(
+            got,
+            vec![
+                Change::Upsert(PathBuf::from("a.md")),
+                Change::Upsert(PathBuf::from("c.md")),
+                Change::Remove(PathBuf::from("sub/b.md")),
+            ]
+        );
+        assert!(poller.poll().is_empty());
     }
 
     fn changes(events: &[DebouncedEvent]) -> Vec<Change> {
