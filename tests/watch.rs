@@ -20,14 +20,19 @@ const DEADLINE: Duration = Duration::from_secs(10);
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-/// Starts `feedsmith serve` on `site` with a short debounce and unlimited feeds.
+/// The configuration the tests serve with unless they say otherwise: a short debounce, no
+/// request log (the rebuild lines are logged all the same), unlimited feeds.
+const CONFIG: &str = "[server]\ndebounce_ms = 20\naccess_log = false\n\n[feeds]\nlimit = 0\n";
+
+/// Starts `feedsmith serve` on `site` with [`CONFIG`].
 fn serve(site: &TempSite) -> Server {
+    serve_with(site, CONFIG)
+}
+
+/// Starts `feedsmith serve` on `site` with `toml` as its configuration file.
+fn serve_with(site: &TempSite, toml: &str) -> Server {
     let config = site.root().join("watch-test.toml");
-    fs::write(
-        &config,
-        "[server]\ndebounce_ms = 20\naccess_log = false\n\n[feeds]\nlimit = 0\n",
-    )
-    .expect("config");
+    fs::write(&config, toml).expect("config");
     Server::start(
         site,
         &[
@@ -110,6 +115,104 @@ fn wait_log(server: &Server, what: &str, from: usize, needle: &str) -> String {
     })
 }
 
+/// Waits until a complete line of the server's log (after `from` bytes of it) satisfies
+/// `wanted`, and returns that line.
+fn wait_log_line(
+    server: &Server,
+    what: &str,
+    from: usize,
+    wanted: impl Fn(&str) -> bool,
+) -> String {
+    wait_for(what, DEADLINE, Some(server), || {
+        complete_lines(&server.stderr(), from)
+            .into_iter()
+            .find(|l| wanted(l))
+            .ok_or_else(|| "no such line yet".to_owned())
+    })
+}
+
+/// The lines of `log` after its first `from` bytes that have been written whole (a line
+/// still being written has no newline yet).
+fn complete_lines(log: &str, from: usize) -> Vec<String> {
+    let new = log.get(from..).unwrap_or("");
+    let whole = new.rfind('\n').map_or("", |end| &new[..end]);
+    whole.lines().map(str::to_owned).collect()
+}
+
+/// One rebuild line of the server's log, as `serve::log_report` writes it:
+/// `{what}: {files} files changed, {rendered} documents rendered ({written} written,
+/// {removed} removed), {posts} posts, {served} documents served, {ms} ms`.
+#[derive(Debug)]
+struct Rebuild {
+    /// `initial build`, `republished`, …
+    what: String,
+    files_changed: usize,
+    rendered: usize,
+    posts: usize,
+    served: usize,
+    /// The time figure as written (one decimal).
+    ms: String,
+    line: String,
+}
+
+impl Rebuild {
+    /// Reads a rebuild line; `None` for any other line.
+    fn parse(line: &str) -> Option<Rebuild> {
+        /// The figure (digits and dots) just before the last `label` in the line.
+        fn figure<'a>(line: &'a str, label: &str) -> Option<&'a str> {
+            let head = &line[..line.rfind(label)?];
+            let start = head
+                .rfind(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .map_or(0, |i| i + 1);
+            Some(&head[start..]).filter(|f| !f.is_empty())
+        }
+        let (before, counts) = line.split_once(": ")?;
+        counts.contains(" files changed, ").then_some(())?;
+        let number = |label: &str| figure(counts, label)?.parse::<usize>().ok();
+        Some(Rebuild {
+            // After the log's time and level.
+            what: before
+                .rsplit_once(" INFO ")
+                .map_or(before, |(_, what)| what)
+                .trim()
+                .to_owned(),
+            files_changed: number(" files changed")?,
+            rendered: number(" documents rendered")?,
+            posts: number(" posts, ")?,
+            served: number(" documents served")?,
+            ms: counts
+                .strip_suffix(" ms")
+                .and(figure(counts, " ms"))?
+                .to_owned(),
+            line: line.to_owned(),
+        })
+    }
+}
+
+/// The `republished` lines of the log after its first `from` bytes.
+fn republished_since(server: &Server, from: usize) -> Vec<Rebuild> {
+    complete_lines(&server.stderr(), from)
+        .iter()
+        .filter_map(|l| Rebuild::parse(l))
+        .filter(|r| r.what == "republished")
+        .collect()
+}
+
+/// The initial build's line: logged before the server says where it listens, so it is there
+/// as soon as [`Server::start`] returns — unless the log level hides it.
+fn initial_build(server: &Server) -> Rebuild {
+    let log = server.stderr();
+    log.lines()
+        .filter_map(Rebuild::parse)
+        .find(|r| r.what == "initial build")
+        .unwrap_or_else(|| {
+            panic!(
+                "no `initial build: …` line: the rebuild log is logged at level info; run the \
+                 tests with RUST_LOG unset (or letting info through). Log:\n{log}"
+            )
+        })
+}
+
 /// Checks that each route's file under `feeds/` holds exactly the bytes served (identity
 /// encoding). Retried until HTTP and disk agree, since a republish writes the file first and
 /// swaps the store right after.
@@ -173,8 +276,8 @@ fn post(title: &str, date: &str, category: &str, tag: &str) -> String {
 
 /// An editor's atomic save (vim with `backupcopy=no`): a swap file `.{name}.swp` and a backup
 /// `{name}~` that stay around while editing, and the new text written to `{name}.tmp` and
-/// renamed over the post. The leftovers hold posts with a "Ghost" title, which must never be
-/// published.
+/// renamed over the post. The leftovers hold current posts with a "Ghost" title, which would
+/// be published if not for their names (see also `ignored_names_are_never_published`).
 fn atomic_save(site: &TempSite, rel: &str, text: &str) {
     let dest = site.posts().join(rel);
     let dir = dest.parent().expect("parent").to_path_buf();
@@ -185,7 +288,7 @@ fn atomic_save(site: &TempSite, rel: &str, text: &str) {
         .into_owned();
     let ghost = post(
         &format!("Ghost of {name}"),
-        "2030-01-01 00:00:00 +0000",
+        "2024-01-01 00:00:00 +0000",
         "ghosts",
         "ghosts",
     );
@@ -194,6 +297,16 @@ fn atomic_save(site: &TempSite, rel: &str, text: &str) {
     let tmp = dir.join(format!("{name}.tmp"));
     fs::write(&tmp, text).expect("temp file");
     fs::rename(&tmp, &dest).expect("rename temp over the post");
+}
+
+/// Replaces `posts/{rel}` in one step: the text is written to `{rel}.tmp` (an ignored name)
+/// and renamed over the post, so the watcher sees one change of a complete file.
+fn replace_post(site: &TempSite, rel: &str, text: &str) -> Instant {
+    let dest = site.posts().join(rel);
+    let tmp = site.posts().join(format!("{rel}.tmp"));
+    fs::write(&tmp, text).expect("temp file");
+    fs::rename(&tmp, &dest).expect("rename temp over the post");
+    Instant::now()
 }
 
 fn http_time(value: &str) -> SystemTime {
@@ -288,6 +401,88 @@ fn create_write_atomic_save_rename_and_delete_are_republished() {
     }
     assert_eq!(server.get("/categories/ghosts/rss.xml").status, 404);
     wait_removed(&server, &site, "categories/ghosts");
+}
+
+/// SPEC §1's skip rules while serving: each file below is a complete, current post that would
+/// be published if not for its name (or its directory's name).
+#[test]
+fn ignored_names_are_never_published() {
+    use std::os::unix::fs::symlink;
+    const IGNORED: [&str; 10] = [
+        ".hidden.md",
+        ".#a.md",
+        "#a.md#",
+        "a.md~",
+        "a.md.swp",
+        "a.md.swx",
+        "a.md.tmp",
+        ".git/x.md",
+        ".dir/x.md",
+        "_drafts/x.md",
+    ];
+    let site = TempSite::new();
+    site.write_post(
+        "keep.md",
+        &post("Keep", "2024-05-01 10:00:00 +0000", "news", "t"),
+    );
+    let mut server = serve(&site);
+    wait_titles(&server, "/feed.json", &["Keep"]);
+    let mark = server.stderr().len();
+
+    for (i, rel) in IGNORED.iter().enumerate() {
+        site.write_post(
+            rel,
+            &post(
+                &format!("Ignored {rel}"),
+                "2024-05-02 10:00:00 +0000",
+                "ignored",
+                &format!("ignored{i}"),
+            ),
+        );
+    }
+    // Emacs's lock file is a dangling symbolic link named `.#{name}`.
+    symlink("user@host.1234:1700000000", site.posts().join(".#b.md")).expect("lock link");
+    // A normal post written after them: once it is served, their events have been handled
+    // (they reach the publisher in the same batch or an earlier one).
+    site.write_post(
+        "marker.md",
+        &post("Marker", "2024-05-03 10:00:00 +0000", "news", "t"),
+    );
+    wait_for("the marker post", DEADLINE, Some(&server), || {
+        let t = titles(&server, "/feed.json")?;
+        if t.iter().any(|t| t == "Marker") {
+            Ok(())
+        } else {
+            Err(format!("{t:?}"))
+        }
+    });
+    let check = |server: &Server, log_from: usize| {
+        for route in ["/feed.json", "/rss.xml", "/tags/t/atom.xml"] {
+            let mut got = titles(server, route).expect(route);
+            got.sort();
+            assert_eq!(got, ["Keep", "Marker"], "{route}");
+        }
+        assert_eq!(server.get("/categories/ignored/feed.json").status, 404);
+        assert_eq!(server.get("/tags/ignored0/feed.json").status, 404);
+        let opml = server.get("/feeds.opml").text();
+        assert!(!opml.contains("ignored"), "{opml}");
+        // Skipped silently: not reported as bad posts either.
+        let log = server.stderr();
+        let log = log.get(log_from..).unwrap_or("");
+        for name in IGNORED.iter().chain(&[".#b.md"]) {
+            assert!(
+                !log.contains(name),
+                "{name} is mentioned in the log:\n{log}"
+            );
+        }
+    };
+    check(&server, mark);
+    assert!(!site.out().join("categories/ignored").exists());
+
+    // A fresh start walks the tree with the same rules.
+    assert!(server.stop(Duration::from_secs(10)).success());
+    let server = serve(&site);
+    check(&server, 0);
 }
 
 #[test]
@@ -499,6 +694,76 @@ fn broken_yaml_keeps_the_last_good_version_until_fixed() {
     wait_titles(&server, "/rss.xml", &["Other v2", "New fixed"]);
 }
 
+/// SPEC §6–§7: a good post that turns bad — re-saved in another encoding, caught half-written,
+/// or emptied — is reported by file (and line, where there is one) and its last good version
+/// stays published until the file is fixed.
+#[test]
+fn existing_post_turned_bad_keeps_its_last_good_version() {
+    const DATE: &str = "2024-03-01 10:00:00 +0000";
+    let site = TempSite::new();
+    site.write_post("good.md", &post("Good v0", DATE, "news", "t"));
+    site.write_post(
+        "other.md",
+        &post("Other", "2024-03-02 10:00:00 +0000", "news", "t"),
+    );
+    let server = serve(&site);
+    wait_titles(&server, "/feed.json", &["Good v0", "Other"]);
+
+    // The title re-saved as GBK (港口): the first bad byte is on line 3.
+    let mut gbk = b"---\nlayout: post\ntitle: \"\xb8\xdb\xbf\xda\"\n".to_vec();
+    gbk.extend_from_slice(
+        format!("date: {DATE}\ncategories: news\ntags: t\n---\nbody\n").as_bytes(),
+    );
+    // Cut off inside the front matter: the block opened on line 1 never closes.
+    let half =
+        format!("---\nlayout: post\ntitle: \"Half written\"\ndate: {DATE}\ncategories: news\n");
+    // (what, bytes, the line the error names, a word of the reason)
+    let cases: [(&str, Vec<u8>, Option<usize>, &str); 3] = [
+        ("not UTF-8", gbk, Some(3), "utf-8"),
+        ("half-written", half.into_bytes(), Some(1), "unterminated"),
+        ("emptied", Vec::new(), None, "no front matter"),
+    ];
+    let mut last_good = "Good v0".to_owned();
+    for (n, (what, bytes, line, reason)) in cases.into_iter().enumerate() {
+        let mark = server.stderr().len();
+        site.write_post_bytes("good.md", &bytes);
+        // (An in-place write may be seen empty first: wait for this case's own reason.)
+        let logged = wait_log_line(
+            &server,
+            &format!("the {what} error for good.md"),
+            mark,
+            |l| l.contains("good.md") && l.to_lowercase().contains(reason),
+        );
+        if let Some(line) = line {
+            assert!(
+                logged.contains(&format!("good.md:{line}: ")),
+                "{what}: the error should name line {line}: {logged}"
+            );
+        }
+        for route in [
+            "/feed.json",
+            "/rss.xml",
+            "/atom.xml",
+            "/categories/news/feed.json",
+        ] {
+            let mut got = titles(&server, route).unwrap_or_else(|e| panic!("{what}: {e}"));
+            got.sort();
+            assert_eq!(
+                got,
+                [last_good.as_str(), "Other"],
+                "{what}: {route} should keep the last good version"
+            );
+        }
+        // Fixed: the new version replaces the last good one.
+        let fixed = format!("Good v{}", n + 1);
+        site.write_post("good.md", &post(&fixed, DATE, "news", "t"));
+        wait_titles(&server, "/feed.json", &[&fixed, "Other"]);
+        wait_titles(&server, "/categories/news/rss.xml", &[&fixed, "Other"]);
+        last_good = fixed;
+    }
+    assert_disk_matches(&server, &site, &["/feed.json", "/rss.xml"]);
+}
+
 #[test]
 fn post_moved_to_another_category_leaves_the_old_feed() {
     let site = TempSite::new();
@@ -666,6 +931,43 @@ fn future_post_appears_at_its_date_without_a_file_event() {
     assert_disk_matches(&server, &site, &["/rss.xml", "/categories/later/rss.xml"]);
 }
 
+/// `server.debounce_ms`: a save is published once the window has passed with no further
+/// event, not before.
+#[test]
+fn debounce_window_holds_a_save_back_until_it_ends() {
+    const TOML: &str = "[server]\ndebounce_ms = 400\naccess_log = false\n\n[feeds]\nlimit = 0\n";
+    let site = TempSite::new();
+    site.write_post(
+        "a.md",
+        &post("Alpha", "2024-05-10 10:00:00 +0000", "news", "t"),
+    );
+    let server = serve_with(&site, TOML);
+    wait_titles(&server, "/feed.json", &["Alpha"]);
+
+    let renamed = replace_post(
+        &site,
+        "a.md",
+        &post("Alpha v2", "2024-05-10 10:00:00 +0000", "news", "t"),
+    );
+    // The time after the response that first shows the change: never earlier than the
+    // publish, however slow the machine, so the lower bound below cannot fail by chance.
+    let seen = wait_for("the saved title", DEADLINE, Some(&server), || {
+        let t = titles(&server, "/feed.json")?;
+        let at = Instant::now();
+        if t == ["Alpha v2"] {
+            Ok(at)
+        } else {
+            Err(format!("{t:?}"))
+        }
+    });
+    let elapsed = seen - renamed;
+    assert!(
+        elapsed >= Duration::from_millis(350),
+        "published {elapsed:?} after the save, inside the 400 ms debounce window"
+    );
+    wait_titles(&server, "/rss.xml", &["Alpha v2"]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Only what changed changes
 
@@ -703,6 +1005,7 @@ fn unrelated_feeds_keep_their_etag_and_last_modified() {
     };
     let before: Vec<(String, String)> = unrelated.iter().map(|r| snapshot(r)).collect();
     let (rss_etag, rss_lm) = snapshot("/rss.xml");
+    let initial = initial_build(&server);
     let (taga_etag, _) = snapshot("/tags/taga/rss.xml");
     let mtimes_before: Vec<SystemTime> = unrelated
         .iter()
@@ -725,6 +1028,7 @@ fn unrelated_feeds_keep_their_etag_and_last_modified() {
         }
     });
 
+    let mark = server.stderr().len();
     site.write_post(
         "a.md",
         &post("In A v2", "2024-06-01 10:00:00 +0000", "cata", "taga"),
@@ -767,6 +1071,147 @@ fn unrelated_feeds_keep_their_etag_and_last_modified() {
         &[("If-None-Match", before[0].0.as_str())],
     );
     assert_eq!(r.status, 304);
+
+    // The store keeps an unchanged document's validators even when it is rendered again, so
+    // the log shows what was: all posts, cata and taga in 3 formats, the OPML list and the
+    // index page (always), and a.md's page — not catb's and tagb's feeds, nor b.md's page.
+    // (An in-place write may first be seen empty: that round changes no file.)
+    let line = wait_log_line(&server, "the republish of a.md", mark, |l| {
+        Rebuild::parse(l).is_some_and(|r| r.what == "republished" && r.files_changed == 1)
+    });
+    let rebuild = Rebuild::parse(&line).expect("a rebuild line");
+    assert_eq!(rebuild.rendered, 3 * 3 + 2 + 1, "{line}");
+    assert_eq!(initial.rendered, 5 * 3 + 2 + 2, "{}", initial.line);
+}
+
+/// SPEC §6: "only the feeds whose content can change are re-rendered", read from the rebuild
+/// log — over HTTP a full re-render looks the same, since the store keeps an unchanged
+/// document's ETag and Last-Modified.
+#[test]
+fn an_edit_renders_only_the_edited_posts_scopes() {
+    // Two formats, so that the count shows they are multiplied in.
+    const TOML: &str = "[server]\ndebounce_ms = 20\naccess_log = false\n\n\
+                        [feeds]\nlimit = 0\nformats = [\"rss\", \"json\"]\n";
+    const FORMATS: usize = 2;
+    const POSTS: usize = 12;
+    let text = |i: usize, body: &str| {
+        news_post(
+            &format!("Post {i:02}"),
+            &format!("2024-06-{:02} 10:00:00 +0000", i + 1),
+            &format!("cat{i:02}"),
+            &format!("tag{i:02}a tag{i:02}b"),
+            body,
+        )
+    };
+    // Post i has category `cat{i}` and tags `tag{i}a`, `tag{i}b`: 12 categories, 24 tags.
+    let site = TempSite::new();
+    for i in 0..POSTS {
+        site.write_post(&format!("p{i:02}.md"), &text(i, "Body."));
+    }
+    let server = serve_with(&site, TOML);
+    let initial = initial_build(&server);
+    // What a full render is: every scope (all posts, each category, each tag) in each format,
+    // the OPML list and the index page, and every post's page.
+    let scopes = 1 + POSTS + 2 * POSTS;
+    let full = scopes * FORMATS + 2 + POSTS;
+    assert_eq!(initial.rendered, full, "{}", initial.line);
+    assert_eq!(initial.served, full, "{}", initial.line);
+
+    let mark = server.stderr().len();
+    replace_post(&site, "p05.md", &text(5, "Edited body of post five."));
+    let line = wait_log_line(&server, "the republish of p05.md", mark, |l| {
+        Rebuild::parse(l).is_some_and(|r| r.what == "republished")
+    });
+    let rebuild = Rebuild::parse(&line).expect("a rebuild line");
+    assert!(
+        server
+            .get("/feed.json")
+            .text()
+            .contains("Edited body of post five."),
+        "the edit is served once its rebuild is logged"
+    );
+    // The affected scopes are those p05.md is in (before and after the edit): all posts,
+    // cat05, tag05a and tag05b, each in both formats. The OPML list and the index page are
+    // rendered with every republish (they list the scopes, which may come and go), and the
+    // edited post's page with it.
+    let expected = 4 * FORMATS + 2 + 1;
+    assert_eq!(rebuild.files_changed, 1, "{line}");
+    assert_eq!(rebuild.rendered, expected, "{line}");
+    assert!(rebuild.rendered * 4 < full, "{line}");
+    assert_eq!(rebuild.served, full, "{line}");
+    // One save, one rebuild.
+    let all = republished_since(&server, mark);
+    assert_eq!(all.len(), 1, "{all:#?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The rebuild log
+
+/// SPEC §4 "`serve` logs each rebuild (what changed, how long)": one line per rebuild, with the
+/// files changed, the documents rendered and the time taken.
+#[test]
+fn each_rebuild_logs_one_line_with_files_documents_and_time() {
+    let site = TempSite::new();
+    site.write_post(
+        "a.md",
+        &post("Alpha", "2024-06-10 10:00:00 +0000", "news", "t"),
+    );
+    site.write_post(
+        "b.md",
+        &post("Bravo", "2024-06-11 10:00:00 +0000", "sports", "u"),
+    );
+    // `access_log = false` turns off the request lines only.
+    let server = serve(&site);
+    let initial = initial_build(&server);
+    assert_eq!(initial.files_changed, 2, "{}", initial.line);
+    let mark = server.stderr().len();
+
+    replace_post(
+        &site,
+        "a.md",
+        &post("Alpha v2", "2024-06-10 10:00:00 +0000", "news", "t"),
+    );
+    wait_titles(&server, "/feed.json", &["Alpha v2", "Bravo"]);
+    replace_post(
+        &site,
+        "b.md",
+        &post("Bravo v2", "2024-06-11 10:00:00 +0000", "sports", "u"),
+    );
+    wait_titles(&server, "/feed.json", &["Alpha v2", "Bravo v2"]);
+    // Rebuilds are logged in order: once the second one's line is there, all are.
+    wait_for("two rebuild lines", DEADLINE, Some(&server), || {
+        let got = republished_since(&server, mark);
+        if got.len() >= 2 {
+            Ok(())
+        } else {
+            Err(format!("{got:#?}"))
+        }
+    });
+    let rebuilds = republished_since(&server, mark);
+    assert_eq!(rebuilds.len(), 2, "one line per save: {rebuilds:#?}");
+    for r in &rebuilds {
+        assert_eq!(r.files_changed, 1, "{}", r.line);
+        assert!(
+            r.rendered > 0 && r.rendered < initial.rendered,
+            "documents rendered: {}",
+            r.line
+        );
+        assert_eq!(r.posts, 2, "{}", r.line);
+        assert_eq!(r.served, initial.served, "{}", r.line);
+        let ms: f64 =
+            r.ms.parse()
+                .unwrap_or_else(|e| panic!("{:?}: {e}: {}", r.ms, r.line));
+        assert!(
+            ms.is_finite() && ms >= 0.0 && ms < DEADLINE.as_secs_f64() * 1000.0,
+            "milliseconds: {}",
+            r.line
+        );
+        assert!(
+            r.ms.split_once('.').is_some_and(|(_, d)| d.len() == 1),
+            "milliseconds with one decimal: {}",
+            r.line
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
