@@ -104,6 +104,18 @@ impl std::fmt::Debug for Lazy {
 }
 
 impl Lazy {
+    /// Renders the bytes and makes the document a request is answered from (compressed forms
+    /// computed on first use, as for any document). Its validators are the lazy entry's.
+    pub fn materialize(&self) -> Document {
+        let mut doc = Document::new(self.content_type, (self.render)(), self.last_modified, None);
+        // The same bytes the hash was taken from; should a renderer ever differ, the ETag
+        // follows the bytes actually sent.
+        if doc.hash == self.hash {
+            doc.last_modified = self.last_modified;
+        }
+        doc
+    }
+
     /// The lazy form of `bytes`, rendered again by `render`.
     pub fn new(
         content_type: &'static str,
@@ -121,7 +133,71 @@ impl Lazy {
     }
 }
 
-/// One published document.
+/// Post pages rendered for requests, kept while they fit in a byte budget (oldest out): a
+/// page asked for again, in the same or another coding, is neither rendered nor compressed
+/// again. An entry counts only for the version (hash) it was rendered from.
+pub struct RenderedPages {
+    inner: std::sync::Mutex<RenderedInner>,
+    budget: usize,
+}
+
+#[derive(Default)]
+struct RenderedInner {
+    map: HashMap<String, Arc<Document>>,
+    order: std::collections::VecDeque<String>,
+    bytes: usize,
+}
+
+impl RenderedPages {
+    pub fn new(budget: usize) -> RenderedPages {
+        RenderedPages {
+            inner: std::sync::Mutex::new(RenderedInner::default()),
+            budget,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, RenderedInner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The page at `route` rendered from the version `hash`, if kept.
+    pub fn get(&self, route: &str, hash: u128) -> Option<Arc<Document>> {
+        self.lock()
+            .map
+            .get(route)
+            .filter(|d| d.hash == hash)
+            .map(Arc::clone)
+    }
+
+    /// Keeps `doc` for `route` (replacing an older version), dropping the oldest pages
+    /// while over budget; a page bigger than a quarter of the budget is not kept.
+    pub fn put(&self, route: &str, doc: Arc<Document>) {
+        // Identity plus, roughly, its compressed forms.
+        let cost = |d: &Document| d.len() * 2;
+        if cost(&doc) > self.budget / 4 {
+            return;
+        }
+        let mut inner = self.lock();
+        let added = cost(&doc);
+        match inner.map.insert(route.to_owned(), doc) {
+            Some(old) => inner.bytes = inner.bytes.saturating_sub(cost(&old)),
+            None => inner.order.push_back(route.to_owned()),
+        }
+        inner.bytes += added;
+        while inner.bytes > self.budget {
+            let Some(oldest) = inner.order.pop_front() else {
+                break;
+            };
+            if let Some(gone) = inner.map.remove(&oldest) {
+                inner.bytes = inner.bytes.saturating_sub(cost(&gone));
+            }
+        }
+    }
+}
+
+/// One published document./// One published document.
 pub struct Document {
     pub content_type: &'static str,
     pub identity: Representation,
@@ -226,6 +302,20 @@ impl Document {
             zstd: OnceLock::new(),
             lazy: Some(Arc::clone(&l.render)),
             len: l.len,
+        }
+    }
+
+    /// Whether the representation in `coding` is at hand (identity always is; a compressed
+    /// form once computed), so answering with it costs no rendering or compression.
+    pub fn is_ready(&self, coding: Coding) -> bool {
+        if self.lazy.is_some() {
+            return false;
+        }
+        match coding {
+            Coding::Identity => true,
+            Coding::Gzip => self.gzip.get().is_some(),
+            Coding::Brotli => self.brotli.get().is_some(),
+            Coding::Zstd => self.zstd.get().is_some(),
         }
     }
 
@@ -541,6 +631,66 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn rendered_pages_keep_one_version_within_their_budget() {
+        let page = |text: &str| {
+            Arc::new(Document::new(
+                "text/html; charset=utf-8",
+                Bytes::copy_from_slice(text.as_bytes()),
+                UNIX_EPOCH,
+                None,
+            ))
+        };
+        // 100 bytes of budget; a page costs twice its length; at most 25 per page.
+        let kept = RenderedPages::new(100);
+        let pages: Vec<Arc<Document>> = "abcd"
+            .chars()
+            .map(|c| page(&c.to_string().repeat(12)))
+            .collect();
+        for (p, route) in pages.iter().zip(["/a", "/b", "/c", "/d"]) {
+            kept.put(route, Arc::clone(p));
+        }
+        assert!(kept.get("/a", pages[0].hash).is_some(), "96 bytes fit");
+        // Another version of the page is not what was kept.
+        assert!(kept.get("/a", pages[0].hash ^ 1).is_none());
+        let e = page(&"e".repeat(12));
+        kept.put("/e", Arc::clone(&e));
+        // 120 > 100: the oldest went, the rest stay.
+        assert!(kept.get("/a", pages[0].hash).is_none());
+        assert!(kept.get("/b", pages[1].hash).is_some() && kept.get("/e", e.hash).is_some());
+        // Too big for a quarter of the budget: not kept at all.
+        let big = page(&"f".repeat(13));
+        kept.put("/f", Arc::clone(&big));
+        assert!(kept.get("/f", big.hash).is_none());
+        // A new version replaces the old one in place.
+        let b2 = page(&"B".repeat(12));
+        kept.put("/b", Arc::clone(&b2));
+        assert!(kept.get("/b", pages[1].hash).is_none());
+        assert!(kept.get("/b", b2.hash).is_some());
+        assert!(kept.get("/c", pages[2].hash).is_some());
+    }
+
+    #[test]
+    fn a_materialized_page_is_ready_in_the_codings_computed() {
+        let text = "<p>page</p>".repeat(100);
+        let render: Render = {
+            let text = text.clone();
+            Arc::new(move || Bytes::from(text.clone()))
+        };
+        let lazy = Lazy::new(
+            "text/html; charset=utf-8",
+            text.as_bytes(),
+            UNIX_EPOCH,
+            render,
+        );
+        assert!(!Document::from_lazy(&lazy).is_ready(Coding::Identity));
+        let doc = lazy.materialize();
+        assert_eq!(doc.hash, lazy.hash);
+        assert!(doc.is_ready(Coding::Identity) && !doc.is_ready(Coding::Gzip));
+        assert!(doc.encoded(Coding::Gzip).is_some());
+        assert!(doc.is_ready(Coding::Gzip) && !doc.is_ready(Coding::Brotli));
+    }
     use super::*;
 
     #[test]

@@ -533,6 +533,17 @@ pub fn check_http(data: &[u8]) {
             archives.get(&route),
             std::time::Instant::now(),
         ),
+        Handled::Page(route, lazy, coding) => handle_archive(
+            &req,
+            &fixture.state,
+            Some(feedsmith::server::handler::render_page(
+                &fixture.state,
+                &route,
+                &lazy,
+                coding,
+            )),
+            std::time::Instant::now(),
+        ),
     };
     check_response(&req, response, fixture);
 }

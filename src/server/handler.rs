@@ -138,6 +138,9 @@ pub enum Handled {
     /// An archive page the store does not hold: to be fetched from the source (it may block)
     /// and answered with [`handle_archive`].
     Archive(String, std::sync::Arc<dyn super::Archives>),
+    /// A post page to render (and compress in the coding given) with [`render_page`], which
+    /// may take a while for a long post, then answer with [`handle_archive`].
+    Page(String, crate::store::Lazy, Coding),
 }
 
 /// The access log line of a request: method, path, status, body bytes, microseconds.
@@ -247,7 +250,21 @@ fn respond<B>(req: &Request<B>, state: &State) -> Handled {
         return Handled::Done(respond_with(req, state, doc));
     }
     if let Some(lazy) = store.lazy(&route) {
-        return Handled::Done(respond_with(req, state, &Document::from_lazy(lazy)));
+        // A 304 or 412 needs no bytes, nor does a page already rendered in this coding;
+        // anything else is rendered (and compressed) off the event loop.
+        let doc = Document::from_lazy(lazy);
+        let (coding, _) = doc.etag_header(choose_coding(req.headers()));
+        if Preconditions::from_headers(req.headers()).evaluate(&doc, coding) != Outcome::Full {
+            return Handled::Done(respond_with(req, state, &doc));
+        }
+        if let Some(kept) = state
+            .rendered
+            .get(&route, lazy.hash)
+            .filter(|d| d.is_ready(coding))
+        {
+            return Handled::Done(respond_with(req, state, &kept));
+        }
+        return Handled::Page(route.into_owned(), lazy.clone(), coding);
     }
     if let Some(hub) = state
         .hub
@@ -279,6 +296,23 @@ pub fn handle_archive<B>(
         log_access(req.method(), req.uri().path(), &response, started);
     }
     response
+}
+
+/// Renders the post page at `route` and its representation in `coding`, and keeps it for
+/// the next request (the same page may have been rendered meanwhile: that one is used).
+pub fn render_page(
+    state: &State,
+    route: &str,
+    lazy: &crate::store::Lazy,
+    coding: Coding,
+) -> std::sync::Arc<Document> {
+    let doc = state
+        .rendered
+        .get(route, lazy.hash)
+        .unwrap_or_else(|| std::sync::Arc::new(lazy.materialize()));
+    let _ = doc.encoded(coding);
+    state.rendered.put(route, std::sync::Arc::clone(&doc));
+    doc
 }
 
 /// The response to a GET or HEAD of `doc`.

@@ -52,7 +52,12 @@ pub struct State {
     /// [`serve`] so that every event loop serving this state draws on the same bound: one
     /// semaphore per loop would allow `MAX_CONNECTIONS` × loops.
     pub connections: Arc<Semaphore>,
+    /// Post pages rendered for requests (see [`crate::store::RenderedPages`]).
+    pub rendered: crate::store::RenderedPages,
 }
+
+/// Bytes of rendered post pages kept for the next request.
+pub const RENDERED_PAGES_BUDGET: usize = 16 << 20;
 
 /// Archive requests handed to blocking threads at once.
 pub const ARCHIVE_CONCURRENCY: usize = 4;
@@ -75,6 +80,7 @@ impl State {
             archives: std::sync::OnceLock::new(),
             archive_permits: Semaphore::new(ARCHIVE_CONCURRENCY),
             connections: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
+            rendered: crate::store::RenderedPages::new(RENDERED_PAGES_BUDGET),
         }
     }
 
@@ -169,6 +175,19 @@ pub async fn serve(
                                 .flatten();
                             drop(permit);
                             Ok(handler::handle_archive(&req, &state, doc, started))
+                        }
+                        handler::Handled::Page(route, lazy, coding) => {
+                            let started = std::time::Instant::now();
+                            let permit = state.archive_permits.acquire().await.ok();
+                            let kept = Arc::clone(&state);
+                            let fallback = lazy.clone();
+                            let doc = tokio::task::spawn_blocking(move || {
+                                handler::render_page(&kept, &route, &lazy, coding)
+                            })
+                            .await
+                            .unwrap_or_else(|_| Arc::new(fallback.materialize()));
+                            drop(permit);
+                            Ok(handler::handle_archive(&req, &state, Some(doc), started))
                         }
                     }
                 }
