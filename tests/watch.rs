@@ -1518,3 +1518,164 @@ fn edited_documents_keep_their_validators_across_a_restart() {
         "same validators after a restart"
     );
 }
+
+/// A symbolic link to a directory made while serving: its posts are published, and later
+/// edits inside it are seen (the kernel watch does not follow a new link by itself). A link
+/// back to a directory holding `posts/` is a loop: never followed, whether it was there at
+/// start or made later — the served set is the same either way.
+#[test]
+fn symlinked_directory_made_while_serving_is_watched_and_loops_are_not_followed() {
+    let site = TempSite::new();
+    site.write_post(
+        "in.md",
+        &post("Inside", "2024-01-02 10:00:00 +0000", "news", "t"),
+    );
+    // Outside posts/: reachable only through a link, or through a loop to the site root.
+    fs::write(
+        site.root().join("outside.md"),
+        post("Outside", "2024-01-01 10:00:00 +0000", "news", "t"),
+    )
+    .unwrap();
+    let ext = site.root().join("ext");
+    fs::create_dir_all(&ext).unwrap();
+    fs::write(
+        ext.join("x.md"),
+        post("Ext One", "2024-01-03 10:00:00 +0000", "news", "t"),
+    )
+    .unwrap();
+    let server = serve(&site);
+    wait_titles(&server, "/feed.json", &["Inside"]);
+
+    std::os::unix::fs::symlink(&ext, site.posts().join("ext")).unwrap();
+    wait_titles(&server, "/feed.json", &["Ext One", "Inside"]);
+    // Edited through its real path: the event comes from the link's own watch.
+    fs::write(
+        ext.join("x.md"),
+        post("Ext Two", "2024-01-03 10:00:00 +0000", "news", "t"),
+    )
+    .unwrap();
+    wait_titles(&server, "/feed.json", &["Ext Two", "Inside"]);
+    // A new post inside the linked directory.
+    fs::write(
+        ext.join("y.md"),
+        post("Ext Three", "2024-01-04 10:00:00 +0000", "news", "t"),
+    )
+    .unwrap();
+    wait_titles(&server, "/feed.json", &["Ext Three", "Ext Two", "Inside"]);
+
+    // `posts/loop -> ..` leads to outside.md and back into posts/: not followed.
+    std::os::unix::fs::symlink("..", site.posts().join("loop")).unwrap();
+    site.write_post(
+        "marker.md",
+        &post("Marker", "2024-01-05 10:00:00 +0000", "news", "t"),
+    );
+    wait_titles(
+        &server,
+        "/feed.json",
+        &["Marker", "Ext Three", "Ext Two", "Inside"],
+    );
+    let served = titles(&server, "/feed.json").unwrap();
+
+    // The same tree read whole at start gives the same feed.
+    let mut server = server;
+    server.stop(DEADLINE);
+    let again = serve(&site);
+    assert_eq!(titles(&again, "/feed.json").unwrap(), served);
+}
+
+/// A burst of file events longer than the debounce window, with gaps shorter than it, is
+/// published as one batch (or very few), not as a run of half-applied states.
+#[test]
+fn a_long_burst_is_published_as_one_batch() {
+    let site = TempSite::new();
+    site.write_post(
+        "seed.md",
+        &post("Seed", "2024-01-01 10:00:00 +0000", "news", "t"),
+    );
+    let server = serve(&site);
+    wait_titles(&server, "/feed.json", &["Seed"]);
+    let from = server.stderr().len();
+    // ~300 files over ~0.6 s or more, each gap ~2 ms: well under the 20 ms window.
+    const N: usize = 300;
+    for i in 0..N {
+        site.write_post(
+            &format!("b/{i:03}.md"),
+            &post(
+                &format!("B{i:03}"),
+                "2024-02-01 10:00:00 +0000",
+                "news",
+                "t",
+            ),
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    wait_for(
+        "every burst file to be served",
+        DEADLINE,
+        Some(&server),
+        || {
+            let n = titles(&server, "/feed.json")?.len();
+            if n == N + 1 {
+                Ok(())
+            } else {
+                Err(format!("{n} items"))
+            }
+        },
+    );
+    let log = server.stderr();
+    let republishes = log[from..]
+        .lines()
+        .filter(|l| l.contains("republished:"))
+        .count();
+    // Without the burst gathering this is one republish per watcher tick: dozens. A machine
+    // so loaded that a 2 ms gap stretches past the window may split the burst once or twice.
+    assert!(
+        (1..=4).contains(&republishes),
+        "{republishes} republishes for one burst of {N} files:\n{}",
+        &log[from..]
+    );
+}
+
+/// `server.watch = "poll"` (network file systems, or what `auto` falls back to when kernel
+/// watches fail): no file events at all, and still every kind of change is published, a poll
+/// (2 s) late at most.
+#[test]
+fn polling_mode_publishes_every_change_without_file_events() {
+    let site = TempSite::new();
+    let config = site.root().join("poll.toml");
+    fs::write(
+        &config,
+        "[server]\nwatch = \"poll\"\naccess_log = false\n\n[feeds]\nlimit = 0\n",
+    )
+    .unwrap();
+    site.write_post(
+        "a.md",
+        &post("Alpha", "2024-01-01 10:00:00 +0000", "news", "t"),
+    );
+    let server = Server::start(&site, &["--config", &config.display().to_string()]);
+    wait_titles(&server, "/feed.json", &["Alpha"]);
+    site.write_post(
+        "sub/b.md",
+        &post("Beta", "2024-01-02 10:00:00 +0000", "news", "t"),
+    );
+    wait_titles(&server, "/feed.json", &["Beta", "Alpha"]);
+    atomic_save(
+        &site,
+        "a.md",
+        &post("Alpha 2", "2024-01-01 10:00:00 +0000", "news", "t"),
+    );
+    wait_titles(&server, "/feed.json", &["Beta", "Alpha 2"]);
+    fs::remove_dir_all(site.posts().join("sub")).unwrap();
+    wait_titles(&server, "/feed.json", &["Alpha 2"]);
+    // A bad edit keeps the last good version and is reported once, not at every poll.
+    fs::write(site.posts().join("a.md"), "---\ntitle: [unclosed\n---\nx\n").unwrap();
+    wait_log(&server, "the bad edit", 0, "a.md");
+    std::thread::sleep(Duration::from_millis(4500));
+    assert_eq!(titles(&server, "/feed.json").unwrap(), ["Alpha 2"]);
+    let reports = server
+        .stderr()
+        .lines()
+        .filter(|l| l.contains("a.md") && l.contains("YAML"))
+        .count();
+    assert_eq!(reports, 1, "{}", server.stderr());
+}
