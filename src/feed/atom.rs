@@ -204,3 +204,181 @@ fn entry(meta: &SiteMeta, post: &Post) -> Entry {
         ..Default::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! One test per row of SPEC §2's element mapping, Atom column: a post made from front
+    //! matter, its `<entry>` fragment read back with `quick_xml` (not `atom_syndication`, which
+    //! wrote it), and the exact value the row promises. The per-feed rows read a whole document
+    //! back with `feed-rs`.
+
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::feed::rss::tests::{all, config, one, post, read_xml, El};
+    use crate::site::{ListOptions, Listing, Scope, TermKind};
+
+    /// The `<entry>` of `post`, read back.
+    fn entry(post: &Post) -> Vec<(String, El)> {
+        read_xml(&fragment(&SiteMeta::from_config(&config()), post).unwrap())
+    }
+
+    /// The one `<link>` with relation `rel`.
+    fn link<'a>(entry: &'a [(String, El)], rel: &str) -> &'a El {
+        match all(entry, "link")
+            .into_iter()
+            .filter(|l| l.attr("rel") == Some(rel))
+            .collect::<Vec<_>>()[..]
+        {
+            [l] => l,
+            _ => panic!("expected one link rel={rel:?} in {entry:#?}"),
+        }
+    }
+
+    #[test]
+    fn title_is_text() {
+        let entry = entry(&post("title: 'Tom & Jerry <b>bold</b>'", ""));
+        let title = one(&entry, "title");
+        assert_eq!(title.text, "Tom & Jerry <b>bold</b>");
+        assert!(
+            matches!(title.attr("type"), None | Some("text")),
+            "{title:?}"
+        );
+    }
+
+    #[test]
+    fn link_is_the_alternate() {
+        let entry = entry(&post("categories: news", ""));
+        let want = "https://example.com/news/2021/12/21/port.html";
+        assert_eq!(link(&entry, "alternate").attr("href"), Some(want));
+    }
+
+    #[test]
+    fn default_id_is_the_link() {
+        let entry = entry(&post("", ""));
+        let want = "https://example.com/2021/12/21/port.html";
+        assert_eq!(one(&entry, "id").text, want);
+    }
+
+    #[test]
+    fn front_matter_id_that_is_no_iri_becomes_one() {
+        let entry = entry(&post("id: story 42", ""));
+        let id = &one(&entry, "id").text;
+        assert_eq!(id, "tag:example.com,2000:story%2042");
+        // RFC 4287 §4.2.6: an absolute IRI.
+        assert_eq!(url::Url::parse(id).unwrap().scheme(), "tag");
+        // One that already is an IRI is kept.
+        let entry = self::entry(&post(
+            "id: 'urn:uuid:1225c695-cfb8-4ebb-aaaa-80da344efa6a'",
+            "",
+        ));
+        assert_eq!(
+            one(&entry, "id").text,
+            "urn:uuid:1225c695-cfb8-4ebb-aaaa-80da344efa6a"
+        );
+    }
+
+    #[test]
+    fn date_is_published_in_the_posts_offset() {
+        let entry = entry(&post("updated: 2022-01-05 10:00:00 +0100", ""));
+        assert_eq!(one(&entry, "published").text, "2021-12-21T08:10:27+08:00");
+    }
+
+    #[test]
+    fn updated_keeps_its_offset_and_defaults_to_the_date() {
+        let entry = entry(&post("updated: 2022-01-05 10:00:00 +0100", ""));
+        assert_eq!(one(&entry, "updated").text, "2022-01-05T10:00:00+01:00");
+        let entry = self::entry(&post("", ""));
+        assert_eq!(one(&entry, "updated").text, "2021-12-21T08:10:27+08:00");
+    }
+
+    #[test]
+    fn summary_is_text() {
+        let entry = entry(&post("summary: 'Tom & Jerry <b>'", "Body.\n"));
+        let summary = one(&entry, "summary");
+        assert_eq!(summary.text, "Tom & Jerry <b>");
+        assert!(
+            matches!(summary.attr("type"), None | Some("text")),
+            "{summary:?}"
+        );
+    }
+
+    #[test]
+    fn content_is_html() {
+        let entry = entry(&post("", "<p>a ]]> b &amp; <i>c</i></p>\n"));
+        let content = one(&entry, "content");
+        assert_eq!(content.attr("type"), Some("html"));
+        assert_eq!(content.text, "<p>a ]]> b &amp; <i>c</i></p>\n");
+    }
+
+    #[test]
+    fn source_link_is_via() {
+        let entry = entry(&post("source_url: 'http://news.example.cn/a?id=1&b=2'", ""));
+        let via = link(&entry, "via");
+        assert_eq!(via.attr("href"), Some("http://news.example.cn/a?id=1&b=2"));
+    }
+
+    #[test]
+    fn categories_and_tags_are_category_terms() {
+        let entry = entry(&post(
+            "categories: [News, 厦门]\ntags: [Rust, Release Notes]",
+            "",
+        ));
+        let terms: Vec<Option<&str>> = all(&entry, "category")
+            .iter()
+            .map(|c| c.attr("term"))
+            .collect();
+        assert_eq!(
+            terms,
+            [
+                Some("News"),
+                Some("厦门"),
+                Some("Rust"),
+                Some("Release Notes")
+            ]
+        );
+    }
+
+    #[test]
+    fn author_is_a_person() {
+        let entry = entry(&post("author: {name: Ann, email: ann@example.com}", ""));
+        assert_eq!(one(&entry, "author/name").text, "Ann");
+        assert_eq!(one(&entry, "author/email").text, "ann@example.com");
+        let entry = self::entry(&post("author: 王小明", ""));
+        assert_eq!(one(&entry, "author/name").text, "王小明");
+        assert!(all(&entry, "author/email").is_empty(), "{entry:#?}");
+        // No author of its own: the site's.
+        let entry = self::entry(&post("", ""));
+        assert_eq!(one(&entry, "author/name").text, "Desk Editor");
+    }
+
+    #[test]
+    fn image_is_an_enclosure_link() {
+        let entry = entry(&post("image: /img/lead.png", ""));
+        let enclosure = link(&entry, "enclosure");
+        assert_eq!(
+            enclosure.attr("href"),
+            Some("https://example.com/img/lead.png")
+        );
+        assert_eq!(enclosure.attr("type"), Some("image/png"));
+    }
+
+    #[test]
+    fn feed_self_link_and_term_title() {
+        let meta = SiteMeta::from_config(&config());
+        let posts = [Arc::new(post("categories: [港口 News]", ""))];
+        let listing = Listing::new(posts, chrono::Utc::now(), ListOptions::default());
+        let scope = Scope::Term(TermKind::Category, "港口-news".into());
+        let doc = render(&FeedSpec::new(&meta, &listing, &scope, Format::Atom)).unwrap();
+        let feed = feed_rs::parser::parse(&doc[..]).unwrap();
+        assert_eq!(feed.title.unwrap().content, "Harbor News — 港口 News");
+        let selfs: Vec<&str> = feed
+            .links
+            .iter()
+            .filter(|l| l.rel.as_deref() == Some("self"))
+            .map(|l| l.href.as_str())
+            .collect();
+        let want = "https://example.com/categories/%E6%B8%AF%E5%8F%A3-news/atom.xml";
+        assert_eq!(selfs, [want]);
+    }
+}

@@ -166,3 +166,128 @@ fn item<'a>(meta: &'a SiteMeta, post: &'a Post) -> JsonItem<'a> {
         language: post.lang.as_deref(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! One test per row of SPEC §2's element mapping, JSON Feed column: a post made from front
+    //! matter, its item object read back with `serde_json` as an untyped value (not the structs
+    //! that wrote it), and the exact value the row promises. The per-feed rows read a whole
+    //! document back the same way, and with `feed-rs`.
+
+    use std::sync::Arc;
+
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::feed::rss::tests::{config, post};
+    use crate::site::{ListOptions, Listing, Scope, TermKind};
+
+    /// The item object of `post`, read back.
+    fn item(post: &Post) -> Value {
+        let bytes = fragment(&SiteMeta::from_config(&config()), post).unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[test]
+    fn title() {
+        let item = item(&post("title: 'Tom & Jerry <b>bold</b>'", ""));
+        assert_eq!(item["title"], "Tom & Jerry <b>bold</b>");
+    }
+
+    #[test]
+    fn link_is_the_url() {
+        let item = item(&post("categories: news", ""));
+        assert_eq!(item["url"], "https://example.com/news/2021/12/21/port.html");
+    }
+
+    #[test]
+    fn default_id_is_the_link() {
+        let item = item(&post("", ""));
+        assert_eq!(item["id"], "https://example.com/2021/12/21/port.html");
+    }
+
+    #[test]
+    fn front_matter_id_is_kept_as_written() {
+        let item = item(&post("id: story 42", ""));
+        assert_eq!(item["id"], "story 42");
+        // A number is still a string id (JSON Feed 1.1).
+        assert_eq!(self::item(&post("id: 42", ""))["id"], "42");
+    }
+
+    #[test]
+    fn date_is_published_in_the_posts_offset() {
+        let item = item(&post("updated: 2022-01-05 10:00:00 +0100", ""));
+        assert_eq!(item["date_published"], "2021-12-21T08:10:27+08:00");
+    }
+
+    #[test]
+    fn updated_is_date_modified_in_its_offset() {
+        let item = item(&post("updated: 2022-01-05 10:00:00 +0100", ""));
+        assert_eq!(item["date_modified"], "2022-01-05T10:00:00+01:00");
+    }
+
+    #[test]
+    fn summary() {
+        let item = item(&post("summary: 'Tom & Jerry <b>'", "Body.\n"));
+        assert_eq!(item["summary"], "Tom & Jerry <b>");
+    }
+
+    #[test]
+    fn content_is_content_html() {
+        let item = item(&post("", "<p>a ]]> b &amp; <i>c</i></p>\n"));
+        assert_eq!(item["content_html"], "<p>a ]]> b &amp; <i>c</i></p>\n");
+    }
+
+    #[test]
+    fn source_link_is_the_external_url() {
+        let item = item(&post("source_url: 'http://news.example.cn/a?id=1&b=2'", ""));
+        assert_eq!(item["external_url"], "http://news.example.cn/a?id=1&b=2");
+        assert_eq!(self::item(&post("", ""))["external_url"], Value::Null);
+    }
+
+    #[test]
+    fn categories_and_tags_are_tags() {
+        let item = item(&post(
+            "categories: [News, 厦门]\ntags: [Rust, Release Notes]",
+            "",
+        ));
+        assert_eq!(
+            item["tags"],
+            json!(["News", "厦门", "Rust", "Release Notes"])
+        );
+    }
+
+    #[test]
+    fn author_is_in_authors() {
+        let item = item(&post("author: {name: Ann, email: ann@example.com}", ""));
+        // JSON Feed authors have no e-mail field: it becomes a `mailto:` URL.
+        let want = json!([{"name": "Ann", "url": "mailto:ann@example.com"}]);
+        assert_eq!(item["authors"], want);
+        let item = self::item(&post("author: 王小明", ""));
+        assert_eq!(item["authors"], json!([{"name": "王小明"}]));
+        // No author of its own: the site's.
+        let item = self::item(&post("", ""));
+        assert_eq!(item["authors"], json!([{"name": "Desk Editor"}]));
+    }
+
+    #[test]
+    fn image() {
+        let item = item(&post("image: /img/lead.png", ""));
+        assert_eq!(item["image"], "https://example.com/img/lead.png");
+    }
+
+    #[test]
+    fn feed_url_and_term_title() {
+        let meta = SiteMeta::from_config(&config());
+        let posts = [Arc::new(post("tags: Rust", ""))];
+        let listing = Listing::new(posts, chrono::Utc::now(), ListOptions::default());
+        let scope = Scope::Term(TermKind::Tag, "rust".into());
+        let doc = render(&FeedSpec::new(&meta, &listing, &scope, Format::Json)).unwrap();
+        let feed: Value = serde_json::from_slice(&doc).unwrap();
+        assert_eq!(feed["title"], "Harbor News — Rust");
+        assert_eq!(feed["feed_url"], "https://example.com/tags/rust/feed.json");
+        // feed-rs reads it as a JSON Feed too.
+        let parsed = feed_rs::parser::parse(&doc[..]).unwrap();
+        assert_eq!(parsed.title.unwrap().content, "Harbor News — Rust");
+    }
+}

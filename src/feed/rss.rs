@@ -164,3 +164,304 @@ fn item(meta: &SiteMeta, post: &Post) -> Item {
         ..Default::default()
     }
 }
+
+#[cfg(test)]
+pub(in crate::feed) mod tests {
+    //! One test per row of SPEC §2's element mapping, RSS column: a post made from front
+    //! matter, its `<item>` fragment read back with `quick_xml` (not the `rss` crate that wrote
+    //! it), and the exact value the row promises. The per-feed rows read a whole document back
+    //! with `feed-rs`. The Atom and JSON tests share the helpers above the first test.
+
+    use std::collections::BTreeMap;
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use quick_xml::events::{BytesStart, Event};
+    use quick_xml::Reader;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::feed::parse_context;
+    use crate::post::body::Markup;
+    use crate::site::{ListOptions, Listing, Scope, TermKind};
+
+    /// The site of every mapping test: `https://example.com`, "Harbor News" by "Desk Editor".
+    pub(in crate::feed) fn config() -> Config {
+        let mut c = Config::default_for_test(Path::new("posts"), Path::new("public"));
+        c.site.title = "Harbor News".into();
+        c.site.author = "Desk Editor".into();
+        c
+    }
+
+    /// A post dated `+0800`, with the given front matter lines and body.
+    pub(in crate::feed) fn post(front: &str, body: &str) -> Post {
+        let text = format!("---\ndate: 2021-12-21 08:10:27 +0800\n{front}\n---\n{body}");
+        let path = Path::new("2021-12-21-port.md");
+        let ctx = parse_context(&config());
+        crate::post::parse_post(path, text.as_bytes(), Markup::Markdown, &ctx)
+            .unwrap_or_else(|e| panic!("{e}\n{text}"))
+    }
+
+    /// An element read back: its attributes and its own text (entities resolved, CDATA
+    /// sections joined).
+    #[derive(Debug, Default)]
+    pub(in crate::feed) struct El {
+        pub attrs: BTreeMap<String, String>,
+        pub text: String,
+    }
+
+    impl El {
+        pub(in crate::feed) fn attr(&self, name: &str) -> Option<&str> {
+            self.attrs.get(name).map(String::as_str)
+        }
+    }
+
+    /// The elements inside the root of `xml`, keyed by their path below it (`title`,
+    /// `author/name`), in document order.
+    pub(in crate::feed) fn read_xml(xml: &[u8]) -> Vec<(String, El)> {
+        fn open(path: &[String], e: &BytesStart<'_>) -> (String, El) {
+            let attrs = e.attributes().map(|a| {
+                let a = a.unwrap();
+                let raw = std::str::from_utf8(&a.value).unwrap();
+                let value = quick_xml::escape::unescape(raw).unwrap().into_owned();
+                (String::from_utf8_lossy(a.key.as_ref()).into_owned(), value)
+            });
+            let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+            let el = El {
+                attrs: attrs.collect(),
+                text: String::new(),
+            };
+            ([&path[1..], &[name]].concat().join("/"), el)
+        }
+        let mut reader = Reader::from_reader(xml);
+        let mut els: Vec<(String, El)> = Vec::new();
+        // The open elements, and for each the index of its entry in `els`.
+        let mut path: Vec<String> = Vec::new();
+        let mut open_at: Vec<Option<usize>> = Vec::new();
+        loop {
+            let text = match reader.read_event().unwrap() {
+                Event::Start(e) => {
+                    let at = (!path.is_empty()).then(|| {
+                        els.push(open(&path, &e));
+                        els.len() - 1
+                    });
+                    path.push(String::from_utf8_lossy(e.name().as_ref()).into_owned());
+                    open_at.push(at);
+                    continue;
+                }
+                Event::Empty(e) => {
+                    els.push(open(&path, &e));
+                    continue;
+                }
+                Event::End(_) => {
+                    path.pop();
+                    open_at.pop();
+                    continue;
+                }
+                Event::Text(t) => t.decode().unwrap().into_owned(),
+                Event::CData(t) => t.decode().unwrap().into_owned(),
+                Event::GeneralRef(r) => match r.resolve_char_ref().unwrap() {
+                    Some(c) => c.to_string(),
+                    None => {
+                        let name = r.decode().unwrap();
+                        quick_xml::escape::resolve_predefined_entity(&name)
+                            .unwrap()
+                            .to_owned()
+                    }
+                },
+                Event::Eof => break,
+                _ => continue,
+            };
+            if let Some(Some(at)) = open_at.last() {
+                els[*at].1.text.push_str(&text);
+            }
+        }
+        els
+    }
+
+    /// The `<item>` of `post`, as written.
+    fn item_xml(post: &Post) -> String {
+        let bytes = fragment(&SiteMeta::from_config(&config()), post).unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    /// The `<item>` of `post`, read back.
+    fn item(post: &Post) -> Vec<(String, El)> {
+        read_xml(item_xml(post).as_bytes())
+    }
+
+    pub(in crate::feed) fn all<'a>(els: &'a [(String, El)], path: &str) -> Vec<&'a El> {
+        els.iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, e)| e)
+            .collect()
+    }
+
+    /// The one element at `path`.
+    pub(in crate::feed) fn one<'a>(els: &'a [(String, El)], path: &str) -> &'a El {
+        match all(els, path)[..] {
+            [e] => e,
+            _ => panic!("expected one <{path}> in {els:#?}"),
+        }
+    }
+
+    #[test]
+    fn title() {
+        let item = item(&post("title: 'Tom & Jerry <b>bold</b>'", ""));
+        assert_eq!(one(&item, "title").text, "Tom & Jerry <b>bold</b>");
+    }
+
+    #[test]
+    fn link_is_site_url_plus_permalink() {
+        let item = item(&post("categories: news", ""));
+        let want = "https://example.com/news/2021/12/21/port.html";
+        assert_eq!(one(&item, "link").text, want);
+    }
+
+    #[test]
+    fn default_id_is_the_link_as_a_permalink_guid() {
+        let item = item(&post("", ""));
+        let guid = one(&item, "guid");
+        assert_eq!(guid.text, "https://example.com/2021/12/21/port.html");
+        assert_eq!(guid.text, one(&item, "link").text);
+        // isPermaLink defaults to true (RSS 2.0).
+        assert!(
+            matches!(guid.attr("isPermaLink"), None | Some("true")),
+            "{guid:?}"
+        );
+    }
+
+    #[test]
+    fn front_matter_id_is_a_guid_that_is_not_a_permalink() {
+        let item = item(&post("id: story 42", ""));
+        let guid = one(&item, "guid");
+        assert_eq!(guid.text, "story 42");
+        assert_eq!(guid.attr("isPermaLink"), Some("false"));
+    }
+
+    #[test]
+    fn date_keeps_the_posts_offset() {
+        let item = item(&post("", ""));
+        assert_eq!(
+            one(&item, "pubDate").text,
+            "Tue, 21 Dec 2021 08:10:27 +0800"
+        );
+    }
+
+    #[test]
+    fn updated_has_no_element() {
+        let p = post("updated: 2022-01-05 10:00:00 +0100", "");
+        let xml = item_xml(&p);
+        assert!(!xml.contains("2022"), "{xml}");
+        assert_eq!(
+            one(&item(&p), "pubDate").text,
+            "Tue, 21 Dec 2021 08:10:27 +0800"
+        );
+    }
+
+    #[test]
+    fn summary_is_the_description_as_html() {
+        let item = item(&post("summary: 'Tom & Jerry <b>'", "Body.\n"));
+        // Plain text in the post; RSS descriptions are HTML, so it is HTML-escaped once.
+        assert_eq!(one(&item, "description").text, "Tom &amp; Jerry &lt;b&gt;");
+    }
+
+    #[test]
+    fn content_is_encoded_html_even_with_a_cdata_end_inside() {
+        let item = item(&post("", "<p>a ]]> b &amp; <i>c</i></p>\n"));
+        assert_eq!(
+            one(&item, "content:encoded").text,
+            "<p>a ]]> b &amp; <i>c</i></p>\n"
+        );
+    }
+
+    #[test]
+    fn source_text_is_the_source_name() {
+        let item = item(&post(
+            "source_url: 'http://news.example.cn/a?id=1&b=2'\nsource_name: 厦门日报",
+            "",
+        ));
+        let source = one(&item, "source");
+        assert_eq!(
+            source.attr("url"),
+            Some("http://news.example.cn/a?id=1&b=2")
+        );
+        assert_eq!(source.text, "厦门日报");
+    }
+
+    #[test]
+    fn source_text_falls_back_to_the_sources_host() {
+        let item = item(&post("source_url: 'http://news.example.cn/a?id=1'", ""));
+        let source = one(&item, "source");
+        assert_eq!(source.attr("url"), Some("http://news.example.cn/a?id=1"));
+        assert_eq!(source.text, "news.example.cn");
+    }
+
+    #[test]
+    fn categories_and_tags_are_one_category_each() {
+        let item = item(&post(
+            "categories: [News, 厦门]\ntags: [Rust, Release Notes]",
+            "",
+        ));
+        let terms: Vec<&str> = all(&item, "category")
+            .iter()
+            .map(|c| c.text.as_str())
+            .collect();
+        assert_eq!(terms, ["News", "厦门", "Rust", "Release Notes"]);
+    }
+
+    #[test]
+    fn author_with_an_email_is_the_author_element() {
+        let item = item(&post("author: {name: Ann, email: ann@example.com}", ""));
+        assert_eq!(one(&item, "author").text, "ann@example.com (Ann)");
+        assert!(all(&item, "dc:creator").is_empty(), "{item:#?}");
+    }
+
+    #[test]
+    fn author_without_an_email_is_dc_creator() {
+        let item = item(&post("author: 王小明", ""));
+        assert_eq!(one(&item, "dc:creator").text, "王小明");
+        assert!(all(&item, "author").is_empty(), "{item:#?}");
+        // No author of its own: the site's.
+        let item = self::item(&post("", ""));
+        assert_eq!(one(&item, "dc:creator").text, "Desk Editor");
+    }
+
+    #[test]
+    fn image_is_an_enclosure_with_a_media_type() {
+        let item = item(&post("image: /img/lead.png", ""));
+        let enclosure = one(&item, "enclosure");
+        assert_eq!(
+            enclosure.attr("url"),
+            Some("https://example.com/img/lead.png")
+        );
+        assert_eq!(enclosure.attr("type"), Some("image/png"));
+        assert_eq!(enclosure.attr("length"), Some("0"));
+    }
+
+    #[test]
+    fn feed_self_link_and_term_title() {
+        let meta = SiteMeta::from_config(&config());
+        let posts = [Arc::new(post("tags: Rust", ""))];
+        let listing = Listing::new(posts, chrono::Utc::now(), ListOptions::default());
+        let scope = Scope::Term(TermKind::Tag, "rust".into());
+        let doc = render(&FeedSpec::new(&meta, &listing, &scope, Format::Rss)).unwrap();
+        let feed = feed_rs::parser::parse(&doc[..]).unwrap();
+        assert_eq!(feed.title.unwrap().content, "Harbor News — Rust");
+        let selfs: Vec<&str> = feed
+            .links
+            .iter()
+            .filter(|l| l.rel.as_deref() == Some("self"))
+            .map(|l| l.href.as_str())
+            .collect();
+        assert_eq!(selfs, ["https://example.com/tags/rust/rss.xml"]);
+        // The self link is the `atom:link` (feed-rs does not say which element it read).
+        let channel = read_xml(&doc);
+        let link = one(&channel, "channel/atom:link");
+        assert_eq!(link.attr("rel"), Some("self"));
+        assert_eq!(
+            link.attr("href"),
+            Some("https://example.com/tags/rust/rss.xml")
+        );
+    }
+}
