@@ -34,6 +34,8 @@ use rayon::prelude::*;
 pub struct Report {
     /// Post files added, changed or removed.
     pub files_changed: usize,
+    /// The first few of the posts that changed (paths under the posts root), for the log.
+    pub changed: Vec<PathBuf>,
     /// Posts listed after the publish.
     pub posts: usize,
     /// Documents in the store.
@@ -96,6 +98,9 @@ pub struct Publisher {
 
 /// The archive validators file, under the state directory.
 pub const ARCHIVE_STATE_FILE: &str = "archive-validators.json";
+/// How many changed posts a republish's log line names.
+pub const CHANGED_SHOWN: usize = 3;
+
 /// Where `serve` keeps the post pages' epoch (see [`page_epoch`]).
 pub const PAGE_EPOCH_FILE: &str = "page-epoch";
 
@@ -256,6 +261,12 @@ impl Publisher {
         delta.extend(self.listing.advance(now));
         let mut report = self.republish(delta, started);
         report.files_changed = applied.changed.len();
+        report.changed = applied
+            .changed
+            .iter()
+            .take(CHANGED_SHOWN)
+            .cloned()
+            .collect();
         report.errors = applied.errors;
         report
     }

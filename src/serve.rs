@@ -47,8 +47,18 @@ pub fn log_report(what: &str, r: &Report) {
     for e in &r.sync.errors {
         tracing::error!("{e}");
     }
+    // What changed: the first few posts by name.
+    let names = if r.changed.is_empty() {
+        String::new()
+    } else {
+        let mut shown: Vec<String> = r.changed.iter().map(|p| p.display().to_string()).collect();
+        if r.files_changed > shown.len() {
+            shown.push(format!("{} more", r.files_changed - shown.len()));
+        }
+        format!(" ({})", shown.join(", "))
+    };
     tracing::info!(
-        "{what}: {} files changed, {} documents rendered ({} written, {} removed), {} posts, {} documents served, {:.1} ms",
+        "{what}: {} files changed{names}, {} documents rendered ({} written, {} removed), {} posts, {} documents served, {:.1} ms",
         r.files_changed,
         r.rendered,
         r.sync.written,

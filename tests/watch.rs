@@ -167,7 +167,8 @@ impl Rebuild {
             Some(&head[start..]).filter(|f| !f.is_empty())
         }
         let (before, counts) = line.split_once(": ")?;
-        counts.contains(" files changed, ").then_some(())?;
+        // `N files changed, …` or `N files changed (a.md, b.md, 3 more), …`.
+        counts.contains(" files changed").then_some(())?;
         let number = |label: &str| figure(counts, label)?.parse::<usize>().ok();
         Some(Rebuild {
             // After the log's time and level.
@@ -1189,8 +1190,14 @@ fn each_rebuild_logs_one_line_with_files_documents_and_time() {
     });
     let rebuilds = republished_since(&server, mark);
     assert_eq!(rebuilds.len(), 2, "one line per save: {rebuilds:#?}");
-    for r in &rebuilds {
+    for (r, file) in rebuilds.iter().zip(["a.md", "b.md"]) {
         assert_eq!(r.files_changed, 1, "{}", r.line);
+        // What changed, by name (SPEC §4).
+        assert!(
+            r.line.contains(&format!("files changed ({file})")),
+            "{}",
+            r.line
+        );
         assert!(
             r.rendered > 0 && r.rendered < initial.rendered,
             "documents rendered: {}",
