@@ -52,7 +52,7 @@ from edit_latency import percentile  # noqa: E402
 SERVE_CFG = "[server]\naccess_log = false\ndebounce_ms = 20\n"
 NO_ARCHIVE_CFG = SERVE_CFG + "\n[feeds]\narchive = false\n"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-REPUBLISHED = re.compile(r"republished: (\d+) files changed, (\d+) documents rendered.*, "
+REPUBLISHED = re.compile(r"republished: (\d+) files changed(?: \([^)]*\))?, (\d+) documents rendered.*, "
                          r"([\d.]+) ms\s*$")
 INITIAL = re.compile(r"initial build: .*, ([\d.]+) ms\s*$")
 ATOM_LINK = re.compile(rb"<atom:link\b[^>]*>")
