@@ -3,10 +3,21 @@
 
 Starts `feedsmith serve` (release build) on a temporary copy of a posts directory, on a
 loopback port, then for --seconds runs --connections asyncio HTTP/1.1 keep-alive clients that
-GET random feed documents, while an editor rewrites posts atomically (temp file + rename)
-several times a second. Every response must be a 200 (or 304) whose body is complete (length ==
-Content-Length) and parses (XML well-formed, JSON valid). The server's RSS memory is sampled
-every second; it must stay flat (the last samples within 25 % of the post-warm-up level).
+GET random feed documents and post pages, while an editor rewrites posts atomically (temp file
++ rename) several times a second.
+
+- Post pages (--page-share of the requests) are the `url` of the items of /feed.json and of
+  every category's feed.json, requested by their path on the server's own loopback address
+  (the items carry the configured site URL, https://example.com).
+- --encoded-share of the requests send `Accept-Encoding: gzip` or `Accept-Encoding: br` (half
+  each; br needs the Python `brotli` module, `pip install brotli`, else gzip only). The body is
+  decoded by its `Content-Encoding` (identity is allowed: the server sends the raw bytes when
+  compressing does not pay); any other coding than the one asked for is an error.
+
+Every response must be a 200 with `Vary: Accept-Encoding` whose body is complete (length ==
+Content-Length), decodes, and parses (feeds: XML well-formed, JSON valid; pages: UTF-8 HTML
+from `<!DOCTYPE html>` to `</html>`). The server's RSS memory is sampled every second; it must
+stay flat (the last samples within 25 % of the post-warm-up level).
 
 Prints one line per check and `soak: N passed, M failed`; exits 0 only when all passed.
 Only loopback is ever contacted.
@@ -14,15 +25,23 @@ Only loopback is ever contacted.
 
 import argparse
 import asyncio
+import gzip
 import json
 import os
 import random
 import shutil
 import tempfile
 import time
+import urllib.parse
+import urllib.request
 import xml.etree.ElementTree as ET
 
 from longrun import ROOT, report, start_server, stop_server
+
+try:
+    import brotli
+except ImportError:  # br requests are skipped (said in the summary)
+    brotli = None
 
 
 def rss_kib(pid):
@@ -50,21 +69,47 @@ async def read_response(reader):
     return status, headers, body
 
 
-def parses(path, body):
-    if path.endswith(".json"):
+def parses(kind, path, body):
+    if kind == "page":
+        text = body.decode("utf-8")
+        if not text.lstrip().lower().startswith("<!doctype html") or not text.rstrip().endswith("</html>"):
+            raise ValueError(f"not a whole HTML page ({len(body)} bytes)")
+    elif path.endswith(".json"):
         json.loads(body)
     else:
         ET.fromstring(body)
 
 
-async def client(host, port, paths, deadline, stats):
+def decode(coding, body):
+    """The body's bytes as sent before `coding` was applied."""
+    if coding == "identity":
+        return body
+    if coding == "gzip":
+        return gzip.decompress(body)
+    if coding == "br":
+        return brotli.decompress(body)
+    raise ValueError(f"unexpected Content-Encoding {coding!r}")
+
+
+def pick(feeds, pages, page_share, encodings, encoded_share):
+    """One request: (kind, path, coding asked for)."""
+    if pages and random.random() < page_share:
+        kind, path = "page", random.choice(pages)
+    else:
+        kind, path = "feed", random.choice(feeds)
+    coding = random.choice(encodings) if encodings and random.random() < encoded_share else "identity"
+    return kind, path, coding
+
+
+async def client(host, port, targets, deadline, stats):
     reader = writer = None
     while time.monotonic() < deadline:
+        kind, path, asked = pick(*targets)
         try:
             if writer is None:
                 reader, writer = await asyncio.open_connection(host, port)
-            path = random.choice(paths)
-            writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+            accept = "" if asked == "identity" else f"Accept-Encoding: {asked}\r\n"
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{accept}\r\n".encode())
             await writer.drain()
             status, headers, body = await asyncio.wait_for(read_response(reader), 15)
             if status != 200:
@@ -73,12 +118,21 @@ async def client(host, port, paths, deadline, stats):
             if len(body) != int(headers.get("content-length", "-1")):
                 stats["errors"].append(f"{path}: incomplete body")
                 continue
+            if "accept-encoding" not in headers.get("vary", "").lower():
+                stats["errors"].append(f"{path}: no Vary: Accept-Encoding")
+                continue
+            got = headers.get("content-encoding", "identity").strip().lower()
+            if got not in (asked, "identity"):
+                stats["errors"].append(f"{path}: asked for {asked}, got Content-Encoding {got}")
+                continue
             try:
-                parses(path, body)
-            except Exception as e:  # noqa: BLE001 - any parse failure counts
-                stats["errors"].append(f"{path}: does not parse: {e}")
+                parses(kind, path, decode(got, body))
+            except Exception as e:  # noqa: BLE001 - any decode or parse failure counts
+                stats["errors"].append(f"{path} ({got}): does not decode or parse: {type(e).__name__}: {e}")
                 continue
             stats["ok"] += 1
+            key = f"{kind} {asked}" + ("" if got == asked else f"->{got}")
+            stats["by"][key] = stats["by"].get(key, 0) + 1
         except Exception as e:  # noqa: BLE001
             stats["errors"].append(f"connection: {type(e).__name__}: {e}")
             if writer is not None:
@@ -86,6 +140,20 @@ async def client(host, port, paths, deadline, stats):
             reader = writer = None
     if writer is not None:
         writer.close()
+
+
+def page_paths(port, feed_paths):
+    """The paths of the post pages: item `url`s of the all-posts and category JSON feeds,
+    moved onto the server's own address (only the path and query are kept)."""
+    sources = ["/feed.json"] + sorted(p for p in feed_paths if p.startswith("/categories/") and p.endswith("/feed.json"))
+    pages = []
+    for src in sources:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{src}", timeout=15) as r:
+            items = json.load(r).get("items", [])
+        for item in items:
+            url = urllib.parse.urlsplit(item["url"])
+            pages.append(url.path + (f"?{url.query}" if url.query else ""))
+    return sorted(set(pages))
 
 
 async def editor(posts_dir, deadline, rate, stats):
@@ -129,7 +197,11 @@ def main():
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--connections", type=int, default=200)
     ap.add_argument("--edits-per-second", type=float, default=5)
+    ap.add_argument("--page-share", type=float, default=0.3, help="share of requests for post pages")
+    ap.add_argument("--encoded-share", type=float, default=0.5,
+                    help="share of requests with Accept-Encoding (gzip or br, half each)")
     args = ap.parse_args()
+    encodings = ["gzip", "br"] if brotli is not None else ["gzip"]
 
     work = tempfile.mkdtemp(prefix="feedsmith-soak-")
     checks = []
@@ -144,12 +216,16 @@ def main():
                 if f in ("rss.xml", "atom.xml", "feed.json"):
                     paths.append("/" + os.path.relpath(os.path.join(d, f), os.path.join(work, "feeds")))
         paths = [p.replace(os.sep, "/") for p in paths][:500]
-        stats = {"ok": 0, "errors": [], "edits": 0}
+        pages = page_paths(port, paths)
+        checks.append((bool(pages) or args.page_share == 0,
+                       f"{len(pages)} post pages (from the feeds' item urls), {len(paths)} feeds"))
+        targets = (paths, pages, args.page_share, encodings, args.encoded_share)
+        stats = {"ok": 0, "errors": [], "edits": 0, "by": {}}
         samples = []
         deadline = time.monotonic() + args.seconds
 
         async def run():
-            tasks = [client("127.0.0.1", port, paths, deadline, stats) for _ in range(args.connections)]
+            tasks = [client("127.0.0.1", port, targets, deadline, stats) for _ in range(args.connections)]
             tasks.append(editor(os.path.join(work, "posts"), deadline, args.edits_per_second, stats))
             tasks.append(sampler(server.pid, deadline, samples))
             await asyncio.gather(*tasks)
@@ -161,6 +237,10 @@ def main():
         checks.append((not errors, f"{stats['ok']} complete, parseable responses, {len(errors)} errors "
                        f"({args.connections} connections, {took:.0f} s, {stats['edits']} edits, "
                        f"{stats['ok'] / took:.0f} req/s)" + (f"; first: {errors[0]}" if errors else "")))
+        by = ", ".join(f"{k}: {v}" for k, v in sorted(stats["by"].items()))
+        asked_encoded = sum(v for k, v in stats["by"].items() if " identity" not in k)
+        checks.append((asked_encoded > 0 or args.encoded_share == 0,
+                       f"by kind and coding: {by}" + ("" if brotli else " (br skipped: no brotli module)")))
         alive = server.poll() is None
         checks.append((alive, "server still running after the soak"))
         rss = [s for s in samples if s]
@@ -168,7 +248,8 @@ def main():
             warm = rss[len(rss) // 3]
             tail = max(rss[-3:])
             flat = tail <= warm * 1.25
-            checks.append((flat, f"memory flat: {warm} KiB after warm-up, {tail} KiB at the end, max {max(rss)} KiB"))
+            checks.append((flat, f"memory flat: {rss[0]} KiB at start, {warm} KiB after warm-up, "
+                                 f"{tail} KiB at the end, max {max(rss)} KiB"))
         else:
             checks.append((False, "too few memory samples"))
     finally:
