@@ -29,6 +29,8 @@ const MASS_REMOVAL: usize = 10;
 /// How long removals must pause to count as settled, and the longest wait for that.
 const SETTLE_QUIET: Duration = Duration::from_millis(150);
 const SETTLE_MAX: Duration = Duration::from_secs(5);
+/// How often documents that could not be written to `feeds/` are tried again.
+const RETRY_EVERY: Duration = Duration::from_secs(1);
 /// How often the tree is walked for changes when kernel watches are missing or incomplete.
 const POLL_EVERY: Duration = Duration::from_secs(2);
 /// The longest one burst of file events is gathered before it is published anyway.
@@ -194,6 +196,7 @@ fn publisher_loop(
     let mut poller: Option<watch::Poller> = None;
     let mut degraded = false;
     let mut last_poll = std::time::Instant::now();
+    let mut last_retry = std::time::Instant::now();
     let mut watched_id = dir_identity(&root);
     // A directory that took the posts directory's place but holds no post: the last good
     // set stays published until posts appear in it (see `may_replace`).
@@ -220,6 +223,18 @@ fn publisher_loop(
                     log_report("republished (polled)", &report);
                 }
             }
+        }
+        // Documents that could not be written (disk full, `feeds/` read-only) are tried
+        // again every second, even while edits keep coming.
+        if last_retry.elapsed() >= RETRY_EVERY {
+            let mut publisher = publisher_lock(shared);
+            if publisher.has_unwritten() {
+                let report = publisher.retry_writes();
+                if report.sync.written > 0 {
+                    tracing::info!("{} documents written to disk on retry", report.sync.written);
+                }
+            }
+            last_retry = std::time::Instant::now();
         }
         let next_due = publisher_lock(shared).next_due();
         let wait = if watcher.is_none() {
@@ -356,15 +371,6 @@ fn publisher_loop(
                 if publisher.next_due().is_some_and(|due| due <= Utc::now()) {
                     let report = publisher.tick(Utc::now());
                     log_report("scheduled posts published", &report);
-                }
-                if publisher.has_unwritten() {
-                    let report = publisher.retry_writes();
-                    if report.sync.written > 0 {
-                        tracing::info!(
-                            "{} documents written to disk on retry",
-                            report.sync.written
-                        );
-                    }
                 }
             }
             Err(RecvTimeoutError::Disconnected) => break,
