@@ -4,8 +4,9 @@
     edit_latency.py --posts DIR --base http://127.0.0.1:P --feed '/categories/{cat}/rss.xml' \
                     --edits 50 --tool feedsmith --size 1000 --results RESULTS.jsonl
 
-Candidates are the 40 newest posts (so each one is inside its category feed's 50-item limit,
-for feedsmith and Hugo alike). Each edit: read the post, replace its `title:` line with a unique
+One post is edited every time (as the issue asks: "edit one post 50 times"), picked by --seed
+among the 40 newest (so it is inside its category feed's 50-item limit, for feedsmith and Hugo
+alike). Each edit: read the post, replace its `title:` line with a unique
 ASCII marker, write a hidden `*.tmp` file in the same directory (ignored by both watchers),
 `os.rename` it over the post, and from right after the rename poll GET of the first category's
 feed (keep-alive connection, ~2 ms between requests) until the body contains the marker. The
@@ -85,8 +86,8 @@ def main():
     poller = Poller(a.base)
     lat, polls = [], []
     run_id = f"{os.getpid()}{int(time.time()) % 100000}"
+    _, name, cat = rng.choice(candidates)
     for i in range(a.edits):
-        _, name, cat = rng.choice(candidates)
         path = os.path.join(a.posts, name)
         feed = urllib.parse.quote(a.feed.format(cat=cat))
         marker = f"BENCHMARK{run_id}X{i:04d}"

@@ -49,7 +49,7 @@ if [ "$QUICK" = 1 ]; then
   BUILD_ROUNDS=3; SERVE_ROUNDS=3; WRK_SECONDS=3; FS_EDITS=20; HUGO_EDITS=10
   SCALE_EDITS=10; DEFAULT_SCALE_SIZES="1000 10000"
 else
-  BUILD_ROUNDS=3; SERVE_ROUNDS=3; WRK_SECONDS=10; FS_EDITS=50; HUGO_EDITS=10
+  BUILD_ROUNDS=3; SERVE_ROUNDS=3; WRK_SECONDS=10; FS_EDITS=50; HUGO_EDITS=50
   SCALE_EDITS=20; DEFAULT_SCALE_SIZES="1000 10000 100000"
 fi
 SCALE_SIZES=${SCALE_SIZES:-$DEFAULT_SCALE_SIZES}
@@ -346,7 +346,7 @@ edit_section() {
     stop "$pid"
     rm -rf "$d"
   done
-  note "Edit → served: each edit rewrites one of the 40 newest posts' title line to a unique marker in a hidden \`*.tmp\` file, \`os.rename\`s it over the post, then polls the post's first category feed over HTTP (keep-alive, ~2 ms between requests) until the marker is in the body; the figure is rename → that response. ~200 ms between edits. Servers run one at a time on their own copy of the corpus (Hugo's copy has the converted front matter), renders to memory for Hugo (its default)."
+  note "Edit → served: each edit rewrites the title line of the same post (one of the 40 newest) to a unique marker in a hidden \`*.tmp\` file, \`os.rename\`s it over the post, then polls the post's first category feed over HTTP (keep-alive, ~2 ms between requests) until the marker is in the body; the figure is rename → that response. ~200 ms between edits. Servers run one at a time on their own copy of the corpus (Hugo's copy has the converted front matter), renders to memory for Hugo (its default)."
 }
 
 # ---------------------------------------------------------------- 4. at scale (feedsmith alone)
