@@ -495,9 +495,11 @@ impl Publisher {
             let is_feed = route.ends_with("/rss.xml")
                 || route.ends_with("/atom.xml")
                 || route.ends_with("/feed.json");
-            is_feed.then(|| {
+            let listing = route == feed::OPML_ROUTE || route == feed::INDEX_ROUTE;
+            (is_feed || listing).then(|| {
                 let mut l = format!("<{}>; rel=\"self\"", meta.url(route));
-                if let Some(hub) = &meta.hub {
+                // Only feeds are WebSub topics.
+                if let Some(hub) = meta.hub.as_ref().filter(|_| is_feed) {
                     l.push_str(&format!(", <{hub}>; rel=\"hub\""));
                 }
                 l
