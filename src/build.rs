@@ -75,13 +75,18 @@ impl Build {
             // One format at a time, with that format's item of every post rendered once (a
             // post is in the archives of every scope it belongs to).
             for format in self.meta.formats.clone() {
+                let jobs: Vec<_> = jobs.iter().filter(|j| j.1 == format).cloned().collect();
+                // No archive pages (archives off, or every scope within its limit): no items
+                // to render for them either.
+                if jobs.is_empty() {
+                    continue;
+                }
                 let meta = SiteMeta {
                     formats: vec![format],
                     ..self.meta.clone()
                 };
                 let mut fragments = Fragments::default();
                 fragments.prepare_all(&meta, &self.listing);
-                let jobs: Vec<_> = jobs.iter().filter(|j| j.1 == format).cloned().collect();
                 for batch in jobs.chunks(ARCHIVE_BATCH) {
                     let pages =
                         render::render_archive_jobs(&meta, &self.listing, &fragments, batch);
