@@ -180,7 +180,7 @@ pub fn rewrite(html: &str, base: &Url) -> Result<Rewritten, String> {
     };
     // Character references (`&#x1;`) decode to characters XML cannot carry: remove them too.
     Ok(Rewritten {
-        html: crate::text::clean_text(&out),
+        html: crate::text::clean_owned(out),
         first_paragraph: crate::text::clean_text(&plain_text(raw)),
     })
 }
