@@ -6,7 +6,11 @@ input layout; see src/lib.rs for what each target reads).
   sample posts under posts/ themselves, so they are not copied here).
 - seeds/site/: a config byte, then posts separated by 0xFF bytes.
 - seeds/http/: a method byte, the request target, then header lines (first byte = header).
+  The fixed site it is sent to (HTTP_POSTS in src/lib.rs) has archive pages (limit 3, pages
+  of 2: /archive/1..3/, /categories/x/archive/1..2/, /categories/news/archive/1/, and the CJK
+  tag's /archive/1/) and post pages at their permalinks.
 """
+from urllib.parse import quote
 import pathlib
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -56,7 +60,19 @@ def main():
         b"---\ntitle: two\ndate: 2021-01-01\ntags: rust\n---\ny",
         b"---\ntitle: three\ndate: 2021-01-01\ntags: [RUST, rust]\n---\nz",
     ]))
+    # Enough posts in shared terms that limits 1 and 2 make archive pages in every kind of
+    # scope (site_name in src/lib.rs: posts 2 and 6 are drafts, 3 and 7 future-dated; the
+    # 0x18 bits list them too).
+    archived = [
+        b"---\ntitle: a%d\ndate: 2021-0%d-01\ncategories: [news, x]\ntags: [Rust, \xe5\x8e\xa6\xe9\x97\xa8]\n---\nbody %d\n" % (i, i + 1, i)
+        for i in range(8)
+    ]
+    write("site", "archives-limit1-all", b"\x1a" + sep.join(archived))
+    write("site", "archives-limit2-pretty-prefix", b"\xbb" + sep.join(archived))
+    write("site", "archives-limit2-summary-samples", b"\x07" + sep.join(samples[:4] + archived[:4]))
 
+    tag = quote("厦门日报新闻")
+    cjk_cat = quote("厦门-港口")
     http = {
         "get-rss": b"\x00/rss.xml",
         "head-atom": b"\x01/atom.xml\n\x04gzip, br;q=0.5",
@@ -76,6 +92,26 @@ def main():
         "absolute-form": b"\x00http://example.com/rss.xml?x=1#f",
         "star": b"\x05*",
         "backslash": b"\x00/tags/a%5Cb/rss.xml",
+        # RFC 5005 archive pages (rendered on request).
+        "archive-all-rss": b"\x00/archive/1/rss.xml",
+        "archive-category-atom-gz": b"\x00/categories/x/archive/2/atom.xml\n\x04gzip",
+        "archive-tag-json-head": f"\x01/tags/{tag}/archive/1/feed.json\n\x04br".encode(),
+        "archive-inm": b"\x00/archive/3/atom.xml\n\x00@E",
+        "archive-ims": b"\x00/categories/news/archive/1/rss.xml\n\x01@L",
+        "archive-if-match-gz": b"\x00/archive/2/feed.json\n\x02@G\n\x04gzip",
+        "archive-past-last": b"\x00/archive/4/rss.xml",
+        "archive-zero": b"\x01/categories/x/archive/0/atom.xml",
+        "archive-leading-zero": b"\x00/archive/01/rss.xml",
+        "archive-unknown-scope": b"\x00/places/x/archive/1/rss.xml",
+        "archive-encoded": b"\x00/%61rchive/%31/rss.xml\n\x04zstd",
+        # Post pages (lazy: rendered per request).
+        "page-gz": b"\x00/x/news/2020/03/01/first.html\n\x04gzip",
+        "page-cjk-head-br": f"\x01/news/{cjk_cat}/x/2022/01/05/liangan.html\n\x04br".encode(),
+        "page-index-inm": b"\x00/guides/start/\n\x00@E",
+        "page-zstd-head": b"\x01/shamenribao/2021/12/21/gangkou.html\n\x04zstd;q=1, gzip;q=0.5",
+        "page-if-range": b"\x00/x/2020/04/01/second.html\n\x05bytes=0-5\n\x06@E\n\x02@G\n\x04gzip",
+        "page-ius": b"\x00/x/2024/02/01/conditional-get.html\n\x03Sun, 06 Nov 1994 08:49:37 GMT",
+        "random-route-page": b"\x01@R\x10\n\x00@E\n\x04br",
     }
     for name, data in http.items():
         write("http", name, data)

@@ -11,17 +11,20 @@
 //! - [`check_site`]: up to [`MAX_SITE_POSTS`] posts split at `0xFF` bytes (never part of UTF-8)
 //!   → listing → every document rendered; none fails its check, each parses back (RSS/Atom
 //!   with `feed-rs`, JSON with `serde_json`, OPML with `quick-xml`), and the result does not
-//!   depend on the order the posts were read in.
-//! - [`check_http`]: an arbitrary request head against a small fixed store → no panic, only
-//!   the statuses the server may answer, consistent lengths and bodies, and `route_of` never
-//!   yields a route with `.`/`..` segments or NUL.
+//!   depend on the order the posts were read in. Every RFC 5005 archive page of the site is
+//!   rendered too (each parses back, holds its page's posts, and the pages with the
+//!   subscription document hold every post of a scope exactly once), and every post page
+//!   (non-empty UTF-8, the same bytes each time it is rendered, reachable at its post's path).
+//! - [`check_http`]: an arbitrary request head against a small fixed site, published the way
+//!   `serve` publishes it (lazy post pages in the store, archive pages rendered on request)
+//!   → no panic, only the statuses the server may answer, consistent lengths and bodies, and
+//!   `route_of` never yields a route with `.`/`..` segments or NUL.
 
 use std::io::Read;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use chrono::{DateTime, TimeZone, Utc};
@@ -29,12 +32,14 @@ use feedsmith::config::{Config, ContentMode};
 use feedsmith::feed::{self, SiteMeta};
 use feedsmith::post::body::Markup;
 use feedsmith::post::{parse_post, FileKind, ParseContext, Post};
-use feedsmith::render::{render_site, Rendered};
+use feedsmith::publish::Publisher;
+use feedsmith::render::{self, render_site, Fragments, Rendered};
 use feedsmith::server::conditional::{negotiate, Preconditions};
 use feedsmith::server::handler::{handle, handle_archive, route_of, Handled};
-use feedsmith::server::State;
+use feedsmith::server::{Archives, State};
 use feedsmith::site::{ListOptions, Listing, Scope};
-use feedsmith::store::{Coding, Store};
+use feedsmith::store::{Coding, Document};
+use feedsmith::Format;
 use http_body_util::Full;
 use hyper::body::Body;
 use hyper::header::{HeaderName, HeaderValue};
@@ -221,9 +226,11 @@ pub fn check_site(data: &[u8]) {
     let listing = Listing::new(posts.iter().cloned(), now, opts);
     let rendered = render_site(&meta, &listing);
     check_rendered(&meta, &listing, &rendered);
+    check_post_pages(&meta, &listing);
 
     // The documents are a pure function of the posts, not of the order they were read in.
     let reversed = Listing::new(posts.iter().rev().cloned(), now, opts);
+    check_archives(&meta, &listing, &reversed);
     let again = render_site(&meta, &reversed);
     assert_eq!(
         rendered.docs.keys().collect::<Vec<_>>(),
@@ -237,6 +244,225 @@ pub fn check_site(data: &[u8]) {
             "{route} differs when the posts are read in another order:\n{}\n---\n{}",
             String::from_utf8_lossy(&doc.bytes),
             String::from_utf8_lossy(&other.bytes)
+        );
+    }
+}
+
+/// Every RFC 5005 archive page of the site: rendered without a single fragment (as the first
+/// request after a start renders it) and with every fragment prepared from the listing read in
+/// the other order (as a long-running server splices it) — the same bytes either way, none
+/// failing its check, each parsing back and holding its page's posts; and the archive pages
+/// with the subscription document list every post of a scope exactly once.
+fn check_archives(meta: &SiteMeta, listing: &Listing, reversed: &Listing) {
+    let jobs = render::archive_jobs(meta, listing);
+    assert_eq!(
+        jobs,
+        render::archive_jobs(meta, reversed),
+        "reading the posts in another order gave other archive pages"
+    );
+    let cold = render::render_archive_jobs(meta, listing, &Fragments::default(), &jobs);
+    let mut warm_fragments = Fragments::default();
+    warm_fragments.prepare_all(meta, reversed);
+    let warm = render::render_archive_jobs(meta, reversed, &warm_fragments, &jobs);
+    for (what, r) in [("cold", &cold), ("warm", &warm)] {
+        assert!(
+            r.failures.is_empty(),
+            "archive pages ({what}) failed their check: {:#?}",
+            r.failures
+        );
+        assert_eq!(r.docs.len(), jobs.len(), "archive pages ({what}) missing");
+    }
+    for (route, doc) in &cold.docs {
+        let other = &warm.docs[route];
+        assert!(
+            doc.bytes == other.bytes,
+            "{route} differs between a cold and a warm render / another read order:\n{}\n---\n{}",
+            String::from_utf8_lossy(&doc.bytes),
+            String::from_utf8_lossy(&other.bytes)
+        );
+    }
+    for scope in listing.scopes() {
+        let paging = feed::scope_paging(meta, listing, &scope);
+        assert!(
+            paging.pages == 0 || meta.limit > 0,
+            "{scope:?}: archives with no limit"
+        );
+        for format in &meta.formats {
+            // Every post of the scope in exactly one place: the subscription document or one
+            // archive page.
+            let mut seen: Vec<&Path> = feed::FeedSpec::new(meta, listing, &scope, *format)
+                .items
+                .iter()
+                .map(|p| p.source.as_path())
+                .collect();
+            for page in 1..=paging.pages {
+                let route = feedsmith::archive::route(&scope, page, *format);
+                assert_eq!(
+                    feedsmith::archive::parse_route(&route),
+                    Some((scope.clone(), page, *format)),
+                    "{route} does not read back"
+                );
+                let spec = feed::FeedSpec::archive(meta, listing, &scope, *format, page)
+                    .unwrap_or_else(|| panic!("no spec for {route}"));
+                let (_, take) = paging.page(page).expect("page in range");
+                assert_eq!(spec.items.len(), take, "{route}: posts on the page");
+                seen.extend(spec.items.iter().map(|p| p.source.as_path()));
+                let doc = cold
+                    .docs
+                    .get(&route)
+                    .unwrap_or_else(|| panic!("no archive document at {route}"));
+                check_feed_doc(&route, &doc.bytes, take, &scope);
+                check_archive_links(&route, &doc.bytes, *format, page, paging.pages);
+                let text = std::str::from_utf8(&doc.bytes)
+                    .unwrap_or_else(|e| panic!("{route} is not UTF-8: {e}"));
+                if *format != Format::Json {
+                    assert_xml_text(&route, text);
+                    well_formed(&route, &doc.bytes);
+                }
+            }
+            assert!(
+                feed::FeedSpec::archive(meta, listing, &scope, *format, paging.pages + 1).is_none(),
+                "{scope:?}: an archive page past the last"
+            );
+            let mut sorted = seen.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(
+                sorted.len(),
+                seen.len(),
+                "{scope:?} {format:?}: a post in two documents: {seen:?}"
+            );
+            assert_eq!(
+                seen.len(),
+                listing.scope_len(&scope),
+                "{scope:?} {format:?}: posts missing from the archived feed: {seen:?}"
+            );
+        }
+    }
+}
+
+/// The RFC 5005 links of an archive page: `next_url` in JSON Feed (the next older page), and
+/// `prev-archive`/`next-archive`/`current` links in RSS and Atom.
+fn check_archive_links(route: &str, bytes: &[u8], format: Format, page: usize, pages: usize) {
+    match format {
+        Format::Json => {
+            let v: serde_json::Value = serde_json::from_slice(bytes).expect("checked JSON");
+            assert_eq!(
+                v.get("next_url").is_some(),
+                page > 1,
+                "{route}: next_url on page {page} of {pages}"
+            );
+        }
+        _ => {
+            let rels = feed_level_link_rels(bytes);
+            for (rel, present) in [
+                ("current", true),
+                ("prev-archive", page > 1),
+                ("next-archive", page < pages),
+            ] {
+                assert_eq!(
+                    rels.iter().filter(|r| *r == rel).count(),
+                    usize::from(present),
+                    "{route}: rel={rel} on page {page} of {pages} (links: {rels:?})"
+                );
+            }
+            assert!(
+                feed_level_has(bytes, b"fh:archive"),
+                "{route}: no fh:archive element"
+            );
+        }
+    }
+}
+
+/// The children of the feed-level element (`<channel>` in RSS, `<feed>` in Atom) as
+/// (qualified name, attributes); item content is not looked into.
+fn feed_level_elements(bytes: &[u8]) -> Vec<(Vec<u8>, Vec<(Vec<u8>, String)>)> {
+    use quick_xml::events::{BytesStart, Event};
+    let mut reader = quick_xml::Reader::from_reader(bytes);
+    let mut stack: Vec<Vec<u8>> = Vec::new();
+    let mut out = Vec::new();
+    let record = |e: &BytesStart<'_>, out: &mut Vec<_>| {
+        let attrs = e
+            .attributes()
+            .flatten()
+            .map(|a| {
+                // Raw: the values looked at (`rel`) are plain ASCII tokens.
+                let v = String::from_utf8_lossy(&a.value).into_owned();
+                (a.key.as_ref().to_vec(), v)
+            })
+            .collect();
+        out.push((e.name().as_ref().to_vec(), attrs));
+    };
+    let at_feed_level = |stack: &[Vec<u8>]| {
+        stack.len() <= 2 && matches!(stack.last().map(Vec::as_slice), Some(b"channel" | b"feed"))
+    };
+    while let Ok(event) = reader.read_event() {
+        match event {
+            Event::Start(e) => {
+                if at_feed_level(&stack) {
+                    record(&e, &mut out);
+                }
+                stack.push(e.name().as_ref().to_vec());
+            }
+            Event::Empty(e) if at_feed_level(&stack) => record(&e, &mut out),
+            Event::End(_) => {
+                stack.pop();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The `rel` of every feed-level `<link>`/`<atom:link>`.
+fn feed_level_link_rels(bytes: &[u8]) -> Vec<String> {
+    feed_level_elements(bytes)
+        .into_iter()
+        .filter(|(name, _)| name == b"link" || name == b"atom:link")
+        .filter_map(|(_, attrs)| attrs.into_iter().find(|(k, _)| k == b"rel").map(|(_, v)| v))
+        .collect()
+}
+
+/// Whether the feed-level element has a child named `name`.
+fn feed_level_has(bytes: &[u8], name: &[u8]) -> bool {
+    feed_level_elements(bytes).iter().any(|(n, _)| n == name)
+}
+
+/// Every listed post's page: non-empty UTF-8, the same bytes each time it is rendered (the
+/// store keeps only their hash and renders them again per request), and reachable at the
+/// post's path.
+fn check_post_pages(meta: &SiteMeta, listing: &Listing) {
+    for post in listing.iter() {
+        let route = feedsmith::page::page_route(post);
+        let bytes = feedsmith::page::render(meta, post);
+        assert!(!bytes.is_empty(), "the page of {:?} is empty", post.source);
+        let text = std::str::from_utf8(&bytes)
+            .unwrap_or_else(|e| panic!("the page of {:?} is not UTF-8: {e}", post.source));
+        assert!(
+            text.starts_with("<!DOCTYPE html>") || text.starts_with("<!doctype html>"),
+            "the page of {:?} does not start as HTML: {:?}",
+            post.source,
+            &text[..text.len().min(80)]
+        );
+        assert!(
+            text.trim_end().ends_with("</html>"),
+            "the page of {:?} is cut short",
+            post.source
+        );
+        assert!(
+            feedsmith::page::render(meta, post) == bytes,
+            "the page of {:?} renders to other bytes the second time",
+            post.source
+        );
+        // A reader following the post's link (its path, percent-encoded) reaches the page.
+        let requested = feedsmith::slug::encode_path(&post.path);
+        assert_eq!(
+            route_of(&requested).ok().as_deref(),
+            Some(route.as_str()),
+            "the page of {:?} is at {route:?}, but its path {:?} is requested as {requested:?}",
+            post.source,
+            post.path
         );
     }
 }
@@ -361,9 +587,12 @@ fn well_formed(route: &str, bytes: &[u8]) {
 // http: one request against a fixed store.
 // ---------------------------------------------------------------------------------------------
 
-/// The posts of the fixed store the HTTP target serves: a CJK category and tag (so routes need
-/// percent-decoding), a post with an image and a protocol-relative link, an HTML post.
-const HTTP_POSTS: [(&str, &str); 3] = [
+/// The posts of the fixed site the HTTP target serves: a CJK category and tag (so routes need
+/// percent-decoding), a post with an image and a protocol-relative link, HTML posts, a post
+/// with a permalink ending in `/` (its page is `…/index.html`), and enough posts in the site,
+/// in category `x`, `news` and the CJK tag that they have archive pages (see
+/// [`HTTP_LIMIT`]).
+const HTTP_POSTS: [(&str, &str); 8] = [
     (
         "2021-12-21-gangkou.md",
         "---\ntitle: \"港口吞吐量创新高\"\ndate: 2021-12-21 08:10:27 +0800\n\
@@ -374,67 +603,153 @@ const HTTP_POSTS: [(&str, &str); 3] = [
     (
         "2024-02-01-conditional-get.md",
         "---\ntitle: Conditional GET & ETags\ndate: 2024-02-01T10:00:00Z\n\
-         tags: [http, Rust, rust]\nimage: /img/etag.png\n---\n\
+         categories: x\ntags: [http, Rust, rust]\nimage: /img/etag.png\n---\n\
          A *long* body so that compression pays off. ",
     ),
     (
         "2022-01-05-liangan.html",
-        "---\ntitle: 两岸快件新线路\ndate: 2022-01-05\ncategories: [news, 厦门 港口]\n---\n\
+        "---\ntitle: 两岸快件新线路\ndate: 2022-01-05\ncategories: [news, 厦门 港口, x]\n---\n\
          <p>html <img data-src=\"/a.jpg\" src=\"data:,\"> body</p>",
+    ),
+    (
+        "2020-03-01-first.md",
+        "---\ntitle: \"First <b>&amp;</b> ]]>\"\ndate: 2020-03-01 09:00:00 +0800\n\
+         categories: [x, news]\ntags: 厦门日报新闻\nauthor: {name: Ann, email: ann@example.com}\n---\n\
+         Text with a [link](/relative) and `code`. ",
+    ),
+    (
+        "2020-04-01-second.md",
+        "---\ntitle: Second\ndate: 2020-04-01\ncategories: x\ntags: [http, 厦门日报新闻]\n\
+         source_url: https://origin.example.org/2\nsource_name: Origin\n---\nSecond post. ",
+    ),
+    (
+        "2020-05-01-third.md",
+        "---\ntitle: Getting started\ndate: 2020-05-01T12:00:00Z\ncategories: x\n\
+         permalink: /guides/start/\nupdated: 2021-01-01T00:00:00Z\n---\nA guide. ",
+    ),
+    (
+        "2023-06-01-fourth.md",
+        "---\ntitle: 第四篇\ndate: 2023-06-01 18:30:00 +0800\ncategories: [x, news]\n\
+         tags: [厦门日报新闻, http]\nlang: zh-CN\nexcerpt: 摘要\n---\n第四篇正文。",
+    ),
+    (
+        "2019-01-01-oldest.html",
+        "---\ntitle: The oldest\ndate: 2019-01-01\ncategories: [x, news]\n---\n\
+         <p>The <em>oldest</em> post <video src=\"v.mp4\"></video></p>",
     ),
 ];
 
-/// The fixed store, built once per process, and the state the handler answers from.
+/// The item limit of the fixed site: with archive pages of 2 (half of it, rounded up), its 8
+/// posts make 3 archive pages of the whole site, 2 of category `x` and 1 each of `news` and
+/// the CJK tag.
+pub const HTTP_LIMIT: usize = 3;
+
+/// The fixed site, published once per process, and the state the handler answers from.
 pub struct HttpFixture {
-    pub state: State,
+    /// What the handler reads: the store and, as `serve` sets it, the archive page source.
+    pub state: Arc<State>,
+    /// The publisher behind the store and the archive pages.
+    pub publisher: Arc<Mutex<Publisher>>,
+    /// Every route a document can be served at: the store's (feeds, lists, post pages) and
+    /// every archive page.
     pub routes: Vec<String>,
 }
 
-/// The time every document of the fixed store was last modified.
-pub fn fixture_time() -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+impl HttpFixture {
+    /// The document at `route`: from the store (kept or lazy), else the archive page.
+    pub fn document(&self, route: &str) -> Option<Arc<Document>> {
+        self.state.store.load().document(route).or_else(|| {
+            feedsmith::archive::looks_like_archive(route)
+                .then(|| self.state.archives.get()?.get(route))
+                .flatten()
+        })
+    }
 }
 
-/// The fixed store of the HTTP target.
+/// Archive pages come from the publisher, as in `serve` (whose `ArchivePages` is private).
+struct ArchivePages(Arc<Mutex<Publisher>>);
+
+impl Archives for ArchivePages {
+    fn get(&self, route: &str) -> Option<Arc<Document>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .archive(route)
+    }
+}
+
+/// The fixed site of the HTTP target, published by [`Publisher::start`] from posts written to
+/// a temporary directory (removed again once published: the publisher is never asked to
+/// re-read or write after that).
 pub fn http_fixture() -> &'static HttpFixture {
     static FIXTURE: OnceLock<HttpFixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let (config, opts) = config_of(0);
-        let ctx = feed::parse_context(&config);
-        let meta = SiteMeta::from_config(&config);
+        let dir = std::env::temp_dir().join(format!("feedsmith-fuzz-http-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let posts_dir = dir.join("posts");
         let long_body = "The quick brown fox jumps over the lazy dog. ".repeat(40);
-        let posts: Vec<Arc<Post>> = HTTP_POSTS
-            .iter()
-            .map(|(name, text)| {
-                let text = format!("{text}{long_body}\n");
-                let markup = if name.ends_with(".html") {
-                    Markup::Html
-                } else {
-                    Markup::Markdown
-                };
-                Arc::new(
-                    parse_post(Path::new(name), text.as_bytes(), markup, &ctx)
-                        .unwrap_or_else(|e| panic!("fixture post {name}: {e}")),
-                )
-            })
-            .collect();
-        let listing = Listing::new(posts, fixed_now(), opts);
-        let rendered = render_site(&meta, &listing);
-        assert!(rendered.failures.is_empty(), "{:?}", rendered.failures);
-        let t = fixture_time();
-        let base = meta.base.clone();
-        let store = Store::next(
-            &Store::default(),
-            rendered
-                .docs
-                .into_iter()
-                .map(|(route, doc)| (route, doc, Some(t))),
-            |route| Some(format!("<{base}{route}>; rel=\"self\"")),
-            t,
+        for (name, text) in HTTP_POSTS {
+            let path = posts_dir.join(name);
+            std::fs::create_dir_all(path.parent().expect("a post has a directory"))
+                .expect("temporary posts directory");
+            std::fs::write(&path, format!("{text}{long_body}\n")).expect("fixture post written");
+        }
+        let (mut config, opts) = config_of(0);
+        config.paths.posts = posts_dir;
+        config.paths.output = dir.join("feeds");
+        config.hub.state_dir = dir.join("state");
+        config.feeds.limit = HTTP_LIMIT;
+        config.feeds.archive = true;
+        config.feeds.archive_page = 0;
+        let (publisher, report) = Publisher::start(config, opts, fixed_now(), false);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            report.errors.is_empty() && report.failures.is_empty(),
+            "fixture site: {:?} {:?}",
+            report.errors,
+            report.failures
         );
-        let routes = store.routes().into_iter().map(str::to_owned).collect();
+        assert_eq!(report.posts, HTTP_POSTS.len(), "fixture posts listed");
+        let state = Arc::clone(&publisher.state);
+        let archive_routes: Vec<String> = render::archive_jobs(&publisher.meta, &publisher.listing)
+            .into_iter()
+            .map(|(scope, format, page)| feedsmith::archive::route(&scope, page, format))
+            .collect();
+        let page_routes: Vec<String> = publisher
+            .listing
+            .iter()
+            .map(|p| feedsmith::page::page_route(p))
+            .collect();
+        let publisher = Arc::new(Mutex::new(publisher));
+        // As `serve` does: archive pages only when they are on.
+        assert!(publisher
+            .lock()
+            .expect("fresh lock")
+            .meta
+            .archive_page
+            .is_some());
+        let _ = state
+            .archives
+            .set(Arc::new(ArchivePages(Arc::clone(&publisher))));
+        let store = state.store.load();
+        let mut routes: Vec<String> = store.routes().into_iter().map(str::to_owned).collect();
+        for route in &page_routes {
+            assert!(
+                store.lazy(route).is_some(),
+                "post page {route} is not a lazy document: {routes:?}"
+            );
+        }
+        for r in ["/archive/3/rss.xml", "/categories/x/archive/2/atom.xml"] {
+            assert!(
+                archive_routes.iter().any(|a| a == r),
+                "{r} not in {archive_routes:?}"
+            );
+        }
+        routes.extend(archive_routes);
+        drop(store);
         HttpFixture {
-            state: State::new(store, 300, false),
+            state,
+            publisher,
             routes,
         }
     })
@@ -553,8 +868,9 @@ fn expand(value: &[u8], fixture: &HttpFixture, route: &str) -> Vec<u8> {
     if !value.contains(&b'@') {
         return value.to_vec();
     }
-    let store = fixture.state.store.load();
-    let doc = store.document(route).or_else(|| store.document("/rss.xml"));
+    let doc = fixture
+        .document(route)
+        .or_else(|| fixture.document("/rss.xml"));
     let mut out = Vec::with_capacity(value.len() + 64);
     let mut i = 0;
     while i < value.len() {
@@ -663,10 +979,19 @@ fn check_response<B>(req: &Request<B>, response: Response<Full<Bytes>>, fixture:
             StatusCode::NOT_FOUND,
             StatusCode::METHOD_NOT_ALLOWED,
             StatusCode::PRECONDITION_FAILED,
+            StatusCode::URI_TOO_LONG,
         ]
         .contains(&status),
         "{method} {} answered {status}",
         req.uri()
+    );
+    // 414 exactly when the request-target is longer than the server takes.
+    let target = req.uri().to_string();
+    assert_eq!(
+        status == StatusCode::URI_TOO_LONG,
+        target.len() > feedsmith::server::handler::MAX_PATH_BYTES,
+        "{method} of a {}-byte target answered {status}",
+        target.len()
     );
     // A HEAD answer's body is dropped by hyper; the handler leaves out only a document's (the
     // error texts are tiny), and its Content-Length is then the length GET would get.
@@ -681,6 +1006,14 @@ fn check_response<B>(req: &Request<B>, response: Response<Full<Bytes>>, fixture:
         }
     }
     match status {
+        StatusCode::NOT_FOUND => {
+            if let Ok(route) = route_of(req.uri().path()) {
+                assert!(
+                    fixture.document(&route).is_none(),
+                    "404 for {route}, which is served"
+                );
+            }
+        }
         StatusCode::METHOD_NOT_ALLOWED => {
             assert!(method != Method::GET && method != Method::HEAD);
             assert!(header(&parts, "allow").is_some(), "405 without Allow");
@@ -689,15 +1022,24 @@ fn check_response<B>(req: &Request<B>, response: Response<Full<Bytes>>, fixture:
             assert!(method == Method::GET || method == Method::HEAD);
             let route = route_of(req.uri().path())
                 .unwrap_or_else(|e| panic!("{status} for an unroutable path: {e:?}"));
-            let store = fixture.state.store.load();
-            let doc = store
+            let doc = fixture
                 .document(&route)
-                .unwrap_or_else(|| panic!("{status} for {route}, which is not in the store"));
+                .unwrap_or_else(|| panic!("{status} for {route}, which is not served"));
             let etag = header(&parts, "etag").expect("ETag");
             assert!(doc.matches_etag(etag), "ETag {etag} is not the document's");
             assert_eq!(
                 header(&parts, "last-modified"),
                 doc.last_modified_header.to_str().ok()
+            );
+            // Archive pages carry their own Cache-Control; everything else the server's.
+            let cache_control = doc
+                .cache_control
+                .clone()
+                .unwrap_or_else(|| fixture.state.max_age_header.clone());
+            assert_eq!(
+                header(&parts, "cache-control"),
+                cache_control.to_str().ok(),
+                "Cache-Control of {route}"
             );
             if status == StatusCode::OK {
                 let len: usize = header(&parts, "content-length")
@@ -705,25 +1047,54 @@ fn check_response<B>(req: &Request<B>, response: Response<Full<Bytes>>, fixture:
                     .parse()
                     .expect("Content-Length is a number");
                 assert_eq!(header(&parts, "content-type"), Some(doc.content_type));
+                if doc.content_type.starts_with("text/html") {
+                    assert!(
+                        header(&parts, "content-security-policy").is_some(),
+                        "{route}: HTML without a Content-Security-Policy"
+                    );
+                }
+                // What the document is: kept bytes, or (a post page) rendered again now, which
+                // must be the bytes its ETag was made from.
+                let expected = doc.identity_bytes();
+                assert_eq!(expected.len(), doc.len(), "{route}: length of the document");
+                assert_eq!(
+                    feedsmith::store::content_hash(&expected),
+                    doc.hash,
+                    "{route}: the ETag is not of the bytes served"
+                );
+                let coding = match header(&parts, "content-encoding") {
+                    None => Coding::Identity,
+                    Some("gzip") => Coding::Gzip,
+                    Some("br") => Coding::Brotli,
+                    Some("zstd") => Coding::Zstd,
+                    Some(other) => panic!("unexpected Content-Encoding {other:?}"),
+                };
+                assert!(
+                    doc.matches_etag(&feedsmith::store::etag_for(doc.hash, coding))
+                        && etag == feedsmith::store::etag_for(doc.hash, coding),
+                    "{route}: ETag {etag} is not the one of {coding:?}"
+                );
                 if !head {
-                    let identity = match header(&parts, "content-encoding") {
-                        None => body.clone(),
-                        Some(coding) => decode(coding, &body),
+                    let identity = match coding {
+                        Coding::Identity => body.clone(),
+                        c => decode(c.token(), &body),
                     };
                     assert!(
-                        identity == doc.identity.bytes,
+                        identity == expected,
                         "{route}: the body is not the document"
                     );
-                } else {
-                    let coding = match header(&parts, "content-encoding") {
-                        None => Coding::Identity,
-                        Some("gzip") => Coding::Gzip,
-                        Some("br") => Coding::Brotli,
-                        Some("zstd") => Coding::Zstd,
-                        Some(other) => panic!("unexpected Content-Encoding {other:?}"),
+                    assert_eq!(len, body.len());
+                } else if doc.is_lazy() {
+                    // Rendered and compressed for HEAD as for GET.
+                    let sent = match coding {
+                        Coding::Identity => expected.len(),
+                        c => feedsmith::store::compress(c, &expected)
+                            .map_or(expected.len(), |b| b.len()),
                     };
-                    let expected = doc.encoded(coding).map(|r| r.bytes.len());
-                    assert_eq!(Some(len), expected, "HEAD Content-Length of {route}");
+                    assert_eq!(len, sent, "HEAD Content-Length of {route}");
+                } else {
+                    let sent = doc.encoded(coding).map(|r| r.bytes.len());
+                    assert_eq!(Some(len), sent, "HEAD Content-Length of {route}");
                 }
             }
         }
