@@ -253,8 +253,11 @@ fn feeds_advertise_the_hub_and_themselves() {
     assert!(r.text().contains("hub.mode=subscribe"), "{}", r.text());
     let r = request("HEAD", &server.at("/hub"), &[]);
     assert_eq!(r.status, 200);
-    // A post page has no Link header.
-    assert_eq!(server.get("/index.html").header("link"), None);
+    // The index page names itself but advertises no hub: it is no WebSub topic.
+    assert_eq!(
+        server.get("/index.html").h("link"),
+        format!("<{}>; rel=\"self\"", server.at("/index.html"))
+    );
 }
 
 fn check_link_header(server: &Server, r: &Resp, path: &str) {
