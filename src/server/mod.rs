@@ -57,7 +57,7 @@ pub struct State {
 }
 
 /// Bytes of rendered post pages kept for the next request.
-pub const RENDERED_PAGES_BUDGET: usize = 16 << 20;
+pub const RENDERED_PAGES_BUDGET: usize = 8 << 20;
 
 /// Archive requests handed to blocking threads at once.
 pub const ARCHIVE_CONCURRENCY: usize = 4;
