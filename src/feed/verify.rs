@@ -286,7 +286,11 @@ mod tests {
                     text.push_str(bad);
                     text.push_str(&"\n\t港".repeat((len - at) / 5 + 1));
                     let b = text.as_bytes();
-                    assert_eq!(illegal_xml_char(b), illegal_from(b, 0), "{len} {at} {bad:?}");
+                    assert_eq!(
+                        illegal_xml_char(b),
+                        illegal_from(b, 0),
+                        "{len} {at} {bad:?}"
+                    );
                     assert_eq!(illegal_xml_char(b), Some(at), "{len} {at} {bad:?}");
                 }
             }
