@@ -374,9 +374,12 @@ fn check_archive_links(route: &str, bytes: &[u8], format: Format, page: usize, p
     }
 }
 
+/// An element as (qualified name, attributes as (name, value)).
+type ElementAttrs = (Vec<u8>, Vec<(Vec<u8>, String)>);
+
 /// The children of the feed-level element (`<channel>` in RSS, `<feed>` in Atom) as
 /// (qualified name, attributes); item content is not looked into.
-fn feed_level_elements(bytes: &[u8]) -> Vec<(Vec<u8>, Vec<(Vec<u8>, String)>)> {
+fn feed_level_elements(bytes: &[u8]) -> Vec<ElementAttrs> {
     use quick_xml::events::{BytesStart, Event};
     let mut reader = quick_xml::Reader::from_reader(bytes);
     let mut stack: Vec<Vec<u8>> = Vec::new();
