@@ -212,11 +212,9 @@ mod tests {
     //! wrote it), and the exact value the row promises. The per-feed rows read a whole document
     //! back with `feed-rs`.
 
-    use std::sync::Arc;
-
     use super::*;
-    use crate::feed::rss::tests::{all, config, one, post, read_xml, El};
-    use crate::site::{ListOptions, Listing, Scope, TermKind};
+    use crate::feed::rss::tests::{all, config, one, post, read_xml, term_feed, El};
+    use crate::site::{Scope, TermKind};
 
     /// The `<entry>` of `post`, read back.
     fn entry(post: &Post) -> Vec<(String, El)> {
@@ -365,19 +363,9 @@ mod tests {
 
     #[test]
     fn feed_self_link_and_term_title() {
-        let meta = SiteMeta::from_config(&config());
-        let posts = [Arc::new(post("categories: [港口 News]", ""))];
-        let listing = Listing::new(posts, chrono::Utc::now(), ListOptions::default());
         let scope = Scope::Term(TermKind::Category, "港口-news".into());
-        let doc = render(&FeedSpec::new(&meta, &listing, &scope, Format::Atom)).unwrap();
-        let feed = feed_rs::parser::parse(&doc[..]).unwrap();
-        assert_eq!(feed.title.unwrap().content, "Harbor News — 港口 News");
-        let selfs: Vec<&str> = feed
-            .links
-            .iter()
-            .filter(|l| l.rel.as_deref() == Some("self"))
-            .map(|l| l.href.as_str())
-            .collect();
+        let (_, title, selfs) = term_feed("categories: [港口 News]", scope, Format::Atom);
+        assert_eq!(title, "Harbor News — 港口 News");
         let want = "https://example.com/categories/%E6%B8%AF%E5%8F%A3-news/atom.xml";
         assert_eq!(selfs, [want]);
     }

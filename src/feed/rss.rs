@@ -290,6 +290,28 @@ pub(in crate::feed) mod tests {
         read_xml(item_xml(post).as_bytes())
     }
 
+    /// The whole feed of `scope` in `format` for one post with front matter `front`: its
+    /// bytes, and what feed-rs reads of them (title, self links).
+    pub(in crate::feed) fn term_feed(
+        front: &str,
+        scope: Scope,
+        format: Format,
+    ) -> (Vec<u8>, String, Vec<String>) {
+        let meta = SiteMeta::from_config(&config());
+        let posts = [Arc::new(post(front, ""))];
+        let listing = Listing::new(posts, chrono::Utc::now(), ListOptions::default());
+        let doc =
+            crate::feed::render(&FeedSpec::new(&meta, &listing, &scope, format), format).unwrap();
+        let feed = feed_rs::parser::parse(&doc[..]).unwrap();
+        let selfs = feed
+            .links
+            .iter()
+            .filter(|l| l.rel.as_deref() == Some("self"))
+            .map(|l| l.href.clone())
+            .collect();
+        (doc, feed.title.unwrap().content, selfs)
+    }
+
     pub(in crate::feed) fn all<'a>(els: &'a [(String, El)], path: &str) -> Vec<&'a El> {
         els.iter()
             .filter(|(p, _)| p == path)
@@ -441,19 +463,9 @@ pub(in crate::feed) mod tests {
 
     #[test]
     fn feed_self_link_and_term_title() {
-        let meta = SiteMeta::from_config(&config());
-        let posts = [Arc::new(post("tags: Rust", ""))];
-        let listing = Listing::new(posts, chrono::Utc::now(), ListOptions::default());
         let scope = Scope::Term(TermKind::Tag, "rust".into());
-        let doc = render(&FeedSpec::new(&meta, &listing, &scope, Format::Rss)).unwrap();
-        let feed = feed_rs::parser::parse(&doc[..]).unwrap();
-        assert_eq!(feed.title.unwrap().content, "Harbor News — Rust");
-        let selfs: Vec<&str> = feed
-            .links
-            .iter()
-            .filter(|l| l.rel.as_deref() == Some("self"))
-            .map(|l| l.href.as_str())
-            .collect();
+        let (doc, title, selfs) = term_feed("tags: Rust", scope, Format::Rss);
+        assert_eq!(title, "Harbor News — Rust");
         assert_eq!(selfs, ["https://example.com/tags/rust/rss.xml"]);
         // The self link is the `atom:link` (feed-rs does not say which element it read).
         let channel = read_xml(&doc);
