@@ -45,6 +45,17 @@ fn post(title: &str, date: &str, category: &str, tags: &str) -> String {
     news_post(title, date, category, tags, &format!("Body of {title}.\n"))
 }
 
+/// Alpha and Bravo in category `news`, Charlie in `other`, each with its own tag.
+fn write_three_posts(site: &TempSite) {
+    for (file, title, date, category, tag) in [
+        ("a.md", "Alpha", "2024-03-01 10:00:00 +0000", "news", "t"),
+        ("b.md", "Bravo", "2024-03-02 10:00:00 +0000", "news", "u"),
+        ("c.md", "Charlie", "2024-03-03 10:00:00 +0000", "other", "w"),
+    ] {
+        site.write_post(file, &post(title, date, category, tag));
+    }
+}
+
 /// Every regular file under `dir`, recursively (symbolic links are not followed).
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -351,18 +362,7 @@ fn raw_get(addr: &str, target: &str) -> RawResp {
 #[test]
 fn unwritable_output_is_served_from_memory_and_written_once_possible() {
     let site = TempSite::new();
-    site.write_post(
-        "a.md",
-        &post("Alpha", "2024-03-01 10:00:00 +0000", "news", "t"),
-    );
-    site.write_post(
-        "b.md",
-        &post("Bravo", "2024-03-02 10:00:00 +0000", "news", "u"),
-    );
-    site.write_post(
-        "c.md",
-        &post("Charlie", "2024-03-03 10:00:00 +0000", "other", "w"),
-    );
+    write_three_posts(&site);
     let mut server = serve(&site, "");
     let served_titles = |route: &str| -> Result<Vec<String>, String> {
         let r = server.get(route);
@@ -738,18 +738,7 @@ fn disk_full_keeps_old_files_whole_and_writes_the_new_ones_once_space_is_freed()
             return;
         }
     };
-    site.write_post(
-        "a.md",
-        &post("Alpha", "2024-03-01 10:00:00 +0000", "news", "t"),
-    );
-    site.write_post(
-        "b.md",
-        &post("Bravo", "2024-03-02 10:00:00 +0000", "news", "u"),
-    );
-    site.write_post(
-        "c.md",
-        &post("Charlie", "2024-03-03 10:00:00 +0000", "other", "w"),
-    );
+    write_three_posts(&site);
     let mut server = serve(&site, "");
     let out = site.out();
     let documents = |dir: &Path| -> Vec<PathBuf> {

@@ -50,6 +50,12 @@ fn post_page_last_modified_follows_its_bytes() {
             "<p>Two.</p>\n",
         ),
     );
+    let write_page = |body: &str| {
+        site.write_post(
+            "2021-12-21-page.md",
+            &news_post("Page", "2021-12-21 08:10:27 +0800", "news", "t", body),
+        );
+    };
     let mut server = Server::start(&site, &args);
     let link = |server: &Server, title: &str| -> String {
         let feed: serde_json::Value =
@@ -79,15 +85,9 @@ fn post_page_last_modified_follows_its_bytes() {
 
     // HTTP dates count seconds: let the clock pass the second of lm1.
     std::thread::sleep(Duration::from_millis(1100));
-    site.write_post(
-        "2021-12-21-page.md",
-        &news_post(
-            "Page",
-            "2021-12-21 08:10:27 +0800",
-            "news",
-            "t",
-            "<p>One, edited.</p>\n",
-        ),
+    write_page(
+        "<p>One, edited.</p>
+",
     );
     let (etag2, lm2) = wait_for(
         "the edited page",
@@ -113,15 +113,9 @@ fn post_page_last_modified_follows_its_bytes() {
     // Edited while the server is down: a later Last-Modified after the restart.
     server.stop(Duration::from_secs(15));
     std::thread::sleep(Duration::from_millis(1100));
-    site.write_post(
-        "2021-12-21-page.md",
-        &news_post(
-            "Page",
-            "2021-12-21 08:10:27 +0800",
-            "news",
-            "t",
-            "<p>One, again.</p>\n",
-        ),
+    write_page(
+        "<p>One, again.</p>
+",
     );
     let server = Server::start(&site, &args);
     let (etag3, lm3) = validators(&server, &page);
