@@ -54,6 +54,8 @@ pub struct State {
     pub connections: Arc<Semaphore>,
     /// Post pages rendered for requests (see [`crate::store::RenderedPages`]).
     pub rendered: crate::store::RenderedPages,
+    /// Connections per event loop (see [`serve`]).
+    pub loads: Arc<Loads>,
 }
 
 /// Bytes of rendered post pages kept for the next request.
@@ -81,6 +83,7 @@ impl State {
             archive_permits: Semaphore::new(ARCHIVE_CONCURRENCY),
             connections: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
             rendered: crate::store::RenderedPages::new(RENDERED_PAGES_BUDGET),
+            loads: Arc::new(Loads::default()),
         }
     }
 
@@ -118,8 +121,23 @@ pub async fn serve(
         .max_header_list_size(MAX_HEAD_BYTES as u32);
     let graceful = GracefulShutdown::new();
     let permits = Arc::clone(&state.connections);
+    let me = state.loads.join();
     tokio::pin!(shutdown);
     loop {
+        // Every loop waits on the one listening socket, and whichever wakes first takes the
+        // connection: a burst of connections (a poller, a benchmark) can end up 40/24 on two
+        // loops, and the busier loop's clients then wait longer. A loop ahead of another by
+        // more than one connection lets the others take the next ones — for a few
+        // milliseconds at most, so a loop that cannot accept never stalls the rest.
+        for _ in 0..5 {
+            if !state.loads.ahead(me) {
+                break;
+            }
+            tokio::select! {
+                () = &mut shutdown => return finish(graceful).await,
+                () = tokio::time::sleep(Duration::from_millis(1)) => {}
+            }
+        }
         let permit = tokio::select! {
             () = &mut shutdown => break,
             p = Arc::clone(&permits).acquire_owned() => match p {
@@ -140,6 +158,7 @@ pub async fn serve(
             },
         };
         let _ = stream.set_nodelay(true);
+        let load = state.loads.open(me);
         let state = Arc::clone(&state);
         let served_one = Arc::new(AtomicBool::new(false));
         let svc = service_fn({
@@ -196,6 +215,7 @@ pub async fn serve(
         let conn = builder.serve_connection(TokioIo::new(stream), svc);
         let conn = graceful.watch(conn.into_owned());
         tokio::spawn(async move {
+            let _load = load;
             tokio::pin!(conn);
             // hyper's header read timeout only starts once the protocol is known; a client that
             // sends nothing (or a few bytes) would otherwise hold its permit forever. The first
@@ -213,6 +233,11 @@ pub async fn serve(
         });
     }
     drop(listener);
+    finish(graceful).await
+}
+
+/// Lets the connections in flight finish, for at most [`SHUTDOWN_GRACE`].
+async fn finish(graceful: GracefulShutdown) -> std::io::Result<()> {
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(SHUTDOWN_GRACE) => {
@@ -220,6 +245,57 @@ pub async fn serve(
         }
     }
     Ok(())
+}
+
+/// Open connections per event loop, so that loops sharing one listening socket take turns.
+pub struct Loads {
+    counts: [std::sync::atomic::AtomicUsize; MAX_LOOPS],
+    loops: std::sync::atomic::AtomicUsize,
+}
+
+/// Event loops that keep count of their connections (more share the last count).
+const MAX_LOOPS: usize = 64;
+
+impl Default for Loads {
+    fn default() -> Self {
+        Loads {
+            counts: std::array::from_fn(|_| std::sync::atomic::AtomicUsize::new(0)),
+            loops: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+}
+
+impl Loads {
+    /// A new loop's index.
+    pub fn join(&self) -> usize {
+        self.loops
+            .fetch_add(1, Ordering::Relaxed)
+            .min(MAX_LOOPS - 1)
+    }
+
+    /// Counts a connection of loop `me` until the returned guard drops.
+    pub fn open(self: &Arc<Self>, me: usize) -> OwnedLoad {
+        self.counts[me].fetch_add(1, Ordering::Relaxed);
+        OwnedLoad(Arc::clone(self), me)
+    }
+
+    /// Whether loop `me` has more than one connection more than some other loop.
+    pub fn ahead(&self, me: usize) -> bool {
+        let loops = self.loops.load(Ordering::Relaxed).min(MAX_LOOPS);
+        let mine = self.counts[me].load(Ordering::Relaxed);
+        (0..loops)
+            .filter(|&i| i != me)
+            .any(|i| self.counts[i].load(Ordering::Relaxed) + 1 < mine)
+    }
+}
+
+/// [`Loads::open`]'s guard.
+pub struct OwnedLoad(Arc<Loads>, usize);
+
+impl Drop for OwnedLoad {
+    fn drop(&mut self) {
+        self.0.counts[self.1].fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Serves on `threads` event loops — one single-threaded runtime per core sharing the
@@ -289,5 +365,34 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = term => {}
+    }
+}
+
+#[cfg(test)]
+mod loads_tests {
+    use super::*;
+
+    #[test]
+    fn a_loop_ahead_by_more_than_one_connection_lets_the_others_accept() {
+        let loads = Arc::new(Loads::default());
+        let (a, b) = (loads.join(), loads.join());
+        assert!(!loads.ahead(a) && !loads.ahead(b));
+        let first = loads.open(a);
+        assert!(!loads.ahead(a), "one ahead is even enough");
+        let second = loads.open(a);
+        assert!(loads.ahead(a) && !loads.ahead(b));
+        let other = loads.open(b);
+        assert!(!loads.ahead(a));
+        // Closed connections count no more.
+        drop((first, second));
+        assert!(!loads.ahead(b), "b has one, a none");
+        let again = loads.open(b);
+        assert!(loads.ahead(b));
+        drop((other, again));
+        // A single loop is never ahead of anyone.
+        let alone = Arc::new(Loads::default());
+        let only = alone.join();
+        let _many: Vec<OwnedLoad> = (0..5).map(|_| alone.open(only)).collect();
+        assert!(!alone.ahead(only));
     }
 }
