@@ -20,7 +20,7 @@ pub struct Config {
     pub paths: PathsConfig,
     pub server: ServerConfig,
     pub hub: HubConfig,
-    pub limits: LimitsConfig,
+    pub limits: crate::post::Limits,
 }
 
 /// `[site]`: what the feeds say about the site.
@@ -208,66 +208,22 @@ impl Default for ServerConfig {
     }
 }
 
-/// `[limits]`: what one post may cost. A post over a limit is refused with an error naming
-/// the file and the limit (and the rest of the site is built), so one hostile or runaway file
-/// cannot exhaust memory or disk.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LimitsConfig {
-    /// Largest post file, bytes.
-    pub max_post_bytes: u64,
-    /// Largest front matter block, bytes (YAML is parsed into a tree: it costs many times its
-    /// size in memory).
-    pub max_front_matter_bytes: usize,
-    /// Most categories plus tags on one post (each term is a feed scope).
-    pub max_terms: usize,
-    /// Most bytes of one post's content copied into feeds: content length × the feeds that
-    /// list it (all posts, each of its categories and tags).
-    pub max_feed_bytes_per_post: u64,
-}
-
-impl Default for LimitsConfig {
-    fn default() -> Self {
-        let l = crate::post::Limits::default();
-        LimitsConfig {
-            max_post_bytes: l.max_post_bytes,
-            max_front_matter_bytes: l.max_front_matter_bytes,
-            max_terms: l.max_terms,
-            max_feed_bytes_per_post: l.max_feed_bytes_per_post,
+/// `[limits]`: [`crate::post::Limits`], read as they are (every field has its default).
+fn validate_limits(l: &crate::post::Limits) -> Result<()> {
+    for (key, value) in [
+        ("limits.max_post_bytes", l.max_post_bytes),
+        (
+            "limits.max_front_matter_bytes",
+            l.max_front_matter_bytes as u64,
+        ),
+        ("limits.max_terms", l.max_terms as u64),
+        ("limits.max_feed_bytes_per_post", l.max_feed_bytes_per_post),
+    ] {
+        if value == 0 {
+            bail!("{key}: must be at least 1");
         }
     }
-}
-
-impl LimitsConfig {
-    fn validate(&self) -> Result<()> {
-        for (key, value) in [
-            ("limits.max_post_bytes", self.max_post_bytes),
-            (
-                "limits.max_front_matter_bytes",
-                self.max_front_matter_bytes as u64,
-            ),
-            ("limits.max_terms", self.max_terms as u64),
-            (
-                "limits.max_feed_bytes_per_post",
-                self.max_feed_bytes_per_post,
-            ),
-        ] {
-            if value == 0 {
-                bail!("{key}: must be at least 1");
-            }
-        }
-        Ok(())
-    }
-
-    /// The limits as the post reader applies them.
-    pub fn to_limits(&self) -> crate::post::Limits {
-        crate::post::Limits {
-            max_post_bytes: self.max_post_bytes,
-            max_front_matter_bytes: self.max_front_matter_bytes,
-            max_terms: self.max_terms,
-            max_feed_bytes_per_post: self.max_feed_bytes_per_post,
-        }
-    }
+    Ok(())
 }
 
 /// `[hub]`: the WebSub hub built into `serve` (see `crate::hub`).
@@ -425,7 +381,7 @@ impl Config {
                 crate::post::PERMALINK_STYLES.join(", ")
             );
         }
-        self.limits.validate()?;
+        validate_limits(&self.limits)?;
         if self.site.title.trim().is_empty() {
             bail!("site.title: must not be empty");
         }
@@ -709,7 +665,7 @@ max_age = 60
             (1000, 100, 3)
         );
         assert_eq!(l.max_feed_bytes_per_post, 5000);
-        let d = Config::from_toml("").unwrap().limits.to_limits();
+        let d = Config::from_toml("").unwrap().limits;
         assert_eq!(d, crate::post::Limits::default());
         assert_eq!(d.max_post_bytes, 10 * 1024 * 1024);
     }

@@ -98,7 +98,7 @@ pub fn parse_context(config: &Config) -> ParseContext {
         timezone: config.timezone(),
         permalink: config.site.permalink.clone(),
         compact: false,
-        limits: config.limits.to_limits(),
+        limits: config.limits,
     }
 }
 

@@ -20,7 +20,8 @@ use front_matter::Fields;
 
 /// What one post may cost (`[limits]` in the config): a post over a limit is refused with
 /// an error naming the limit, never read or rendered at any size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Largest post file accepted; a bigger one is reported, not read.
     pub max_post_bytes: u64,
