@@ -128,7 +128,7 @@ pub fn page_epoch(meta: &SiteMeta, ctx: &ParseContext, state_dir: &std::path::Pa
     };
     let hash = format!(
         "{:032x}",
-        xxhash_rust::xxh3::xxh3_128(&page::render(meta, &canary))
+        crate::store::content_hash(&page::render(meta, &canary))
     );
     let path = state_dir.join(PAGE_EPOCH_FILE);
     if let Ok(text) = std::fs::read_to_string(&path) {
@@ -696,17 +696,15 @@ impl Publisher {
                     sources.collect::<Vec<_>>().join(", ")
                 );
             }
-            if let Some(post) = self.page_winner(&route) {
-                if page::is_reserved_route(&route) {
-                    tracing::warn!(
-                        "{}: its permalink {route} is the address of a feed or site document, \
-                         which is served there instead of the post's page",
-                        post.source.display()
-                    );
-                }
-            }
             match self.page_winner(&route) {
                 Some(post) => {
+                    if page::is_reserved_route(&route) {
+                        tracing::warn!(
+                            "{}: its permalink {route} is the address of a feed or site \
+                             document, which is served there instead of the post's page",
+                            post.source.display()
+                        );
+                    }
                     // The page changed when its post's dates say, when its file did, or when
                     // the site's pages did: whichever is latest.
                     let t = system_time(&post.updated.max(post.date).with_timezone(&Utc))

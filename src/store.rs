@@ -107,13 +107,8 @@ impl Lazy {
     /// Renders the bytes and makes the document a request is answered from (compressed forms
     /// computed on first use, as for any document). Its validators are the lazy entry's.
     pub fn materialize(&self) -> Document {
-        let mut doc = Document::new(self.content_type, (self.render)(), self.last_modified, None);
-        // The same bytes the hash was taken from; should a renderer ever differ, the ETag
-        // follows the bytes actually sent.
-        if doc.hash == self.hash {
-            doc.last_modified = self.last_modified;
-        }
-        doc
+        // The ETag is taken from the bytes actually rendered (the same the hash was).
+        Document::new(self.content_type, (self.render)(), self.last_modified, None)
     }
 
     /// The lazy form of `bytes`, rendered again by `render`.
