@@ -35,7 +35,7 @@ use feedsmith::post::{parse_post, FileKind, ParseContext, Post};
 use feedsmith::publish::Publisher;
 use feedsmith::render::{self, render_site, Fragments, Rendered};
 use feedsmith::server::conditional::{negotiate, Preconditions};
-use feedsmith::server::handler::{handle, handle_archive, route_of, Handled};
+use feedsmith::server::handler::{handle, handle_fetched, route_of, Handled};
 use feedsmith::server::{Archives, State};
 use feedsmith::site::{ListOptions, Listing, Scope};
 use feedsmith::store::{Coding, Document};
@@ -845,13 +845,13 @@ pub fn check_http(data: &[u8]) {
 
     let response = match handle(&req, &fixture.state) {
         Handled::Done(response) => response,
-        Handled::Archive(route, archives) => handle_archive(
+        Handled::Archive(route, archives) => handle_fetched(
             &req,
             &fixture.state,
             archives.get(&route),
             std::time::Instant::now(),
         ),
-        Handled::Page(route, lazy, coding) => handle_archive(
+        Handled::Page(route, lazy, coding) => handle_fetched(
             &req,
             &fixture.state,
             Some(feedsmith::server::handler::render_page(

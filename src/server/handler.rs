@@ -136,10 +136,10 @@ pub enum Handled {
     /// Answered.
     Done(Response<Full<Bytes>>),
     /// An archive page the store does not hold: to be fetched from the source (it may block)
-    /// and answered with [`handle_archive`].
+    /// and answered with [`handle_fetched`].
     Archive(String, std::sync::Arc<dyn super::Archives>),
     /// A post page to render (and compress in the coding given) with [`render_page`], which
-    /// may take a while for a long post, then answer with [`handle_archive`].
+    /// may take a while for a long post, then answer with [`handle_fetched`].
     Page(String, crate::store::Lazy, Coding),
 }
 
@@ -281,8 +281,9 @@ fn respond<B>(req: &Request<B>, state: &State) -> Handled {
     }
 }
 
-/// Answers a request for an archive page with the page, or 404 when there is none.
-pub fn handle_archive<B>(
+/// Answers a request whose document was fetched off the event loop (an archive page, a post
+/// page) with it, or 404 when there is none.
+pub fn handle_fetched<B>(
     req: &Request<B>,
     state: &State,
     doc: Option<std::sync::Arc<Document>>,

@@ -193,7 +193,7 @@ pub async fn serve(
                                 .ok()
                                 .flatten();
                             drop(permit);
-                            Ok(handler::handle_archive(&req, &state, doc, started))
+                            Ok(handler::handle_fetched(&req, &state, doc, started))
                         }
                         handler::Handled::Page(route, lazy, coding) => {
                             let started = std::time::Instant::now();
@@ -206,7 +206,7 @@ pub async fn serve(
                             .await
                             .unwrap_or_else(|_| Arc::new(fallback.materialize()));
                             drop(permit);
-                            Ok(handler::handle_archive(&req, &state, Some(doc), started))
+                            Ok(handler::handle_fetched(&req, &state, Some(doc), started))
                         }
                     }
                 }
