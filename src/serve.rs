@@ -202,41 +202,50 @@ fn publisher_loop(
     // set stays published until posts appear in it (see `may_replace`).
     let mut held = false;
     loop {
-        let wants_poll = watcher.as_ref().is_some_and(|w| w.is_polling() || degraded);
+        let wants_poll = watcher.as_ref().is_some_and(|w| w.is_polling() || degraded) && !held;
         if !wants_poll {
             poller = None;
-        } else if !held {
+        }
+        // The walk of a poll runs before the lock is taken: archive requests need it.
+        let polled = poller
+            .as_mut()
+            .filter(|_| last_poll.elapsed() >= POLL_EVERY)
+            .map(watch::Poller::poll);
+        // Housekeeping under one lock: the poller's first snapshot (against the site as read)
+        // or its changes, documents to write again, the next scheduled post.
+        let next_due = {
             let mut publisher = publisher_lock(shared);
-            let due = match poller.as_mut() {
-                None => {
+            let changes = match (wants_poll, poller.is_some()) {
+                (true, false) => {
                     let (p, changes) = watch::Poller::new(&root, drafts, &publisher.site);
                     poller = Some(p);
                     Some(changes)
                 }
-                Some(p) if last_poll.elapsed() >= POLL_EVERY => Some(p.poll()),
-                Some(_) => None,
+                _ => polled,
             };
-            if let Some(changes) = due {
+            if let Some(changes) = changes {
                 last_poll = std::time::Instant::now();
                 if !changes.is_empty() && root.is_dir() {
                     let report = publisher.apply(&changes, Utc::now());
                     log_report("republished (polled)", &report);
                 }
             }
-        }
-        // Documents that could not be written (disk full, `feeds/` read-only) are tried
-        // again every second, even while edits keep coming.
-        if last_retry.elapsed() >= RETRY_EVERY {
-            let mut publisher = publisher_lock(shared);
-            if publisher.has_unwritten() {
-                let report = publisher.retry_writes();
-                if report.sync.written > 0 {
-                    tracing::info!("{} documents written to disk on retry", report.sync.written);
+            // Documents that could not be written (disk full, `feeds/` read-only) are tried
+            // again every second, even while edits keep coming.
+            if last_retry.elapsed() >= RETRY_EVERY {
+                if publisher.has_unwritten() {
+                    let report = publisher.retry_writes();
+                    if report.sync.written > 0 {
+                        tracing::info!(
+                            "{} documents written to disk on retry",
+                            report.sync.written
+                        );
+                    }
                 }
+                last_retry = std::time::Instant::now();
             }
-            last_retry = std::time::Instant::now();
-        }
-        let next_due = publisher_lock(shared).next_due();
+            publisher.next_due()
+        };
         let wait = if watcher.is_none() {
             MISSING_ROOT_POLL
         } else {
