@@ -501,7 +501,8 @@ def run(a, work):
     shutil.rmtree(posts)
     shutil.rmtree(os.path.join(work, "feeds"), ignore_errors=True)
 
-    rec["build"] = cold_builds(a.bin, corpus, work, a.size, a.build_runs, a.build_timeout)
+    if a.build_runs > 0:  # 0: serve memory and edits only (report.py needs the builds)
+        rec["build"] = cold_builds(a.bin, corpus, work, a.size, a.build_runs, a.build_timeout)
     log(f"{a.size}: peak RSS {rec['peak_hwm_kb'] / 1024:.0f} MiB = "
         f"{rec['peak_over_corpus']:.2f}× the corpus")
     with open(a.results, "a") as f:

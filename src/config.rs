@@ -184,6 +184,9 @@ pub struct ServerConfig {
     pub debounce_ms: u64,
     /// How `serve` sees changes under `posts/`.
     pub watch: WatchMode,
+    /// MiB of compressed forms (gzip, br, zstd) kept for reuse; beyond it the forms not read
+    /// lately are dropped and made again when asked for.
+    pub compressed_cache_mb: u64,
 }
 
 /// `server.watch`: kernel file events (falling back to polling when they fail), or polling
@@ -204,6 +207,7 @@ impl Default for ServerConfig {
             access_log: true,
             debounce_ms: 20,
             watch: WatchMode::Auto,
+            compressed_cache_mb: (crate::store::DEFAULT_COMPRESSED_BUDGET >> 20) as u64,
         }
     }
 }
@@ -587,6 +591,9 @@ max_age = 60
         let err = Config::from_toml("[feeds]\nlimit = 5\narchive_page = 6\n").unwrap_err();
         assert!(format!("{err:#}").contains("feeds.archive_page"), "{err:#}");
         assert_eq!(c.server.archive_max_age, 86_400);
+        assert_eq!(c.server.compressed_cache_mb, 32);
+        let c = Config::from_toml("[server]\ncompressed_cache_mb = 0\n").unwrap();
+        assert_eq!(c.server.compressed_cache_mb, 0);
     }
 
     #[test]

@@ -86,6 +86,10 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
             config.paths.posts.display()
         );
     }
+    crate::store::CompressedBudget::set_global(
+        usize::try_from(config.server.compressed_cache_mb.saturating_mul(1 << 20))
+            .unwrap_or(usize::MAX),
+    );
     // Watch first, so nothing written during the initial build is missed.
     let (tx, rx) = mpsc::channel();
     let window = Duration::from_millis(config.server.debounce_ms);

@@ -1,16 +1,19 @@
 //! The store: every published document by route, with the validators the server sends — a
 //! strong `ETag` from the bytes and a `Last-Modified` that moves only when the bytes do — and
-//! its compressed forms, computed once per document version on first request.
+//! its compressed forms, computed on first request and kept while they fit in a byte budget
+//! ([`CompressedBudget`]).
 //!
 //! A store is immutable; a rebuild makes a new one and swaps it in whole (`arc-swap`), so a
 //! request sees the old set or the new set, never a mix. Documents whose bytes did not change
 //! are carried over as the same `Arc`, keeping their `Last-Modified` and compressed bytes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::Write;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use arc_swap::ArcSwapOption;
 use bytes::Bytes;
 use hyper::header::HeaderValue;
 
@@ -192,7 +195,140 @@ impl RenderedPages {
     }
 }
 
-/// One published document./// One published document.
+/// The compressed forms of one document version: each made on first use, and kept while the
+/// process's budget for compressed bytes allows.
+struct Encodings {
+    /// gzip, br, zstd: `Some(None)` once compressing was found not to pay.
+    cells: [ArcSwapOption<Option<Representation>>; 3],
+    /// Set when a kept form is read: the budget passes over a used form once before it drops
+    /// it (second chance), so a feed that is polled stays compressed.
+    used: [AtomicBool; 3],
+    budget: &'static CompressedBudget,
+}
+
+impl Encodings {
+    fn new(budget: &'static CompressedBudget) -> Encodings {
+        Encodings {
+            cells: Default::default(),
+            used: Default::default(),
+            budget,
+        }
+    }
+
+    fn slot(coding: Coding) -> Option<usize> {
+        match coding {
+            Coding::Identity => None,
+            Coding::Gzip => Some(0),
+            Coding::Brotli => Some(1),
+            Coding::Zstd => Some(2),
+        }
+    }
+
+    fn touch(&self, i: usize) {
+        // Read before written: a hot form's flag is already set, and its cache line stays
+        // shared between the event loops.
+        if !self.used[i].load(Ordering::Relaxed) {
+            self.used[i].store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Keeps `form` in cell `i` unless another request got there first (that one is
+    /// returned), and charges it to the budget.
+    fn keep(
+        self: &Arc<Self>,
+        i: usize,
+        form: Arc<Option<Representation>>,
+    ) -> Arc<Option<Representation>> {
+        let prev = self.cells[i].compare_and_swap(&None::<Arc<_>>, Some(Arc::clone(&form)));
+        if let Some(kept) = prev.as_ref() {
+            return Arc::clone(kept);
+        }
+        self.budget.charge(Arc::downgrade(self), i, form_cost(&form));
+        form
+    }
+}
+
+impl Drop for Encodings {
+    fn drop(&mut self) {
+        let held: usize = self
+            .cells
+            .iter()
+            .filter_map(|c| c.load().as_ref().map(|f| form_cost(f)))
+            .sum();
+        self.budget.held.fetch_sub(held, Ordering::Relaxed);
+    }
+}
+
+/// What a kept compressed form costs: its bytes and bookkeeping.
+fn form_cost(form: &Option<Representation>) -> usize {
+    form.as_ref().map_or(0, |r| r.bytes.len()) + 128
+}
+
+/// The byte budget for the compressed forms of every document (by default
+/// [`DEFAULT_COMPRESSED_BUDGET`]; `server.compressed_cache_mb`). A site of 100,000 posts has
+/// thousands of feeds: a reader polling each once would otherwise leave a compressed copy of
+/// every one of them in memory for good. Over budget, the forms made longest ago go first,
+/// except those read since the last pass.
+pub struct CompressedBudget {
+    budget: AtomicUsize,
+    held: AtomicUsize,
+    queue: Mutex<VecDeque<(Weak<Encodings>, usize)>>,
+}
+
+/// 32 MiB: about 1,700 compressed 100 KB feeds.
+pub const DEFAULT_COMPRESSED_BUDGET: usize = 32 << 20;
+
+/// The process's budget, shared by every document.
+static COMPRESSED: CompressedBudget = CompressedBudget::new(DEFAULT_COMPRESSED_BUDGET);
+
+impl CompressedBudget {
+    const fn new(budget: usize) -> CompressedBudget {
+        CompressedBudget {
+            budget: AtomicUsize::new(budget),
+            held: AtomicUsize::new(0),
+            queue: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// Sets the process's budget for compressed forms (bytes).
+    pub fn set_global(bytes: usize) {
+        COMPRESSED.budget.store(bytes, Ordering::Relaxed);
+    }
+
+    /// Compressed bytes held now, process-wide.
+    pub fn held_global() -> usize {
+        COMPRESSED.held.load(Ordering::Relaxed)
+    }
+
+    fn charge(&self, owner: Weak<Encodings>, slot: usize, cost: usize) {
+        self.held.fetch_add(cost, Ordering::Relaxed);
+        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        queue.push_back((owner, slot));
+        // Each entry is looked at most twice (once to clear its flag): the loop ends.
+        let mut looks = 2 * queue.len();
+        while self.held.load(Ordering::Relaxed) > self.budget.load(Ordering::Relaxed) && looks > 0
+        {
+            looks -= 1;
+            let Some((owner, slot)) = queue.pop_front() else {
+                break;
+            };
+            // A document already dropped gave its bytes back (Drop).
+            let Some(enc) = owner.upgrade() else {
+                continue;
+            };
+            if enc.used[slot].swap(false, Ordering::Relaxed) {
+                queue.push_back((owner, slot));
+                continue;
+            }
+            if let Some(form) = enc.cells[slot].swap(None) {
+                self.held.fetch_sub(form_cost(&form), Ordering::Relaxed);
+            }
+            // `enc` may be the last reference: its Drop only touches atomics, not the queue.
+        }
+    }
+}
+
+/// One published document.
 pub struct Document {
     pub content_type: &'static str,
     pub identity: Representation,
@@ -206,10 +342,8 @@ pub struct Document {
     pub link_header: Option<HeaderValue>,
     /// `Cache-Control` when it is not the server's default (archive pages).
     pub cache_control: Option<HeaderValue>,
-    // Boxed: most documents (post pages) never hold one, and an empty cell is then 16 bytes.
-    gzip: OnceLock<Option<Box<Representation>>>,
-    brotli: OnceLock<Option<Box<Representation>>>,
-    zstd: OnceLock<Option<Box<Representation>>>,
+    /// Compressed forms made so far (and still kept).
+    encodings: Arc<Encodings>,
     /// Set for documents whose bytes are not kept (`identity.bytes` is empty): they are
     /// rendered again for each response that needs them, and compressed then.
     lazy: Option<Render>,
@@ -270,9 +404,7 @@ impl Document {
             link_header: link.as_deref().and_then(|l| HeaderValue::from_str(l).ok()),
             link,
             cache_control: None,
-            gzip: OnceLock::new(),
-            brotli: OnceLock::new(),
-            zstd: OnceLock::new(),
+            encodings: Arc::new(Encodings::new(&COMPRESSED)),
             lazy: None,
             len,
         }
@@ -292,9 +424,7 @@ impl Document {
             link: None,
             link_header: None,
             cache_control: None,
-            gzip: OnceLock::new(),
-            brotli: OnceLock::new(),
-            zstd: OnceLock::new(),
+            encodings: Arc::new(Encodings::new(&COMPRESSED)),
             lazy: Some(Arc::clone(&l.render)),
             len: l.len,
         }
@@ -306,11 +436,9 @@ impl Document {
         if self.lazy.is_some() {
             return false;
         }
-        match coding {
-            Coding::Identity => true,
-            Coding::Gzip => self.gzip.get().is_some(),
-            Coding::Brotli => self.brotli.get().is_some(),
-            Coding::Zstd => self.zstd.get().is_some(),
+        match Encodings::slot(coding) {
+            None => true,
+            Some(i) => self.encodings.cells[i].load().is_some(),
         }
     }
 
@@ -350,7 +478,7 @@ impl Document {
             return (coding, header);
         }
         match self.encoded(coding) {
-            Some(rep) => (coding, rep.etag_header.clone()),
+            Some(rep) => (coding, rep.etag_header),
             None => (Coding::Identity, self.identity.etag_header.clone()),
         }
     }
@@ -367,7 +495,7 @@ impl Document {
             }
             None => self
                 .encoded(coding)
-                .map_or_else(|| self.identity.bytes.clone(), |rep| rep.bytes.clone()),
+                .map_or_else(|| self.identity.bytes.clone(), |rep| rep.bytes),
         }
     }
 
@@ -377,29 +505,27 @@ impl Document {
         self
     }
 
-    /// The representation in `coding`, compressing on first use. `None` when compressing does
-    /// not make it smaller (the identity is sent instead).
-    pub fn encoded(&self, coding: Coding) -> Option<&Representation> {
+    /// The representation in `coding`, compressing on first use (or again, once the budget
+    /// for compressed bytes let it go). `None` when compressing does not make it smaller (the
+    /// identity is sent instead).
+    pub fn encoded(&self, coding: Coding) -> Option<Representation> {
         if self.lazy.is_some() {
             return None;
         }
-        let cell = match coding {
-            Coding::Identity => return Some(&self.identity),
-            Coding::Gzip => &self.gzip,
-            Coding::Brotli => &self.brotli,
-            Coding::Zstd => &self.zstd,
+        let Some(i) = Encodings::slot(coding) else {
+            return Some(self.identity.clone());
         };
-        cell.get_or_init(|| {
-            let raw = &self.identity.bytes;
-            let bytes = compress(coding, raw).ok()?;
-            (bytes.len() < raw.len()).then(|| {
-                Box::new(Representation::new(
-                    Bytes::from(bytes),
-                    etag_for(self.hash, coding),
-                ))
-            })
-        })
-        .as_deref()
+        let cell = &self.encodings.cells[i];
+        if let Some(form) = cell.load().as_ref() {
+            self.encodings.touch(i);
+            return form.as_ref().clone();
+        }
+        let raw = &self.identity.bytes;
+        let form = compress(coding, raw)
+            .ok()
+            .filter(|bytes| bytes.len() < raw.len())
+            .map(|bytes| Representation::new(Bytes::from(bytes), etag_for(self.hash, coding)));
+        self.encodings.keep(i, Arc::new(form)).as_ref().clone()
     }
 
     /// True when `tag` (opaque part, quotes included) is this version's ETag in `coding`: the
@@ -790,6 +916,63 @@ mod tests {
             SystemTime::now(),
         );
         assert!(next.document("/p.html").is_none() && next.is_empty());
+    }
+
+    /// A document whose compressed forms are charged to `budget` instead of the process's.
+    fn doc_in(budget: &'static CompressedBudget, text: &str) -> Document {
+        let mut d = Document::new("text/xml", Bytes::from(text.to_owned()), UNIX_EPOCH, None);
+        d.encodings = Arc::new(Encodings::new(budget));
+        d
+    }
+
+    #[test]
+    fn compressed_forms_stay_within_their_budget() {
+        let budget: &'static CompressedBudget = Box::leak(Box::new(CompressedBudget::new(0)));
+        let text = |n: usize| format!("<item>{n}</item>").repeat(2000);
+        let docs: Vec<Document> = (0..6).map(|n| doc_in(budget, &text(n))).collect();
+        let one = form_cost(&Some(docs[0].encoded(Coding::Gzip).unwrap()));
+        // Room for three forms (the first one, made with a zero budget, was let go at once).
+        assert!(!docs[0].is_ready(Coding::Gzip));
+        budget.budget.store(3 * one + one / 2, Ordering::Relaxed);
+        for d in &docs {
+            assert!(d.encoded(Coding::Gzip).is_some());
+            assert!(budget.held.load(Ordering::Relaxed) <= 3 * one + one / 2);
+        }
+        let ready: Vec<bool> = docs.iter().map(|d| d.is_ready(Coding::Gzip)).collect();
+        assert_eq!(ready, [false, false, false, true, true, true]);
+        // A form made again is the same bytes.
+        let again = docs[0].encoded(Coding::Gzip).unwrap();
+        let mut out = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(&again.bytes[..]),
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out, text(0));
+        // Dropped documents give their bytes back.
+        drop(docs);
+        assert_eq!(budget.held.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_compressed_form_read_again_is_kept_longer() {
+        let budget: &'static CompressedBudget = Box::leak(Box::new(CompressedBudget::new(0)));
+        let text = |n: usize| format!("<entry>{n}</entry>").repeat(2000);
+        let docs: Vec<Document> = (0..4).map(|n| doc_in(budget, &text(n))).collect();
+        let one = form_cost(&Some(docs[0].encoded(Coding::Gzip).unwrap()));
+        budget.budget.store(2 * one + one / 2, Ordering::Relaxed);
+        let hot = &docs[1];
+        hot.encoded(Coding::Gzip);
+        docs[2].encoded(Coding::Gzip);
+        // Polled again: the next form to come in drops docs[2], not the older hot one.
+        hot.encoded(Coding::Gzip);
+        docs[3].encoded(Coding::Gzip);
+        assert!(hot.is_ready(Coding::Gzip));
+        assert!(!docs[2].is_ready(Coding::Gzip));
+        assert!(docs[3].is_ready(Coding::Gzip));
+        // Each coding is a form of its own, read or not on its own.
+        hot.encoded(Coding::Zstd);
+        assert!(hot.is_ready(Coding::Zstd) && !docs[3].is_ready(Coding::Gzip));
     }
 
     #[test]

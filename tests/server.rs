@@ -763,9 +763,22 @@ fn head_is_get_without_the_body() {
 #[test]
 fn compression_by_accept_encoding() {
     let site = site();
-    let server = Server::start(&site, &[]);
+    check_compression(&Server::start(&site, &[]));
+}
+
+/// With no room kept for compressed forms, each is made again for every response: the same
+/// bytes, the same ETag, revalidated the same way.
+#[test]
+fn compression_without_a_cache_of_compressed_forms() {
+    let site = site();
+    let config = site.root().join("nocache.toml");
+    std::fs::write(&config, "[server]\ncompressed_cache_mb = 0\n").unwrap();
+    check_compression(&Server::start(&site, &["--config", config.to_str().unwrap()]));
+}
+
+fn check_compression(server: &Server) {
     let mut paths: Vec<String> = documents().iter().map(|(p, _)| (*p).to_owned()).collect();
-    paths.extend(post_page_paths(&server));
+    paths.extend(post_page_paths(server));
     for path in &paths {
         let url = server.at(path);
         let id = get(&url, &[]);

@@ -851,6 +851,10 @@ pub fn check_http(data: &[u8]) {
             archives.get(&route),
             std::time::Instant::now(),
         ),
+        Handled::Compress(doc, coding) => {
+            let _ = doc.encoded(coding);
+            handle_fetched(&req, &fixture.state, Some(doc), std::time::Instant::now())
+        }
         Handled::Page(route, lazy, coding) => handle_fetched(
             &req,
             &fixture.state,

@@ -141,6 +141,10 @@ pub enum Handled {
     /// A post page to render (and compress in the coding given) with [`render_page`], which
     /// may take a while for a long post, then answer with [`handle_fetched`].
     Page(String, crate::store::Lazy, Coding),
+    /// A document whose form in the coding given is not at hand: to compress (with
+    /// [`Document::encoded`], which keeps it) off the event loop, then answer with
+    /// [`handle_fetched`].
+    Compress(std::sync::Arc<Document>, Coding),
 }
 
 /// The access log line of a request: method, path, status, body bytes, microseconds.
@@ -247,6 +251,12 @@ fn respond<B>(req: &Request<B>, state: &State) -> Handled {
     };
     let store = state.store.load();
     if let Some(doc) = store.get(&route) {
+        // Compressing a large feed takes milliseconds: not on the event loop. Even a 304 or a
+        // HEAD needs the form, to know whether compressing pays (its ETag, its length).
+        let coding = choose_coding(req.headers());
+        if !doc.is_ready(coding) {
+            return Handled::Compress(std::sync::Arc::clone(doc), coding);
+        }
         return Handled::Done(respond_with(req, state, doc));
     }
     if let Some(lazy) = store.lazy(&route) {

@@ -208,6 +208,14 @@ pub async fn serve(
                             drop(permit);
                             Ok(handler::handle_fetched(&req, &state, Some(doc), started))
                         }
+                        handler::Handled::Compress(doc, coding) => {
+                            let started = std::time::Instant::now();
+                            let permit = state.archive_permits.acquire().await.ok();
+                            let kept = Arc::clone(&doc);
+                            let _ = tokio::task::spawn_blocking(move || kept.encoded(coding)).await;
+                            drop(permit);
+                            Ok(handler::handle_fetched(&req, &state, Some(doc), started))
+                        }
                     }
                 }
             }
