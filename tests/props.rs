@@ -132,6 +132,9 @@ fn config() -> Config {
     c.site.url = Some("https://example.com".to_owned());
     c.site.title = "Prop Site".to_owned();
     c.feeds.limit = 0;
+    // Long titles of escaped controls can make more YAML than the default 256 KiB front-matter
+    // limit (a refusal tested elsewhere): these properties are about rendering.
+    c.limits.max_front_matter_bytes = 64 << 20;
     c
 }
 
