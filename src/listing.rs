@@ -429,6 +429,7 @@ mod tests {
             timezone: FixedOffset::east_opt(0).unwrap(),
             permalink: crate::config::DEFAULT_PERMALINK.to_owned(),
             compact: false,
+            dict: None,
             limits: crate::post::Limits::default(),
         };
         let text =

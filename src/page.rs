@@ -44,11 +44,12 @@ pub fn render(meta: &SiteMeta, post: &Post) -> Vec<u8> {
     let title = format!("{} — {}", text(&post.title), text(&meta.title));
     crate::feed::html_head(&mut h, lang, &title);
     let _ = writeln!(h, "<link rel=\"canonical\" href=\"{}\">", attr(&post.url));
-    if !post.summary.is_empty() {
+    let (content, summary) = post.content_html.both();
+    if !summary.is_empty() {
         let _ = writeln!(
             h,
             "<meta name=\"description\" content=\"{}\">",
-            attr(&post.summary)
+            attr(&summary)
         );
     }
     // Autodiscovery: the site's feeds, then the feeds of the post's own categories and tags.
@@ -87,7 +88,7 @@ pub fn render(meta: &SiteMeta, post: &Post) -> Vec<u8> {
             .map(|a| format!(" · {}", text(&a.name)))
             .unwrap_or_default()
     );
-    h.push_str(&post.content_html.get());
+    h.push_str(&content);
     h.push_str("\n</article>\n");
     if let Some(src) = &post.source_link {
         let name = post

@@ -173,7 +173,7 @@ impl Publisher {
     ) -> (Publisher, Report) {
         let started = Instant::now();
         // The server holds every post for as long as it runs: content compressed.
-        let ctx = ParseContext {
+        let mut ctx = ParseContext {
             compact: true,
             ..feed::parse_context(&config)
         };
@@ -181,7 +181,7 @@ impl Publisher {
         meta.hub = hub.as_ref().map(|h| h.url().to_owned());
         let state =
             Arc::new(State::new(Store::default(), config.server.max_age, access_log).with_hub(hub));
-        let site = Site::load(&config.paths.posts, &ctx, opts.drafts);
+        let site = Site::load_compact(&config.paths.posts, &mut ctx, opts.drafts);
         let listing = site.listing(now, opts);
         // No fragments first: each document renders its items, and the fragments kept for
         // the next republish are taken from the documents (so they never exist twice).

@@ -163,16 +163,55 @@ fn io_reason(e: &walkdir::Error) -> String {
         .map_or_else(|| e.to_string(), std::string::ToString::to_string)
 }
 
+/// Sites with fewer posts keep content compressed without a dictionary (it would not pay for
+/// the time it takes to train).
+pub const DICT_MIN_POSTS: usize = 2000;
+/// How many posts a dictionary is trained on.
+const DICT_SAMPLES: usize = 1000;
+
 impl Site {
     /// Reads every post under `root` (parsing in parallel).
     pub fn load(root: &Path, ctx: &ParseContext, drafts: bool) -> Site {
-        let started = std::time::Instant::now();
         let (files, walk_errors) = discover(root, drafts);
-        tracing::debug!(
-            "walked {} post files in {:?}",
-            files.len(),
-            started.elapsed()
-        );
+        Site::read(root, ctx, files, walk_errors)
+    }
+
+    /// [`Site::load`] for a server that keeps content compressed (`ctx.compact`): a site of
+    /// [`DICT_MIN_POSTS`] posts or more first gets a compression dictionary trained on a
+    /// sample of its posts, set in `ctx` for every post read with it from now on.
+    pub fn load_compact(root: &Path, ctx: &mut ParseContext, drafts: bool) -> Site {
+        let (files, walk_errors) = discover(root, drafts);
+        if ctx.compact && files.len() >= DICT_MIN_POSTS {
+            let started = std::time::Instant::now();
+            // Evenly spread over the files (walked in name order): old and new posts alike.
+            let step = files.len() / DICT_SAMPLES;
+            let samples: Vec<Vec<u8>> = files
+                .par_iter()
+                .step_by(step.max(1))
+                .filter_map(|rel| post::read_post(root, rel, ctx).ok())
+                .map(|p| post::ContentDict::sample(&p))
+                .collect();
+            ctx.dict = post::ContentDict::train(&samples).map(Arc::new);
+            tracing::debug!(
+                "content dictionary from {} posts in {:?}: {}",
+                samples.len(),
+                started.elapsed(),
+                if ctx.dict.is_some() {
+                    "trained"
+                } else {
+                    "none"
+                }
+            );
+        }
+        Site::read(root, ctx, files, walk_errors)
+    }
+
+    fn read(
+        root: &Path,
+        ctx: &ParseContext,
+        files: Vec<PathBuf>,
+        walk_errors: Vec<PostError>,
+    ) -> Site {
         let results: Vec<(PathBuf, Result<Post, PostError>)> = files
             .into_par_iter()
             .map(|rel| {

@@ -243,7 +243,8 @@ impl Encodings {
         if let Some(kept) = prev.as_ref() {
             return Arc::clone(kept);
         }
-        self.budget.charge(Arc::downgrade(self), i, form_cost(&form));
+        self.budget
+            .charge(Arc::downgrade(self), i, form_cost(&form));
         form
     }
 }
@@ -306,8 +307,7 @@ impl CompressedBudget {
         queue.push_back((owner, slot));
         // Each entry is looked at most twice (once to clear its flag): the loop ends.
         let mut looks = 2 * queue.len();
-        while self.held.load(Ordering::Relaxed) > self.budget.load(Ordering::Relaxed) && looks > 0
-        {
+        while self.held.load(Ordering::Relaxed) > self.budget.load(Ordering::Relaxed) && looks > 0 {
             looks -= 1;
             let Some((owner, slot)) = queue.pop_front() else {
                 break;

@@ -251,7 +251,7 @@ fn check(input: &Input) -> Result<(), TestCaseError> {
         .map(|t| xml_clean(t))
         .collect();
     // The summary (derived or given) is whitespace-collapsed text; documents carry it cleaned.
-    let summary = xml_clean(&post.summary);
+    let summary = xml_clean(&post.summary());
     // A conforming XML parser reads a literal CR as LF.
     let xml_title = eol_normalized(&title);
     let all_terms: Vec<String> = categories.iter().chain(&tags).cloned().collect();

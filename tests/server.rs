@@ -773,7 +773,10 @@ fn compression_without_a_cache_of_compressed_forms() {
     let site = site();
     let config = site.root().join("nocache.toml");
     std::fs::write(&config, "[server]\ncompressed_cache_mb = 0\n").unwrap();
-    check_compression(&Server::start(&site, &["--config", config.to_str().unwrap()]));
+    check_compression(&Server::start(
+        &site,
+        &["--config", config.to_str().unwrap()],
+    ));
 }
 
 fn check_compression(server: &Server) {
@@ -1949,4 +1952,140 @@ fn last_modified_is_never_in_the_future() {
         );
         assert_eq!(nm.status, 304, "{path}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A large site: content kept compressed with a dictionary trained on its own posts
+
+/// `serve` keeps every post's content compressed, and for a site of 2,000 posts or more with
+/// a dictionary trained on a sample of them: what it publishes must be byte for byte what
+/// `build` (which keeps content as it is) writes, and so must a post added while it serves.
+#[test]
+fn a_large_site_served_with_a_content_dictionary_gives_the_bytes_build_writes() {
+    let site = TempSite::new();
+    let places = [
+        "港口",
+        "社区",
+        "地铁三号线",
+        "鼓浪屿景区",
+        "harbour",
+        "old town",
+    ];
+    let acts = ["加快推进", "持续优化", "opened", "全面提升", "reported on"];
+    let body = |n: usize| {
+        (0..6)
+            .map(|i| {
+                format!(
+                    "{}{}了第{n}号项目的第{i}阶段，涉及金额约{}亿元。See [the report](/r/{n}/{i}).\n\n",
+                    places[(n + i) % places.len()],
+                    acts[(n * 7 + i) % acts.len()],
+                    (n * 31 + i) % 97
+                )
+            })
+            .collect::<String>()
+    };
+    for n in 0..2000 {
+        let date = format!(
+            "2024-{:02}-{:02} 08:{:02}:00 +0800",
+            1 + n % 12,
+            1 + n % 28,
+            n % 60
+        );
+        site.write_post(
+            &format!("2024-{n:04}.md"),
+            &news_post(
+                &format!("第{n}号项目 report {n}"),
+                &date,
+                ["port", "city", "metro"][n % 3],
+                &format!("t{} t{}", n % 7, n % 11),
+                &body(n),
+            ),
+        );
+    }
+    let config = site.root().join("nohub.toml");
+    std::fs::write(&config, "[hub]\nenabled = false\n").unwrap();
+    let config = config.to_str().unwrap();
+    let out = site.build(&["--config", config]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let built = site.root().join("built");
+    std::fs::rename(site.out(), &built).unwrap();
+
+    let server = Server::start_with_env(
+        &site,
+        &["--config", config, "--url", "https://example.com"],
+        &[("RUST_LOG", Some("feedsmith=debug"))],
+    );
+    let log = server.stderr();
+    assert!(
+        log.contains("content dictionary from") && log.contains("trained"),
+        "no dictionary trained:\n{log}"
+    );
+    let files = |dir: &std::path::Path| -> BTreeMap<String, Vec<u8>> {
+        walkdir::WalkDir::new(dir)
+            .into_iter()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_type().is_file())
+            .map(|e| {
+                let rel = e.path().strip_prefix(dir).unwrap().display().to_string();
+                (rel, std::fs::read(e.path()).unwrap())
+            })
+            .collect()
+    };
+    let (want, got) = (files(&built), files(&site.out()));
+    // Archive pages are not written by `serve` but rendered when asked, from the posts'
+    // compressed content: asked for here, every one of them.
+    let (archives, written): (Vec<_>, Vec<_>) =
+        want.iter().partition(|(rel, _)| rel.contains("archive/"));
+    assert!(archives.len() > 100 && written.len() > 30);
+    assert_eq!(
+        written.iter().map(|(rel, _)| *rel).collect::<Vec<_>>(),
+        got.keys().collect::<Vec<_>>()
+    );
+    for (rel, bytes) in &written {
+        assert!(got[*rel] == **bytes, "feeds/{rel} differs from build's");
+    }
+    for (rel, bytes) in &archives {
+        let r = get(&server.at(&format!("/{rel}")), &[]);
+        assert_eq!(r.status, 200, "/{rel}");
+        assert!(r.body == **bytes, "/{rel} differs from build's feeds/{rel}");
+    }
+    let rss = get(&server.at("/rss.xml"), &[]);
+    assert_eq!(rss.body, want["rss.xml"]);
+
+    // A post added now is compressed with the same dictionary; build agrees on it too.
+    site.write_post(
+        "2025-new.md",
+        &news_post(
+            "新项目",
+            "2025-01-01 08:00:00 +0800",
+            "port",
+            "t1",
+            &body(4242),
+        ),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let fresh = loop {
+        let r = get(&server.at("/feed.json"), &[]);
+        if String::from_utf8_lossy(&r.body).contains("新项目") {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "the new post was not published");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = site.build(&["--config", config]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(
+        fresh.body,
+        std::fs::read(site.out().join("feed.json")).unwrap()
+    );
+    let feed: serde_json::Value = serde_json::from_slice(&fresh.body).unwrap();
+    let url = feed["items"][0]["url"].as_str().unwrap();
+    assert!(url.starts_with("https://example.com/"), "{url}");
+    let path = &url["https://example.com".len()..];
+    let page = String::from_utf8(get(&server.at(path), &[]).body).unwrap();
+    assert!(page.contains("第4242号项目的第0阶段"), "{page}");
+    assert!(
+        page.contains("<meta name=\"description\" content=\""),
+        "{page}"
+    );
 }

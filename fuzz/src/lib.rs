@@ -132,7 +132,7 @@ pub fn check_post(data: &[u8]) {
 /// What every parsed post must satisfy.
 fn check_parsed(post: &Post, ctx: &ParseContext) {
     assert_xml_text("title", &post.title);
-    assert_xml_text("summary", &post.summary);
+    assert_xml_text("summary", &post.summary());
     assert_xml_text("content_html", &post.content_html.get());
     assert_xml_text("id", &post.id);
     assert_xml_text("path", &post.path);

@@ -177,7 +177,8 @@ fn entry(meta: &SiteMeta, post: &Post) -> Entry {
             ..Default::default()
         });
     }
-    let mut summary = Text::plain(post.summary.clone());
+    let (content, summary) = post.content_html.both();
+    let mut summary = Text::plain(summary.into_owned());
     summary.lang = post.lang.clone();
     Entry {
         title: Text::plain(post.title.clone()),
@@ -195,7 +196,7 @@ fn entry(meta: &SiteMeta, post: &Post) -> Entry {
         links,
         summary: Some(summary).filter(|s| !s.value.is_empty()),
         content: meta.full_content().then(|| Content {
-            value: Some(post.content_html.get().into_owned()),
+            value: Some(content.into_owned()),
             content_type: Some("html".into()),
             lang: post.lang.clone(),
             base: None,

@@ -54,9 +54,9 @@ struct JsonItem<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     content_html: Option<std::borrow::Cow<'a, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    content_text: Option<&'a str>,
+    content_text: Option<std::borrow::Cow<'a, str>>,
     #[serde(skip_serializing_if = "str::is_empty")]
-    summary: &'a str,
+    summary: std::borrow::Cow<'a, str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     image: Option<&'a str>,
     date_published: String,
@@ -149,15 +149,16 @@ fn item<'a>(meta: &'a SiteMeta, post: &'a Post) -> JsonItem<'a> {
         }
     }
     let full = meta.full_content();
+    let (content, summary) = post.content_html.both();
     JsonItem {
         id: &post.id,
         url: &post.url,
         external_url: post.source_link.as_deref(),
         title: &post.title,
-        content_html: full.then(|| post.content_html.get()),
+        content_html: full.then_some(content),
         // An item must have content_html or content_text: in summary mode, the summary.
-        content_text: (!full).then_some(post.summary.as_str()),
-        summary: &post.summary,
+        content_text: (!full).then(|| summary.clone()),
+        summary,
         image: post.image.as_deref(),
         date_published: rfc3339(&post.date),
         date_modified: rfc3339(&post.updated),

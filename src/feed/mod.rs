@@ -98,6 +98,7 @@ pub fn parse_context(config: &Config) -> ParseContext {
         timezone: config.timezone(),
         permalink: config.site.permalink.clone(),
         compact: false,
+        dict: None,
         limits: config.limits,
     }
 }

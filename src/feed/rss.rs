@@ -131,11 +131,12 @@ fn item(meta: &SiteMeta, post: &Post) -> Item {
             }),
         ),
     };
+    let (content, summary) = post.content_html.both();
     Item {
         title: Some(post.title.clone()),
         link: Some(post.url.clone()),
         // The description is HTML in RSS; the summary is plain text, so escape it.
-        description: Some(html_escape::encode_text(&post.summary).into_owned()),
+        description: Some(html_escape::encode_text(&summary).into_owned()),
         author: rss_author,
         categories: terms_of(post)
             .map(|(kind, name)| Category {
@@ -157,9 +158,7 @@ fn item(meta: &SiteMeta, post: &Post) -> Item {
             url: url.clone(),
             title: Some(post.source_name.clone().unwrap_or_else(|| host_of(url))),
         }),
-        content: meta
-            .full_content()
-            .then(|| post.content_html.get().into_owned()),
+        content: meta.full_content().then(|| content.into_owned()),
         dublin_core_ext: dc,
         ..Default::default()
     }

@@ -19,6 +19,7 @@ fn ctx_with(url: &str, timezone: FixedOffset, permalink: &str) -> ParseContext {
         timezone,
         permalink: permalink.to_owned(),
         compact: false,
+        dict: None,
         limits: Limits::default(),
     }
 }
@@ -84,11 +85,11 @@ fn sample_post_from_the_spec() {
     assert!(!p.draft && !p.unpublished);
     assert_eq!(p.source, Path::new(FILE));
     assert!(
-        p.summary.starts_with("本报讯 今年前十一个月"),
+        p.summary().starts_with("本报讯 今年前十一个月"),
         "{}",
-        p.summary
+        p.summary()
     );
-    assert!(!p.summary.contains('<'), "{}", p.summary);
+    assert!(!p.summary().contains('<'), "{}", p.summary());
     let html = &p.content_html.get();
     assert!(
         html.contains(r#"href="https://news.example.com/category/shamenribao.html""#),
@@ -406,10 +407,10 @@ fn summary_keys() {
             &format!("{key}: \"The  short\n  version\""),
             "First para.\n",
         );
-        assert_eq!(p.summary, "The short version", "{key}");
+        assert_eq!(p.summary(), "The short version", "{key}");
     }
     let p = post_with("excerpt: from excerpt\nsummary: from summary", "");
-    assert_eq!(p.summary, "from excerpt");
+    assert_eq!(p.summary(), "from excerpt");
 }
 
 #[test]
@@ -418,27 +419,31 @@ fn summary_defaults_to_the_first_paragraph() {
         "",
         "# Heading\n\nFirst *para* with Tom &amp; Jerry\nand a [link](/x).\n\nSecond paragraph.\n",
     );
-    assert_eq!(p.summary, "First para with Tom & Jerry and a link.");
+    assert_eq!(p.summary(), "First para with Tom & Jerry and a link.");
     let p = post_with("", "<p>  </p>\n\n<p>Real <b>one</b></p>\n\n<p>other</p>\n");
-    assert_eq!(p.summary, "Real one");
+    assert_eq!(p.summary(), "Real one");
 }
 
 #[test]
 fn long_first_paragraph_is_cut_near_300_chars() {
     let words = "word ".repeat(120);
     let p = post_with("", &format!("{words}\n\nnext\n"));
-    let n = p.summary.chars().count();
-    assert!(p.summary.ends_with("word…"), "{}", p.summary);
-    assert!((240..=SUMMARY_CHARS + 1).contains(&n), "{n}: {}", p.summary);
-    assert!(!p.summary.contains("next"));
+    let n = p.summary().chars().count();
+    assert!(p.summary().ends_with("word…"), "{}", p.summary());
+    assert!(
+        (240..=SUMMARY_CHARS + 1).contains(&n),
+        "{n}: {}",
+        p.summary()
+    );
+    assert!(!p.summary().contains("next"));
 
     let zh = "港".repeat(500);
     let p = post_with("", &format!("<p>{zh}</p>\n"));
-    assert_eq!(p.summary.chars().count(), SUMMARY_CHARS + 1);
-    assert!(p.summary.ends_with("港…"), "{}", p.summary);
+    assert_eq!(p.summary().chars().count(), SUMMARY_CHARS + 1);
+    assert!(p.summary().ends_with("港…"), "{}", p.summary());
 
     let short = post_with("", "just this\n");
-    assert_eq!(short.summary, "just this");
+    assert_eq!(short.summary(), "just this");
 }
 
 // ---------------------------------------------------------------- source link
@@ -634,7 +639,7 @@ fn bom_and_crlf_are_accepted() {
     assert_eq!(p.title, "CRLF post");
     assert_eq!(rfc(&p.date), "2021-12-21T08:10:27+08:00");
     assert_eq!(p.tags, vec!["a", "b"]);
-    assert_eq!(p.summary, "Line one line two");
+    assert_eq!(p.summary(), "Line one line two");
     assert_eq!(p.source_link.as_deref(), Some("http://src.example/x"));
     assert!(
         !p.content_html.get().contains('\r'),
@@ -650,7 +655,7 @@ fn bom_and_crlf_are_accepted() {
 fn dots_close_the_front_matter() {
     let p = parse("---\ntitle: Dots\n...\nbody\n");
     assert_eq!(p.title, "Dots");
-    assert_eq!(p.summary, "body");
+    assert_eq!(p.summary(), "body");
 }
 
 #[test]
@@ -765,12 +770,12 @@ fn scripts_are_dropped() {
         "{h}"
     );
     // The summary is built from the same text: no script source in it either.
-    assert_eq!(p.summary, "beforeafter");
+    assert_eq!(p.summary(), "beforeafter");
     let p = post_with(
         "",
         "<div>Intro text<script>var secret = 1; track();</script> more</div>\n",
     );
-    assert_eq!(p.summary, "Intro text more");
+    assert_eq!(p.summary(), "Intro text more");
 }
 
 #[test]
@@ -780,11 +785,11 @@ fn summary_words_split_at_blocks_not_inline_tags() {
         "",
         "<div>H<sub>2</sub>O and 港口<b>吞吐量</b></div><div>next</div>\n",
     );
-    assert_eq!(p.summary, "H2O and 港口吞吐量 next");
+    assert_eq!(p.summary(), "H2O and 港口吞吐量 next");
     let p = post_with("", "<p>Line one<br>Line two</p>\n");
-    assert_eq!(p.summary, "Line one Line two");
+    assert_eq!(p.summary(), "Line one Line two");
     let p = post_with("", "<ul><li>alpha</li><li>beta</li></ul>\n");
-    assert_eq!(p.summary, "alpha beta");
+    assert_eq!(p.summary(), "alpha beta");
 }
 
 #[test]
@@ -1154,7 +1159,7 @@ fn xml_illegal_characters_are_removed_from_every_field() {
     assert_eq!(p.author.as_ref().unwrap().name, "A");
     assert_eq!(p.source_name.as_deref(), Some("S"));
     assert_eq!(p.id, "g");
-    assert_eq!(p.summary, "Body");
+    assert_eq!(p.summary(), "Body");
     assert!(!p.content_html.get().contains('\u{1}') && !p.content_html.get().contains('\u{FFFF}'));
     // A title of illegal characters only falls back to the file name.
     let only = "---\ntitle: \"\\x01\\x02\"\n---\nx\n";
@@ -1236,8 +1241,14 @@ fn deep_nesting_and_alias_bombs_are_errors_not_exhaustion() {
 fn compact_content_reads_back_the_same() {
     use super::Html;
     let text = "<p>厦门港口吞吐量创新高 — harbour &amp; city</p>\n".repeat(40);
-    let compact = Html::new(text.clone(), true);
+    let summary = "厦门港口吞吐量创新高 — harbour & city".to_owned();
+    let compact = Html::new(text.clone(), summary.clone(), true, None);
     assert_eq!(compact.get(), text);
+    assert_eq!(compact.summary(), summary);
+    assert_eq!(
+        compact.both(),
+        (text.as_str().into(), summary.as_str().into())
+    );
     assert_eq!(compact.len(), text.len());
     assert!(
         compact.held() * 2 < text.len(),
@@ -1246,13 +1257,21 @@ fn compact_content_reads_back_the_same() {
         text.len()
     );
     // Deterministic, so an unchanged post compares equal to its earlier version.
-    assert_eq!(compact, Html::new(text.clone(), true));
-    let plain = Html::new(text.clone(), false);
+    assert_eq!(
+        compact,
+        Html::new(text.clone(), summary.clone(), true, None)
+    );
+    let plain = Html::new(text.clone(), summary.clone(), false, None);
     assert_eq!(plain.get(), text);
-    assert_eq!(plain.held(), text.len());
+    assert_eq!(plain.summary(), summary);
+    assert_eq!(plain.held(), text.len() + summary.len());
     // Short content is not worth compressing.
-    let short = Html::new("<p>x</p>".into(), true);
-    assert_eq!(short.held(), 8);
+    let short = Html::new("<p>x</p>".into(), "x".into(), true, None);
+    assert_eq!(short.held(), 9);
+    assert_eq!(
+        (short.get(), short.summary()),
+        ("<p>x</p>".into(), "x".into())
+    );
     // The same post parsed for `serve` renders the same items as for `build`.
     let src = format!("---\ntitle: T\ndate: 2021-12-21\n---\n{text}");
     let ctx = ctx();
@@ -1269,7 +1288,44 @@ fn compact_content_reads_back_the_same() {
     )
     .unwrap();
     assert_eq!(a.content_html.get(), b.content_html.get());
+    assert_eq!(a.summary(), b.summary());
+    assert!(!b.summary().is_empty());
     assert!(b.content_html.held() < a.content_html.held());
+}
+
+#[test]
+fn a_site_dictionary_makes_content_smaller_and_reads_back_the_same() {
+    use super::{ContentDict, Html};
+    // Posts of one site: shared markup and phrases, each post a little different.
+    let phrases = [
+        "厦门港口吞吐量创新高",
+        "社区工作人员加快推进夜间经济",
+        "harbour &amp; city",
+    ];
+    let post_text = |n: usize| {
+        (0..12)
+            .map(|i| format!("<p class=\"lead\">{} {n}-{i}</p>\n", phrases[(n + i) % 3]))
+            .collect::<String>()
+    };
+    let samples: Vec<Vec<u8>> = (0..400).map(|n| post_text(n).into_bytes()).collect();
+    assert!(
+        ContentDict::train(&samples[..50]).is_none(),
+        "too few samples"
+    );
+    let dict = std::sync::Arc::new(ContentDict::train(&samples).expect("a dictionary"));
+    let text = post_text(1000);
+    let summary = "厦门港口吞吐量创新高 1000-0".to_owned();
+    let with = Html::new(text.clone(), summary.clone(), true, Some(&dict));
+    let without = Html::new(text.clone(), summary.clone(), true, None);
+    assert_eq!(with.both(), (text.as_str().into(), summary.as_str().into()));
+    assert!(
+        with.held() < without.held(),
+        "{} with the dictionary, {} without",
+        with.held(),
+        without.held()
+    );
+    // A post compressed with the dictionary compares equal to itself made again.
+    assert_eq!(with, Html::new(text, summary, true, Some(&dict)));
 }
 
 #[cfg(unix)]
