@@ -143,7 +143,9 @@ pub struct Listing {
     pub tags: BTreeMap<String, Term>,
     /// How many listed posts were last updated at each instant, by the UTC offset they
     /// wrote it with (for the newest update, in its own offset).
-    updates: BTreeMap<DateTime<Utc>, BTreeMap<i32, usize>>,
+    /// One flat map (not a map per instant: at 100,000 posts the nested maps' nodes were
+    /// 15 MB).
+    updates: BTreeMap<(DateTime<Utc>, i32), usize>,
 }
 
 impl Listing {
@@ -185,9 +187,8 @@ impl Listing {
     /// The latest `updated` (or `date`, if later) of any listed post, in the offset its post
     /// wrote it with (the largest offset when several posts share the instant).
     pub fn newest_update(&self) -> Option<DateTime<FixedOffset>> {
-        let (instant, offsets) = self.updates.last_key_value()?;
-        let secs = *offsets.keys().next_back()?;
-        FixedOffset::east_opt(secs).map(|o| instant.with_timezone(&o))
+        let ((instant, secs), _) = self.updates.last_key_value()?;
+        FixedOffset::east_opt(*secs).map(|o| instant.with_timezone(&o))
     }
 
     /// When the next held-back post falls due.
@@ -230,16 +231,11 @@ impl Listing {
         let Some(post) = self.posts.remove(&key) else {
             return delta;
         };
-        let (instant, offset) = last_update(&post);
-        if let Some(offsets) = self.updates.get_mut(&instant) {
-            if let Some(n) = offsets.get_mut(&offset) {
-                *n -= 1;
-                if *n == 0 {
-                    offsets.remove(&offset);
-                }
-            }
-            if offsets.is_empty() {
-                self.updates.remove(&instant);
+        let at = last_update(&post);
+        if let Some(n) = self.updates.get_mut(&at) {
+            *n -= 1;
+            if *n == 0 {
+                self.updates.remove(&at);
             }
         }
         delta.posts.insert(source.to_path_buf());
@@ -288,13 +284,7 @@ impl Listing {
     fn insert(&mut self, post: Arc<Post>) -> Delta {
         let mut delta = Delta::default();
         let key = Key::of(&post);
-        let (instant, offset) = last_update(&post);
-        *self
-            .updates
-            .entry(instant)
-            .or_default()
-            .entry(offset)
-            .or_default() += 1;
+        *self.updates.entry(last_update(&post)).or_default() += 1;
         delta.posts.insert(post.source.clone());
         delta.scopes.insert(Scope::All);
         for (kind, name) in terms(&post) {
@@ -494,6 +484,32 @@ mod tests {
         assert!(d.scopes.contains(&cat("new")));
         assert!(l.is_empty() && l.tags.is_empty() && l.categories.is_empty());
         assert!(l.newest_update().is_none());
+    }
+
+    #[test]
+    fn newest_update_keeps_the_offset_its_post_wrote() {
+        // One instant written in two offsets, and an older post.
+        let mut l = Listing::new(
+            [
+                post("a.md", "2021-06-01 10:00:00 +0200", "c", "t"),
+                post("b.md", "2021-06-01 16:00:00 +0800", "c", "t"),
+                post("c.md", "2021-05-01 10:00:00 +0000", "c", "t"),
+            ],
+            now(),
+            ListOptions::default(),
+        );
+        let newest = l.newest_update().unwrap();
+        assert_eq!(newest.to_rfc3339(), "2021-06-01T16:00:00+08:00");
+        l.remove(Path::new("b.md"));
+        assert_eq!(
+            l.newest_update().unwrap().to_rfc3339(),
+            "2021-06-01T10:00:00+02:00"
+        );
+        l.remove(Path::new("a.md"));
+        assert_eq!(
+            l.newest_update().unwrap().to_rfc3339(),
+            "2021-05-01T10:00:00+00:00"
+        );
     }
 
     #[test]
