@@ -10,8 +10,10 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use lol_html::html_content::Element;
-use lol_html::{doc_text, element, rewrite_str, RewriteStrSettings};
+use lol_html::{doc_text, rewrite_str, ElementContentHandlers, RewriteStrSettings, Selector};
 use pulldown_cmark::{html, Options, Parser};
+use std::borrow::Cow;
+use std::sync::LazyLock;
 use url::Url;
 
 /// How the body text is to be read.
@@ -83,22 +85,21 @@ pub fn rewrite(html: &str, base: &Url) -> Result<Rewritten, String> {
     let block_state = Rc::clone(&state);
     let text_state = Rc::clone(&state);
     let handlers = vec![
-        element!("script", |el| {
+        on(&SELECTORS.script, |el: &mut Element<'_, '_>| {
             el.remove();
             Ok(())
         }),
-        element!("img[data-src], img[data-srcset]", |el| {
+        on(&SELECTORS.lazy_images, |el: &mut Element<'_, '_>| {
             fix_lazy_image(el, base);
             Ok(())
         }),
-        // One handler for every URL attribute: fewer selector matches per element.
-        element!("[href], [src], [srcset], [poster]", |el| {
+        on(&SELECTORS.urls, |el: &mut Element<'_, '_>| {
             for attr in ["href", "src", "srcset", "poster"] {
                 absolutize(el, attr);
             }
             Ok(())
         }),
-        element!("p", move |el| {
+        on(&SELECTORS.paragraphs, move |el: &mut Element<'_, '_>| {
             p_state.borrow_mut().in_p += 1;
             let st = Rc::clone(&p_state);
             if let Some(handlers) = el.end_tag_handlers() {
@@ -118,7 +119,7 @@ pub fn rewrite(html: &str, base: &Url) -> Result<Rewritten, String> {
             }
             Ok(())
         }),
-        element!(BLOCKS, move |el| {
+        on(&SELECTORS.blocks, move |el: &mut Element<'_, '_>| {
             block_state.borrow_mut().boundary();
             let st = Rc::clone(&block_state);
             if let Some(handlers) = el.end_tag_handlers() {
@@ -131,7 +132,7 @@ pub fn rewrite(html: &str, base: &Url) -> Result<Rewritten, String> {
             Ok(())
         }),
         // Script text is not prose: it is dropped from the content above and from the summary.
-        element!("script, style, template, noscript", move |el| {
+        on(&SELECTORS.skipped, move |el: &mut Element<'_, '_>| {
             skip_state.borrow_mut().in_skip += 1;
             let st = Rc::clone(&skip_state);
             if let Some(handlers) = el.end_tag_handlers() {
@@ -183,6 +184,43 @@ pub fn rewrite(html: &str, base: &Url) -> Result<Rewritten, String> {
         html: crate::text::clean_owned(out),
         first_paragraph: crate::text::clean_text(&plain_text(raw)),
     })
+}
+
+/// The rewriter's selectors, parsed once: parsing them again for every post was about 3% of a
+/// cold build.
+struct Selectors {
+    script: Selector,
+    lazy_images: Selector,
+    urls: Selector,
+    paragraphs: Selector,
+    blocks: Selector,
+    skipped: Selector,
+}
+
+static SELECTORS: LazyLock<Selectors> = LazyLock::new(|| {
+    // Constants of this file, each tested by every rewrite: they parse.
+    let parse = |s: &str| s.parse::<Selector>().expect("a valid selector");
+    Selectors {
+        script: parse("script"),
+        lazy_images: parse("img[data-src], img[data-srcset]"),
+        // One handler for every URL attribute: fewer selector matches per element.
+        urls: parse("[href], [src], [srcset], [poster]"),
+        paragraphs: parse("p"),
+        blocks: parse(BLOCKS),
+        // Script text is not prose: it is dropped from the content and from the summary.
+        skipped: parse("script, style, template, noscript"),
+    }
+});
+
+/// An element handler on one of the [`SELECTORS`].
+fn on<'h>(
+    selector: &'static Selector,
+    handler: impl FnMut(&mut Element<'_, '_>) -> lol_html::HandlerResult + 'h,
+) -> (Cow<'static, Selector>, ElementContentHandlers<'h>) {
+    (
+        Cow::Borrowed(selector),
+        ElementContentHandlers::default().element(handler),
+    )
 }
 
 /// Elements whose edges separate words: text on either side of them is not one word.
