@@ -8,8 +8,12 @@ SPEC: {"size": N, "corpus": DIR, "workdir": DIR, "tools": [
           "cmd": [...], "clean": [paths removed before every run], "out": DIR}, ...]}
 
 Round r runs every tool that still has rounds left, in an order rotated by r, so slow drift in
-machine load hits every tool alike. Each run: the `clean` paths are removed (output dir,
-caches), then `/usr/bin/time -f %M CMD` — wall time from this process, peak RSS from time(1).
+machine load hits every tool alike. Each run: the `clean` paths (output dir, caches) are moved
+out of the way, then `/usr/bin/time -f %M CMD` — wall time from this process, peak RSS from
+time(1). What was moved is deleted only after the last round: deleting thousands of files just
+before a run makes ext4 skip their recently freed inodes on every file the run then creates
+(`recently_deleted` in the kernel profile), a cost of the benchmark, not of a cold build, and
+one that grew with the file count of whichever tool ran before.
 A failed or timed-out run aborts the benchmark (exit 1). Appends one JSON line per tool.
 """
 
@@ -35,11 +39,12 @@ def warm_cache(corpus):
 
 
 def run_once(tool, workdir, tag):
-    for p in tool.get("clean", []):
-        if os.path.isdir(p) and not os.path.islink(p):
-            shutil.rmtree(p)
-        elif os.path.lexists(p):
-            os.remove(p)
+    trash = os.path.join(workdir, ".trash")
+    os.makedirs(trash, exist_ok=True)
+    for i, p in enumerate(tool.get("clean", [])):
+        if os.path.lexists(p):
+            # A rename frees no inode; the trash is emptied after the last round.
+            os.rename(p, os.path.join(trash, f"{tag}-{i}-{os.path.basename(p)}"))
     tfile = os.path.join(workdir, f"time-{tag}.txt")
     log = os.path.join(workdir, f"log-{tag}.txt")
     with open(log, "wb") as out:
@@ -88,6 +93,7 @@ def main():
             feeds[t["name"]] = count_feeds(t)
             print(f"  build {spec['size']:>6} posts  round {r + 1}  {t['name']:<10} "
                   f"{wall:8.2f} s  {rss / 1024:7.1f} MiB  {feeds[t['name']]} feeds", flush=True)
+    shutil.rmtree(os.path.join(workdir, ".trash"), ignore_errors=True)
     with open(results_path, "a") as f:
         for t in tools:
             f.write(json.dumps({
