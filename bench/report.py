@@ -77,7 +77,7 @@ def fmt_ms(x):
 def build_table(recs):
     if not recs:
         return []
-    out = ["## 1. Cold build (out dir and caches removed before every run; page cache warm)", "",
+    out = ["## 1. Cold build (no output dir or caches at the start of each run; page cache warm)", "",
            "| posts | tool | output | feeds written | runs | median wall | peer / feedsmith "
            "| peak RSS | RSS peer / feedsmith |",
            "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
