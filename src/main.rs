@@ -40,12 +40,25 @@ fn main() -> ExitCode {
     }
 }
 
+/// A build allocates and frees hundreds of megabytes from several threads: glibc grows and
+/// shrinks each thread's heap a page range at a time, one `mprotect` call each (28,000 of them
+/// in a 10,000-post build). A 64 MiB top pad makes that a handful. Not for `serve`, whose
+/// resident memory the pad could keep high.
+fn grow_heaps_in_large_steps() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes a malloc tunable; called before the build's threads start.
+    unsafe {
+        libc::mallopt(libc::M_TOP_PAD, 64 << 20);
+    }
+}
+
 fn build(args: &BuildArgs) -> anyhow::Result<ExitCode> {
     let config = args.config()?;
     let posts_dir = &config.paths.posts;
     if !posts_dir.is_dir() {
         anyhow::bail!("posts directory {} does not exist", posts_dir.display());
     }
+    grow_heaps_in_large_steps();
     let mut b = Build::run(&config, args.list_options(), chrono::Utc::now());
     let mut err = std::io::stderr().lock();
     for e in b.errors() {
