@@ -111,6 +111,8 @@ pub fn sync<'a>(
 ) -> SyncReport {
     let mut report = SyncReport::default();
     let docs: Vec<(&String, &Doc)> = docs.into_iter().collect();
+    // A directory made now holds no temporary or stale file: no need to walk it for them.
+    let existed = dir.is_dir();
     if let Err(e) = fs::create_dir_all(dir) {
         report.errors.push(format!(
             "{}: cannot create output directory: {e}",
@@ -120,7 +122,9 @@ pub fn sync<'a>(
         report.failed_writes = docs.iter().map(|(route, _)| (*route).clone()).collect();
         return report;
     }
-    remove_temp_files(dir);
+    if existed {
+        remove_temp_files(dir);
+    }
     let mut live: BTreeSet<String> = keep.clone();
     write_docs(
         dir,
@@ -131,11 +135,13 @@ pub fn sync<'a>(
         Overwrite::IfChanged,
         &mut report,
     );
-    let stale: Vec<String> = managed_files(dir)
-        .into_iter()
-        .filter(|r| !live.contains(r))
-        .collect();
-    remove_routes(dir, &stale, &mut report);
+    if existed {
+        let stale: Vec<String> = managed_files(dir)
+            .into_iter()
+            .filter(|r| !live.contains(r))
+            .collect();
+        remove_routes(dir, &stale, &mut report);
+    }
     report
 }
 

@@ -1353,3 +1353,40 @@ fn file_names_that_are_not_utf8_stay_distinct() {
     assert_ne!(a.id, b.id);
     assert_eq!(lossless_name(std::ffi::OsStr::new("日报-x")), "日报-x");
 }
+
+#[test]
+fn every_permalink_placeholder_expands() {
+    let date = DateTime::parse_from_rfc3339("2021-03-05T07:08:09+08:00").unwrap();
+    let cats = [
+        "Rust Lang".to_owned(),
+        "厦门".to_owned(),
+        "Rust Lang".to_owned(),
+    ];
+    let got = super::expand_permalink(
+        "/:categories/:year/:short_year/:month/:i_month/:day/:i_day/:y_day/:hour/:minute/:second/:title-:slug:output_ext",
+        &date,
+        &cats,
+        "My File",
+        "ignored",
+    );
+    assert_eq!(
+        got,
+        "/rust-lang/厦门/2021/21/03/3/05/5/064/07/08/09/my-file-my-file.html"
+    );
+    // Unknown placeholders stay as written; the title stands in for an empty file slug.
+    assert_eq!(
+        super::expand_permalink("/:nope/:title", &date, &[], "", "A Title"),
+        "/:nope/a-title"
+    );
+    // Named styles.
+    let day = DateTime::parse_from_rfc3339("2021-12-21T08:10:27+08:00").unwrap();
+    let c = ["news".to_owned()];
+    assert_eq!(
+        super::expand_permalink("date", &day, &c, "t", "T"),
+        "/news/2021/12/21/t.html"
+    );
+    assert_eq!(
+        super::expand_permalink("ordinal", &day, &c, "t", "T"),
+        "/news/2021/355/t.html"
+    );
+}
