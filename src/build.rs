@@ -3,25 +3,31 @@
 //! This is the whole pipeline in order — posts → site → listing → documents → disk — used by
 //! `feedsmith build` and as the first step of `serve`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
 use crate::archive;
-use crate::config::Config;
+use crate::config::{Config, Format};
 use crate::feed::{self, SiteMeta};
 use crate::output::{self, SyncReport};
 use crate::post::PostError;
-use crate::render::{self, Fragments, Rendered};
-use crate::site::{ListOptions, Listing, Site};
+use crate::render::{self, Doc, Fragments, Rendered};
+use crate::site::{ListOptions, Listing, Scope, Site};
 
 /// Everything a build produced.
 pub struct Build {
     pub site: Site,
     pub listing: Listing,
     pub meta: SiteMeta,
-    pub rendered: Rendered,
+    /// Every listed post's item in every format, rendered once for all the feeds listing it.
+    fragments: Fragments,
+    /// Documents rendered and written (or found unchanged) by [`Build::write`], archive pages
+    /// aside.
+    pub documents: usize,
+    /// Documents that failed their check, by route, with why (their old file is kept).
+    pub failures: BTreeMap<String, String>,
     /// RFC 5005 archive pages written by [`Build::write`].
     pub archive_pages: usize,
     pub elapsed: Duration,
@@ -31,8 +37,16 @@ pub struct Build {
 /// needs for its archives (which hold every post, in every scope, in every format).
 const ARCHIVE_BATCH: usize = 512;
 
+/// One document [`Build::write`] renders and writes.
+enum Job {
+    Feed(Scope, Format),
+    /// The OPML list and the index page, rendered beforehand (they are small).
+    Ready(String, Result<Doc, String>),
+}
+
 impl Build {
-    /// Reads and renders everything (no disk writes).
+    /// Reads every post and renders each listed post's items (no disk writes): the documents
+    /// themselves are rendered by [`Build::write`], each written as soon as it is made.
     pub fn run(config: &Config, opts: ListOptions, now: DateTime<Utc>) -> Build {
         let start = Instant::now();
         let ctx = feed::parse_context(config);
@@ -41,9 +55,10 @@ impl Build {
         let listing = site.listing(now, opts);
         let listed = start.elapsed();
         let meta = SiteMeta::from_config(config);
-        let rendered = render::render_site(&meta, &listing);
+        let mut fragments = Fragments::default();
+        fragments.prepare(&meta, &listing, &listing.scopes());
         tracing::debug!(
-            "build phases: read {:?}, list {:?}, render {:?}",
+            "build phases: read {:?}, list {:?}, items {:?}",
             loaded,
             listed - loaded,
             start.elapsed() - listed
@@ -52,7 +67,9 @@ impl Build {
             site,
             listing,
             meta,
-            rendered,
+            fragments,
+            documents: 0,
+            failures: BTreeMap::new(),
             archive_pages: 0,
             elapsed: start.elapsed(),
         }
@@ -68,9 +85,50 @@ impl Build {
     pub fn write(&mut self, config: &Config) -> SyncReport {
         let start = Instant::now();
         let jobs = render::archive_jobs(&self.meta, &self.listing);
-        let mut keep: BTreeSet<String> = self.rendered.failures.keys().cloned().collect();
-        keep.extend(jobs.iter().map(|(s, f, k)| archive::route(s, *k, *f)));
-        let mut report = output::sync(&config.paths.output, &self.rendered.docs, &keep);
+        let keep: BTreeSet<String> = jobs
+            .iter()
+            .map(|(s, f, k)| archive::route(s, *k, *f))
+            .collect();
+        let mut lists = Rendered::default();
+        render::render_lists(&self.meta, &self.listing, &mut lists);
+        let mut docs: Vec<Job> = self
+            .listing
+            .scopes()
+            .into_iter()
+            .flat_map(|s| {
+                self.meta
+                    .formats
+                    .iter()
+                    .map(move |f| Job::Feed(s.clone(), *f))
+            })
+            .collect();
+        docs.extend(lists.docs.into_iter().map(|(r, d)| Job::Ready(r, Ok(d))));
+        docs.extend(
+            lists
+                .failures
+                .into_iter()
+                .map(|(r, e)| Job::Ready(r, Err(e))),
+        );
+        let (meta, listing, fragments) = (&self.meta, &self.listing, &self.fragments);
+        let (mut report, failures) = output::sync_made(
+            &config.paths.output,
+            &docs,
+            |job| match job {
+                Job::Feed(scope, format) => (
+                    feed::route(scope, *format),
+                    render::render_feed(meta, listing, fragments, scope, *format)
+                        .map(|(doc, _)| doc),
+                ),
+                Job::Ready(route, doc) => (route.clone(), doc.clone()),
+            },
+            &keep,
+        );
+        self.documents = docs.len() - failures.len();
+        self.failures = failures;
+        if !jobs.is_empty() {
+            // The subscription documents are written: their items make room for the archives'.
+            self.fragments = Fragments::default();
+        }
         if report.errors.is_empty() || config.paths.output.is_dir() {
             // One format at a time, with that format's item of every post rendered once (a
             // post is in the archives of every scope it belongs to).
@@ -92,7 +150,7 @@ impl Build {
                         render::render_archive_jobs(&meta, &self.listing, &fragments, batch);
                     let written = output::apply(&config.paths.output, &pages.docs, &[]);
                     self.archive_pages += pages.docs.len();
-                    self.rendered.failures.extend(pages.failures);
+                    self.failures.extend(pages.failures);
                     report.absorb(written);
                 }
             }

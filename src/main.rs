@@ -65,7 +65,7 @@ fn build(args: &BuildArgs) -> anyhow::Result<ExitCode> {
         writeln!(err, "skipped {e}")?;
     }
     let sync = b.write(&config);
-    for (route, why) in &b.rendered.failures {
+    for (route, why) in &b.failures {
         writeln!(err, "not published {route}: {why}")?;
     }
     for e in &sync.errors {
@@ -76,17 +76,13 @@ fn build(args: &BuildArgs) -> anyhow::Result<ExitCode> {
         out,
         "built {} posts into {} documents in {} ms ({} written, {} unchanged, {} removed{}{}) → {}",
         b.listing.len(),
-        b.rendered.docs.len() + b.archive_pages,
+        b.documents + b.archive_pages,
         b.elapsed.as_millis(),
         sync.written,
         sync.unchanged,
         sync.removed,
         plural(b.site.errors.len(), "bad post skipped", "bad posts skipped"),
-        plural(
-            b.rendered.failures.len(),
-            "document failed",
-            "documents failed"
-        ),
+        plural(b.failures.len(), "document failed", "documents failed"),
         config.paths.output.display(),
     )?;
     // The process ends here: freeing every post and document one by one (tens of

@@ -145,6 +145,86 @@ pub fn sync<'a>(
     report
 }
 
+/// A document made for [`sync_made`]: its route, and the document or why it could not be made.
+pub type Made = (String, Result<Doc, String>);
+
+/// [`sync`] for documents made while they are written: `make` renders each job's document (in
+/// parallel), which is written and dropped at once, so a build never holds every document of
+/// the site in memory (nor pays for the fresh pages all of them would take). A route whose
+/// document could not be made keeps its old file; those routes and why are returned.
+pub fn sync_made<J: Sync>(
+    dir: &Path,
+    jobs: &[J],
+    make: impl Fn(&J) -> Made + Sync,
+    keep: &BTreeSet<String>,
+) -> (SyncReport, std::collections::BTreeMap<String, String>) {
+    use rayon::prelude::*;
+    let mut report = SyncReport::default();
+    let mut failures = std::collections::BTreeMap::new();
+    // A directory made now holds no temporary or stale file: no need to walk it for them.
+    let existed = dir.is_dir();
+    if let Err(e) = fs::create_dir_all(dir) {
+        report.errors.push(format!(
+            "{}: cannot create output directory: {e}",
+            dir.display()
+        ));
+        return (report, failures);
+    }
+    if existed {
+        remove_temp_files(dir);
+    }
+    type Written = (
+        std::io::Result<(bool, Option<std::time::SystemTime>)>,
+        PathBuf,
+    );
+    let outcomes: Vec<(String, Result<Written, String>)> = jobs
+        .par_iter()
+        .map(|job| {
+            let (route, made) = make(job);
+            let outcome = made.and_then(|doc| {
+                let path = file_for(dir, &route)
+                    .ok_or_else(|| format!("{route}: not a safe output path"))?;
+                // The document is dropped as soon as it is on disk.
+                Ok((write_if_changed(&path, &doc.bytes), path))
+            });
+            (route, outcome)
+        })
+        .collect();
+    let mut live: BTreeSet<String> = keep.clone();
+    for (route, outcome) in outcomes {
+        match outcome {
+            Ok((Ok((written, time)), _)) => {
+                if written {
+                    report.written += 1;
+                } else {
+                    report.unchanged += 1;
+                }
+                if let Some(t) = time {
+                    report.times.insert(route.clone(), t);
+                }
+            }
+            Ok((Err(e), path)) => {
+                report
+                    .errors
+                    .push(format!("{}: cannot write: {e}", path.display()));
+                report.failed_writes.push(route.clone());
+            }
+            Err(why) => {
+                failures.insert(route.clone(), why);
+            }
+        }
+        live.insert(route);
+    }
+    if existed {
+        let stale: Vec<String> = managed_files(dir)
+            .into_iter()
+            .filter(|r| !live.contains(r))
+            .collect();
+        remove_routes(dir, &stale, &mut report);
+    }
+    (report, failures)
+}
+
 /// Writes the given documents (when their bytes changed) and removes the files of `removals`:
 /// the incremental form of [`sync`], touching only what a republish changed.
 pub fn apply<'a>(
@@ -384,5 +464,50 @@ mod tests {
         assert_eq!(read("rss.xml").as_deref(), Some("<rss>2</rss>"));
         assert_eq!(read("tags/a/rss.xml").as_deref(), Some("<rss>a1</rss>"));
         assert_eq!(read("tags/gone/rss.xml"), None);
+    }
+
+    #[test]
+    fn sync_made_writes_what_it_makes_and_keeps_what_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("feeds");
+        let make = |(route, text): &(&str, Option<&str>)| -> Made {
+            (
+                (*route).to_owned(),
+                text.map(doc).ok_or_else(|| "failed its check".to_owned()),
+            )
+        };
+        // A directory that does not exist yet: made, and every document written.
+        let first = [
+            ("/rss.xml", Some("<rss>1</rss>")),
+            ("/tags/a/rss.xml", Some("<rss>a1</rss>")),
+            ("/tags/gone/rss.xml", Some("<rss>g</rss>")),
+        ];
+        let (r, failures) = sync_made(&out, &first, make, &BTreeSet::new());
+        assert_eq!((r.written, r.unchanged), (3, 0), "{:?}", r.errors);
+        assert!(failures.is_empty() && r.errors.is_empty());
+        assert_eq!(r.times.len(), 3);
+        // Again: one unchanged, one changed, one failed (kept), one gone (removed), one kept
+        // by the caller, and a stray temp file of a killed process cleaned up.
+        fs::write(out.join("tags/a/.rss.xml.123.tmp"), "partial").unwrap();
+        fs::create_dir_all(out.join("tags/b")).unwrap();
+        fs::write(out.join("tags/b/atom.xml"), "<feed/>").unwrap();
+        let second = [
+            ("/rss.xml", Some("<rss>1</rss>")),
+            ("/tags/a/rss.xml", None),
+            ("/tags/new/rss.xml", Some("<rss>n</rss>")),
+        ];
+        let keep: BTreeSet<String> = ["/tags/b/atom.xml".to_owned()].into();
+        let (r, failures) = sync_made(&out, &second, make, &keep);
+        assert_eq!((r.written, r.unchanged, r.removed), (1, 1, 1), "{:?}", r);
+        assert_eq!(
+            failures.into_iter().collect::<Vec<_>>(),
+            [("/tags/a/rss.xml".to_owned(), "failed its check".to_owned())]
+        );
+        let read = |rel: &str| fs::read_to_string(out.join(rel)).ok();
+        assert_eq!(read("tags/a/rss.xml").as_deref(), Some("<rss>a1</rss>"));
+        assert_eq!(read("tags/new/rss.xml").as_deref(), Some("<rss>n</rss>"));
+        assert_eq!(read("tags/b/atom.xml").as_deref(), Some("<feed/>"));
+        assert_eq!(read("tags/gone/rss.xml"), None);
+        assert_eq!(read("tags/a/.rss.xml.123.tmp"), None);
     }
 }
