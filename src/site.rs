@@ -185,10 +185,15 @@ impl Site {
             let started = std::time::Instant::now();
             // Evenly spread over the files (walked in name order): old and new posts alike.
             let step = files.len() / DICT_SAMPLES;
+            // Read as they are: compressing the samples would be undone at once.
+            let plain = ParseContext {
+                compact: false,
+                ..ctx.clone()
+            };
             let samples: Vec<Vec<u8>> = files
                 .par_iter()
                 .step_by(step.max(1))
-                .filter_map(|rel| post::read_post(root, rel, ctx).ok())
+                .filter_map(|rel| post::read_post(root, rel, &plain).ok())
                 .map(|p| post::ContentDict::sample(&p))
                 .collect();
             ctx.dict = post::ContentDict::train(&samples).map(Arc::new);
