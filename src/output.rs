@@ -111,20 +111,15 @@ pub fn sync<'a>(
 ) -> SyncReport {
     let mut report = SyncReport::default();
     let docs: Vec<(&String, &Doc)> = docs.into_iter().collect();
-    // A directory made now holds no temporary or stale file: no need to walk it for them.
-    let existed = dir.is_dir();
-    if let Err(e) = fs::create_dir_all(dir) {
-        report.errors.push(format!(
-            "{}: cannot create output directory: {e}",
-            dir.display()
-        ));
-        // Nothing could be written: every document is to be tried again.
-        report.failed_writes = docs.iter().map(|(route, _)| (*route).clone()).collect();
-        return report;
-    }
-    if existed {
-        remove_temp_files(dir);
-    }
+    let existed = match prepare_dir(dir) {
+        Ok(existed) => existed,
+        Err(e) => {
+            report.errors.push(e);
+            // Nothing could be written: every document is to be tried again.
+            report.failed_writes = docs.iter().map(|(route, _)| (*route).clone()).collect();
+            return report;
+        }
+    };
     let mut live: BTreeSet<String> = keep.clone();
     write_docs(
         dir,
@@ -136,13 +131,31 @@ pub fn sync<'a>(
         &mut report,
     );
     if existed {
-        let stale: Vec<String> = managed_files(dir)
-            .into_iter()
-            .filter(|r| !live.contains(r))
-            .collect();
-        remove_routes(dir, &stale, &mut report);
+        remove_stale(dir, &live, &mut report);
     }
     report
+}
+
+/// Makes the output directory if it is missing, and removes the temporary files a killed
+/// process may have left in one that was there. Returns whether it was there (a directory
+/// made now holds no temporary or stale file: nothing to walk it for).
+fn prepare_dir(dir: &Path) -> Result<bool, String> {
+    let existed = dir.is_dir();
+    fs::create_dir_all(dir)
+        .map_err(|e| format!("{}: cannot create output directory: {e}", dir.display()))?;
+    if existed {
+        remove_temp_files(dir);
+    }
+    Ok(existed)
+}
+
+/// Removes the managed files under `dir` whose route is not in `live`.
+fn remove_stale(dir: &Path, live: &BTreeSet<String>, report: &mut SyncReport) {
+    let stale: Vec<String> = managed_files(dir)
+        .into_iter()
+        .filter(|r| !live.contains(r))
+        .collect();
+    remove_routes(dir, &stale, report);
 }
 
 /// A document made for [`sync_made`]: its route, and the document or why it could not be made.
@@ -161,18 +174,13 @@ pub fn sync_made<J: Sync>(
     use rayon::prelude::*;
     let mut report = SyncReport::default();
     let mut failures = std::collections::BTreeMap::new();
-    // A directory made now holds no temporary or stale file: no need to walk it for them.
-    let existed = dir.is_dir();
-    if let Err(e) = fs::create_dir_all(dir) {
-        report.errors.push(format!(
-            "{}: cannot create output directory: {e}",
-            dir.display()
-        ));
-        return (report, failures);
-    }
-    if existed {
-        remove_temp_files(dir);
-    }
+    let existed = match prepare_dir(dir) {
+        Ok(existed) => existed,
+        Err(e) => {
+            report.errors.push(e);
+            return (report, failures);
+        }
+    };
     type Written = (
         std::io::Result<(bool, Option<std::time::SystemTime>)>,
         PathBuf,
@@ -216,11 +224,7 @@ pub fn sync_made<J: Sync>(
         live.insert(route);
     }
     if existed {
-        let stale: Vec<String> = managed_files(dir)
-            .into_iter()
-            .filter(|r| !live.contains(r))
-            .collect();
-        remove_routes(dir, &stale, &mut report);
+        remove_stale(dir, &live, &mut report);
     }
     (report, failures)
 }

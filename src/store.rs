@@ -925,12 +925,21 @@ mod tests {
         d
     }
 
+    /// `n` documents of distinct texts charged to a new budget, the texts, and what one gzip
+    /// form costs (made for the first document with a zero budget: let go at once).
+    fn budgeted(n: usize) -> (&'static CompressedBudget, Vec<Document>, Vec<String>, usize) {
+        let budget: &'static CompressedBudget = Box::leak(Box::new(CompressedBudget::new(0)));
+        let texts: Vec<String> = (0..n)
+            .map(|i| format!("<item>{i}</item>").repeat(2000))
+            .collect();
+        let docs: Vec<Document> = texts.iter().map(|t| doc_in(budget, t)).collect();
+        let one = form_cost(&Some(docs[0].encoded(Coding::Gzip).unwrap()));
+        (budget, docs, texts, one)
+    }
+
     #[test]
     fn compressed_forms_stay_within_their_budget() {
-        let budget: &'static CompressedBudget = Box::leak(Box::new(CompressedBudget::new(0)));
-        let text = |n: usize| format!("<item>{n}</item>").repeat(2000);
-        let docs: Vec<Document> = (0..6).map(|n| doc_in(budget, &text(n))).collect();
-        let one = form_cost(&Some(docs[0].encoded(Coding::Gzip).unwrap()));
+        let (budget, docs, texts, one) = budgeted(6);
         // Room for three forms (the first one, made with a zero budget, was let go at once).
         assert!(!docs[0].is_ready(Coding::Gzip));
         budget.budget.store(3 * one + one / 2, Ordering::Relaxed);
@@ -948,7 +957,7 @@ mod tests {
             &mut out,
         )
         .unwrap();
-        assert_eq!(out, text(0));
+        assert_eq!(out, texts[0]);
         // Dropped documents give their bytes back.
         drop(docs);
         assert_eq!(budget.held.load(Ordering::Relaxed), 0);
@@ -956,10 +965,7 @@ mod tests {
 
     #[test]
     fn a_compressed_form_read_again_is_kept_longer() {
-        let budget: &'static CompressedBudget = Box::leak(Box::new(CompressedBudget::new(0)));
-        let text = |n: usize| format!("<entry>{n}</entry>").repeat(2000);
-        let docs: Vec<Document> = (0..4).map(|n| doc_in(budget, &text(n))).collect();
-        let one = form_cost(&Some(docs[0].encoded(Coding::Gzip).unwrap()));
+        let (budget, docs, _, one) = budgeted(4);
         budget.budget.store(2 * one + one / 2, Ordering::Relaxed);
         let hot = &docs[1];
         hot.encoded(Coding::Gzip);
