@@ -257,7 +257,7 @@ fn respond<B>(req: &Request<B>, state: &State) -> Handled {
         if !doc.is_ready(coding) {
             return Handled::Compress(std::sync::Arc::clone(doc), coding);
         }
-        return Handled::Done(respond_with(req, state, doc));
+        return Handled::Done(respond_in(req, state, doc, coding));
     }
     if let Some(lazy) = store.lazy(&route) {
         // A 304 or 412 needs no bytes, nor does a page already rendered in this coding;
@@ -328,6 +328,16 @@ pub fn render_page(
 
 /// The response to a GET or HEAD of `doc`.
 fn respond_with<B>(req: &Request<B>, state: &State, doc: &Document) -> Response<Full<Bytes>> {
+    respond_in(req, state, doc, choose_coding(req.headers()))
+}
+
+/// [`respond_with`] for a request whose acceptable coding is already chosen.
+fn respond_in<B>(
+    req: &Request<B>,
+    state: &State,
+    doc: &Document,
+    accepted: Coding,
+) -> Response<Full<Bytes>> {
     let method = req.method();
     let head = method == Method::HEAD;
     let cache_control = || {
@@ -335,7 +345,7 @@ fn respond_with<B>(req: &Request<B>, state: &State, doc: &Document) -> Response<
             .clone()
             .unwrap_or_else(|| state.max_age_header.clone())
     };
-    let (coding, etag) = doc.etag_header(choose_coding(req.headers()));
+    let (coding, etag) = doc.etag_header(accepted);
 
     // Preconditions compare with the representation this response carries (after falling back
     // to identity when compressing did not pay), and a 304 names that same one.
