@@ -80,8 +80,9 @@ impl Build {
         self.site.errors.values()
     }
 
-    /// Writes the documents to the output directory, then renders and writes the archive
-    /// pages batch by batch; failed documents keep their old file.
+    /// Renders the documents, writing each to the output directory as soon as it is made,
+    /// then renders and writes the archive pages batch by batch; failed documents keep their
+    /// old file.
     pub fn write(&mut self, config: &Config) -> SyncReport {
         let start = Instant::now();
         let jobs = render::archive_jobs(&self.meta, &self.listing);
