@@ -1,7 +1,7 @@
 //! One full build: read every post, render every document, write `feeds/`.
 //!
 //! This is the whole pipeline in order — posts → site → listing → documents → disk — used by
-//! `feedsmith build` and as the first step of `serve`.
+//! `feedsmith build` (`serve` keeps its state between publishes: `publish::Publisher`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
