@@ -902,9 +902,8 @@ fn limit_from_config_file() {
     assert_ok(&site.build(&[]));
     assert_eq!(rss_titles(&site.read_out("rss.xml")).len(), 4);
 
-    let config = site.root().join("site.toml");
-    fs::write(&config, "[feeds]\nlimit = 2\n").unwrap();
-    let o = site.build(&["--config", &config.display().to_string()]);
+    let config = site.write_config("site.toml", "[feeds]\nlimit = 2\n");
+    let o = site.build(&["--config", &config]);
     assert_ok(&o);
     assert_eq!(rss_titles(&site.read_out("rss.xml")), vec!["P3", "P2"]);
     assert_eq!(
@@ -922,7 +921,7 @@ fn limit_from_config_file() {
 
     // limit = 0 means all.
     fs::write(&config, "[feeds]\nlimit = 0\n").unwrap();
-    assert_ok(&site.build(&["--config", &config.display().to_string()]));
+    assert_ok(&site.build(&["--config", &config]));
     assert_eq!(rss_titles(&site.read_out("rss.xml")).len(), 4);
 
     // `feedsmith.toml` in the working directory is read without `--config`.
@@ -935,9 +934,8 @@ fn limit_from_config_file() {
 fn unknown_config_key_is_named() {
     let site = TempSite::new();
     four_posts(&site);
-    let config = site.root().join("site.toml");
-    fs::write(&config, "[feeds]\nlimt = 2\n").unwrap();
-    let o = site.build(&["--config", &config.display().to_string()]);
+    let config = site.write_config("site.toml", "[feeds]\nlimt = 2\n");
+    let o = site.build(&["--config", &config]);
     assert!(!o.status.success(), "an unknown key must fail the build");
     let err = stderr(&o);
     assert!(err.contains("limt"), "{err}");
@@ -945,13 +943,13 @@ fn unknown_config_key_is_named() {
     assert!(!site.out().exists(), "nothing is built from a bad config");
 
     fs::write(&config, "[sight]\ntitle = \"x\"\n").unwrap();
-    let o = site.build(&["--config", &config.display().to_string()]);
+    let o = site.build(&["--config", &config]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("sight"), "{}", stderr(&o));
 
     // A bad value names its key too.
     fs::write(&config, "[site]\ntimezone = \"Mars/Olympus\"\n").unwrap();
-    let o = site.build(&["--config", &config.display().to_string()]);
+    let o = site.build(&["--config", &config]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("site.timezone"), "{}", stderr(&o));
 
@@ -962,7 +960,7 @@ fn unknown_config_key_is_named() {
         &s(&[
             "check",
             "--config",
-            &config.display().to_string(),
+            &config,
             "--posts",
             &site.posts().display().to_string(),
         ]),
@@ -1074,9 +1072,8 @@ fn site_timezone_from_config_applies_to_dates_without_offset() {
         "2021-05-02-b.md",
         &simple_post("B", "2021-05-02 09:30 -0300", ""),
     );
-    let config = site.root().join("site.toml");
-    fs::write(&config, "[site]\ntimezone = \"+08:00\"\n").unwrap();
-    assert_ok(&site.build(&["--config", &config.display().to_string()]));
+    let config = site.write_config("site.toml", "[site]\ntimezone = \"+08:00\"\n");
+    assert_ok(&site.build(&["--config", &config]));
     let json: serde_json::Value = serde_json::from_str(&site.read_out("feed.json")).unwrap();
     assert_eq!(
         json["items"][0]["date_published"],

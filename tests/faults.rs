@@ -29,16 +29,11 @@ const SITE_URL: &str = "https://example.com";
 
 /// Starts `feedsmith serve` with a short debounce, no access log and `extra` config lines.
 fn serve(site: &TempSite, extra_config: &str) -> Server {
-    let config = site.root().join("faults-test.toml");
-    fs::write(
-        &config,
-        format!("[server]\ndebounce_ms = 20\naccess_log = false\n\n{extra_config}"),
-    )
-    .expect("config");
-    Server::start(
-        site,
-        &["--config", &config.display().to_string(), "--url", SITE_URL],
-    )
+    let config = site.write_config(
+        "faults-test.toml",
+        &format!("[server]\ndebounce_ms = 20\naccess_log = false\n\n{extra_config}"),
+    );
+    Server::start(site, &["--config", &config, "--url", SITE_URL])
 }
 
 fn post(title: &str, date: &str, category: &str, tags: &str) -> String {

@@ -16,20 +16,13 @@ use common::{news_post, Server, TempSite};
 #[test]
 fn post_page_last_modified_follows_its_bytes() {
     let site = TempSite::new();
-    let config = site.root().join("lm.toml");
-    fs::write(
-        &config,
+    let config = site.write_config(
+        "lm.toml",
         "[site]\ntitle = \"First\"\n[server]\naccess_log = false\n",
-    )
-    .unwrap();
+    );
     // A fixed site URL: by default it is the server's own address, a new port each start,
     // which changes every page.
-    let args = [
-        "--config",
-        config.to_str().unwrap(),
-        "--url",
-        "https://example.com",
-    ];
+    let args = ["--config", &config, "--url", "https://example.com"];
     site.write_post(
         "2021-12-21-page.md",
         &news_post(
@@ -152,8 +145,7 @@ fn post_page_last_modified_follows_its_bytes() {
 #[test]
 fn colliding_permalinks_are_reported_with_both_files() {
     let site = TempSite::new();
-    let config = site.root().join("c.toml");
-    fs::write(&config, "[server]\naccess_log = false\n").unwrap();
+    let config = site.write_config("c.toml", "[server]\naccess_log = false\n");
     let with_permalink = |title: &str, date: &str, permalink: &str| {
         news_post(title, date, "news", "t", "<p>x</p>\n").replacen(
             "---\n",
@@ -173,7 +165,7 @@ fn colliding_permalinks_are_reported_with_both_files() {
         "c.md",
         &with_permalink("Shadow", "2021-01-03 10:00:00 +0000", "/rss.xml"),
     );
-    let server = Server::start(&site, &["--config", config.to_str().unwrap()]);
+    let server = Server::start(&site, &["--config", &config]);
     let log = wait_for(
         "the collisions to be reported",
         Duration::from_secs(10),

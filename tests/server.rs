@@ -447,9 +447,8 @@ fn every_document_has_exact_headers() {
 #[test]
 fn max_age_comes_from_the_config() {
     let site = site();
-    let config = site.root().join("custom.toml");
-    std::fs::write(&config, "[server]\nmax_age = 60\n").unwrap();
-    let server = Server::start(&site, &["--config", config.to_str().unwrap()]);
+    let config = site.write_config("custom.toml", "[server]\nmax_age = 60\n");
+    let server = Server::start(&site, &["--config", &config]);
     for (path, ctype) in documents() {
         let r = get(&server.at(path), &[]);
         check_200_headers(&server, path, ctype, &r, 60);
@@ -771,12 +770,8 @@ fn compression_by_accept_encoding() {
 #[test]
 fn compression_without_a_cache_of_compressed_forms() {
     let site = site();
-    let config = site.root().join("nocache.toml");
-    std::fs::write(&config, "[server]\ncompressed_cache_mb = 0\n").unwrap();
-    check_compression(&Server::start(
-        &site,
-        &["--config", config.to_str().unwrap()],
-    ));
+    let config = site.write_config("nocache.toml", "[server]\ncompressed_cache_mb = 0\n");
+    check_compression(&Server::start(&site, &["--config", &config]));
 }
 
 fn check_compression(server: &Server) {
@@ -1333,12 +1328,11 @@ fn validators_survive_a_restart() {
 #[test]
 fn access_log_has_a_line_per_request() {
     let site = site();
-    let config = site.root().join("access.toml");
-    std::fs::write(&config, "[server]\naccess_log = true\n").unwrap();
+    let config = site.write_config("access.toml", "[server]\naccess_log = true\n");
     // The default filter, and colours not turned off by the environment.
     let server = Server::start_with_env(
         &site,
-        &["--config", config.to_str().unwrap()],
+        &["--config", &config],
         &[("RUST_LOG", None), ("NO_COLOR", None)],
     );
     let ok = get(&server.at("/rss.xml"), &[]);
@@ -2002,17 +1996,15 @@ fn a_large_site_served_with_a_content_dictionary_gives_the_bytes_build_writes() 
             ),
         );
     }
-    let config = site.root().join("nohub.toml");
-    std::fs::write(&config, "[hub]\nenabled = false\n").unwrap();
-    let config = config.to_str().unwrap();
-    let out = site.build(&["--config", config]);
+    let config = site.write_config("nohub.toml", "[hub]\nenabled = false\n");
+    let out = site.build(&["--config", &config]);
     assert!(out.status.success(), "{}", common::stderr(&out));
     let built = site.root().join("built");
     std::fs::rename(site.out(), &built).unwrap();
 
     let server = Server::start_with_env(
         &site,
-        &["--config", config, "--url", "https://example.com"],
+        &["--config", &config, "--url", "https://example.com"],
         &[("RUST_LOG", Some("feedsmith=debug"))],
     );
     let log = server.stderr();
@@ -2072,7 +2064,7 @@ fn a_large_site_served_with_a_content_dictionary_gives_the_bytes_build_writes() 
         assert!(Instant::now() < deadline, "the new post was not published");
         std::thread::sleep(Duration::from_millis(50));
     };
-    let out = site.build(&["--config", config]);
+    let out = site.build(&["--config", &config]);
     assert!(out.status.success(), "{}", common::stderr(&out));
     assert_eq!(
         fresh.body,

@@ -31,17 +31,8 @@ fn serve(site: &TempSite) -> Server {
 
 /// Starts `feedsmith serve` on `site` with `toml` as its configuration file.
 fn serve_with(site: &TempSite, toml: &str) -> Server {
-    let config = site.root().join("watch-test.toml");
-    fs::write(&config, toml).expect("config");
-    Server::start(
-        site,
-        &[
-            "--config",
-            &config.display().to_string(),
-            "--url",
-            "https://example.com",
-        ],
-    )
+    let config = site.write_config("watch-test.toml", toml);
+    Server::start(site, &["--config", &config, "--url", "https://example.com"])
 }
 
 /// One feed item as served: title and link.
@@ -1649,17 +1640,15 @@ fn a_long_burst_is_published_as_one_batch() {
 #[test]
 fn polling_mode_publishes_every_change_without_file_events() {
     let site = TempSite::new();
-    let config = site.root().join("poll.toml");
-    fs::write(
-        &config,
+    let config = site.write_config(
+        "poll.toml",
         "[server]\nwatch = \"poll\"\naccess_log = false\n\n[feeds]\nlimit = 0\n",
-    )
-    .unwrap();
+    );
     site.write_post(
         "a.md",
         &post("Alpha", "2024-01-01 10:00:00 +0000", "news", "t"),
     );
-    let server = Server::start(&site, &["--config", &config.display().to_string()]);
+    let server = Server::start(&site, &["--config", &config]);
     wait_titles(&server, "/feed.json", &["Alpha"]);
     site.write_post(
         "sub/b.md",

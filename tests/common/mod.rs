@@ -42,6 +42,13 @@ impl TempSite {
         path
     }
 
+    /// Writes a config file `{name}` beside `posts/` and returns its path, for `--config`.
+    pub fn write_config(&self, name: &str, text: &str) -> String {
+        let path = self.root().join(name);
+        std::fs::write(&path, text).expect("write config");
+        path.display().to_string()
+    }
+
     /// Reads `feeds/{rel}` as text.
     pub fn read_out(&self, rel: &str) -> String {
         std::fs::read_to_string(self.out().join(rel))
