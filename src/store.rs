@@ -172,8 +172,8 @@ impl RenderedPages {
     /// Keeps `doc` for `route` (replacing an older version), dropping the oldest pages
     /// while over budget; a page bigger than a quarter of the budget is not kept.
     pub fn put(&self, route: &str, doc: Arc<Document>) {
-        // Identity plus, roughly, its compressed forms.
-        let cost = |d: &Document| d.len() * 2;
+        // The identity bytes (its compressed forms count in the process's compressed budget).
+        let cost = |d: &Document| d.len();
         if cost(&doc) > self.budget / 4 {
             return;
         }
@@ -273,7 +273,14 @@ fn form_cost(form: &Option<Representation>) -> usize {
 pub struct CompressedBudget {
     budget: AtomicUsize,
     held: AtomicUsize,
-    queue: Mutex<VecDeque<(Weak<Encodings>, usize)>>,
+    queue: Mutex<FormQueue>,
+}
+
+/// The kept forms, oldest first: (whose, which cell).
+struct FormQueue {
+    entries: VecDeque<(Weak<Encodings>, usize)>,
+    /// Length at which entries of dropped documents are swept out.
+    sweep_at: usize,
 }
 
 /// 32 MiB: about 1,700 compressed 100 KB feeds.
@@ -287,7 +294,10 @@ impl CompressedBudget {
         CompressedBudget {
             budget: AtomicUsize::new(budget),
             held: AtomicUsize::new(0),
-            queue: Mutex::new(VecDeque::new()),
+            queue: Mutex::new(FormQueue {
+                entries: VecDeque::new(),
+                sweep_at: 64,
+            }),
         }
     }
 
@@ -296,14 +306,16 @@ impl CompressedBudget {
         COMPRESSED.budget.store(bytes, Ordering::Relaxed);
     }
 
-    /// Compressed bytes held now, process-wide.
-    pub fn held_global() -> usize {
-        COMPRESSED.held.load(Ordering::Relaxed)
-    }
-
     fn charge(&self, owner: Weak<Encodings>, slot: usize, cost: usize) {
         self.held.fetch_add(cost, Ordering::Relaxed);
         let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        // While the budget holds, nothing pops entries: those of dropped documents are swept
+        // out each time the queue doubles, so it stays within twice the forms alive.
+        if queue.entries.len() >= queue.sweep_at {
+            queue.entries.retain(|(w, _)| w.strong_count() > 0);
+            queue.sweep_at = (2 * queue.entries.len()).max(64);
+        }
+        let queue = &mut queue.entries;
         queue.push_back((owner, slot));
         // Each entry is looked at most twice (once to clear its flag): the loop ends.
         let mut looks = 2 * queue.len();
@@ -763,8 +775,8 @@ mod tests {
                 None,
             ))
         };
-        // 100 bytes of budget; a page costs twice its length; at most 25 per page.
-        let kept = RenderedPages::new(100);
+        // 50 bytes of budget; a page costs its length; at most 12.5 per page.
+        let kept = RenderedPages::new(50);
         let pages: Vec<Arc<Document>> = "abcd"
             .chars()
             .map(|c| page(&c.to_string().repeat(12)))
@@ -772,12 +784,12 @@ mod tests {
         for (p, route) in pages.iter().zip(["/a", "/b", "/c", "/d"]) {
             kept.put(route, Arc::clone(p));
         }
-        assert!(kept.get("/a", pages[0].hash).is_some(), "96 bytes fit");
+        assert!(kept.get("/a", pages[0].hash).is_some(), "48 bytes fit");
         // Another version of the page is not what was kept.
         assert!(kept.get("/a", pages[0].hash ^ 1).is_none());
         let e = page(&"e".repeat(12));
         kept.put("/e", Arc::clone(&e));
-        // 120 > 100: the oldest went, the rest stay.
+        // 60 > 50: the oldest went, the rest stay.
         assert!(kept.get("/a", pages[0].hash).is_none());
         assert!(kept.get("/b", pages[1].hash).is_some() && kept.get("/e", e.hash).is_some());
         // Too big for a quarter of the budget: not kept at all.
@@ -960,6 +972,34 @@ mod tests {
         assert_eq!(out, texts[0]);
         // Dropped documents give their bytes back.
         drop(docs);
+        assert_eq!(budget.held.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn forms_of_dropped_documents_leave_the_queue_under_budget() {
+        let (budget, docs, _, _) = budgeted(1);
+        budget.budget.store(usize::MAX, Ordering::Relaxed);
+        drop(docs);
+        for round in 0..50 {
+            let d = doc_in(budget, &format!("<item>{round}</item>").repeat(500));
+            assert!(d.encoded(Coding::Gzip).is_some());
+        }
+        let queue = budget.queue.lock().unwrap();
+        assert!(queue.entries.len() <= 64, "{} entries", queue.entries.len());
+        drop(queue);
+        let kept: Vec<Document> = (0..200)
+            .map(|n| doc_in(budget, &format!("<item>{n}</item>").repeat(500)))
+            .collect();
+        for (n, d) in kept.iter().enumerate() {
+            assert!(d.encoded(Coding::Gzip).is_some(), "{n}");
+        }
+        drop(kept);
+        for round in 0..300 {
+            let d = doc_in(budget, &format!("<entry>{round}</entry>").repeat(500));
+            assert!(d.encoded(Coding::Gzip).is_some());
+        }
+        let n = budget.queue.lock().unwrap().entries.len();
+        assert!(n <= 400, "{n} entries for no document alive");
         assert_eq!(budget.held.load(Ordering::Relaxed), 0);
     }
 

@@ -28,7 +28,7 @@ pub fn clean_owned(s: String) -> String {
 /// Whether every character of `s` is allowed in XML 1.0. In UTF-8 the forbidden ones are the
 /// single bytes below 0x20 (but tab, LF, CR) and the sequences of U+FFFE and U+FFFF, so a
 /// byte scan decides it (surrogates cannot occur in a `str`).
-fn is_clean(s: &str) -> bool {
+pub fn is_clean(s: &str) -> bool {
     illegal_xml_char(s.as_bytes()).is_none()
 }
 

@@ -206,6 +206,12 @@ impl Html {
                 }
             }
         }
+        let (mut content, mut summary) = (content, summary);
+        if compact {
+            // Kept for as long as the server runs: no spare capacity from the renderers.
+            content.shrink_to_fit();
+            summary.shrink_to_fit();
+        }
         Html(HtmlRepr::Plain { content, summary })
     }
 
@@ -528,7 +534,7 @@ pub fn parse_post(
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     // CRLF → LF, and characters XML 1.0 cannot carry removed once, here, for every format.
     let normalized;
-    let text = if text.contains('\r') || !text.chars().all(crate::text::is_xml_char) {
+    let text = if text.contains('\r') || !crate::text::is_clean(text) {
         normalized = crate::text::clean_text(&text.replace("\r\n", "\n").replace('\r', "\n"));
         normalized.as_str()
     } else {
@@ -822,7 +828,9 @@ pub fn expand_permalink(
             ":title" | ":slug" => title_slug.clone(),
             ":year" => fmt("%Y"),
             ":hour" => fmt("%H"),
-            _ => format!("{:02}", date.day()),
+            ":day" => format!("{:02}", date.day()),
+            // Every name in PLACEHOLDERS has its arm above.
+            other => other.to_owned(),
         }
     };
     let mut out = String::with_capacity(pattern.len() + 32);
