@@ -510,6 +510,11 @@ fn rewatch(
         return None;
     }
     if mode == WatchMode::Poll {
+        tracing::info!(
+            "polling {} every {} s for changes (server.watch = \"poll\")",
+            root.display(),
+            POLL_EVERY.as_secs()
+        );
         return Some(Watcher::polling(root));
     }
     match watch::watch(root, window, drafts, tx.clone()) {
