@@ -44,7 +44,13 @@ def run_once(tool, workdir, tag):
     for i, p in enumerate(tool.get("clean", [])):
         if os.path.lexists(p):
             # A rename frees no inode; the trash is emptied after the last round.
-            os.rename(p, os.path.join(trash, f"{tag}-{i}-{os.path.basename(p)}"))
+            try:
+                os.rename(p, os.path.join(trash, f"{tag}-{i}-{os.path.basename(p)}"))
+            except OSError:  # another file system (a cache dir elsewhere): delete it now
+                if os.path.isdir(p) and not os.path.islink(p):
+                    shutil.rmtree(p)
+                else:
+                    os.remove(p)
     tfile = os.path.join(workdir, f"time-{tag}.txt")
     log = os.path.join(workdir, f"log-{tag}.txt")
     with open(log, "wb") as out:

@@ -148,6 +148,8 @@ def mib(kb):
 
 
 def scale_table(recs):
+    # `scale.py --build-runs 0` (serving and memory only) records no builds: not for this table.
+    recs = [r for r in recs if "build" in r]
     if not recs:
         return []
     recs = sorted(recs, key=lambda r: r["size"])

@@ -385,7 +385,8 @@ def build_once(binary, cfg, corpus, out, work, tag, timeout):
             "cmd": [binary, "build", "--config", cfg, "--posts", corpus, "--out", out]}
     wall, rss = run_once(tool, work, tag)
     out_bytes, out_files = dir_bytes(out)
-    shutil.rmtree(out)
+    # Left in place: the next run_once moves it aside, and cold_builds empties the trash at
+    # the end, so no build runs just after thousands of files were deleted.
     return wall, rss, out_bytes, out_files
 
 
@@ -408,6 +409,10 @@ def cold_builds(binary, corpus, work, size, runs, timeout):
             res[k]["out_bytes"], res[k]["out_files"] = ob, of
             log(f"{size}: cold build {k.replace('_', ' ')} run {r + 1}/{runs}: {wall:.2f} s, "
                 f"{rss / 1024:.0f} MiB peak, {of:,} files / {ob / 1e6:,.1f} MB written")
+    out = os.path.join(work, "build-out")
+    if os.path.lexists(out):
+        shutil.rmtree(out)
+    shutil.rmtree(os.path.join(work, ".trash"), ignore_errors=True)
     for k in res:
         res[k]["runs"] = runs
         res[k]["wall_median"] = statistics.median(res[k]["walls"])

@@ -238,7 +238,9 @@ def main():
                        f"({args.connections} connections, {took:.0f} s, {stats['edits']} edits, "
                        f"{stats['ok'] / took:.0f} req/s)" + (f"; first: {errors[0]}" if errors else "")))
         by = ", ".join(f"{k}: {v}" for k, v in sorted(stats["by"].items()))
-        asked_encoded = sum(v for k, v in stats["by"].items() if " identity" not in k)
+        # Answers in the very coding asked for (keys `kind coding`; a fallback is `kind a->b`).
+        asked_encoded = sum(v for k, v in stats["by"].items()
+                            if "->" not in k and not k.endswith(" identity"))
         checks.append((asked_encoded > 0 or args.encoded_share == 0,
                        f"by kind and coding: {by}" + ("" if brotli else " (br skipped: no brotli module)")))
         alive = server.poll() is None
