@@ -181,42 +181,20 @@ pub fn sync_made<J: Sync>(
             return (report, failures);
         }
     };
-    type Written = (
-        std::io::Result<(bool, Option<std::time::SystemTime>)>,
-        PathBuf,
-    );
     let outcomes: Vec<(String, Result<Written, String>)> = jobs
         .par_iter()
         .map(|job| {
             let (route, made) = make(job);
-            let outcome = made.and_then(|doc| {
-                let path = file_for(dir, &route)
-                    .ok_or_else(|| format!("{route}: not a safe output path"))?;
-                // The document is dropped as soon as it is on disk.
-                Ok((write_if_changed(&path, &doc.bytes), path))
-            });
+            // The document is dropped as soon as it is on disk.
+            let outcome =
+                made.map(|doc| write_route(dir, &route, &doc, None, Overwrite::IfChanged));
             (route, outcome)
         })
         .collect();
     let mut live: BTreeSet<String> = keep.clone();
     for (route, outcome) in outcomes {
         match outcome {
-            Ok((Ok((written, time)), _)) => {
-                if written {
-                    report.written += 1;
-                } else {
-                    report.unchanged += 1;
-                }
-                if let Some(t) = time {
-                    report.times.insert(route.clone(), t);
-                }
-            }
-            Ok((Err(e), path)) => {
-                report
-                    .errors
-                    .push(format!("{}: cannot write: {e}", path.display()));
-                report.failed_writes.push(route.clone());
-            }
+            Ok(written) => record(&mut report, &route, written),
             Err(why) => {
                 failures.insert(route.clone(), why);
             }
@@ -279,30 +257,52 @@ fn write_docs<'a>(
 ) {
     use rayon::prelude::*;
     let docs: Vec<_> = docs.into_iter().collect();
-    let outcomes: Vec<Result<(bool, Option<std::time::SystemTime>), String>> = docs
+    let outcomes: Vec<Written> = docs
         .par_iter()
-        .map(|(route, doc, mtime)| {
-            let path =
-                file_for(dir, route).ok_or_else(|| format!("{route}: not a safe output path"))?;
-            match how {
-                Overwrite::IfChanged => write_if_changed(&path, &doc.bytes),
-                Overwrite::Known => write_atomic(&path, &doc.bytes, *mtime).map(|t| (true, t)),
-            }
-            .map_err(|e| format!("{}: cannot write: {e}", path.display()))
-        })
+        .map(|(route, doc, mtime)| write_route(dir, route, doc, *mtime, how))
         .collect();
     for ((route, _, _), outcome) in docs.iter().zip(outcomes) {
-        if let Ok((_, Some(t))) = &outcome {
-            report.times.insert((*route).clone(), *t);
-        }
-        match outcome {
-            Ok((true, _)) => report.written += 1,
-            Ok((false, _)) => report.unchanged += 1,
-            Err(e) => {
-                report.errors.push(e);
-                // Served from memory meanwhile; the publisher tries it again.
-                report.failed_writes.push((*route).clone());
+        record(report, route, outcome);
+    }
+}
+
+/// What writing one document came to: whether it was written (not found unchanged) and its
+/// file's mtime, or why it could not be.
+type Written = Result<(bool, Option<std::time::SystemTime>), String>;
+
+/// Writes the document of `route` under `dir`.
+fn write_route(
+    dir: &Path,
+    route: &str,
+    doc: &Doc,
+    mtime: Option<std::time::SystemTime>,
+    how: Overwrite,
+) -> Written {
+    let path = file_for(dir, route).ok_or_else(|| format!("{route}: not a safe output path"))?;
+    match how {
+        Overwrite::IfChanged => write_if_changed(&path, &doc.bytes),
+        Overwrite::Known => write_atomic(&path, &doc.bytes, mtime).map(|t| (true, t)),
+    }
+    .map_err(|e| format!("{}: cannot write: {e}", path.display()))
+}
+
+/// Counts one document's write in `report`.
+fn record(report: &mut SyncReport, route: &str, outcome: Written) {
+    match outcome {
+        Ok((written, time)) => {
+            if written {
+                report.written += 1;
+            } else {
+                report.unchanged += 1;
             }
+            if let Some(t) = time {
+                report.times.insert(route.to_owned(), t);
+            }
+        }
+        Err(e) => {
+            report.errors.push(e);
+            // Served from memory meanwhile; the publisher tries it again.
+            report.failed_writes.push(route.to_owned());
         }
     }
 }

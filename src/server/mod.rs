@@ -45,9 +45,10 @@ pub struct State {
     pub hub: Option<Arc<Hub>>,
     /// Where RFC 5005 archive pages come from (rendered on request, not kept in the store).
     pub archives: std::sync::OnceLock<Arc<dyn Archives>>,
-    /// Archive requests waiting for the source at once (the rest wait here, on the event
-    /// loop, not on blocking threads: a crawler walking every archive cannot pile up threads).
-    pub archive_permits: Semaphore,
+    /// Work done off the event loop at once — archive pages, post pages, compression (the rest
+    /// wait here, on the event loop, not on blocking threads: a crawler walking every archive
+    /// cannot pile up threads).
+    pub blocking_permits: Semaphore,
     /// One permit per open connection, [`MAX_CONNECTIONS`] in all. Here rather than in
     /// [`serve`] so that every event loop serving this state draws on the same bound: one
     /// semaphore per loop would allow `MAX_CONNECTIONS` × loops.
@@ -61,8 +62,18 @@ pub struct State {
 /// Bytes of rendered post pages kept for the next request.
 pub const RENDERED_PAGES_BUDGET: usize = 8 << 20;
 
-/// Archive requests handed to blocking threads at once.
-pub const ARCHIVE_CONCURRENCY: usize = 4;
+/// Requests handed to blocking threads at once (see [`State::blocking_permits`]).
+pub const BLOCKING_CONCURRENCY: usize = 4;
+
+/// Runs `work` on a blocking thread once a [`State::blocking_permits`] permit is free; `None`
+/// if it panicked.
+async fn off_loop<T: Send + 'static>(
+    state: &State,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let _permit = state.blocking_permits.acquire().await.ok();
+    tokio::task::spawn_blocking(work).await.ok()
+}
 
 /// The source of archive pages: far more bytes than the subscription documents (every post,
 /// in every scope, in every format), so they are rendered when asked for and cached.
@@ -80,7 +91,7 @@ impl State {
             access_log,
             hub: None,
             archives: std::sync::OnceLock::new(),
-            archive_permits: Semaphore::new(ARCHIVE_CONCURRENCY),
+            blocking_permits: Semaphore::new(BLOCKING_CONCURRENCY),
             connections: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
             rendered: crate::store::RenderedPages::new(RENDERED_PAGES_BUDGET),
             loads: Arc::new(Loads::default()),
@@ -181,39 +192,34 @@ pub async fn serve(
                         let reply = Box::pin(handler::handle_hub_post(req, &state)).await;
                         return Ok::<_, Infallible>(reply);
                     }
-                    // An archive page not in the store: rendered (or taken from its cache) off
-                    // the event loop.
+                    // Archive pages, post pages and compression: off the event loop.
                     match handler::handle(&req, &state) {
                         handler::Handled::Done(response) => Ok::<_, Infallible>(response),
                         handler::Handled::Archive(route, archives) => {
                             let started = std::time::Instant::now();
-                            let permit = state.archive_permits.acquire().await.ok();
-                            let doc = tokio::task::spawn_blocking(move || archives.get(&route))
-                                .await
-                                .ok()
-                                .flatten();
-                            drop(permit);
-                            Ok(handler::handle_fetched(&req, &state, doc, started))
+                            let doc = off_loop(&state, move || archives.get(&route)).await;
+                            Ok(handler::handle_fetched(
+                                &req,
+                                &state,
+                                doc.flatten(),
+                                started,
+                            ))
                         }
                         handler::Handled::Page(route, lazy, coding) => {
                             let started = std::time::Instant::now();
-                            let permit = state.archive_permits.acquire().await.ok();
                             let kept = Arc::clone(&state);
                             let fallback = lazy.clone();
-                            let doc = tokio::task::spawn_blocking(move || {
+                            let doc = off_loop(&state, move || {
                                 handler::render_page(&kept, &route, &lazy, coding)
                             })
                             .await
-                            .unwrap_or_else(|_| Arc::new(fallback.materialize()));
-                            drop(permit);
+                            .unwrap_or_else(|| Arc::new(fallback.materialize()));
                             Ok(handler::handle_fetched(&req, &state, Some(doc), started))
                         }
                         handler::Handled::Compress(doc, coding) => {
                             let started = std::time::Instant::now();
-                            let permit = state.archive_permits.acquire().await.ok();
                             let kept = Arc::clone(&doc);
-                            let _ = tokio::task::spawn_blocking(move || kept.encoded(coding)).await;
-                            drop(permit);
+                            off_loop(&state, move || drop(kept.encoded(coding))).await;
                             Ok(handler::handle_fetched(&req, &state, Some(doc), started))
                         }
                     }
