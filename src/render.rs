@@ -95,11 +95,7 @@ impl Fragments {
             .filter_map(|(src, post)| {
                 // The listing holds the Arc; fragments keep it to know their version.
                 let arc = Arc::clone(listing.get(src)?);
-                let by_format = meta
-                    .formats
-                    .iter()
-                    .map(|f| (*f, feed::fragment(meta, post, *f)))
-                    .collect();
+                let by_format = feed::fragments(meta, post, &meta.formats);
                 Some((
                     src.to_path_buf(),
                     Arc::new(PostFragments {

@@ -7,7 +7,7 @@ use atom_syndication::{
 use bytes::Bytes;
 
 use super::{
-    image_mime, splice_out, terms_of, verify, Envelope, FeedSpec, SiteMeta, GENERATOR,
+    image_mime, splice_out, terms_of, verify, Envelope, FeedSpec, SiteMeta, Texts, GENERATOR,
     GENERATOR_URI, VERSION,
 };
 use crate::config::Format;
@@ -94,7 +94,11 @@ fn write(feed: &Feed) -> Result<Vec<u8>, String> {
 /// The whole document in one go (the reference the spliced documents must equal).
 pub fn render(spec: &FeedSpec<'_>) -> Result<Vec<u8>, String> {
     let mut f = feed(spec);
-    f.entries = spec.items.iter().map(|p| entry(spec.meta, p)).collect();
+    f.entries = spec
+        .items
+        .iter()
+        .map(|p| entry(spec.meta, p, &p.content_html.both()))
+        .collect();
     write(&f)
 }
 
@@ -113,12 +117,12 @@ pub fn envelope(spec: &FeedSpec<'_>) -> Result<Envelope, String> {
 }
 
 /// One post's `<entry>…</entry>`, checked by parsing a one-entry document back.
-pub fn fragment(meta: &SiteMeta, post: &Post) -> Result<Bytes, String> {
+pub fn fragment(meta: &SiteMeta, post: &Post, texts: &Texts<'_>) -> Result<Bytes, String> {
     let f = Feed {
         title: Text::plain("fragment"),
         id: "urn:feedsmith:fragment".into(),
         updated: post.updated,
-        entries: vec![entry(meta, post)],
+        entries: vec![entry(meta, post, texts)],
         ..Default::default()
     };
     let doc = write(&f)?;
@@ -154,7 +158,7 @@ pub fn atom_id(post: &Post, base: &str) -> String {
     format!("tag:{host},2000:{}", crate::slug::encode_segment(id))
 }
 
-fn entry(meta: &SiteMeta, post: &Post) -> Entry {
+fn entry(meta: &SiteMeta, post: &Post, (content, summary): &Texts<'_>) -> Entry {
     let mut links = vec![Link {
         href: post.url.clone(),
         rel: "alternate".into(),
@@ -177,8 +181,7 @@ fn entry(meta: &SiteMeta, post: &Post) -> Entry {
             ..Default::default()
         });
     }
-    let (content, summary) = post.content_html.both();
-    let mut summary = Text::plain(summary.into_owned());
+    let mut summary = Text::plain(summary.to_string());
     summary.lang = post.lang.clone();
     Entry {
         title: Text::plain(post.title.clone()),
@@ -196,7 +199,7 @@ fn entry(meta: &SiteMeta, post: &Post) -> Entry {
         links,
         summary: Some(summary).filter(|s| !s.value.is_empty()),
         content: meta.full_content().then(|| Content {
-            value: Some(content.into_owned()),
+            value: Some(content.to_string()),
             content_type: Some("html".into()),
             lang: post.lang.clone(),
             base: None,
@@ -219,7 +222,14 @@ mod tests {
 
     /// The `<entry>` of `post`, read back.
     fn entry(post: &Post) -> Vec<(String, El)> {
-        read_xml(&fragment(&SiteMeta::from_config(&config()), post).unwrap())
+        read_xml(
+            &fragment(
+                &SiteMeta::from_config(&config()),
+                post,
+                &post.content_html.both(),
+            )
+            .unwrap(),
+        )
     }
 
     /// The one `<link>` with relation `rel`.

@@ -5,9 +5,10 @@ use serde::Serialize;
 
 use bytes::Bytes;
 
-use super::{rfc3339, terms_of, verify, Envelope, FeedSpec, SiteMeta};
+use super::{rfc3339, terms_of, verify, Envelope, FeedSpec, SiteMeta, Texts};
 use crate::config::Format;
 use crate::post::{Person, Post};
+use std::borrow::Cow;
 
 /// The version URL every JSON Feed 1.1 document declares.
 pub const VERSION_URL: &str = "https://jsonfeed.org/version/1.1";
@@ -110,7 +111,13 @@ fn write(feed: &JsonFeed<'_>) -> Result<Vec<u8>, String> {
 /// The whole document in one go (the reference the spliced documents must equal).
 pub fn render(spec: &FeedSpec<'_>) -> Result<Vec<u8>, String> {
     let mut f = feed(spec);
-    f.items = spec.items.iter().map(|p| item(spec.meta, p)).collect();
+    let texts: Vec<Texts<'_>> = spec.items.iter().map(|p| p.content_html.both()).collect();
+    f.items = spec
+        .items
+        .iter()
+        .zip(&texts)
+        .map(|(p, t)| item(spec.meta, p, t))
+        .collect();
     write(&f)
 }
 
@@ -130,8 +137,9 @@ pub fn envelope(spec: &FeedSpec<'_>) -> Result<Envelope, String> {
 }
 
 /// One post's item object, checked by parsing it back.
-pub fn fragment(meta: &SiteMeta, post: &Post) -> Result<Bytes, String> {
-    let text = serde_json::to_vec(&item(meta, post)).map_err(|e| format!("JSON writer: {e}"))?;
+pub fn fragment(meta: &SiteMeta, post: &Post, texts: &Texts<'_>) -> Result<Bytes, String> {
+    let text =
+        serde_json::to_vec(&item(meta, post, texts)).map_err(|e| format!("JSON writer: {e}"))?;
     let v: serde_json::Value =
         serde_json::from_slice(&text).map_err(|e| format!("JSON item does not parse: {e}"))?;
     verify::json_item(&v)?;
@@ -141,7 +149,7 @@ pub fn fragment(meta: &SiteMeta, post: &Post) -> Result<Bytes, String> {
     Ok(Bytes::from(text))
 }
 
-fn item<'a>(meta: &'a SiteMeta, post: &'a Post) -> JsonItem<'a> {
+fn item<'a>(meta: &'a SiteMeta, post: &'a Post, (content, summary): &'a Texts<'_>) -> JsonItem<'a> {
     let mut tags: Vec<&str> = Vec::new();
     for (_, name) in terms_of(post) {
         if !tags.contains(&name) {
@@ -149,16 +157,15 @@ fn item<'a>(meta: &'a SiteMeta, post: &'a Post) -> JsonItem<'a> {
         }
     }
     let full = meta.full_content();
-    let (content, summary) = post.content_html.both();
     JsonItem {
         id: &post.id,
         url: &post.url,
         external_url: post.source_link.as_deref(),
         title: &post.title,
-        content_html: full.then_some(content),
+        content_html: full.then_some(Cow::Borrowed(content.as_ref())),
         // An item must have content_html or content_text: in summary mode, the summary.
-        content_text: (!full).then(|| summary.clone()),
-        summary,
+        content_text: (!full).then_some(Cow::Borrowed(summary.as_ref())),
+        summary: Cow::Borrowed(summary.as_ref()),
         image: post.image.as_deref(),
         date_published: rfc3339(&post.date),
         date_modified: rfc3339(&post.updated),
@@ -183,7 +190,12 @@ mod tests {
 
     /// The item object of `post`, read back.
     fn item(post: &Post) -> Value {
-        let bytes = fragment(&SiteMeta::from_config(&config()), post).unwrap();
+        let bytes = fragment(
+            &SiteMeta::from_config(&config()),
+            post,
+            &post.content_html.both(),
+        )
+        .unwrap();
         serde_json::from_slice(&bytes).unwrap()
     }
 

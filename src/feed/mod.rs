@@ -339,10 +339,35 @@ pub fn envelope(spec: &FeedSpec<'_>, format: Format) -> Result<Envelope, String>
 /// One post's item in a format (`<item>`, `<entry>` or a JSON object), checked by parsing it
 /// back. Rendered once per post version and shared by every feed the post appears in.
 pub fn fragment(meta: &SiteMeta, post: &Post, format: Format) -> Result<bytes::Bytes, String> {
+    fragment_of(meta, post, &post.content_html.both(), format)
+}
+
+/// The post's items in each of `formats`, its content and summary read back once for all.
+pub fn fragments(
+    meta: &SiteMeta,
+    post: &Post,
+    formats: &[Format],
+) -> Vec<(Format, Result<bytes::Bytes, String>)> {
+    let texts = post.content_html.both();
+    formats
+        .iter()
+        .map(|f| (*f, fragment_of(meta, post, &texts, *f)))
+        .collect()
+}
+
+/// A post's HTML content and its summary, as [`crate::post::Html::both`] reads them back.
+pub type Texts<'a> = (std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>);
+
+fn fragment_of(
+    meta: &SiteMeta,
+    post: &Post,
+    texts: &Texts<'_>,
+    format: Format,
+) -> Result<bytes::Bytes, String> {
     match format {
-        Format::Rss => rss::fragment(meta, post),
-        Format::Atom => atom::fragment(meta, post),
-        Format::Json => json::fragment(meta, post),
+        Format::Rss => rss::fragment(meta, post, texts),
+        Format::Atom => atom::fragment(meta, post, texts),
+        Format::Json => json::fragment(meta, post, texts),
     }
 }
 

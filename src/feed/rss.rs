@@ -7,7 +7,7 @@ use rss::{Category, Channel, Enclosure, Guid, Item, Source};
 use bytes::Bytes;
 
 use super::{
-    host_of, image_mime, rfc822, splice_out, terms_of, verify, Envelope, FeedSpec, SiteMeta,
+    host_of, image_mime, rfc822, splice_out, terms_of, verify, Envelope, FeedSpec, SiteMeta, Texts,
     GENERATOR, VERSION,
 };
 use crate::config::Format;
@@ -88,7 +88,11 @@ fn write(channel: &Channel) -> Result<Vec<u8>, String> {
 /// The whole document in one go (the reference the spliced documents must equal).
 pub fn render(spec: &FeedSpec<'_>) -> Result<Vec<u8>, String> {
     let mut ch = channel(spec);
-    ch.items = spec.items.iter().map(|p| item(spec.meta, p)).collect();
+    ch.items = spec
+        .items
+        .iter()
+        .map(|p| item(spec.meta, p, &p.content_html.both()))
+        .collect();
     write(&ch)
 }
 
@@ -107,9 +111,9 @@ pub fn envelope(spec: &FeedSpec<'_>) -> Result<Envelope, String> {
 }
 
 /// One post's `<item>…</item>`, checked by parsing a one-item document back.
-pub fn fragment(meta: &SiteMeta, post: &Post) -> Result<Bytes, String> {
+pub fn fragment(meta: &SiteMeta, post: &Post, texts: &Texts<'_>) -> Result<Bytes, String> {
     let ch = Channel {
-        items: vec![item(meta, post)],
+        items: vec![item(meta, post, texts)],
         namespaces: namespaces(),
         ..Default::default()
     };
@@ -118,7 +122,7 @@ pub fn fragment(meta: &SiteMeta, post: &Post) -> Result<Bytes, String> {
     splice_out(&doc, b"<item>", b"</channel>")
 }
 
-fn item(meta: &SiteMeta, post: &Post) -> Item {
+fn item(meta: &SiteMeta, post: &Post, (content, summary): &Texts<'_>) -> Item {
     let author = meta.author_of(post);
     // RSS `author` must be an e-mail address; without one the name goes to `dc:creator`.
     let (rss_author, dc) = match &author.email {
@@ -131,12 +135,11 @@ fn item(meta: &SiteMeta, post: &Post) -> Item {
             }),
         ),
     };
-    let (content, summary) = post.content_html.both();
     Item {
         title: Some(post.title.clone()),
         link: Some(post.url.clone()),
         // The description is HTML in RSS; the summary is plain text, so escape it.
-        description: Some(html_escape::encode_text(&summary).into_owned()),
+        description: Some(html_escape::encode_text(summary).into_owned()),
         author: rss_author,
         categories: terms_of(post)
             .map(|(kind, name)| Category {
@@ -158,7 +161,7 @@ fn item(meta: &SiteMeta, post: &Post) -> Item {
             url: url.clone(),
             title: Some(post.source_name.clone().unwrap_or_else(|| host_of(url))),
         }),
-        content: meta.full_content().then(|| content.into_owned()),
+        content: meta.full_content().then(|| content.to_string()),
         dublin_core_ext: dc,
         ..Default::default()
     }
@@ -280,7 +283,12 @@ pub(in crate::feed) mod tests {
 
     /// The `<item>` of `post`, as written.
     fn item_xml(post: &Post) -> String {
-        let bytes = fragment(&SiteMeta::from_config(&config()), post).unwrap();
+        let bytes = fragment(
+            &SiteMeta::from_config(&config()),
+            post,
+            &post.content_html.both(),
+        )
+        .unwrap();
         String::from_utf8(bytes.to_vec()).unwrap()
     }
 
