@@ -678,6 +678,15 @@ max_age = 60
     }
 
     #[test]
+    fn watch_mode_is_auto_or_poll() {
+        assert_eq!(Config::from_toml("").unwrap().server.watch, WatchMode::Auto);
+        let c = Config::from_toml("[server]\nwatch = \"poll\"\n").unwrap();
+        assert_eq!(c.server.watch, WatchMode::Poll);
+        let err = Config::from_toml("[server]\nwatch = \"inotify\"\n").unwrap_err();
+        assert!(format!("{err:#}").contains("watch"), "{err:#}");
+    }
+
+    #[test]
     fn permalink_styles_are_accepted_by_name() {
         for style in crate::post::PERMALINK_STYLES {
             let c = Config::from_toml(&format!("[site]\npermalink = \"{style}\"\n"))
