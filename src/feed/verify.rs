@@ -214,6 +214,53 @@ pub fn feed(format: Format, bytes: &[u8], expect: &Expect<'_>) -> Result<(), Str
     Ok(())
 }
 
+/// Checks one item object as it was written: it parses as JSON, has what JSON Feed 1.1 requires
+/// of an item, and its title reads back as `title`. The fields it does not check are parsed and
+/// skipped, not built into a tree: this runs for every post.
+pub fn json_item_text(text: &[u8], title: &str) -> Result<(), String> {
+    let item: ItemReadBack<'_> =
+        serde_json::from_slice(text).map_err(|e| format!("JSON item does not parse: {e}"))?;
+    if item.id.is_none() {
+        return Err("JSON Feed item without a string id".into());
+    }
+    if item.content_html.is_none() && item.content_text.is_none() {
+        return Err("JSON Feed item without content".into());
+    }
+    match item.title.as_deref() {
+        Some(got) if got == title => Ok(()),
+        got => Err(format!("JSON item title reads back as {got:?}")),
+    }
+}
+
+/// The fields of a JSON Feed item the checks read.
+#[derive(serde::Deserialize)]
+struct ItemReadBack<'a> {
+    id: Option<AString>,
+    #[serde(borrow)]
+    title: Option<std::borrow::Cow<'a, str>>,
+    content_html: Option<AString>,
+    content_text: Option<AString>,
+}
+
+/// A JSON string whose value is not needed: anything else is an error.
+struct AString;
+
+impl<'de> serde::Deserialize<'de> for AString {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = AString;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<AString, E> {
+                Ok(AString)
+            }
+        }
+        d.deserialize_str(Visitor)
+    }
+}
+
 /// Checks what JSON Feed 1.1 requires of an item: a string id and some content.
 pub fn json_item(item: &serde_json::Value) -> Result<(), String> {
     if !item["id"].is_string() {
@@ -259,5 +306,35 @@ mod tests {
         let wrong = br#"{"version":"https://jsonfeed.org/version/1.1","feed_url":"https://e.example/feed.json","items":[{"id":"1","title":"two","content_html":"x"}]}"#;
         assert!(feed(Format::Json, wrong, &expect).is_err());
         assert!(feed(Format::Json, b"{", &expect).is_err());
+    }
+
+    #[test]
+    fn json_items_read_back() {
+        let ok = |t: &str, title: &str| json_item_text(t.as_bytes(), title);
+        assert!(ok(
+            r#"{"id":"1","title":"one","content_html":"<p>x</p>","tags":["a"]}"#,
+            "one"
+        )
+        .is_ok());
+        assert!(ok(
+            r#"{"id":"1","title":"t\u00e9 \"q\"","content_text":"x"}"#,
+            "té \"q\""
+        )
+        .is_ok());
+        for (bad, why) in [
+            (r#"{"id":"1","title":"two","content_html":"x"}"#, "title"),
+            (r#"{"title":"one","content_html":"x"}"#, "string id"),
+            (r#"{"id":1,"title":"one","content_html":"x"}"#, "parse"),
+            (r#"{"id":"1","title":"one"}"#, "content"),
+            (r#"{"id":"1","title":"one","content_html":null}"#, "content"),
+            (
+                r#"{"id":"1","title":"one","content_html":"x","extra":[1,}"#,
+                "parse",
+            ),
+            (r#"{"id":"1","content_html":"x"}"#, "title"),
+        ] {
+            let err = ok(bad, "one").unwrap_err();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
     }
 }
