@@ -104,20 +104,24 @@ fn scan_xml(bytes: &[u8], container: Option<&[u8]>) -> Result<Option<String>, St
                 let text = t.decode().map_err(|e| e.to_string())?;
                 push(&mut title, &text);
             }
+            // Escaped markup in content is mostly references (`&lt;p&gt;`): they are checked
+            // without allocating, and only the title's are kept.
             Event::GeneralRef(r) => {
-                let resolved = if r.is_char_ref() {
-                    r.resolve_char_ref()
+                if r.is_char_ref() {
+                    let c = r
+                        .resolve_char_ref()
                         .map_err(|e| e.to_string())?
-                        .map(String::from)
+                        .ok_or("unknown entity reference")?;
+                    if capturing {
+                        push(&mut title, c.encode_utf8(&mut [0; 4]));
+                    }
                 } else {
                     let name = r.decode().map_err(|e| e.to_string())?;
-                    quick_xml::escape::resolve_predefined_entity(&name).map(str::to_owned)
-                };
-                let Some(text) = resolved else {
-                    return Err("unknown entity reference".into());
-                };
-                if capturing {
-                    push(&mut title, &text);
+                    let text = quick_xml::escape::resolve_predefined_entity(&name)
+                        .ok_or("unknown entity reference")?;
+                    if capturing {
+                        push(&mut title, text);
+                    }
                 }
             }
             Event::Eof => break,
