@@ -10,10 +10,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use lol_html::html_content::Element;
-use lol_html::{
-    doc_text, rewrite_str, ElementContentHandlers, HtmlRewriter, RewriteStrSettings, Selector,
-    Settings,
-};
+use lol_html::{doc_text, ElementContentHandlers, HtmlRewriter, Selector, Settings};
 use pulldown_cmark::{html, Options, Parser};
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -55,21 +52,36 @@ pub struct Rewritten {
 /// its selectors into a matching program for every document, and with the forty type
 /// selectors this used before, that compilation alone was 7% of a cold build.
 pub fn rewrite(html: &str, base: &Url) -> Result<Rewritten, String> {
-    let settings = RewriteStrSettings::new().append_element_content_handler((
+    let settings = settings().append_element_content_handler((
         Cow::Borrowed(&*ANY),
         ElementContentHandlers::default().element(|el: &mut Element<'_, '_>| {
             fix_element(el, base);
             Ok(())
         }),
     ));
+    // The output is collected as bytes and checked as UTF-8 once at the end, not chunk by
+    // chunk as `rewrite_str` does.
+    let mut out = Vec::with_capacity(html.len() + html.len() / 8);
+    let mut rewriter = HtmlRewriter::new(settings, |chunk: &[u8]| out.extend_from_slice(chunk));
     // lol_html fails only on markup so ambiguous that selectors cannot be matched safely; the
     // post is then rejected rather than published with scripts or relative links left in.
-    let out = rewrite_str(html, settings).map_err(|e| e.to_string())?;
+    rewriter
+        .write(html.as_bytes())
+        .and_then(|()| rewriter.end())
+        .map_err(|e| e.to_string())?;
+    let out = simdutf8::compat::from_utf8(&out)
+        .map_err(|e| format!("the rewritten HTML is not UTF-8: {e}"))?;
     Ok(Rewritten {
         // Character references (`&#x1;`) decode to characters XML cannot carry: remove them.
-        html: crate::text::clean_owned(out),
+        html: crate::text::clean_owned(out.to_owned()),
         first_paragraph: first_paragraph(html)?,
     })
+}
+
+/// Both passes parse alike: as `rewrite_str` does, which this module used before, so
+/// `<esi:…>` tags are void elements.
+fn settings<'h>() -> Settings<'h, 'static> {
+    Settings::new().with_enable_esi_tags(true)
 }
 
 /// The universal selector, parsed once.
@@ -144,7 +156,7 @@ fn first_paragraph(html: &str) -> Result<String, String> {
     let state = Rc::new(RefCell::new(TextState::default()));
     let el_state = Rc::clone(&state);
     let text_state = Rc::clone(&state);
-    let settings = Settings::new()
+    let settings = settings()
         .append_element_content_handler((
             Cow::Borrowed(&*ANY),
             ElementContentHandlers::default().element(move |el: &mut Element<'_, '_>| {

@@ -521,7 +521,8 @@ pub fn parse_post(
         line,
         kind,
     };
-    let text = match std::str::from_utf8(bytes) {
+    // The SIMD check: std's was 2.5% of a cold build, all of it on valid text.
+    let text = match simdutf8::compat::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
             let line = 1 + bytes[..e.valid_up_to()]
