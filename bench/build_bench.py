@@ -43,7 +43,7 @@ def run_once(tool, workdir, tag):
     os.makedirs(trash, exist_ok=True)
     for i, p in enumerate(tool.get("clean", [])):
         if os.path.lexists(p):
-            # A rename frees no inode; the trash is emptied after the last round.
+            # A rename frees no inode; the trash is emptied when the whole run ends.
             try:
                 os.rename(p, os.path.join(trash, f"{tag}-{i}-{os.path.basename(p)}"))
             except OSError:  # another file system (a cache dir elsewhere): delete it now
@@ -99,7 +99,9 @@ def main():
             feeds[t["name"]] = count_feeds(t)
             print(f"  build {spec['size']:>6} posts  round {r + 1}  {t['name']:<10} "
                   f"{wall:8.2f} s  {rss / 1024:7.1f} MiB  {feeds[t['name']]} feeds", flush=True)
-    shutil.rmtree(os.path.join(workdir, ".trash"), ignore_errors=True)
+    # The trash stays until run.sh removes its work dir at exit: emptied here, its freed
+    # inodes would slow file creation in the next section (ext4 skips recently deleted
+    # inodes for minutes), charging one size's cleanup to the next size's builds.
     with open(results_path, "a") as f:
         for t in tools:
             f.write(json.dumps({
