@@ -33,8 +33,6 @@ const SETTLE_MAX: Duration = Duration::from_secs(5);
 const RETRY_EVERY: Duration = Duration::from_secs(1);
 /// How often the tree is walked for changes when kernel watches are missing or incomplete.
 const POLL_EVERY: Duration = Duration::from_secs(2);
-/// The longest one burst of file events is gathered before it is published anyway.
-const BURST_MAX: Duration = Duration::from_secs(2);
 /// How often to look for a posts directory that has vanished.
 const MISSING_ROOT_POLL: Duration = Duration::from_secs(1);
 
@@ -269,16 +267,15 @@ fn publisher_loop(
         };
         // The whole burst is gathered before the publisher is locked: archive requests
         // need the lock meanwhile.
-        let received = rx.recv_timeout(wait).map(|first| burst(first, &rx, window));
+        let received = rx.recv_timeout(wait).map(|first| burst(first, &rx));
         let mut publisher = publisher_lock(shared);
         publisher.save_archive_state();
         match received {
             Ok(mut gathered) => {
                 // Many removals at once: let them settle, so a tree that is being deleted or
                 // unmounted is seen gone as a whole (and its last good feeds kept) rather than
-                // published shrinking batch by batch. A removed directory is one event (the
-                // debouncer drops the events of what was inside it) but counts for every post
-                // under it.
+                // published shrinking batch by batch. A directory moved away is one event but
+                // counts for every post under it.
                 if removed_posts(&publisher.site, &gathered.changes) >= MASS_REMOVAL {
                     // Archive requests need not wait for the removals to settle.
                     drop(publisher);
@@ -414,22 +411,13 @@ impl Gathered {
     }
 }
 
-/// Everything the watcher sends while a burst of file events goes on, as one batch.
-///
-/// The watcher hands events over half a window after they happen, a tick at a time, so a
-/// long burst (a `git checkout` writing thousands of files) arrives as many small batches.
-/// They are taken until the watcher has been quiet for the other half of the window: one burst
-/// is one republish, one store swap and one hub notification, never a run of half-applied
-/// states. An endless stream is still published every [`BURST_MAX`].
-fn burst(first: Batch, rx: &Receiver<Batch>, window: Duration) -> Gathered {
+/// A burst of file events as the watcher hands it over (debounced: see `watch::debounce`),
+/// with any batches that queued up behind it while the publisher was busy.
+fn burst(first: Batch, rx: &Receiver<Batch>) -> Gathered {
     let mut g = Gathered::default();
-    let started = std::time::Instant::now();
-    let mut next = Some(first);
-    while let Some(batch) = next.take() {
+    g.take(first);
+    while let Ok(batch) = rx.try_recv() {
         g.take(batch);
-        if started.elapsed() < BURST_MAX {
-            next = rx.recv_timeout(watch::quiet_half(window)).ok();
-        }
     }
     g
 }

@@ -6,15 +6,21 @@
 //! last event per path wins, ignored names (hidden, editor temp files, `_drafts`) are dropped,
 //! and an event that says events were lost asks for a full rescan — a change is never missed
 //! silently.
+//!
+//! The debouncing is feedsmith's own ([`debounce`]): a thread that blocks while nothing
+//! happens and, once something has, hands the burst over when the window has passed without a
+//! further event. notify-debouncer-full, used before, ticks at a quarter of its timeout whether
+//! or not anything happened: with the default 20 ms window, 400 wake-ups a second for the life
+//! of the server (counted in /proc); and it walked the whole tree at start to cache file ids
+//! this module never used.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::Sender;
-use std::time::Duration;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
 
 use notify::event::{EventKind, ModifyKind, RenameMode};
-use notify::{Event, RecursiveMode};
-use notify_debouncer_full::{new_debouncer, DebounceEventResult, DebouncedEvent};
+use notify::{Event, RecursiveMode, Watcher as _};
 
 use crate::site::{is_skipped_path, Change};
 
@@ -33,12 +39,7 @@ pub enum Batch {
 /// A running watcher; dropping it stops watching.
 pub struct Watcher {
     /// `None`: no kernel watch (polling only).
-    debouncer: Option<
-        notify_debouncer_full::Debouncer<
-            notify::RecommendedWatcher,
-            notify_debouncer_full::RecommendedCache,
-        >,
-    >,
+    watcher: Option<notify::RecommendedWatcher>,
     /// The canonical posts root: event paths are relative to it.
     root: PathBuf,
     /// Symbolic links to directories that appeared after the watch began, watched on their
@@ -50,7 +51,7 @@ impl Watcher {
     /// A watcher with no kernel watch: the publisher polls `root` instead.
     pub fn polling(root: &Path) -> Watcher {
         Watcher {
-            debouncer: None,
+            watcher: None,
             root: std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf()),
             links: std::collections::BTreeSet::new(),
         }
@@ -58,7 +59,7 @@ impl Watcher {
 
     /// True when there is no kernel watch and changes are seen only by polling.
     pub fn is_polling(&self) -> bool {
-        self.debouncer.is_none()
+        self.watcher.is_none()
     }
     /// Follows what a batch changed: watches the directories behind symbolic links that
     /// appeared at or under the changed paths, and stops watching the ones that went.
@@ -68,7 +69,7 @@ impl Watcher {
     /// link made while serving would never be seen to change again.
     pub fn follow(&mut self, changes: &[crate::site::Change], drafts: bool) {
         use crate::site::Change;
-        let Some(debouncer) = self.debouncer.as_mut() else {
+        let Some(watcher) = self.watcher.as_mut() else {
             return;
         };
         for change in changes {
@@ -81,7 +82,7 @@ impl Watcher {
                 .collect();
             for l in gone {
                 if !self.root.join(&l).is_dir() {
-                    let _ = debouncer.unwatch(self.root.join(&l));
+                    let _ = watcher.unwatch(&self.root.join(&l));
                     self.links.remove(&l);
                 }
             }
@@ -90,7 +91,7 @@ impl Watcher {
                     if self.links.contains(&link) {
                         continue;
                     }
-                    match debouncer.watch(self.root.join(&link), RecursiveMode::Recursive) {
+                    match watcher.watch(&self.root.join(&link), RecursiveMode::Recursive) {
                         Ok(()) => {
                             self.links.insert(link);
                         }
@@ -115,28 +116,81 @@ pub fn watch(
 ) -> notify::Result<Watcher> {
     let canonical = std::fs::canonicalize(root).map_err(notify::Error::io)?;
     let base = canonical.clone();
-    // Half the window here, the other half in the publisher's wait for the burst to end
-    // (`quiet_half`): an isolated save is published a window after it, a long burst once.
-    let mut debouncer = new_debouncer(
-        quiet_half(window),
-        None,
-        move |result: DebounceEventResult| {
-            if let Some(b) = batch_of(result, &base, drafts) {
-                // The publisher has stopped: nothing left to tell.
-                let _ = tx.send(b);
-            }
-        },
-    )?;
-    debouncer.watch(&canonical, RecursiveMode::Recursive)?;
+    let (raw_tx, raw_rx) = std::sync::mpsc::channel();
+    let mut watcher = notify::recommended_watcher(move |event| {
+        // The debouncing thread has stopped: nothing left to tell.
+        let _ = raw_tx.send(event);
+    })?;
+    watcher.watch(&canonical, RecursiveMode::Recursive)?;
+    std::thread::Builder::new()
+        .name("watch-debounce".into())
+        .spawn(move || {
+            debounce(&raw_rx, window, BURST_MAX, |events| {
+                if let Some(b) = batch_of(events, &base, drafts) {
+                    // The publisher has stopped: nothing left to tell.
+                    let _ = tx.send(b);
+                }
+            });
+        })
+        .map_err(notify::Error::io)?;
     Ok(Watcher {
-        debouncer: Some(debouncer),
+        watcher: Some(watcher),
         root: canonical,
         links: std::collections::BTreeSet::new(),
     })
 }
 
-/// What one delivery of the debouncer means for the publisher.
-pub fn batch_of(result: DebounceEventResult, root: &Path, drafts: bool) -> Option<Batch> {
+/// What one burst of notify's deliveries is: the events, or the errors when there were any.
+pub type Delivered = Result<Vec<Event>, Vec<notify::Error>>;
+
+/// The longest one burst of file events is gathered before it is handed over anyway.
+pub const BURST_MAX: Duration = Duration::from_secs(2);
+
+/// Turns notify's deliveries into bursts: blocks while nothing happens (no timer runs while
+/// idle); after an event, gathers more until `quiet` passes without one, or `hold` after the
+/// first if they never stop, then hands the burst to `deliver`. A burst is one republish, one
+/// store swap and one hub notification, never a run of half-applied states. Returns when the
+/// watcher that sends to `rx` is gone.
+pub fn debounce(
+    rx: &Receiver<notify::Result<Event>>,
+    quiet: Duration,
+    hold: Duration,
+    mut deliver: impl FnMut(Delivered),
+) {
+    while let Ok(first) = rx.recv() {
+        let until = Instant::now() + hold;
+        let mut events = Vec::new();
+        let mut errors = Vec::new();
+        let mut next = Some(first);
+        let mut open = true;
+        while let Some(delivery) = next.take() {
+            match delivery {
+                Ok(event) => events.push(event),
+                Err(e) => errors.push(e),
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match rx.recv_timeout(quiet.min(left)) {
+                Ok(delivery) => next = Some(delivery),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => open = false,
+            }
+        }
+        deliver(if errors.is_empty() {
+            Ok(events)
+        } else {
+            Err(errors)
+        });
+        if !open {
+            return;
+        }
+    }
+}
+
+/// What one burst means for the publisher.
+pub fn batch_of(result: Delivered, root: &Path, drafts: bool) -> Option<Batch> {
     match result {
         Ok(events) => to_batch(root, drafts, &events),
         Err(errors) => Some(Batch::Failed(
@@ -214,17 +268,10 @@ impl Poller {
     }
 }
 
-/// Half the debounce window (at least a millisecond): how long the watcher holds an event,
-/// and how long the publisher then waits for more before it publishes.
-pub fn quiet_half(window: Duration) -> Duration {
-    (window / 2).max(Duration::from_millis(1))
-}
-
 /// Collapses a debounced burst into a batch; `None` when nothing relevant happened.
-pub fn to_batch(root: &Path, drafts: bool, events: &[DebouncedEvent]) -> Option<Batch> {
+pub fn to_batch(root: &Path, drafts: bool, events: &[Event]) -> Option<Batch> {
     let mut last: BTreeMap<PathBuf, Change> = BTreeMap::new();
-    for e in events {
-        let event: &Event = e;
+    for event in events {
         if event.need_rescan() {
             return Some(Batch::Rescan("the watcher lost events".into()));
         }
@@ -289,12 +336,12 @@ mod tests {
     use notify::event::{AccessKind, CreateKind, DataChange, RemoveKind};
     use std::time::Instant;
 
-    fn ev(kind: EventKind, paths: &[&str]) -> DebouncedEvent {
+    fn ev(kind: EventKind, paths: &[&str]) -> Event {
         let mut e = Event::new(kind);
         for p in paths {
             e = e.add_path(PathBuf::from(p));
         }
-        DebouncedEvent::new(e, Instant::now())
+        e
     }
 
     #[test]
@@ -304,10 +351,7 @@ mod tests {
             Some(Batch::Failed(why)) => assert!(why.contains("limit"), "{why}"),
             other => panic!("{other:?}"),
         }
-        let lost = ev(EventKind::Other, &["/posts/a.md"]);
-        let mut lost_event: Event = lost.event.clone();
-        lost_event = lost_event.set_flag(notify::event::Flag::Rescan);
-        let lost = DebouncedEvent::new(lost_event, Instant::now());
+        let lost = ev(EventKind::Other, &["/posts/a.md"]).set_flag(notify::event::Flag::Rescan);
         assert!(matches!(
             batch_of(Ok(vec![lost]), Path::new("/posts"), false),
             Some(Batch::Rescan(_))
@@ -354,7 +398,7 @@ mod tests {
         assert!(poller.poll().is_empty());
     }
 
-    fn changes(events: &[DebouncedEvent]) -> Vec<Change> {
+    fn changes(events: &[Event]) -> Vec<Change> {
         match to_batch(Path::new("/p"), false, events) {
             Some(Batch::Changes(c)) => c,
             other => panic!("unexpected {other:?}"),
@@ -434,14 +478,60 @@ mod tests {
     }
 
     #[test]
+    fn debounce_blocks_while_idle_and_hands_a_burst_over_when_quiet() {
+        let (raw_tx, raw_rx) = std::sync::mpsc::channel();
+        let (out_tx, out_rx) = std::sync::mpsc::channel();
+        let quiet = Duration::from_millis(60);
+        let hold = Duration::from_millis(300);
+        let thread = std::thread::spawn(move || {
+            debounce(&raw_rx, quiet, hold, |d| out_tx.send(d).unwrap());
+        });
+        let create = |p: &str| Ok(ev(EventKind::Create(CreateKind::File), &[p]));
+        // Nothing happens: nothing is handed over.
+        assert!(out_rx.recv_timeout(Duration::from_millis(100)).is_err());
+        // Events closer together than the quiet are one burst, handed over once the quiet has
+        // passed after the last of them.
+        raw_tx.send(create("/p/a.md")).unwrap();
+        std::thread::sleep(quiet / 3);
+        raw_tx.send(create("/p/b.md")).unwrap();
+        let last = Instant::now();
+        let burst = out_rx
+            .recv_timeout(Duration::from_secs(5))
+            .unwrap()
+            .unwrap();
+        assert!(last.elapsed() >= quiet, "{:?}", last.elapsed());
+        assert_eq!(burst.len(), 2);
+        // Events that never stop are handed over a hold at a time, not held back for good.
+        let started = Instant::now();
+        while started.elapsed() < hold * 3 {
+            raw_tx.send(create("/p/c.md")).unwrap();
+            std::thread::sleep(quiet / 6);
+        }
+        let mut handed = 0;
+        while let Ok(d) = out_rx.recv_timeout(hold) {
+            assert!(d.is_ok());
+            handed += 1;
+        }
+        assert!(handed >= 3, "{handed} bursts for {:?} of events", hold * 3);
+        // An error in a burst makes the burst an error (the publisher then rescans).
+        raw_tx.send(create("/p/d.md")).unwrap();
+        raw_tx
+            .send(Err(notify::Error::generic("queue overflow")))
+            .unwrap();
+        let failed = out_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(matches!(&failed, Err(e) if e.len() == 1), "{failed:?}");
+        // The watcher gone, debouncing ends, after handing over what it had.
+        raw_tx.send(create("/p/e.md")).unwrap();
+        drop(raw_tx);
+        thread.join().unwrap();
+        assert_eq!(out_rx.recv().unwrap().unwrap().len(), 1);
+    }
+
+    #[test]
     fn lost_events_ask_for_a_rescan() {
         let mut e = Event::new(EventKind::Other);
         e = e.set_flag(notify::event::Flag::Rescan);
-        let b = to_batch(
-            Path::new("/p"),
-            false,
-            &[DebouncedEvent::new(e, Instant::now())],
-        );
+        let b = to_batch(Path::new("/p"), false, &[e]);
         assert!(matches!(b, Some(Batch::Rescan(_))));
     }
 }

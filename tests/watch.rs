@@ -1693,3 +1693,47 @@ fn polling_mode_publishes_every_change_without_file_events() {
         .count();
     assert_eq!(reports, 1, "{}", server.stderr());
 }
+
+/// An idle server sleeps: no thread wakes on a timer while nothing happens. The debouncer used
+/// before ticked every 2.5 ms whether or not a file had changed (400 wake-ups a second); now
+/// only the once-a-second housekeeping of the publisher and the hub remains. (The one fixed
+/// sleep of this file: what it observes is two seconds of nothing.)
+#[test]
+fn an_idle_server_does_not_wake_up_on_a_timer() {
+    let site = TempSite::new();
+    site.write_post(
+        "a.md",
+        &post("Quiet", "2024-05-10 10:00:00 +0000", "news", "t"),
+    );
+    let server = serve(&site);
+    wait_titles(&server, "/feed.json", &["Quiet"]);
+    // Context switches of every thread of the server, voluntary and not.
+    let switches = || -> u64 {
+        fs::read_dir(format!("/proc/{}/task", server.pid()))
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter_map(|t| fs::read_to_string(t.path().join("status")).ok())
+            .flat_map(|status| {
+                status
+                    .lines()
+                    .filter(|l| l.contains("ctxt_switches:"))
+                    .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                    .collect::<Vec<_>>()
+            })
+            .sum()
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let before = switches();
+    std::thread::sleep(Duration::from_secs(2));
+    let woke = switches() - before;
+    assert!(
+        woke <= 40,
+        "{woke} context switches in 2 s of doing nothing"
+    );
+    // Still watching: a change is published.
+    site.write_post(
+        "b.md",
+        &post("Awake", "2024-05-11 10:00:00 +0000", "news", "t"),
+    );
+    wait_titles(&server, "/feed.json", &["Awake", "Quiet"]);
+}
