@@ -33,6 +33,8 @@ const SETTLE_MAX: Duration = Duration::from_secs(5);
 const RETRY_EVERY: Duration = Duration::from_secs(1);
 /// How often the tree is walked for changes when kernel watches are missing or incomplete.
 const POLL_EVERY: Duration = Duration::from_secs(2);
+/// The longest one burst of file events is gathered before it is published anyway.
+const BURST_MAX: Duration = Duration::from_secs(2);
 /// How often to look for a posts directory that has vanished.
 const MISSING_ROOT_POLL: Duration = Duration::from_secs(1);
 
@@ -267,7 +269,7 @@ fn publisher_loop(
         };
         // The whole burst is gathered before the publisher is locked: archive requests
         // need the lock meanwhile.
-        let received = rx.recv_timeout(wait).map(|first| burst(first, &rx));
+        let received = rx.recv_timeout(wait).map(|first| burst(first, &rx, window));
         let mut publisher = publisher_lock(shared);
         publisher.save_archive_state();
         match received {
@@ -407,17 +409,32 @@ impl Gathered {
                 self.rescan = Some(format!("the watcher failed: {why}"));
                 self.failed = Some(why);
             }
+            Batch::Settled => {}
         }
     }
 }
 
-/// A burst of file events as the watcher hands it over (debounced: see `watch::debounce`),
-/// with any batches that queued up behind it while the publisher was busy.
-fn burst(first: Batch, rx: &Receiver<Batch>) -> Gathered {
+/// Everything the watcher sends for one burst of file events, as one batch.
+///
+/// The watcher hands a burst over in parts while it goes on (a `git checkout` writing thousands
+/// of files) and says when it has settled (see `watch::debounce`); the parts are taken until
+/// then: one burst is one republish, one store swap and one hub notification, never a run of
+/// half-applied states. An endless stream is still published every [`BURST_MAX`].
+fn burst(first: Batch, rx: &Receiver<Batch>, window: Duration) -> Gathered {
     let mut g = Gathered::default();
-    g.take(first);
-    while let Ok(batch) = rx.try_recv() {
+    let started = std::time::Instant::now();
+    // A part comes at least every PART_EVERY and the end a window after the last event: a
+    // longer silence means the watcher is gone (replaced, or failed).
+    let patience = window + watch::PART_EVERY * 2;
+    let mut next = Some(first);
+    while let Some(batch) = next.take() {
+        if batch == Batch::Settled {
+            break;
+        }
         g.take(batch);
+        if started.elapsed() < BURST_MAX {
+            next = rx.recv_timeout(patience).ok();
+        }
     }
     g
 }
@@ -445,30 +462,39 @@ fn may_replace(publisher: &Publisher, root: &Path, drafts: bool) -> bool {
     true
 }
 
-/// How many posts a batch's removals take away: a removed file counts once, a removed
-/// directory for every known post (or bad post) under it.
+/// How many posts a batch's removals take away: each known post (or bad post) at or under a
+/// removed path once, however many of the removals name it (`rm -rf dir` reports every file
+/// and the directory), and a removed path that held none once.
 fn removed_posts(site: &Site, changes: &[Change]) -> usize {
     use std::ops::Bound::{Included, Unbounded};
-    let removed = changes.iter().filter_map(|c| match c {
-        Change::Remove(p) => Some(p.as_path()),
-        Change::Upsert(_) => None,
-    });
-    removed
-        .map(|rel| {
-            // Paths order by components, so everything under `rel` follows it in a run.
-            let posts = site
-                .posts
-                .range::<Path, _>((Included(rel), Unbounded))
-                .take_while(|(p, _)| p.starts_with(rel))
-                .count();
-            let errors = site
-                .errors
-                .range::<Path, _>((Included(rel), Unbounded))
-                .take_while(|(p, _)| p.starts_with(rel))
-                .count();
-            (posts + errors).max(1)
-        })
-        .sum()
+    let mut gone: std::collections::BTreeSet<&Path> = std::collections::BTreeSet::new();
+    let mut others = 0;
+    for change in changes {
+        let Change::Remove(rel) = change else {
+            continue;
+        };
+        // Paths order by components, so everything under `rel` follows it in a run.
+        let mut any = false;
+        for p in site
+            .posts
+            .range::<Path, _>((Included(rel.as_path()), Unbounded))
+            .map(|(p, _)| p)
+            .take_while(|p| p.starts_with(rel))
+            .chain(
+                site.errors
+                    .range::<Path, _>((Included(rel.as_path()), Unbounded))
+                    .map(|(p, _)| p)
+                    .take_while(|p| p.starts_with(rel)),
+            )
+        {
+            any = true;
+            gone.insert(p.as_path());
+        }
+        if !any {
+            others += 1;
+        }
+    }
+    gone.len() + others
 }
 
 /// Which directory is at `root` (device and inode), to notice it being replaced by another
@@ -516,5 +542,46 @@ fn rewatch(
             );
             Some(Watcher::polling(root))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    #[test]
+    fn removed_posts_counts_each_post_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = crate::feed::parse_context(&crate::config::Config::default());
+        let mut site = Site::default();
+        for rel in ["d/a.md", "d/b.md", "c.md"] {
+            let p = dir.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, "---\ndate: 2021-01-01\n---\nx\n").unwrap();
+            let post = crate::post::read_post(dir.path(), Path::new(rel), &ctx).unwrap();
+            site.posts
+                .insert(PathBuf::from(rel), std::sync::Arc::new(post));
+        }
+        let remove = |p: &str| Change::Remove(PathBuf::from(p));
+        // `rm -rf d` reports each file and the directory: two posts, not four.
+        assert_eq!(
+            removed_posts(&site, &[remove("d/a.md"), remove("d/b.md"), remove("d")]),
+            2
+        );
+        // A path that held no post counts once; an upsert not at all.
+        assert_eq!(
+            removed_posts(
+                &site,
+                &[
+                    remove("tmp.md"),
+                    remove("c.md"),
+                    Change::Upsert("d/a.md".into())
+                ]
+            ),
+            2
+        );
+        // The root removed takes every post.
+        assert_eq!(removed_posts(&site, &[remove("")]), 3);
     }
 }

@@ -34,6 +34,9 @@ pub enum Batch {
     /// The watcher itself failed (e.g. the kernel's limit on watches): re-read everything,
     /// and from now on also poll, since the watch may no longer cover the whole tree.
     Failed(String),
+    /// The burst the batches before this belong to has ended: a whole window passed with no
+    /// further event. Until it comes, more of the same burst is on its way.
+    Settled,
 }
 
 /// A running watcher; dropping it stops watching.
@@ -116,8 +119,17 @@ pub fn watch(
 ) -> notify::Result<Watcher> {
     let canonical = std::fs::canonicalize(root).map_err(notify::Error::io)?;
     let base = canonical.clone();
+    let filter_root = canonical.clone();
     let (raw_tx, raw_rx) = std::sync::mpsc::channel();
-    let mut watcher = notify::recommended_watcher(move |event| {
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<Event>| {
+        // Reads (notify reports every open) and files feedsmith ignores would only hold a
+        // burst open, and wake the debouncing thread for nothing.
+        if event
+            .as_ref()
+            .is_ok_and(|e| !matters(e, &filter_root, drafts))
+        {
+            return;
+        }
         // The debouncing thread has stopped: nothing left to tell.
         let _ = raw_tx.send(event);
     })?;
@@ -125,10 +137,14 @@ pub fn watch(
     std::thread::Builder::new()
         .name("watch-debounce".into())
         .spawn(move || {
-            debounce(&raw_rx, window, BURST_MAX, |events| {
+            let mut told = false;
+            debounce(&raw_rx, window, PART_EVERY, |events, settled| {
+                // The publisher has stopped: nothing left to tell.
                 if let Some(b) = batch_of(events, &base, drafts) {
-                    // The publisher has stopped: nothing left to tell.
-                    let _ = tx.send(b);
+                    told |= tx.send(b).is_ok();
+                }
+                if settled && std::mem::take(&mut told) {
+                    let _ = tx.send(Batch::Settled);
                 }
             });
         })
@@ -140,51 +156,83 @@ pub fn watch(
     })
 }
 
-/// What one burst of notify's deliveries is: the events, or the errors when there were any.
+/// Whether an event can change what is published: it asks for a rescan, or it touches a
+/// path under `root` that is not ignored, in a way other than reading it.
+pub fn matters(event: &Event, root: &Path, drafts: bool) -> bool {
+    event.need_rescan()
+        || changes_of(event).iter().any(|c| {
+            c.path()
+                .strip_prefix(root)
+                .is_ok_and(|rel| !is_skipped_path(rel, drafts))
+        })
+}
+
+/// What notify delivered in a while: the events, or the errors when there were any.
 pub type Delivered = Result<Vec<Event>, Vec<notify::Error>>;
 
-/// The longest one burst of file events is gathered before it is handed over anyway.
-pub const BURST_MAX: Duration = Duration::from_secs(2);
+/// How often the part of a burst gathered so far is handed over while events keep coming:
+/// often enough that a publisher waiting for a burst to end, or for removals to settle
+/// (150 ms), is never left waiting in the middle of one.
+pub const PART_EVERY: Duration = Duration::from_millis(50);
 
-/// Turns notify's deliveries into bursts: blocks while nothing happens (no timer runs while
-/// idle); after an event, gathers more until `quiet` passes without one, or `hold` after the
-/// first if they never stop, then hands the burst to `deliver`. A burst is one republish, one
-/// store swap and one hub notification, never a run of half-applied states. Returns when the
-/// watcher that sends to `rx` is gone.
+/// Debounces notify's deliveries: blocks while nothing happens (no timer runs while idle);
+/// after an event, hands what it gathered to `deliver` every `every` while events keep coming,
+/// and the rest with `settled = true` once `quiet` has passed without one. Returns when the
+/// watcher that sends to `rx` is gone, after handing over what it had.
 pub fn debounce(
     rx: &Receiver<notify::Result<Event>>,
     quiet: Duration,
-    hold: Duration,
-    mut deliver: impl FnMut(Delivered),
+    every: Duration,
+    mut deliver: impl FnMut(Delivered, bool),
 ) {
+    fn take(events: &mut Vec<Event>, errors: &mut Vec<notify::Error>) -> Delivered {
+        if errors.is_empty() {
+            Ok(std::mem::take(events))
+        } else {
+            events.clear();
+            Err(std::mem::take(errors))
+        }
+    }
+    fn add(
+        delivery: notify::Result<Event>,
+        events: &mut Vec<Event>,
+        errors: &mut Vec<notify::Error>,
+    ) {
+        match delivery {
+            Ok(event) => events.push(event),
+            Err(e) => errors.push(e),
+        }
+    }
+    let mut events = Vec::new();
+    let mut errors = Vec::new();
     while let Ok(first) = rx.recv() {
-        let until = Instant::now() + hold;
-        let mut events = Vec::new();
-        let mut errors = Vec::new();
-        let mut next = Some(first);
-        let mut open = true;
-        while let Some(delivery) = next.take() {
-            match delivery {
-                Ok(event) => events.push(event),
-                Err(e) => errors.push(e),
+        add(first, &mut events, &mut errors);
+        let mut last_event = Instant::now();
+        let mut next_part = last_event + every;
+        loop {
+            let wake = (last_event + quiet).min(next_part);
+            match rx.recv_timeout(wake.saturating_duration_since(Instant::now())) {
+                Ok(delivery) => {
+                    add(delivery, &mut events, &mut errors);
+                    last_event = Instant::now();
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    deliver(take(&mut events, &mut errors), true);
+                    return;
+                }
             }
-            let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            let now = Instant::now();
+            if now >= last_event + quiet {
+                deliver(take(&mut events, &mut errors), true);
                 break;
             }
-            match rx.recv_timeout(quiet.min(left)) {
-                Ok(delivery) => next = Some(delivery),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => open = false,
+            if now >= next_part {
+                if !events.is_empty() || !errors.is_empty() {
+                    deliver(take(&mut events, &mut errors), false);
+                }
+                next_part = now + every;
             }
-        }
-        deliver(if errors.is_empty() {
-            Ok(events)
-        } else {
-            Err(errors)
-        });
-        if !open {
-            return;
         }
     }
 }
@@ -478,53 +526,112 @@ mod tests {
     }
 
     #[test]
-    fn debounce_blocks_while_idle_and_hands_a_burst_over_when_quiet() {
+    fn debounce_blocks_while_idle_and_hands_bursts_over_in_parts_then_settled() {
         let (raw_tx, raw_rx) = std::sync::mpsc::channel();
         let (out_tx, out_rx) = std::sync::mpsc::channel();
-        let quiet = Duration::from_millis(60);
-        let hold = Duration::from_millis(300);
+        // The real ratio: the quiet (the window, 20 ms) shorter than the part interval.
+        let quiet = Duration::from_millis(100);
+        let every = Duration::from_millis(250);
         let thread = std::thread::spawn(move || {
-            debounce(&raw_rx, quiet, hold, |d| out_tx.send(d).unwrap());
+            debounce(&raw_rx, quiet, every, |d, settled| {
+                out_tx.send((d, settled)).unwrap();
+            });
         });
         let create = |p: &str| Ok(ev(EventKind::Create(CreateKind::File), &[p]));
+        let wait = || out_rx.recv_timeout(Duration::from_secs(5)).unwrap();
         // Nothing happens: nothing is handed over.
-        assert!(out_rx.recv_timeout(Duration::from_millis(100)).is_err());
-        // Events closer together than the quiet are one burst, handed over once the quiet has
-        // passed after the last of them.
+        assert!(out_rx.recv_timeout(Duration::from_millis(300)).is_err());
+
+        // Two events close together: one burst, handed over settled once the quiet has passed
+        // after the last of them.
         raw_tx.send(create("/p/a.md")).unwrap();
-        std::thread::sleep(quiet / 3);
-        raw_tx.send(create("/p/b.md")).unwrap();
+        std::thread::sleep(Duration::from_millis(10));
         let last = Instant::now();
-        let burst = out_rx
-            .recv_timeout(Duration::from_secs(5))
-            .unwrap()
-            .unwrap();
+        raw_tx.send(create("/p/b.md")).unwrap();
+        let (burst, settled) = wait();
         assert!(last.elapsed() >= quiet, "{:?}", last.elapsed());
-        assert_eq!(burst.len(), 2);
-        // Events that never stop are handed over a hold at a time, not held back for good.
+        assert!(settled);
+        assert_eq!(burst.unwrap().len(), 2);
+
+        // A stream of events: parts while it goes on, then the settled end; every event once.
         let started = Instant::now();
-        while started.elapsed() < hold * 3 {
+        let mut sent = 0;
+        while started.elapsed() < every * 4 {
             raw_tx.send(create("/p/c.md")).unwrap();
-            std::thread::sleep(quiet / 6);
+            sent += 1;
+            std::thread::sleep(quiet / 5);
         }
-        let mut handed = 0;
-        while let Ok(d) = out_rx.recv_timeout(hold) {
-            assert!(d.is_ok());
-            handed += 1;
+        let (mut parts, mut got) = (0, 0);
+        while got < sent {
+            let (d, settled) = wait();
+            got += d.unwrap().len();
+            parts += usize::from(!settled);
         }
-        assert!(handed >= 3, "{handed} bursts for {:?} of events", hold * 3);
-        // An error in a burst makes the burst an error (the publisher then rescans).
+        assert_eq!(got, sent);
+        assert!(parts >= 2, "{parts} parts of a stream {:?} long", every * 4);
+
+        // An error makes its delivery an error (the publisher then rescans).
         raw_tx.send(create("/p/d.md")).unwrap();
         raw_tx
             .send(Err(notify::Error::generic("queue overflow")))
             .unwrap();
-        let failed = out_rx.recv_timeout(Duration::from_secs(5)).unwrap();
-        assert!(matches!(&failed, Err(e) if e.len() == 1), "{failed:?}");
+        let mut failed = false;
+        loop {
+            let (d, settled) = wait();
+            failed |= d.is_err();
+            if settled {
+                break;
+            }
+        }
+        assert!(failed);
+
         // The watcher gone, debouncing ends, after handing over what it had.
         raw_tx.send(create("/p/e.md")).unwrap();
         drop(raw_tx);
         thread.join().unwrap();
-        assert_eq!(out_rx.recv().unwrap().unwrap().len(), 1);
+        let (d, settled) = out_rx.recv().unwrap();
+        assert!(settled);
+        assert_eq!(d.unwrap().len(), 1);
+    }
+
+    #[test]
+    fn only_events_that_can_change_the_site_matter() {
+        let root = Path::new("/p");
+        let matter = |e: Event| matters(&e, root, false);
+        assert!(matter(ev(
+            EventKind::Create(CreateKind::File),
+            &["/p/a.md"]
+        )));
+        assert!(matter(ev(
+            EventKind::Modify(ModifyKind::Name(RenameMode::Both)),
+            &["/p/.a.md.swp", "/p/a.md"]
+        )));
+        // Reads: notify reports every open, the publisher's own included.
+        assert!(!matter(ev(
+            EventKind::Access(AccessKind::Open(notify::event::AccessMode::Any)),
+            &["/p/a.md"]
+        )));
+        assert!(!matter(ev(
+            EventKind::Create(CreateKind::File),
+            &["/p/.git/index"]
+        )));
+        assert!(!matter(ev(
+            EventKind::Create(CreateKind::File),
+            &["/p/_drafts/x.md"]
+        )));
+        assert!(matters(
+            &ev(EventKind::Create(CreateKind::File), &["/p/_drafts/x.md"]),
+            root,
+            true
+        ));
+        assert!(!matter(ev(
+            EventKind::Create(CreateKind::File),
+            &["/q/a.md"]
+        )));
+        // Lost events always matter.
+        assert!(matter(
+            ev(EventKind::Other, &[]).set_flag(notify::event::Flag::Rescan)
+        ));
     }
 
     #[test]

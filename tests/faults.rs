@@ -1153,8 +1153,8 @@ fn posts_replaced_by_an_empty_directory_keep_the_last_good_feeds() {
 /// posts that stay carry ~60 KB bodies and sort before the vanishing ones, so a batch spends
 /// milliseconds parsing them before it reaches the vanishing files: the window between the
 /// existence check and the read is wide, and deletions fall into it. (Traced with `strace -f`,
-/// one run: the server looked at 166 of the 300 files — the debouncer drops the others — and
-/// for 10 of them its checks found the file and the read's own `stat` then did not: the
+/// one run, with the debouncer of the time: the server looked at 166 of the 300 files and for
+/// 10 of them its checks found the file and the read's own `stat` then did not: the
 /// `NotFound` path. The rest took the other paths.)
 #[test]
 fn posts_deleted_between_the_event_and_the_read_are_removals_not_errors() {

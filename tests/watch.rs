@@ -1625,8 +1625,9 @@ fn a_long_burst_is_published_as_one_batch() {
         .lines()
         .filter(|l| l.contains("republished:"))
         .count();
-    // Without the burst gathering this is one republish per watcher tick: dozens. A machine
-    // so loaded that a 2 ms gap stretches past the window may split the burst once or twice.
+    // Without the burst gathering this is one republish per part the watcher hands over
+    // (every 50 ms): a dozen or more. A machine so loaded that a 2 ms gap stretches past the
+    // window may split the burst once or twice.
     assert!(
         (1..=4).contains(&republishes),
         "{republishes} republishes for one burst of {N} files:\n{}",
@@ -1698,6 +1699,7 @@ fn polling_mode_publishes_every_change_without_file_events() {
 /// before ticked every 2.5 ms whether or not a file had changed (400 wake-ups a second); now
 /// only the once-a-second housekeeping of the publisher and the hub remains. (The one fixed
 /// sleep of this file: what it observes is two seconds of nothing.)
+#[cfg(target_os = "linux")]
 #[test]
 fn an_idle_server_does_not_wake_up_on_a_timer() {
     let site = TempSite::new();
@@ -1725,7 +1727,8 @@ fn an_idle_server_does_not_wake_up_on_a_timer() {
     std::thread::sleep(Duration::from_millis(300));
     let before = switches();
     std::thread::sleep(Duration::from_secs(2));
-    let woke = switches() - before;
+    // A thread that exits meanwhile takes its count along: never below zero.
+    let woke = switches().saturating_sub(before);
     assert!(
         woke <= 40,
         "{woke} context switches in 2 s of doing nothing"
