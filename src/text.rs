@@ -40,11 +40,11 @@ pub fn is_xml_char(c: char) -> bool {
 /// The offset of the first character XML 1.0 forbids in UTF-8 `bytes`: a C0 control other than
 /// tab, LF and CR (single bytes, never part of a multi-byte sequence), or U+FFFE / U+FFFF.
 pub fn illegal_xml_char(bytes: &[u8]) -> Option<usize> {
-    // Two vectorized scans, each of which almost never stops: one for the controls, 64 bytes
-    // at a time without an early exit (the compiler vectorizes that), one for EF BF, the first
-    // two bytes of U+FFFE and U+FFFF (and of rare halfwidth forms). Looking for 0xEF alone
-    // would stop all the time in CJK text, whose fullwidth punctuation (`，` is EF BC 8C)
-    // starts with it.
+    // Two vectorized scans, each of which seldom stops: one for the controls, 64 bytes at a
+    // time without an early exit (the compiler vectorizes that), one for EF BF, the first two
+    // bytes of U+FFFE and U+FFFF (and of U+FFFD and the halfwidth forms, each then looked at
+    // alone). Looking for 0xEF alone would stop all the time in CJK text, whose fullwidth
+    // punctuation (`，` is EF BC 8C) starts with it.
     const CHUNK: usize = 64;
     let control = |b: u8| b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r';
     let mut start = 0;
