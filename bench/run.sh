@@ -231,7 +231,7 @@ build_section() {
     # The outputs stay until the run ends, like build_bench's trash: deleted here, their freed
     # inodes would slow the next size's file creation.
   done
-  note "Cold build: the output directory (and Hugo's/Jekyll's caches) moved aside before every run and deleted after the last round (deleting thousands of files just before a run makes ext4 skip the freed inodes on every file the run creates); the corpus is read once beforehand, so every tool starts with a warm page cache. Rounds interleave the tools. Peak RSS is \`/usr/bin/time -f %M\` (max over runs). Jekyll at 10,000 posts: 1 run."
+  note "Cold build: the output directory (and Hugo's/Jekyll's caches) moved aside before every run and deleted when the whole benchmark ends (deleting thousands of files shortly before a run makes ext4 skip the freed inodes on every file the run creates); the corpus is read once beforehand, so every tool starts with a warm page cache. Rounds interleave the tools. Peak RSS is \`/usr/bin/time -f %M\` (max over runs). Jekyll at 10,000 posts: 1 run."
   note "Feed counts differ by design: feedsmith writes RSS, Atom and JSON Feed for all posts, every category and every tag; Hugo writes RSS for home, the posts section, the taxonomy lists and every term (pages get no output, their content is still rendered); jekyll-feed writes Atom for all posts, the listed categories and only the tags made of [A-Za-z0-9_] (it skips Chinese and hyphenated tags), and Jekyll also renders and writes an HTML page per post."
 }
 
