@@ -270,6 +270,10 @@ fn publisher_loop(
         // The whole burst is gathered before the publisher is locked: archive requests
         // need the lock meanwhile.
         let received = rx.recv_timeout(wait).map(|first| burst(first, &rx, window));
+        // Only the end of a burst already published (it ran past BURST_MAX): nothing to do.
+        if received.as_ref().is_ok_and(Gathered::is_empty) {
+            continue;
+        }
         let mut publisher = publisher_lock(shared);
         publisher.save_archive_state();
         match received {
@@ -401,6 +405,10 @@ struct Gathered {
 }
 
 impl Gathered {
+    fn is_empty(&self) -> bool {
+        self.changes.is_empty() && self.rescan.is_none() && self.failed.is_none()
+    }
+
     fn take(&mut self, batch: Batch) {
         match batch {
             Batch::Changes(c) => self.changes.extend(c),
@@ -419,22 +427,26 @@ impl Gathered {
 /// The watcher hands a burst over in parts while it goes on (a `git checkout` writing thousands
 /// of files) and says when it has settled (see `watch::debounce`); the parts are taken until
 /// then: one burst is one republish, one store swap and one hub notification, never a run of
-/// half-applied states. An endless stream is still published every [`BURST_MAX`].
+/// half-applied states. Bursts that queued up meanwhile (the publisher was busy) are taken
+/// too, each to its end. An endless stream is still published every [`BURST_MAX`].
 fn burst(first: Batch, rx: &Receiver<Batch>, window: Duration) -> Gathered {
     let mut g = Gathered::default();
     let started = std::time::Instant::now();
-    // A part comes at least every PART_EVERY and the end a window after the last event: a
-    // longer silence means the watcher is gone (replaced, or failed).
+    // In a burst, the watcher sends at least every window + PART_EVERY: a longer silence
+    // means it is gone (replaced, or failed).
     let patience = window + watch::PART_EVERY * 2;
     let mut next = Some(first);
     while let Some(batch) = next.take() {
-        if batch == Batch::Settled {
+        let open = batch != Batch::Settled;
+        g.take(batch);
+        if started.elapsed() >= BURST_MAX {
             break;
         }
-        g.take(batch);
-        if started.elapsed() < BURST_MAX {
-            next = rx.recv_timeout(patience).ok();
-        }
+        next = if open {
+            rx.recv_timeout(patience).ok()
+        } else {
+            rx.try_recv().ok()
+        };
     }
     g
 }
