@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
-use notify::event::{EventKind, ModifyKind, RenameMode};
+use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind, RenameMode};
 use notify::{Event, RecursiveMode, Watcher as _};
 
 use crate::site::{is_skipped_path, Change};
@@ -356,6 +356,11 @@ pub fn changes_of(event: &Event) -> Vec<Change> {
     let upsert = |p: &PathBuf| Change::Upsert(p.clone());
     let remove = |p: &PathBuf| Change::Remove(p.clone());
     match event.kind {
+        // A file open for writing was closed: usually after modify events, but a write made
+        // through a memory map reports only this.
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => {
+            event.paths.iter().map(upsert).collect()
+        }
         // Reads change nothing.
         EventKind::Access(_) => Vec::new(),
         EventKind::Create(_) => event.paths.iter().map(upsert).collect(),
@@ -617,7 +622,17 @@ mod tests {
         )));
         // Reads: notify reports every open, the publisher's own included.
         assert!(!matter(ev(
-            EventKind::Access(AccessKind::Open(notify::event::AccessMode::Any)),
+            EventKind::Access(AccessKind::Open(AccessMode::Any)),
+            &["/p/a.md"]
+        )));
+        assert!(!matter(ev(
+            EventKind::Access(AccessKind::Close(AccessMode::Read)),
+            &["/p/a.md"]
+        )));
+        // A file written and closed counts, even with no modify event before (a write through
+        // a memory map).
+        assert!(matter(ev(
+            EventKind::Access(AccessKind::Close(AccessMode::Write)),
             &["/p/a.md"]
         )));
         assert!(!matter(ev(
