@@ -540,6 +540,20 @@ impl Document {
         self.encodings.keep(i, Arc::new(form)).as_ref().clone()
     }
 
+    /// What a response asking for `accepted` carries: the form in that coding, or the identity
+    /// when compressing does not pay; its ETag and its bytes together, compressed at most once
+    /// per call (the budget may let a form go between two calls). `None` for a lazy document,
+    /// whose bytes are rendered per response.
+    pub fn representation(&self, accepted: Coding) -> Option<(Coding, Representation)> {
+        if self.lazy.is_some() {
+            return None;
+        }
+        Some(match self.encoded(accepted) {
+            Some(rep) => (accepted, rep),
+            None => (Coding::Identity, self.identity.clone()),
+        })
+    }
+
     /// True when `tag` (opaque part, quotes included) is this version's ETag in `coding`: the
     /// comparison preconditions make, against the representation the request would be sent
     /// (RFC 9110 §13.1.1, §13.1.2), not against any representation of the document.

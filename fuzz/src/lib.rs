@@ -862,27 +862,33 @@ pub fn check_http(data: &[u8]) {
 
     let response = match handle(&req, &fixture.state) {
         Handled::Done(response) => response,
-        Handled::Archive(route, archives) => handle_fetched(
-            &req,
-            &fixture.state,
-            archives.get(&route),
-            std::time::Instant::now(),
-        ),
-        Handled::Compress(doc, coding) => {
-            let _ = doc.encoded(coding);
-            handle_fetched(&req, &fixture.state, Some(doc), std::time::Instant::now())
+        // As the server does off the event loop: the document and its representation.
+        Handled::Archive(route, archives, coding) => {
+            let doc = archives.get(&route);
+            let made = doc.as_ref().and_then(|d| d.representation(coding));
+            handle_fetched(&req, &fixture.state, doc, made, std::time::Instant::now())
         }
-        Handled::Page(route, lazy, coding) => handle_fetched(
-            &req,
-            &fixture.state,
-            Some(feedsmith::server::handler::render_page(
+        Handled::Compress(doc, coding) => {
+            let made = doc.representation(coding);
+            handle_fetched(
+                &req,
                 &fixture.state,
-                &route,
-                &lazy,
-                coding,
-            )),
-            std::time::Instant::now(),
-        ),
+                Some(doc),
+                made,
+                std::time::Instant::now(),
+            )
+        }
+        Handled::Page(route, lazy, coding) => {
+            let (doc, made) =
+                feedsmith::server::handler::render_page(&fixture.state, &route, &lazy, coding);
+            handle_fetched(
+                &req,
+                &fixture.state,
+                Some(doc),
+                made,
+                std::time::Instant::now(),
+            )
+        }
     };
     check_response(&req, response, fixture);
 }

@@ -17,7 +17,7 @@ use percent_encoding::percent_decode_str;
 
 use super::conditional::{choose_coding, Outcome, Preconditions};
 use super::State;
-use crate::store::{Coding, Document};
+use crate::store::{Coding, Document, Representation};
 
 /// Longest request-target accepted, in bytes as sent (path and query, before decoding); a
 /// longer one is answered `414 URI Too Long`. Far longer targets never reach the handler:
@@ -136,14 +136,14 @@ pub enum Handled {
     /// Answered.
     Done(Response<Full<Bytes>>),
     /// An archive page the store does not hold: to be fetched from the source (it may block)
-    /// and answered with [`handle_fetched`].
-    Archive(String, std::sync::Arc<dyn super::Archives>),
+    /// with its representation in the coding given, and answered with [`handle_fetched`].
+    Archive(String, std::sync::Arc<dyn super::Archives>, Coding),
     /// A post page to render (and compress in the coding given) with [`render_page`], which
     /// may take a while for a long post, then answer with [`handle_fetched`].
     Page(String, crate::store::Lazy, Coding),
     /// A document whose form in the coding given is not at hand: to compress (with
-    /// [`Document::encoded`], which keeps it) off the event loop, then answer with
-    /// [`handle_fetched`].
+    /// [`Document::representation`], which keeps it) off the event loop, then answer with
+    /// [`handle_fetched`] and that representation.
     Compress(std::sync::Arc<Document>, Coding),
 }
 
@@ -284,24 +284,29 @@ fn respond<B>(req: &Request<B>, state: &State) -> Handled {
         return Handled::Done(text(StatusCode::OK, hub.page()));
     }
     match state.archives.get() {
-        Some(archives) if crate::archive::looks_like_archive(&route) => {
-            Handled::Archive(route.into_owned(), std::sync::Arc::clone(archives))
-        }
+        Some(archives) if crate::archive::looks_like_archive(&route) => Handled::Archive(
+            route.into_owned(),
+            std::sync::Arc::clone(archives),
+            choose_coding(req.headers()),
+        ),
         _ => Handled::Done(plain(StatusCode::NOT_FOUND, "404 not found\n")),
     }
 }
 
 /// Answers a request whose document was fetched off the event loop (an archive page, a post
-/// page) with it, or 404 when there is none.
+/// page) with it, or 404 when there is none. `made`: its representation, when that was made
+/// off the loop too.
 pub fn handle_fetched<B>(
     req: &Request<B>,
     state: &State,
     doc: Option<std::sync::Arc<Document>>,
+    made: Option<(Coding, Representation)>,
     started: Instant,
 ) -> Response<Full<Bytes>> {
-    let response = match &doc {
-        Some(doc) => respond_with(req, state, doc),
-        None => plain(StatusCode::NOT_FOUND, "404 not found\n"),
+    let response = match (&doc, made) {
+        (Some(doc), Some(made)) => respond_made(req, state, doc, Chosen::made(made)),
+        (Some(doc), None) => respond_with(req, state, doc),
+        (None, _) => plain(StatusCode::NOT_FOUND, "404 not found\n"),
     };
     if state.access_log {
         log_access(req.method(), req.uri().path(), &response, started);
@@ -316,14 +321,14 @@ pub fn render_page(
     route: &str,
     lazy: &crate::store::Lazy,
     coding: Coding,
-) -> std::sync::Arc<Document> {
+) -> (std::sync::Arc<Document>, Option<(Coding, Representation)>) {
     let doc = state
         .rendered
         .get(route, lazy.hash)
         .unwrap_or_else(|| std::sync::Arc::new(lazy.materialize()));
-    let _ = doc.encoded(coding);
+    let made = doc.representation(coding);
     state.rendered.put(route, std::sync::Arc::clone(&doc));
-    doc
+    (doc, made)
 }
 
 /// The response to a GET or HEAD of `doc`.
@@ -338,6 +343,46 @@ fn respond_in<B>(
     doc: &Document,
     accepted: Coding,
 ) -> Response<Full<Bytes>> {
+    let chosen = match doc.representation(accepted) {
+        Some(made) => Chosen::made(made),
+        None => {
+            let (coding, etag) = doc.etag_header(accepted);
+            Chosen {
+                coding,
+                etag,
+                bytes: None,
+            }
+        }
+    };
+    respond_made(req, state, doc, chosen)
+}
+
+/// The representation a response carries: its coding and ETag, and its bytes when they are
+/// at hand (a lazy document renders them only for a full response).
+struct Chosen {
+    coding: Coding,
+    etag: HeaderValue,
+    bytes: Option<Bytes>,
+}
+
+impl Chosen {
+    fn made((coding, rep): (Coding, Representation)) -> Chosen {
+        Chosen {
+            coding,
+            etag: rep.etag_header,
+            bytes: Some(rep.bytes),
+        }
+    }
+}
+
+/// The response to a GET or HEAD of `doc` in the representation `chosen`: ETag and body come
+/// from the same one, so a form the budget lets go in between is not made again.
+fn respond_made<B>(
+    req: &Request<B>,
+    state: &State,
+    doc: &Document,
+    chosen: Chosen,
+) -> Response<Full<Bytes>> {
     let method = req.method();
     let head = method == Method::HEAD;
     let cache_control = || {
@@ -345,7 +390,11 @@ fn respond_in<B>(
             .clone()
             .unwrap_or_else(|| state.max_age_header.clone())
     };
-    let (coding, etag) = doc.etag_header(accepted);
+    let Chosen {
+        coding,
+        etag,
+        bytes,
+    } = chosen;
 
     // Preconditions compare with the representation this response carries (after falling back
     // to identity when compressing did not pay), and a 304 names that same one.
@@ -363,7 +412,7 @@ fn respond_in<B>(
         }
         Outcome::Full => {
             // HEAD sends the length GET would (a lazy document is rendered for it).
-            let bytes = doc.body(coding);
+            let bytes = bytes.unwrap_or_else(|| doc.body(coding));
             let len = bytes.len();
             let body = if head { Bytes::new() } else { bytes };
             let mut r = Response::new(Full::new(body));

@@ -23,7 +23,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::hub::Hub;
-use crate::store::Store;
+use crate::store::{Coding, Store};
 
 /// Time a client has to send a complete request head.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -195,32 +195,51 @@ pub async fn serve(
                     // Archive pages, post pages and compression: off the event loop.
                     match handler::handle(&req, &state) {
                         handler::Handled::Done(response) => Ok::<_, Infallible>(response),
-                        handler::Handled::Archive(route, archives) => {
+                        handler::Handled::Archive(route, archives, coding) => {
                             let started = std::time::Instant::now();
-                            let doc = off_loop(&state, move || archives.get(&route)).await;
-                            Ok(handler::handle_fetched(
-                                &req,
-                                &state,
-                                doc.flatten(),
-                                started,
-                            ))
+                            let fetched = off_loop(&state, move || {
+                                let doc = archives.get(&route)?;
+                                let made = doc.representation(coding);
+                                Some((doc, made))
+                            })
+                            .await
+                            .flatten();
+                            let (doc, made) = fetched.map_or((None, None), |(d, m)| (Some(d), m));
+                            Ok(handler::handle_fetched(&req, &state, doc, made, started))
                         }
                         handler::Handled::Page(route, lazy, coding) => {
                             let started = std::time::Instant::now();
                             let kept = Arc::clone(&state);
                             let fallback = lazy.clone();
-                            let doc = off_loop(&state, move || {
+                            let (doc, made) = off_loop(&state, move || {
                                 handler::render_page(&kept, &route, &lazy, coding)
                             })
                             .await
-                            .unwrap_or_else(|| Arc::new(fallback.materialize()));
-                            Ok(handler::handle_fetched(&req, &state, Some(doc), started))
+                            .unwrap_or_else(|| (Arc::new(fallback.materialize()), None));
+                            Ok(handler::handle_fetched(
+                                &req,
+                                &state,
+                                Some(doc),
+                                made,
+                                started,
+                            ))
                         }
                         handler::Handled::Compress(doc, coding) => {
                             let started = std::time::Instant::now();
                             let kept = Arc::clone(&doc);
-                            off_loop(&state, move || drop(kept.encoded(coding))).await;
-                            Ok(handler::handle_fetched(&req, &state, Some(doc), started))
+                            // Compressing failed to finish (the pool is shutting down, or it
+                            // panicked): the identity, rather than trying again on the loop.
+                            let made = off_loop(&state, move || kept.representation(coding))
+                                .await
+                                .flatten()
+                                .unwrap_or_else(|| (Coding::Identity, doc.identity.clone()));
+                            Ok(handler::handle_fetched(
+                                &req,
+                                &state,
+                                Some(doc),
+                                Some(made),
+                                started,
+                            ))
                         }
                     }
                 }
