@@ -994,7 +994,9 @@ mod tests {
         let (budget, docs, _, _) = budgeted(1);
         budget.budget.store(usize::MAX, Ordering::Relaxed);
         drop(docs);
-        for round in 0..50 {
+        // More rounds than the first sweep's threshold (64): without the sweep the queue
+        // would hold one entry per round.
+        for round in 0..200 {
             let d = doc_in(budget, &format!("<item>{round}</item>").repeat(500));
             assert!(d.encoded(Coding::Gzip).is_some());
         }

@@ -486,6 +486,20 @@ mod tests {
     }
 
     #[test]
+    fn a_file_written_and_closed_is_an_upsert() {
+        // A write through a memory map reports only this event.
+        let close = |mode| ev(EventKind::Access(AccessKind::Close(mode)), &["/p/a.md"]);
+        assert_eq!(
+            changes(&[close(AccessMode::Write)]),
+            vec![Change::Upsert("a.md".into())]
+        );
+        assert_eq!(
+            to_batch(Path::new("/p"), false, &[close(AccessMode::Read)]),
+            None
+        );
+    }
+
+    #[test]
     fn rename_splits_and_last_event_wins() {
         let c = changes(&[
             ev(
@@ -537,7 +551,7 @@ mod tests {
     }
 
     #[test]
-    fn debounce_blocks_while_idle_and_hands_bursts_over_in_parts_then_settled() {
+    fn debounce_hands_bursts_over_in_parts_then_settled() {
         let (raw_tx, raw_rx) = std::sync::mpsc::channel();
         let (out_tx, out_rx) = std::sync::mpsc::channel();
         // The real ratio: the quiet (the window, 20 ms) shorter than the part interval.
@@ -550,7 +564,8 @@ mod tests {
         });
         let create = |p: &str| Ok(ev(EventKind::Create(CreateKind::File), &[p]));
         let wait = || out_rx.recv_timeout(Duration::from_secs(5)).unwrap();
-        // Nothing happens: nothing is handed over.
+        // Nothing happens: nothing is handed over. (That no thread wakes meanwhile is what
+        // tests/watch.rs `an_idle_server_does_not_wake_up_on_a_timer` checks, in /proc.)
         assert!(out_rx.recv_timeout(Duration::from_millis(300)).is_err());
 
         // Two events together: one burst, handed over settled once the quiet has passed after

@@ -2,8 +2,9 @@
 //! `feedsmith serve` on a temporary `posts/` directory, changes files the way people and
 //! editors do, and checks what HTTP serves afterwards (and what lands in `feeds/`).
 //!
-//! Every wait is a bounded poll (every ~10 ms up to a deadline) for the expected state, never a
-//! fixed sleep: a missing feature fails the test with the last state seen and the server's log.
+//! Every wait for a state is a bounded poll (every ~10 ms up to a deadline), never a fixed
+//! sleep: a missing feature fails the test with the last state seen and the server's log. The
+//! few fixed sleeps here pace edits or observe time passing (a window, an idle server).
 
 mod common;
 
@@ -1697,8 +1698,9 @@ fn polling_mode_publishes_every_change_without_file_events() {
 
 /// An idle server sleeps: no thread wakes on a timer while nothing happens. The debouncer used
 /// before ticked every 2.5 ms whether or not a file had changed (400 wake-ups a second); now
-/// only the once-a-second housekeeping of the publisher and the hub remains. (The one fixed
-/// sleep of this file: what it observes is two seconds of nothing.)
+/// only the once-a-second housekeeping of the publisher and the hub remains. (A fixed sleep,
+/// like the few others here that observe time passing: what it watches is two seconds of
+/// nothing.)
 #[cfg(target_os = "linux")]
 #[test]
 fn an_idle_server_does_not_wake_up_on_a_timer() {

@@ -297,6 +297,8 @@ mod tests {
         assert!(item_document(b"<rss><item><title>x</title></rss>", b"item", "x").is_err());
         assert!(item_document(b"<rss><item/></rss>", b"item", "x").is_err());
         assert!(item_document(b"<rss><item>&bogus;</item></rss>", b"item", "").is_err());
+        // A character reference to no character.
+        assert!(item_document(b"<rss><item>&#0;</item></rss>", b"item", "").is_err());
     }
 
     #[test]
