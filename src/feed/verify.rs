@@ -179,23 +179,28 @@ pub fn feed(format: Format, bytes: &[u8], expect: &Expect<'_>) -> Result<(), Str
             feed.entries.iter().map(|e| e.title.value.clone()).collect()
         }
         Format::Json => {
-            let v: serde_json::Value =
+            let f: FeedReadBack<'_> =
                 serde_json::from_slice(bytes).map_err(|e| format!("JSON does not parse: {e}"))?;
-            if v["version"] != super::json::VERSION_URL {
+            if f.version.as_deref() != Some(super::json::VERSION_URL) {
                 return Err("JSON Feed version missing".into());
             }
-            if expect.self_url.is_some_and(|url| v["feed_url"] != url) {
+            if expect
+                .self_url
+                .is_some_and(|url| f.feed_url.as_deref() != Some(url))
+            {
                 return Err("JSON Feed feed_url missing or wrong".into());
             }
-            let items = v["items"]
-                .as_array()
-                .ok_or("JSON Feed has no items array")?;
-            for item in items {
-                json_item(item)?;
+            let items = f.items.ok_or("JSON Feed has no items array")?;
+            for item in &items {
+                item.required()?;
             }
             items
-                .iter()
-                .map(|i| i["title"].as_str().unwrap_or_default().to_owned())
+                .into_iter()
+                .map(|i| {
+                    i.title
+                        .map(std::borrow::Cow::into_owned)
+                        .unwrap_or_default()
+                })
                 .collect()
         }
     };
@@ -224,12 +229,7 @@ pub fn feed(format: Format, bytes: &[u8], expect: &Expect<'_>) -> Result<(), Str
 pub fn json_item_text(text: &[u8], title: &str) -> Result<(), String> {
     let item: ItemReadBack<'_> =
         serde_json::from_slice(text).map_err(|e| format!("JSON item does not parse: {e}"))?;
-    if item.id.is_none() {
-        return Err("JSON Feed item without a string id".into());
-    }
-    if item.content_html.is_none() && item.content_text.is_none() {
-        return Err("JSON Feed item without content".into());
-    }
+    item.required()?;
     match item.title.as_deref() {
         Some(got) if got == title => Ok(()),
         got => Err(format!("JSON item title reads back as {got:?}")),
@@ -244,6 +244,30 @@ struct ItemReadBack<'a> {
     title: Option<std::borrow::Cow<'a, str>>,
     content_html: Option<AString>,
     content_text: Option<AString>,
+}
+
+impl ItemReadBack<'_> {
+    /// What JSON Feed 1.1 requires of an item: a string id and some content.
+    fn required(&self) -> Result<(), String> {
+        if self.id.is_none() {
+            return Err("JSON Feed item without a string id".into());
+        }
+        if self.content_html.is_none() && self.content_text.is_none() {
+            return Err("JSON Feed item without content".into());
+        }
+        Ok(())
+    }
+}
+
+/// The fields of a JSON Feed document the checks read; the rest is parsed and skipped.
+#[derive(serde::Deserialize)]
+struct FeedReadBack<'a> {
+    #[serde(borrow)]
+    version: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    feed_url: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    items: Option<Vec<ItemReadBack<'a>>>,
 }
 
 /// A JSON string whose value is not needed: anything else is an error.
@@ -263,17 +287,6 @@ impl<'de> serde::Deserialize<'de> for AString {
         }
         d.deserialize_str(Visitor)
     }
-}
-
-/// Checks what JSON Feed 1.1 requires of an item: a string id and some content.
-pub fn json_item(item: &serde_json::Value) -> Result<(), String> {
-    if !item["id"].is_string() {
-        return Err("JSON Feed item without a string id".into());
-    }
-    if !item["content_html"].is_string() && !item["content_text"].is_string() {
-        return Err("JSON Feed item without content".into());
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -312,6 +325,23 @@ mod tests {
         let wrong = br#"{"version":"https://jsonfeed.org/version/1.1","feed_url":"https://e.example/feed.json","items":[{"id":"1","title":"two","content_html":"x"}]}"#;
         assert!(feed(Format::Json, wrong, &expect).is_err());
         assert!(feed(Format::Json, b"{", &expect).is_err());
+        // Each rule of the document check, on a document otherwise good.
+        let good = std::str::from_utf8(good).unwrap();
+        for (bad, why) in [
+            (good.replace("version/1.1", "version/1"), "version"),
+            (
+                good.replace("e.example/feed.json", "e.example/x.json"),
+                "feed_url",
+            ),
+            (good.replace(r#","content_html":"x""#, ""), "content"),
+            (good.replace(r#""id":"1","#, ""), "string id"),
+            (good.replace(r#""items":"#, r#""entries":"#), "items"),
+            (good.replace(r#""one""#, r#"1"#), "parse"),
+            (good.replace("}]}", "}]} trailing"), "parse"),
+        ] {
+            let err = feed(Format::Json, bad.as_bytes(), &expect).unwrap_err();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
     }
 
     #[test]
