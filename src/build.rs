@@ -124,7 +124,9 @@ impl Build {
             },
             &keep,
         );
-        self.documents = docs.len() - failures.len();
+        // Made, whether or not they could be written (none, when the output directory could
+        // not be created: then nothing was made).
+        self.documents = report.written + report.unchanged + report.failed_writes.len();
         self.failures = failures;
         if !jobs.is_empty() {
             // The subscription documents are written: their items make room for the archives'.

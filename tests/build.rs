@@ -1098,3 +1098,21 @@ fn site_timezone_from_config_applies_to_dates_without_offset() {
         "{utc}"
     );
 }
+
+/// An output path that cannot be a directory: the build fails, names the path, and does not
+/// claim documents it never made.
+#[test]
+fn an_output_that_cannot_be_created_fails_the_build_and_says_so() {
+    let site = TempSite::new();
+    site.write_post("a.md", &simple_post("A", "2021-06-01 12:00", ""));
+    fs::write(site.out(), "not a directory\n").unwrap();
+    let o = site.build(&[]);
+    assert!(!o.status.success(), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&site.out().display().to_string()) && err.contains("cannot create"),
+        "{err}"
+    );
+    assert!(stdout(&o).contains("into 0 documents"), "{}", stdout(&o));
+    assert_eq!(fs::read_to_string(site.out()).unwrap(), "not a directory\n");
+}
