@@ -566,15 +566,13 @@ mod tests {
     fn removed_posts_counts_each_post_once() {
         let dir = tempfile::tempdir().unwrap();
         let ctx = crate::feed::parse_context(&crate::config::Config::default());
-        let mut site = Site::default();
         for rel in ["d/a.md", "d/b.md", "c.md"] {
             let p = dir.path().join(rel);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(&p, "---\ndate: 2021-01-01\n---\nx\n").unwrap();
-            let post = crate::post::read_post(dir.path(), Path::new(rel), &ctx).unwrap();
-            site.posts
-                .insert(PathBuf::from(rel), std::sync::Arc::new(post));
         }
+        let site = Site::load(dir.path(), &ctx, false);
+        assert_eq!(site.posts.len(), 3);
         let remove = |p: &str| Change::Remove(PathBuf::from(p));
         // `rm -rf d` reports each file and the directory: two posts, not four.
         assert_eq!(

@@ -137,13 +137,13 @@ pub fn watch(
     std::thread::Builder::new()
         .name("watch-debounce".into())
         .spawn(move || {
-            let mut told = false;
             debounce(&raw_rx, window, PART_EVERY, |events, settled| {
-                // The publisher has stopped: nothing left to tell.
+                // The publisher has stopped: nothing left to tell. (A burst with nothing in it
+                // still ends with `Settled`: the publisher skips an empty one.)
                 if let Some(b) = batch_of(events, &base, drafts) {
-                    told |= tx.send(b).is_ok();
+                    let _ = tx.send(b);
                 }
-                if settled && std::mem::take(&mut told) {
+                if settled {
                     let _ = tx.send(Batch::Settled);
                 }
             });
