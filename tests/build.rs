@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use common::{feedsmith, news_post, stderr, stdout, TempSite};
+use common::{feedsmith, news_post, stderr, stdout, tree, TempSite};
 
 const FEED_FILES: [&str; 3] = ["rss.xml", "atom.xml", "feed.json"];
 
@@ -73,50 +73,10 @@ fn feedsmith_within(cwd: &Path, args: &[String], limit: Duration) -> Output {
     }
 }
 
-/// Every file under `dir` (not following symlinks), relative path → bytes; symlinks map to
-/// their target.
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        let mut entries: Vec<_> = fs::read_dir(dir).unwrap().map(|e| e.unwrap()).collect();
-        entries.sort_by_key(|e| e.file_name());
-        for e in entries {
-            let path = e.path();
-            let rel = path
-                .strip_prefix(root)
-                .unwrap()
-                .to_string_lossy()
-                .replace('\\', "/");
-            let ft = fs::symlink_metadata(&path).unwrap().file_type();
-            if ft.is_symlink() {
-                let target = fs::read_link(&path).unwrap();
-                out.insert(
-                    format!("{rel} -> symlink"),
-                    target.to_string_lossy().into_owned().into_bytes(),
-                );
-            } else if ft.is_dir() {
-                out.insert(format!("{rel}/"), Vec::new());
-                walk(root, &path, out);
-            } else if ft.is_file() {
-                out.insert(rel, fs::read(&path).unwrap());
-            } else {
-                out.insert(format!("{rel} (special)"), Vec::new());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    if dir.exists() {
-        walk(dir, dir, &mut out);
-    }
-    out
-}
-
 /// Regular files under `dir`, relative path → (bytes, mtime).
 fn snapshot(dir: &Path) -> BTreeMap<String, (Vec<u8>, SystemTime)> {
-    tree(dir)
+    common::regular_files(dir)
         .into_iter()
-        .filter(|(k, _)| {
-            !k.ends_with('/') && !k.ends_with(" -> symlink") && !k.ends_with(" (special)")
-        })
         .map(|(k, v)| {
             let mtime = fs::metadata(dir.join(&k)).unwrap().modified().unwrap();
             (k, (v, mtime))

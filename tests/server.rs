@@ -2012,18 +2012,10 @@ fn a_large_site_served_with_a_content_dictionary_gives_the_bytes_build_writes() 
         log.contains("content dictionary from") && log.contains("trained"),
         "no dictionary trained:\n{log}"
     );
-    let files = |dir: &std::path::Path| -> BTreeMap<String, Vec<u8>> {
-        walkdir::WalkDir::new(dir)
-            .into_iter()
-            .map(|e| e.unwrap())
-            .filter(|e| e.file_type().is_file())
-            .map(|e| {
-                let rel = e.path().strip_prefix(dir).unwrap().display().to_string();
-                (rel, std::fs::read(e.path()).unwrap())
-            })
-            .collect()
-    };
-    let (want, got) = (files(&built), files(&site.out()));
+    let (want, got) = (
+        common::regular_files(&built),
+        common::regular_files(&site.out()),
+    );
     // Archive pages are not written by `serve` but rendered when asked, from the posts'
     // compressed content: asked for here, every one of them.
     let (archives, written): (Vec<_>, Vec<_>) =
@@ -2055,15 +2047,19 @@ fn a_large_site_served_with_a_content_dictionary_gives_the_bytes_build_writes() 
             &body(4242),
         ),
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let fresh = loop {
-        let r = get(&server.at("/feed.json"), &[]);
-        if String::from_utf8_lossy(&r.body).contains("新项目") {
-            break r;
-        }
-        assert!(Instant::now() < deadline, "the new post was not published");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let fresh = common::http::wait_for(
+        "the new post to be published",
+        Duration::from_secs(20),
+        Some(&server),
+        || {
+            let r = get(&server.at("/feed.json"), &[]);
+            if String::from_utf8_lossy(&r.body).contains("新项目") {
+                Ok(r)
+            } else {
+                Err(format!("{} bytes without it", r.body.len()))
+            }
+        },
+    );
     let out = site.build(&["--config", &config]);
     assert!(out.status.success(), "{}", common::stderr(&out));
     assert_eq!(

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: temp sites, posts, and the real binary.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -285,6 +286,56 @@ impl Drop for Server {
 }
 
 /// HTTP requests and bounded polling shared by the server, watch and fault tests.
+/// Every file under `dir` (not following symlinks), relative path → bytes; symlinks map to
+/// their target.
+pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let path = e.path();
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            let ft = std::fs::symlink_metadata(&path).unwrap().file_type();
+            if ft.is_symlink() {
+                let target = std::fs::read_link(&path).unwrap();
+                out.insert(
+                    format!("{rel} -> symlink"),
+                    target.to_string_lossy().into_owned().into_bytes(),
+                );
+            } else if ft.is_dir() {
+                out.insert(format!("{rel}/"), Vec::new());
+                walk(root, &path, out);
+            } else if ft.is_file() {
+                out.insert(rel, std::fs::read(&path).unwrap());
+            } else {
+                out.insert(format!("{rel} (special)"), Vec::new());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    if dir.exists() {
+        walk(dir, dir, &mut out);
+    }
+    out
+}
+
+/// The regular files of [`tree`]: relative path → bytes.
+pub fn regular_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    tree(dir)
+        .into_iter()
+        .filter(|(k, _)| {
+            !k.ends_with('/') && !k.ends_with(" -> symlink") && !k.ends_with(" (special)")
+        })
+        .collect()
+}
+
 pub mod http;
 
 /// A WebSub subscriber (a small HTTP server that records requests) for the hub tests.
