@@ -76,7 +76,7 @@ cleanup() {
     echo "run.sh: temp dir kept: $WORK" >&2
     # The copies of the corpus are large; keep only logs and results.
     rm -rf "$WORK"/edit-* "$WORK"/build-* "$WORK"/scale-*/posts "$WORK"/scale-*/feeds \
-      "$WORK"/scale-*/build-out 2>/dev/null || true
+      "$WORK"/scale-*/build-out "$WORK"/scale-*/.trash 2>/dev/null || true
   else
     rm -rf "$WORK"
   fi

@@ -503,11 +503,13 @@ def run(a, work):
     if "shut down cleanly" not in server.log_text():
         fail(f"server exited 0 but logged no `shut down cleanly`: {server.tail()}")
     rec["stop_rc"] = rc
-    shutil.rmtree(posts)
-    shutil.rmtree(os.path.join(work, "feeds"), ignore_errors=True)
 
     if a.build_runs > 0:  # 0: serve memory and edits only (report.py needs the builds)
         rec["build"] = cold_builds(a.bin, corpus, work, a.size, a.build_runs, a.build_timeout)
+    # The serving copy goes only now: deleted before the cold builds, its freed inodes would
+    # slow every file they create (the cost build_bench.py avoids the same way).
+    shutil.rmtree(posts)
+    shutil.rmtree(os.path.join(work, "feeds"), ignore_errors=True)
     log(f"{a.size}: peak RSS {rec['peak_hwm_kb'] / 1024:.0f} MiB = "
         f"{rec['peak_over_corpus']:.2f}× the corpus")
     with open(a.results, "a") as f:
