@@ -8,7 +8,6 @@ use bytes::Bytes;
 use super::{rfc3339, terms_of, verify, Envelope, FeedSpec, SiteMeta, Texts};
 use crate::config::Format;
 use crate::post::{Person, Post};
-use std::borrow::Cow;
 
 /// The version URL every JSON Feed 1.1 document declares.
 pub const VERSION_URL: &str = "https://jsonfeed.org/version/1.1";
@@ -53,11 +52,11 @@ struct JsonItem<'a> {
     external_url: Option<&'a str>,
     title: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    content_html: Option<std::borrow::Cow<'a, str>>,
+    content_html: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    content_text: Option<std::borrow::Cow<'a, str>>,
+    content_text: Option<&'a str>,
     #[serde(skip_serializing_if = "str::is_empty")]
-    summary: std::borrow::Cow<'a, str>,
+    summary: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     image: Option<&'a str>,
     date_published: String,
@@ -157,10 +156,10 @@ fn item<'a>(meta: &'a SiteMeta, post: &'a Post, (content, summary): &'a Texts<'_
         url: &post.url,
         external_url: post.source_link.as_deref(),
         title: &post.title,
-        content_html: full.then_some(Cow::Borrowed(content.as_ref())),
+        content_html: full.then_some(content.as_ref()),
         // An item must have content_html or content_text: in summary mode, the summary.
-        content_text: (!full).then_some(Cow::Borrowed(summary.as_ref())),
-        summary: Cow::Borrowed(summary.as_ref()),
+        content_text: (!full).then_some(summary.as_ref()),
+        summary: summary.as_ref(),
         image: post.image.as_deref(),
         date_published: rfc3339(&post.date),
         date_modified: rfc3339(&post.updated),
