@@ -190,11 +190,14 @@ impl Site {
                 compact: false,
                 ..ctx.clone()
             };
-            let samples: Vec<Vec<u8>> = files
+            let sampled: Vec<(PathBuf, Post)> = files
                 .par_iter()
                 .step_by(step.max(1))
-                .filter_map(|rel| post::read_post(root, rel, &plain).ok())
-                .map(|p| post::ContentDict::sample(&p))
+                .filter_map(|rel| Some((rel.clone(), post::read_post(root, rel, &plain).ok()?)))
+                .collect();
+            let samples: Vec<Vec<u8>> = sampled
+                .iter()
+                .map(|(_, p)| post::ContentDict::sample(p))
                 .collect();
             ctx.dict = post::ContentDict::train(&samples).map(Arc::new);
             tracing::debug!(
@@ -207,6 +210,26 @@ impl Site {
                     "none"
                 }
             );
+            // The sampled posts are read already: compressed now like the rest, not read again.
+            let dict = ctx.dict.as_ref();
+            let read: Vec<(PathBuf, Post)> = sampled
+                .into_par_iter()
+                .map(|(rel, mut p)| {
+                    p.content_html = p.content_html.compacted(dict);
+                    (rel, p)
+                })
+                .collect();
+            let done: std::collections::HashSet<&PathBuf> = read.iter().map(|(r, _)| r).collect();
+            let rest: Vec<PathBuf> = files
+                .iter()
+                .filter(|f| !done.contains(f))
+                .cloned()
+                .collect();
+            let mut site = Site::read(root, ctx, rest, walk_errors);
+            for (rel, p) in read {
+                site.posts.insert(rel, Arc::new(p));
+            }
+            return site;
         }
         Site::read(root, ctx, files, walk_errors)
     }

@@ -152,14 +152,10 @@ impl ContentDict {
         if samples.len() < 100 {
             return None;
         }
-        let mut total = 0;
-        let taken: Vec<&Vec<u8>> = samples
-            .iter()
-            .take_while(|s| {
-                total += s.len();
-                total <= DICT_SAMPLE_BYTES
-            })
-            .collect();
+        // Every sample's start, not the first samples whole: they are spread over the site,
+        // old posts and new, and the bound on training time should keep that spread.
+        let each = DICT_SAMPLE_BYTES / samples.len();
+        let taken: Vec<&[u8]> = samples.iter().map(|s| &s[..s.len().min(each)]).collect();
         let dict = zstd::dict::from_samples(&taken, DICT_BYTES).ok()?;
         Some(ContentDict::from_bytes(&dict))
     }
@@ -172,11 +168,16 @@ impl ContentDict {
         }
     }
 
-    /// The text one post's frame holds, for training: content then summary.
+    /// The text one post's frame holds, for training.
     pub fn sample(post: &Post) -> Vec<u8> {
         let (content, summary) = post.content_html.both();
-        [content.as_bytes(), summary.as_bytes()].concat()
+        frame_text(&content, &summary)
     }
+}
+
+/// What a compressed frame holds: the content, then the summary.
+fn frame_text(content: &str, summary: &str) -> Vec<u8> {
+    [content.as_bytes(), summary.as_bytes()].concat()
 }
 
 impl Html {
@@ -189,7 +190,7 @@ impl Html {
         dict: Option<&Arc<ContentDict>>,
     ) -> Html {
         if compact && content.len() + summary.len() >= 512 {
-            let joined = [content.as_bytes(), summary.as_bytes()].concat();
+            let joined = frame_text(&content, &summary);
             let frame = match dict {
                 Some(d) => zstd::bulk::Compressor::with_prepared_dictionary(&d.encoder)
                     .and_then(|mut c| c.compress(&joined)),
@@ -213,6 +214,13 @@ impl Html {
             summary.shrink_to_fit();
         }
         Html(HtmlRepr::Plain { content, summary })
+    }
+
+    /// The same text kept compressed as every post of a serving site is (with `dict` if
+    /// given): for a post read plain, such as a dictionary's training sample.
+    pub fn compacted(&self, dict: Option<&Arc<ContentDict>>) -> Html {
+        let (content, summary) = self.both();
+        Html::new(content.into_owned(), summary.into_owned(), true, dict)
     }
 
     /// The HTML content and the summary.
