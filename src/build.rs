@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 use crate::archive;
-use crate::config::{Config, Format};
+use crate::config::Config;
 use crate::feed::{self, SiteMeta};
 use crate::output::{self, SyncReport};
 use crate::post::PostError;
-use crate::render::{self, Doc, Fragments, Rendered};
-use crate::site::{ListOptions, Listing, Scope, Site};
+use crate::render::{self, Fragments};
+use crate::site::{ListOptions, Listing, Site};
 
 /// Everything a build produced.
 pub struct Build {
@@ -36,13 +36,6 @@ pub struct Build {
 /// Archive pages rendered and written per batch: bounds the memory a build of a large site
 /// needs for its archives (which hold every post, in every scope, in every format).
 const ARCHIVE_BATCH: usize = 512;
-
-/// One document [`Build::write`] renders and writes.
-enum Job {
-    Feed(Scope, Format),
-    /// The OPML list and the index page, rendered beforehand (they are small).
-    Ready(String, Result<Doc, String>),
-}
 
 impl Build {
     /// Reads every post and renders each listed post's items (no disk writes): the documents
@@ -90,37 +83,14 @@ impl Build {
             .iter()
             .map(|(s, f, k)| archive::route(s, *k, *f))
             .collect();
-        let mut lists = Rendered::default();
-        render::render_lists(&self.meta, &self.listing, &mut lists);
-        let mut docs: Vec<Job> = self
-            .listing
-            .scopes()
-            .into_iter()
-            .flat_map(|s| {
-                self.meta
-                    .formats
-                    .iter()
-                    .map(move |f| Job::Feed(s.clone(), *f))
-            })
-            .collect();
-        docs.extend(lists.docs.into_iter().map(|(r, d)| Job::Ready(r, Ok(d))));
-        docs.extend(
-            lists
-                .failures
-                .into_iter()
-                .map(|(r, e)| Job::Ready(r, Err(e))),
-        );
+        let docs = render::doc_jobs(&self.meta, &self.listing.scopes());
         let (meta, listing, fragments) = (&self.meta, &self.listing, &self.fragments);
         let (mut report, failures) = output::sync_made(
             &config.paths.output,
             &docs,
-            |job| match job {
-                Job::Feed(scope, format) => (
-                    feed::route(scope, *format),
-                    render::render_feed(meta, listing, fragments, scope, *format)
-                        .map(|(doc, _)| doc),
-                ),
-                Job::Ready(route, doc) => (route.clone(), doc.clone()),
+            |job| {
+                let (route, made) = render::render_job(meta, listing, fragments, job);
+                (route, made.map(|(doc, _)| doc))
             },
             &keep,
         );

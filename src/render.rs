@@ -307,32 +307,86 @@ pub fn render_archive_jobs(
     out
 }
 
-/// Renders the given scopes in every configured format.
-pub fn render_scopes(
+/// One document of a site other than an archive page: a scope's feed in one format, or one
+/// of the lists of feeds.
+pub enum DocJob {
+    Feed(Scope, Format),
+    Opml,
+    Index,
+}
+
+/// The documents of `scopes` in every configured format, then the OPML list and the index.
+pub fn doc_jobs(meta: &SiteMeta, scopes: &[Scope]) -> Vec<DocJob> {
+    let mut jobs: Vec<DocJob> = scopes
+        .iter()
+        .flat_map(|s| {
+            meta.formats
+                .iter()
+                .map(move |f| DocJob::Feed(s.clone(), *f))
+        })
+        .collect();
+    jobs.extend([DocJob::Opml, DocJob::Index]);
+    jobs
+}
+
+/// A document rendered by [`render_job`]: its route, and the document (with where its items
+/// are, for a feed) or why it could not be made.
+pub type JobOutcome = (String, Result<(Doc, Option<FeedItems>), String>);
+
+/// Renders one document.
+pub fn render_job(
+    meta: &SiteMeta,
+    listing: &Listing,
+    fragments: &Fragments,
+    job: &DocJob,
+) -> JobOutcome {
+    let list = |route: &str, content_type, bytes: Result<Vec<u8>, String>| {
+        let doc = bytes.map(|bytes| {
+            let doc = Doc {
+                content_type,
+                bytes: Bytes::from(bytes),
+            };
+            (doc, None)
+        });
+        (route.to_owned(), doc)
+    };
+    match job {
+        DocJob::Feed(scope, format) => (
+            feed::route(scope, *format),
+            render_feed(meta, listing, fragments, scope, *format)
+                .map(|(doc, items)| (doc, Some(items))),
+        ),
+        DocJob::Opml => list(
+            feed::OPML_ROUTE,
+            OPML_TYPE,
+            feed::render_opml(meta, listing).and_then(|b| verify::well_formed_xml(&b).map(|()| b)),
+        ),
+        DocJob::Index => list(
+            feed::INDEX_ROUTE,
+            HTML_TYPE,
+            feed::render_index(meta, listing),
+        ),
+    }
+}
+
+/// Renders the feeds of `scopes` and, alongside them, the OPML list and the index page.
+pub fn render_scopes_and_lists(
     meta: &SiteMeta,
     listing: &Listing,
     fragments: &Fragments,
     scopes: &[Scope],
 ) -> Rendered {
-    let jobs: Vec<(&Scope, Format)> = scopes
-        .iter()
-        .flat_map(|s| meta.formats.iter().map(move |f| (s, *f)))
-        .collect();
-    type Outcome = (String, Result<(Doc, FeedItems), String>);
-    let results: Vec<Outcome> = jobs
-        .into_par_iter()
-        .map(|(scope, format)| {
-            (
-                feed::route(scope, format),
-                render_feed(meta, listing, fragments, scope, format),
-            )
-        })
+    let results: Vec<JobOutcome> = doc_jobs(meta, scopes)
+        .par_iter()
+        .map(|job| render_job(meta, listing, fragments, job))
         .collect();
     let mut out = Rendered::default();
     for (route, r) in results {
         match r {
             Ok((doc, items)) => {
-                out.items.insert(route.clone(), items);
+                if let Some(items) = items {
+                    out.items.insert(route.clone(), items);
+                }
                 out.docs.insert(route, doc);
             }
             Err(e) => {
@@ -343,64 +397,11 @@ pub fn render_scopes(
     out
 }
 
-/// Renders the OPML list and the index page.
-pub fn render_lists(meta: &SiteMeta, listing: &Listing, out: &mut Rendered) {
-    match feed::render_opml(meta, listing).and_then(|b| verify::well_formed_xml(&b).map(|()| b)) {
-        Ok(bytes) => {
-            out.docs.insert(
-                feed::OPML_ROUTE.to_owned(),
-                Doc {
-                    content_type: OPML_TYPE,
-                    bytes: Bytes::from(bytes),
-                },
-            );
-        }
-        Err(e) => {
-            out.failures.insert(feed::OPML_ROUTE.to_owned(), e);
-        }
-    }
-    match feed::render_index(meta, listing) {
-        Ok(bytes) => {
-            out.docs.insert(
-                feed::INDEX_ROUTE.to_owned(),
-                Doc {
-                    content_type: HTML_TYPE,
-                    bytes: Bytes::from(bytes),
-                },
-            );
-        }
-        Err(e) => {
-            out.failures.insert(feed::INDEX_ROUTE.to_owned(), e);
-        }
-    }
-}
-
 /// Renders every document of the site from scratch (fragments included).
 pub fn render_site(meta: &SiteMeta, listing: &Listing) -> Rendered {
     let mut fragments = Fragments::default();
     fragments.prepare(meta, listing, &listing.scopes());
     render_all(meta, listing, &fragments)
-}
-
-/// Renders the feeds of `scopes` and, alongside them, the OPML list and the index page.
-pub fn render_scopes_and_lists(
-    meta: &SiteMeta,
-    listing: &Listing,
-    fragments: &Fragments,
-    scopes: &[Scope],
-) -> Rendered {
-    let (mut out, lists) = rayon::join(
-        || render_scopes(meta, listing, fragments, scopes),
-        || {
-            let mut lists = Rendered::default();
-            render_lists(meta, listing, &mut lists);
-            lists
-        },
-    );
-    out.docs.extend(lists.docs);
-    out.failures.extend(lists.failures);
-    out.items.extend(lists.items);
-    out
 }
 
 /// Renders every document of the site.
