@@ -71,23 +71,34 @@ def to_ms(v):
     return float(m.group(1)) * UNITS[m.group(2)]
 
 
-def wrk(url, duration, threads, conns, headers=()):
+def wrk_cmd(url, duration, threads, conns, headers=()):
     cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{duration}s", "--latency",
            "--timeout", "5s"]
     for h in headers:
         cmd += ["-H", h]
-    out = subprocess.run(cmd + [url], capture_output=True, text=True,
-                         timeout=duration + 60).stdout
+    return cmd + [url]
+
+
+def parse_wrk(out):
+    """req/s, p50/p90/p99 (ms), requests, errors from `wrk --latency` output."""
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
-    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
-    if not (rps and p99 and p50):
+    pct = {q: re.search(rf"^\s+{q}%\s+(\S+)", out, re.M) for q in (50, 90, 99)}
+    total = re.search(r"^\s+(\d+) requests in", out, re.M)
+    if not (rps and total and all(pct.values())):
         sys.exit(f"serve_bench: cannot parse wrk output:\n{out}")
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     sock = re.search(r"Socket errors: (.*)", out)
-    return {"rps": float(rps.group(1)), "p99_ms": to_ms(p99.group(1)),
-            "p50_ms": to_ms(p50.group(1)), "non2xx3xx": int(non2xx.group(1)) if non2xx else 0,
+    return {"rps": float(rps.group(1)), "requests": int(total.group(1)),
+            "p50_ms": to_ms(pct[50].group(1)), "p90_ms": to_ms(pct[90].group(1)),
+            "p99_ms": to_ms(pct[99].group(1)),
+            "non2xx3xx": int(non2xx.group(1)) if non2xx else 0,
             "socket_errors": sock.group(1) if sock else ""}
+
+
+def wrk(url, duration, threads, conns, headers=()):
+    out = subprocess.run(wrk_cmd(url, duration, threads, conns, headers), capture_output=True,
+                         text=True, timeout=duration + 60).stdout
+    return parse_wrk(out)
 
 
 def main():
