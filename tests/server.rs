@@ -1841,7 +1841,7 @@ fn requests_see_whole_documents_while_the_store_is_swapped() {
 /// first to leave even though the other loop is idle.
 #[test]
 fn the_connection_bound_is_shared_by_every_event_loop() {
-    use feedsmith::server::{serve, State};
+    use feedsmith::server::State;
 
     let mut state = State::new(
         store_with("/x.xml", &big_rss("A", 3), SystemTime::now()),
@@ -1851,30 +1851,9 @@ fn the_connection_bound_is_shared_by_every_event_loop() {
     state.connections = Arc::new(tokio::sync::Semaphore::new(1));
     let state = Arc::new(state);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap().to_string();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let loops: Vec<_> = (0..2)
-        .map(|_| {
-            let socket = listener.try_clone().unwrap();
-            let state = Arc::clone(&state);
-            let mut stop = stop_rx.clone();
-            std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                rt.block_on(async move {
-                    let listener = tokio::net::TcpListener::from_std(socket).unwrap();
-                    serve(listener, state, async move {
-                        let _ = stop.wait_for(|stopped| *stopped).await;
-                    })
-                    .await
-                })
-            })
-        })
-        .collect();
-    drop(listener);
+    let sockets = vec![listener.try_clone().unwrap(), listener];
+    let (stop_tx, loops) = event_loops(&state, sockets);
 
     let request = format!("GET /x.xml HTTP/1.1\r\nHost: {addr}\r\n\r\n");
     let first_status = |s: &mut TcpStream| {
@@ -1903,6 +1882,97 @@ fn the_connection_bound_is_shared_by_every_event_loop() {
     assert_eq!(&first_status(&mut second).unwrap(), b"HTTP/1.1 200");
     drop(second);
 
+    stop_tx.send(true).unwrap();
+    for l in loops {
+        l.join().expect("event loop").expect("serve");
+    }
+}
+
+type EventLoops = Vec<std::thread::JoinHandle<std::io::Result<()>>>;
+
+/// One single-threaded runtime per socket serving `state`, as `feedsmith serve` runs them,
+/// until `true` is sent.
+fn event_loops(
+    state: &Arc<feedsmith::server::State>,
+    sockets: Vec<std::net::TcpListener>,
+) -> (tokio::sync::watch::Sender<bool>, EventLoops) {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let loops = sockets
+        .into_iter()
+        .map(|socket| {
+            socket.set_nonblocking(true).unwrap();
+            let state = Arc::clone(state);
+            let mut stop = stop_rx.clone();
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(socket).unwrap();
+                    feedsmith::server::serve(listener, state, async move {
+                        let _ = stop.wait_for(|stopped| *stopped).await;
+                    })
+                    .await
+                })
+            })
+        })
+        .collect();
+    (stop_tx, loops)
+}
+
+/// Connections steered by CPU ([`feedsmith::server::listen`]) all land on one loop when they
+/// all come from one CPU — one client thread opening many. That loop hands the surplus over,
+/// so every loop serves and none carries more than `HANDOVER_GAP` connections beyond another.
+#[test]
+fn connections_that_all_come_from_one_cpu_are_shared_by_the_event_loops() {
+    use feedsmith::server::{listen, State, HANDOVER_GAP};
+
+    let state = Arc::new(State::new(
+        store_with("/x.xml", &big_rss("A", 3), SystemTime::now()),
+        300,
+        false,
+    ));
+    let sockets = listen::bind("127.0.0.1:0".parse().unwrap(), 2).unwrap();
+    let addr = sockets[0].local_addr().unwrap().to_string();
+    let (stop_tx, loops) = event_loops(&state, sockets);
+
+    // Every connection from this thread, on one CPU.
+    // SAFETY: a zeroed cpu_set_t is empty; CPU 0 .. CPU_SETSIZE are within it.
+    let (mut allowed, mut one): (libc::cpu_set_t, libc::cpu_set_t) =
+        unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    assert_eq!(unsafe { libc::sched_getaffinity(0, size, &mut allowed) }, 0);
+    let first = (0..libc::CPU_SETSIZE as usize)
+        .find(|&c| unsafe { libc::CPU_ISSET(c, &allowed) })
+        .unwrap();
+    unsafe { libc::CPU_SET(first, &mut one) };
+    assert_eq!(unsafe { libc::sched_setaffinity(0, size, &one) }, 0);
+    let request = format!("GET /x.xml HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    let clients: Vec<TcpStream> = (0..3 * HANDOVER_GAP)
+        .map(|i| {
+            let mut c = TcpStream::connect(&addr).unwrap();
+            c.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+            c.write_all(request.as_bytes()).unwrap();
+            let mut head = [0u8; 12];
+            c.read_exact(&mut head).unwrap();
+            assert_eq!(&head, b"HTTP/1.1 200", "connection {i}");
+            c
+        })
+        .collect();
+    assert_eq!(unsafe { libc::sched_setaffinity(0, size, &allowed) }, 0);
+
+    // Every connection has been answered, so every one is counted by the loop serving it.
+    let counts = state.loops.counts();
+    assert_eq!(counts.iter().sum::<usize>(), clients.len(), "{counts:?}");
+    let (least, most) = (counts.iter().min().unwrap(), counts.iter().max().unwrap());
+    assert!(
+        *least > 0 && most - least <= HANDOVER_GAP,
+        "{} connections from CPU {first} over two loops: {counts:?}",
+        clients.len()
+    );
+
+    drop(clients);
     stop_tx.send(true).unwrap();
     for l in loops {
         l.join().expect("event loop").expect("serve");

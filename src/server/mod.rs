@@ -6,6 +6,7 @@
 
 pub mod conditional;
 pub mod handler;
+pub mod listen;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -19,8 +20,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::hub::Hub;
 use crate::store::{Coding, Store};
@@ -55,8 +56,9 @@ pub struct State {
     pub connections: Arc<Semaphore>,
     /// Post pages rendered for requests (see [`crate::store::RenderedPages`]).
     pub rendered: crate::store::RenderedPages,
-    /// Connections per event loop (see [`serve`]).
-    pub loads: Arc<Loads>,
+    /// The event loops serving this state: their connections, and their inboxes for
+    /// connections handed over (see [`serve`]).
+    pub loops: Arc<Loops>,
 }
 
 /// Bytes of rendered post pages kept for the next request.
@@ -94,7 +96,7 @@ impl State {
             blocking_permits: Semaphore::new(BLOCKING_CONCURRENCY),
             connections: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
             rendered: crate::store::RenderedPages::new(RENDERED_PAGES_BUDGET),
-            loads: Arc::new(Loads::default()),
+            loops: Arc::new(Loops::default()),
         }
     }
 
@@ -132,34 +134,38 @@ pub async fn serve(
         .max_header_list_size(MAX_HEAD_BYTES as u32);
     let graceful = GracefulShutdown::new();
     let permits = Arc::clone(&state.connections);
-    let me = state.loads.join();
+    let (me, mut inbox) = {
+        use std::os::fd::AsRawFd;
+        state.loops.join(listener.as_raw_fd())
+    };
     tokio::pin!(shutdown);
     loop {
-        // Every loop waits on the one listening socket, and whichever wakes first takes the
-        // connection: a burst of connections (a poller, a benchmark) can end up 40/24 on two
-        // loops, and the busier loop's clients then wait longer. A loop ahead of another by
-        // more than one connection lets the others take the next ones — for a few
-        // milliseconds at most, so a loop that cannot accept never stalls the rest.
-        for _ in 0..5 {
-            if !state.loads.ahead(me) {
-                break;
-            }
-            tokio::select! {
-                () = &mut shutdown => return finish(graceful).await,
-                () = tokio::time::sleep(Duration::from_millis(1)) => {}
-            }
-        }
-        let permit = tokio::select! {
+        let (stream, permit, load) = tokio::select! {
             () = &mut shutdown => break,
-            p = Arc::clone(&permits).acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
+            Some(handed) = inbox.recv() => match TcpStream::from_std(handed.stream) {
+                Ok(stream) => (stream, handed.permit, handed.load),
+                Err(e) => {
+                    tracing::warn!("cannot take over a connection: {e}");
+                    continue;
+                }
             },
-        };
-        let (stream, _peer) = tokio::select! {
-            () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
+            accepted = accept(&listener, &permits) => match accepted {
+                Ok(Some((stream, permit))) => match state.loops.lighter(me) {
+                    // This loop has far more connections than another (its clients' packets
+                    // all arrive on its CPU, or it woke first on a shared socket): the other
+                    // one serves this connection.
+                    Some(to) => match hand_over(&state.loops, to, stream, permit) {
+                        Ok(None) => continue,
+                        Ok(Some((stream, permit))) => (stream, permit, state.loops.open(me)),
+                        Err(e) => {
+                            tracing::warn!("cannot hand a connection over: {e}");
+                            continue;
+                        }
+                    },
+                    None => (stream, permit, state.loops.open(me)),
+                },
+                // The connection semaphore is closed: nothing more is served.
+                Ok(None) => break,
                 Err(e) => {
                     // EMFILE and friends: back off instead of spinning.
                     tracing::warn!("accept failed: {e}");
@@ -169,7 +175,6 @@ pub async fn serve(
             },
         };
         let _ = stream.set_nodelay(true);
-        let load = state.loads.open(me);
         let state = Arc::clone(&state);
         let served_one = Arc::new(AtomicBool::new(false));
         let svc = service_fn({
@@ -280,30 +285,110 @@ async fn finish(graceful: GracefulShutdown) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Open connections per event loop, so that loops sharing one listening socket take turns.
-pub struct Loads {
-    counts: [std::sync::atomic::AtomicUsize; MAX_LOOPS],
-    loops: std::sync::atomic::AtomicUsize,
+/// A connection and a permit, once one is free ([`State::connections`]); `None` when the
+/// semaphore is closed. Cancel-safe: a permit taken before the accept is given back.
+async fn accept(
+    listener: &TcpListener,
+    permits: &Arc<Semaphore>,
+) -> std::io::Result<Option<(TcpStream, OwnedSemaphorePermit)>> {
+    let Ok(permit) = Arc::clone(permits).acquire_owned().await else {
+        return Ok(None);
+    };
+    let (stream, _peer) = listener.accept().await?;
+    Ok(Some((stream, permit)))
 }
 
-/// Event loops that keep count of their connections (more share the last count).
-const MAX_LOOPS: usize = 64;
+/// Hands `stream` to loop `to`; gives it back (re-registered here) if that loop has stopped.
+fn hand_over(
+    loops: &Arc<Loops>,
+    to: usize,
+    stream: TcpStream,
+    permit: OwnedSemaphorePermit,
+) -> std::io::Result<Option<(TcpStream, OwnedSemaphorePermit)>> {
+    tracing::debug!(
+        "handing a connection over to event loop {to}: {:?}",
+        loops.counts()
+    );
+    let handed = Handed {
+        stream: stream.into_std()?,
+        permit,
+        load: loops.open(to),
+    };
+    match loops.send(to, handed) {
+        Ok(()) => Ok(None),
+        Err(back) => Ok(Some((TcpStream::from_std(back.stream)?, back.permit))),
+    }
+}
 
-impl Default for Loads {
+/// A connection on its way to another loop, with its permit and its place in that loop's count.
+pub struct Handed {
+    stream: std::net::TcpStream,
+    permit: OwnedSemaphorePermit,
+    load: OwnedLoad,
+}
+
+/// How many more connections than the least busy loop a loop keeps before it hands new ones
+/// over. Above zero so that steering by CPU ([`listen`]) is not undone by a few connections
+/// more on one side; small enough that no loop ends up with most of a burst.
+pub const HANDOVER_GAP: usize = 8;
+
+/// The event loops serving one state: the open connections of each, and each one's inbox for
+/// connections the others hand over.
+pub struct Loops {
+    counts: [std::sync::atomic::AtomicUsize; MAX_LOOPS],
+    inboxes: std::sync::Mutex<Vec<Option<Member>>>,
+}
+
+/// A running loop, as the others see it.
+struct Member {
+    inbox: tokio::sync::mpsc::UnboundedSender<Handed>,
+    /// Its listening socket (only read, and only while the loop runs: the socket closes after
+    /// the loop has left, under the same lock).
+    listener: std::os::fd::RawFd,
+}
+
+/// Event loops that take part in handing over (`serve` starts no more); further ones serve
+/// their own connections only.
+pub const MAX_LOOPS: usize = 64;
+
+impl Default for Loops {
     fn default() -> Self {
-        Loads {
+        Loops {
             counts: std::array::from_fn(|_| std::sync::atomic::AtomicUsize::new(0)),
-            loops: std::sync::atomic::AtomicUsize::new(0),
+            inboxes: std::sync::Mutex::new(Vec::new()),
         }
     }
 }
 
-impl Loads {
-    /// A new loop's index.
-    pub fn join(&self) -> usize {
-        self.loops
-            .fetch_add(1, Ordering::Relaxed)
-            .min(MAX_LOOPS - 1)
+impl Loops {
+    fn inboxes(&self) -> std::sync::MutexGuard<'_, Vec<Option<Member>>> {
+        self.inboxes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A new loop accepting on `listener`: its index and its inbox, open until the returned
+    /// [`Inbox`] drops (which must be before `listener` closes).
+    pub fn join(self: &Arc<Self>, listener: std::os::fd::RawFd) -> (usize, Inbox) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut inboxes = self.inboxes();
+        let me = inboxes.len().min(MAX_LOOPS - 1);
+        // Past MAX_LOOPS a loop shares the last count and has no inbox: none is sent to it.
+        let slot = (inboxes.len() < MAX_LOOPS).then(|| {
+            inboxes.push(Some(Member {
+                inbox: tx,
+                listener,
+            }));
+            me
+        });
+        (
+            me,
+            Inbox {
+                rx,
+                loops: Arc::clone(self),
+                slot,
+            },
+        )
     }
 
     /// Counts a connection of loop `me` until the returned guard drops.
@@ -312,18 +397,77 @@ impl Loads {
         OwnedLoad(Arc::clone(self), me)
     }
 
-    /// Whether loop `me` has more than one connection more than some other loop.
-    pub fn ahead(&self, me: usize) -> bool {
-        let loops = self.loops.load(Ordering::Relaxed).min(MAX_LOOPS);
-        let mine = self.counts[me].load(Ordering::Relaxed);
-        (0..loops)
-            .filter(|&i| i != me)
-            .any(|i| self.counts[i].load(Ordering::Relaxed) + 1 < mine)
+    /// Open connections of each loop that has joined.
+    pub fn counts(&self) -> Vec<usize> {
+        let joined = self.inboxes().len();
+        self.counts[..joined]
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .collect()
+    }
+
+    /// The least busy running loop, if loop `me` has at least [`HANDOVER_GAP`] connections
+    /// more than it. A loop's connections are the ones it serves and the ones waiting in its
+    /// accept queue: in a burst, a loop that has not yet taken its share is not idle.
+    pub fn lighter(&self, me: usize) -> Option<usize> {
+        if self.counts[me].load(Ordering::Relaxed) < HANDOVER_GAP {
+            return None;
+        }
+        let inboxes = self.inboxes();
+        let load = |i: usize, member: &Member| {
+            self.counts[i].load(Ordering::Relaxed) + listen::waiting(member.listener)
+        };
+        let mine = load(me, inboxes.get(me)?.as_ref()?);
+        inboxes
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != me)
+            .filter_map(|(i, member)| Some((load(i, member.as_ref()?), i)))
+            .min()
+            .filter(|&(theirs, _)| theirs + HANDOVER_GAP <= mine)
+            .map(|(_, i)| i)
+    }
+
+    /// Puts `handed` in loop `to`'s inbox; gives it back if that loop has stopped.
+    fn send(&self, to: usize, handed: Handed) -> Result<(), Handed> {
+        let inbox = self
+            .inboxes()
+            .get(to)
+            .and_then(|m| m.as_ref().map(|m| m.inbox.clone()));
+        match inbox {
+            Some(tx) => tx.send(handed).map_err(|e| e.0),
+            None => Err(handed),
+        }
     }
 }
 
-/// [`Loads::open`]'s guard.
-pub struct OwnedLoad(Arc<Loads>, usize);
+/// A loop's end of [`Loops`]: connections handed to it. Dropping it closes the inbox, so that
+/// no more are sent; the ones still in it are closed.
+pub struct Inbox {
+    rx: tokio::sync::mpsc::UnboundedReceiver<Handed>,
+    loops: Arc<Loops>,
+    slot: Option<usize>,
+}
+
+impl Inbox {
+    async fn recv(&mut self) -> Option<Handed> {
+        self.rx.recv().await
+    }
+}
+
+impl Drop for Inbox {
+    fn drop(&mut self) {
+        if let Some(inbox) = self
+            .slot
+            .and_then(|i| self.loops.inboxes().get_mut(i).map(Option::take))
+        {
+            drop(inbox);
+        }
+    }
+}
+
+/// [`Loops::open`]'s guard.
+pub struct OwnedLoad(Arc<Loops>, usize);
 
 impl Drop for OwnedLoad {
     fn drop(&mut self) {
@@ -331,20 +475,15 @@ impl Drop for OwnedLoad {
     }
 }
 
-/// Serves on `threads` event loops — one single-threaded runtime per core sharing the
-/// listening socket, the way nginx runs one worker per core — until SIGINT or SIGTERM, then
-/// drains every loop. Small requests (a 304, a cached feed) cost less without a work-stealing
-/// scheduler between the socket and the handler.
-pub fn run(
-    listener: std::net::TcpListener,
-    state: Arc<State>,
-    threads: usize,
-) -> std::io::Result<()> {
-    listener.set_nonblocking(true)?;
+/// Serves with one event loop per socket of `sockets` ([`listen::bind`]) — one
+/// single-threaded runtime per core, the way nginx runs one worker per core — until SIGINT or
+/// SIGTERM, then drains every loop. Small requests (a 304, a cached feed) cost less without a
+/// work-stealing scheduler between the socket and the handler.
+pub fn run(sockets: Vec<std::net::TcpListener>, state: Arc<State>) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut loops = Vec::with_capacity(threads);
-    for i in 0..threads.max(1) {
-        let socket = listener.try_clone()?;
+    let mut loops = Vec::with_capacity(sockets.len());
+    for (i, socket) in sockets.into_iter().enumerate() {
+        socket.set_nonblocking(true)?;
         let state = Arc::clone(&state);
         let mut stop = stop_rx.clone();
         let handle = std::thread::Builder::new()
@@ -363,7 +502,6 @@ pub fn run(
             })?;
         loops.push(handle);
     }
-    drop(listener);
     let signals = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -402,30 +540,91 @@ pub async fn shutdown_signal() {
 }
 
 #[cfg(test)]
-mod loads_tests {
+mod loops_tests {
     use super::*;
 
     #[test]
-    fn a_loop_ahead_by_more_than_one_connection_lets_the_others_accept() {
-        let loads = Arc::new(Loads::default());
-        let (a, b) = (loads.join(), loads.join());
-        assert!(!loads.ahead(a) && !loads.ahead(b));
-        let first = loads.open(a);
-        assert!(!loads.ahead(a), "one ahead is even enough");
-        let second = loads.open(a);
-        assert!(loads.ahead(a) && !loads.ahead(b));
-        let other = loads.open(b);
-        assert!(!loads.ahead(a));
+    fn a_loop_hands_over_only_when_far_ahead_of_a_running_loop() {
+        use std::os::fd::AsRawFd;
+        let sockets: Vec<_> = (0..2)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let loops = Arc::new(Loops::default());
+        let (a, inbox_a) = loops.join(sockets[0].as_raw_fd());
+        let (b, inbox_b) = loops.join(sockets[1].as_raw_fd());
+        assert_eq!((a, b), (0, 1));
+        let mut held: Vec<OwnedLoad> = (0..HANDOVER_GAP - 1).map(|_| loops.open(a)).collect();
+        assert_eq!(
+            loops.lighter(a),
+            None,
+            "{} ahead is within the gap",
+            HANDOVER_GAP - 1
+        );
+        held.push(loops.open(a));
+        assert_eq!(loops.lighter(a), Some(b));
+        assert_eq!(loops.lighter(b), None, "the lighter loop keeps its own");
+        // A connection waiting in b's accept queue is b's: the gap is no longer there.
+        let queued = std::net::TcpStream::connect(sockets[1].local_addr().unwrap()).unwrap();
+        assert_eq!(listen::waiting(sockets[1].as_raw_fd()), 1);
+        assert_eq!(loops.lighter(a), None, "b has one waiting");
+        drop((queued, sockets[1].accept().unwrap()));
+        held.push(loops.open(b));
+        assert_eq!(
+            loops.lighter(a),
+            None,
+            "one connection on b closes the gap again"
+        );
+        assert_eq!(loops.counts(), vec![HANDOVER_GAP, 1]);
         // Closed connections count no more.
-        drop((first, second));
-        assert!(!loads.ahead(b), "b has one, a none");
-        let again = loads.open(b);
-        assert!(loads.ahead(b));
-        drop((other, again));
-        // A single loop is never ahead of anyone.
-        let alone = Arc::new(Loads::default());
-        let only = alone.join();
-        let _many: Vec<OwnedLoad> = (0..5).map(|_| alone.open(only)).collect();
-        assert!(!alone.ahead(only));
+        held.truncate(2);
+        assert_eq!(loops.counts(), vec![2, 0]);
+        // A stopped loop is never chosen, and one alone never hands over.
+        drop(inbox_b);
+        let _more: Vec<OwnedLoad> = (0..2 * HANDOVER_GAP).map(|_| loops.open(a)).collect();
+        assert_eq!(loops.lighter(a), None);
+        drop(inbox_a);
+    }
+
+    #[test]
+    fn a_connection_sent_to_a_stopped_loop_comes_back() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            use std::os::fd::AsRawFd;
+            let loops = Arc::new(Loops::default());
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let (_a, _inbox_a) = loops.join(listener.as_raw_fd());
+            let (b, mut inbox_b) = loops.join(listener.as_raw_fd());
+            let permits = Arc::new(Semaphore::new(2));
+            async fn take(
+                listener: &TcpListener,
+                permits: &Arc<Semaphore>,
+            ) -> ((TcpStream, OwnedSemaphorePermit), std::net::TcpStream) {
+                let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+                (accept(listener, permits).await.unwrap().unwrap(), client)
+            }
+            // Running: the connection, its permit and its count go to b.
+            let ((stream, permit), _c1) = take(&listener, &permits).await;
+            assert!(hand_over(&loops, b, stream, permit).unwrap().is_none());
+            assert_eq!(loops.counts(), vec![0, 1]);
+            let handed = inbox_b.recv().await.expect("b got the connection");
+            assert_eq!(permits.available_permits(), 1, "the permit travels with it");
+            drop(handed);
+            assert_eq!(
+                (loops.counts(), permits.available_permits()),
+                (vec![0, 0], 2)
+            );
+            // Stopped: it comes back, with its permit and no count on b.
+            drop(inbox_b);
+            let ((stream, permit), _c2) = take(&listener, &permits).await;
+            let back = hand_over(&loops, b, stream, permit).unwrap();
+            assert!(back.is_some());
+            assert_eq!(
+                (loops.counts(), permits.available_permits()),
+                (vec![0, 0], 1)
+            );
+        });
     }
 }
