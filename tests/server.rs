@@ -1850,9 +1850,9 @@ fn the_connection_bound_is_shared_by_every_event_loop() {
     );
     state.connections = Arc::new(tokio::sync::Semaphore::new(1));
     let state = Arc::new(state);
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let sockets = vec![listener.try_clone().unwrap(), listener];
+    // The sockets `serve` listens on: one per loop.
+    let sockets = feedsmith::server::listen::bind("127.0.0.1:0".parse().unwrap(), 2).unwrap();
+    let addr = sockets[0].local_addr().unwrap().to_string();
     let (stop_tx, loops) = event_loops(&state, sockets);
 
     let request = format!("GET /x.xml HTTP/1.1\r\nHost: {addr}\r\n\r\n");
@@ -1897,6 +1897,7 @@ fn event_loops(
     sockets: Vec<std::net::TcpListener>,
 ) -> (tokio::sync::watch::Sender<bool>, EventLoops) {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let count = sockets.len();
     let loops = sockets
         .into_iter()
         .map(|socket| {
@@ -1918,12 +1919,25 @@ fn event_loops(
             })
         })
         .collect();
+    // Every loop has joined (and can be handed connections) before a client connects.
+    common::http::wait_for(
+        "every event loop to join",
+        Duration::from_secs(10),
+        None,
+        || {
+            let counts = state.loops.counts();
+            (counts.len() == count)
+                .then_some(())
+                .ok_or(format!("{counts:?}"))
+        },
+    );
     (stop_tx, loops)
 }
 
 /// Connections steered by CPU ([`feedsmith::server::listen`]) all land on one loop when they
 /// all come from one CPU — one client thread opening many. That loop hands the surplus over,
 /// so every loop serves and none carries more than `HANDOVER_GAP` connections beyond another.
+#[cfg(target_os = "linux")]
 #[test]
 fn connections_that_all_come_from_one_cpu_are_shared_by_the_event_loops() {
     use feedsmith::server::{listen, State, HANDOVER_GAP};
@@ -1964,6 +1978,7 @@ fn connections_that_all_come_from_one_cpu_are_shared_by_the_event_loops() {
 
     // Every connection has been answered, so every one is counted by the loop serving it.
     let counts = state.loops.counts();
+    assert_eq!(counts.len(), 2, "both loops joined: {counts:?}");
     assert_eq!(counts.iter().sum::<usize>(), clients.len(), "{counts:?}");
     let (least, most) = (counts.iter().min().unwrap(), counts.iter().max().unwrap());
     assert!(

@@ -1,16 +1,18 @@
-//! The listening sockets: one per event loop where the system allows it, so that a new
-//! connection is accepted by the loop of the CPU its packets arrive on.
+//! The listening sockets: one per event loop where the system allows it, so that the
+//! connections arriving on one CPU are all accepted by the same loop.
 //!
 //! On Linux the sockets form one `SO_REUSEPORT` group, and a classic BPF program attached to
 //! the group picks the socket from the CPU that handled the connection's first packet
 //! (`SKF_AD_CPU`): the client's own CPU over loopback (a reverse proxy or a poller on the
-//! same machine), the receive queue's CPU behind a network card. A client thread and the loop
-//! serving it then tend to share a CPU and its caches, and the scheduler switches between
-//! them the way it switches between two ends of a pipe, instead of one loop answering clients
-//! on both CPUs and running for a whole time slice while the other CPU's clients wait for it
-//! (`bench/sched_probe.py` shows both patterns). With `wrk -t2 -c64` on two cores, when its
-//! two threads open their connections from different CPUs, gzip responses went from about
-//! 135k req/s at a 5–6 ms p99 to 165–195k req/s at 0.6–1.0 ms.
+//! same machine), the receive queue's CPU behind a network card. The loops are not pinned;
+//! a loop whose clients are all on one CPU is woken from that CPU, and the scheduler then
+//! tends to keep the client thread and the loop together, switching between them per
+//! request the way it does between two ends of a pipe. Before, each loop served clients on
+//! every CPU, ran a whole time slice while the other CPU's client waited for it, and the tail
+//! latency was the scheduler's (`bench/sched_probe.py` shows both patterns). With
+//! `wrk -t2 -c64` on two cores, when its two threads open their connections from different
+//! CPUs, gzip responses went from about 135k req/s at a 5–6 ms p99 to 165–195k req/s at
+//! 0.6–1.0 ms.
 //!
 //! A connection stays with the loop that accepted it, so this holds while the client stays
 //! where it connected from: threads that open every connection from one CPU and then spread
@@ -32,36 +34,38 @@ const BACKLOG: i32 = 1024;
 /// documentation). An address already in use is an error, as for a single socket: a second
 /// server on the same port must not silently take half of the first one's clients.
 pub fn bind(addr: SocketAddr, loops: usize) -> io::Result<Vec<TcpListener>> {
-    let loops = loops.max(1);
-    // A plain bind first: it fails if anyone listens on the port, with or without
-    // SO_REUSEPORT, and it resolves port 0 to the port the group is then bound to.
-    let probe = TcpListener::bind(addr)?;
-    if loops == 1 {
-        return Ok(vec![probe]);
+    if loops <= 1 {
+        return Ok(vec![TcpListener::bind(addr)?]);
     }
-    per_loop(probe, loops)
+    per_loop(addr, loops)
 }
 
-/// The group in place of the probe (see [`bind`]).
+/// The group (see [`bind`]), or one shared socket if it cannot be made.
 #[cfg(target_os = "linux")]
-fn per_loop(probe: TcpListener, loops: usize) -> io::Result<Vec<TcpListener>> {
-    // The probe has no SO_REUSEPORT, so nothing can join it: it is closed first, and the
-    // group takes the port it held.
-    let local = probe.local_addr()?;
-    drop(probe);
-    match group(local, loops) {
+fn per_loop(addr: SocketAddr, loops: usize) -> io::Result<Vec<TcpListener>> {
+    let addr = if addr.port() == 0 {
+        // The kernel picks a port nothing uses, never one of an existing group's.
+        addr
+    } else {
+        // A plain bind first: it fails if anything listens on the port, with or without
+        // SO_REUSEPORT. Nothing can join it, so it is closed and the group bound right
+        // after; in between (microseconds), another server of the same user starting with
+        // SO_REUSEPORT on this port could still slip in, as it could with nginx's `reuseport`.
+        TcpListener::bind(addr)?.local_addr()?
+    };
+    match group(addr, loops) {
         Ok(sockets) => Ok(sockets),
         Err(e) => {
             tracing::debug!("one listening socket for all event loops: {e}");
-            shared(TcpListener::bind(local)?, loops)
+            shared(TcpListener::bind(addr)?, loops)
         }
     }
 }
 
-/// Without `SO_REUSEPORT` groups: the probe, shared.
+/// Without `SO_REUSEPORT` groups: one shared socket.
 #[cfg(not(target_os = "linux"))]
-fn per_loop(probe: TcpListener, loops: usize) -> io::Result<Vec<TcpListener>> {
-    shared(probe, loops)
+fn per_loop(addr: SocketAddr, loops: usize) -> io::Result<Vec<TcpListener>> {
+    shared(TcpListener::bind(addr)?, loops)
 }
 
 /// One socket that every loop waits on.
@@ -78,9 +82,12 @@ fn shared(socket: TcpListener, loops: usize) -> io::Result<Vec<TcpListener>> {
 /// attaches (else the kernel's hash spreads the connections).
 #[cfg(target_os = "linux")]
 fn group(addr: SocketAddr, loops: usize) -> io::Result<Vec<TcpListener>> {
-    let sockets = (0..loops)
-        .map(|_| member(addr))
-        .collect::<io::Result<Vec<_>>>()?;
+    let first = member(addr)?;
+    let port = first.local_addr()?;
+    let mut sockets = vec![first];
+    for _ in 1..loops {
+        sockets.push(member(port)?);
+    }
     let cpus = allowed_cpus();
     match by_cpu(&cpus, sockets.len()) {
         Some(program) => {
@@ -157,9 +164,24 @@ fn by_cpu(cpus: &[u32], sockets: usize) -> Option<Vec<libc::sock_filter>> {
     Some(program)
 }
 
+/// How other loops see a loop's listening socket ([`waiting`]).
+#[cfg(unix)]
+pub type Fd = std::os::fd::RawFd;
+/// How other loops see a loop's listening socket ([`waiting`]).
+#[cfg(not(unix))]
+pub type Fd = ();
+
+/// `listener`'s [`Fd`].
+pub fn fd_of(listener: &tokio::net::TcpListener) -> Fd {
+    #[cfg(unix)]
+    return std::os::fd::AsRawFd::as_raw_fd(listener);
+    #[cfg(not(unix))]
+    let _ = listener;
+}
+
 /// Connections waiting in the accept queue of the listening socket `fd` (0 where the system
-/// does not tell).
-pub fn waiting(fd: std::os::fd::RawFd) -> usize {
+/// does not tell). `fd` must be open: the caller holds the lock its loop leaves under.
+pub fn waiting(fd: Fd) -> usize {
     #[cfg(target_os = "linux")]
     {
         // SAFETY: tcp_info is plain data that getsockopt fills in up to `len` bytes.
@@ -269,9 +291,18 @@ mod tests {
                     pin(&[cpu]);
                     let _client = std::net::TcpStream::connect(addr).unwrap();
                     pin(&cpus);
-                    let took: Vec<usize> = (0..loops)
-                        .filter(|&k| sockets[k].accept().is_ok())
-                        .collect();
+                    // Whichever socket has it, once the handshake is done (at once, unless
+                    // the kernel left its last step to the softirq thread).
+                    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+                    let took = loop {
+                        let took: Vec<usize> = (0..loops)
+                            .filter(|&k| sockets[k].accept().is_ok())
+                            .collect();
+                        if !took.is_empty() || std::time::Instant::now() > deadline {
+                            break took;
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                    };
                     assert_eq!(
                         took,
                         vec![i % loops],

@@ -134,10 +134,7 @@ pub async fn serve(
         .max_header_list_size(MAX_HEAD_BYTES as u32);
     let graceful = GracefulShutdown::new();
     let permits = Arc::clone(&state.connections);
-    let (me, mut inbox) = {
-        use std::os::fd::AsRawFd;
-        state.loops.join(listener.as_raw_fd())
-    };
+    let (me, mut inbox) = state.loops.join(listen::fd_of(&listener));
     tokio::pin!(shutdown);
     loop {
         let (stream, permit, load) = tokio::select! {
@@ -149,8 +146,27 @@ pub async fn serve(
                     continue;
                 }
             },
-            accepted = accept(&listener, &permits) => match accepted {
-                Ok(Some((stream, permit))) => match state.loops.lighter(me) {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _peer)) => stream,
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                // Accepted first, then a permit: a loop whose queue is empty holds none that
+                // a connection waiting on another loop's socket needs.
+                let permit = tokio::select! {
+                    () = &mut shutdown => break,
+                    permit = Arc::clone(&permits).acquire_owned() => match permit {
+                        Ok(permit) => permit,
+                        // The connection semaphore is closed: nothing more is served.
+                        Err(_) => break,
+                    },
+                };
+                match state.loops.lighter(me) {
                     // This loop has far more connections than another (its clients' packets
                     // all arrive on its CPU, or it woke first on a shared socket): the other
                     // one serves this connection.
@@ -163,115 +179,136 @@ pub async fn serve(
                         }
                     },
                     None => (stream, permit, state.loops.open(me)),
-                },
-                // The connection semaphore is closed: nothing more is served.
-                Ok(None) => break,
-                Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    tracing::warn!("accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
                 }
             },
         };
-        let _ = stream.set_nodelay(true);
-        let state = Arc::clone(&state);
-        let served_one = Arc::new(AtomicBool::new(false));
-        let svc = service_fn({
-            let served_one = Arc::clone(&served_one);
-            move |req: hyper::Request<hyper::body::Incoming>| {
-                served_one.store(true, Ordering::Relaxed);
-                let state = Arc::clone(&state);
-                async move {
-                    // RFC 9112 §3.2: exactly one Host in an HTTP/1.1 request (HTTP/2 has
-                    // `:authority`).
-                    if !handler::host_is_valid(req.version(), req.headers()) {
-                        return Ok::<_, Infallible>(handler::handle_bad_host(&req, &state));
-                    }
-                    // The one request whose body is read: a subscription to the hub (boxed,
-                    // so that the future of every other request stays small).
-                    if req.method() == hyper::Method::POST
-                        && state.hub.is_some()
-                        && req.uri().path() == crate::hub::HUB_ROUTE
-                    {
-                        let reply = Box::pin(handler::handle_hub_post(req, &state)).await;
-                        return Ok::<_, Infallible>(reply);
-                    }
-                    // Archive pages, post pages and compression: off the event loop.
-                    match handler::handle(&req, &state) {
-                        handler::Handled::Done(response) => Ok::<_, Infallible>(response),
-                        handler::Handled::Archive(route, archives, coding) => {
-                            let started = std::time::Instant::now();
-                            let fetched = off_loop(&state, move || {
-                                let doc = archives.get(&route)?;
-                                let made = doc.representation(coding);
-                                Some((doc, made))
-                            })
-                            .await
-                            .flatten();
-                            let (doc, made) = fetched.map_or((None, None), |(d, m)| (Some(d), m));
-                            Ok(handler::handle_fetched(&req, &state, doc, made, started))
-                        }
-                        handler::Handled::Page(route, lazy, coding) => {
-                            let started = std::time::Instant::now();
-                            let kept = Arc::clone(&state);
-                            let fallback = lazy.clone();
-                            let (doc, made) = off_loop(&state, move || {
-                                handler::render_page(&kept, &route, &lazy, coding)
-                            })
-                            .await
-                            .unwrap_or_else(|| (Arc::new(fallback.materialize()), None));
-                            Ok(handler::handle_fetched(
-                                &req,
-                                &state,
-                                Some(doc),
-                                made,
-                                started,
-                            ))
-                        }
-                        handler::Handled::Compress(doc, coding) => {
-                            let started = std::time::Instant::now();
-                            let kept = Arc::clone(&doc);
-                            // Compressing failed to finish (the pool is shutting down, or it
-                            // panicked): the identity, rather than trying again on the loop.
-                            let made = off_loop(&state, move || kept.representation(coding))
-                                .await
-                                .flatten()
-                                .unwrap_or_else(|| (Coding::Identity, doc.identity.clone()));
-                            Ok(handler::handle_fetched(
-                                &req,
-                                &state,
-                                Some(doc),
-                                Some(made),
-                                started,
-                            ))
-                        }
-                    }
-                }
+        spawn_connection(&builder, &graceful, &state, stream, permit, load);
+    }
+    // No more connections come to this loop: it leaves the others' choice, then serves what
+    // was handed to it before it left; only then does its listening socket close.
+    for handed in inbox.leave() {
+        match TcpStream::from_std(handed.stream) {
+            Ok(stream) => {
+                spawn_connection(
+                    &builder,
+                    &graceful,
+                    &state,
+                    stream,
+                    handed.permit,
+                    handed.load,
+                );
             }
-        });
-        let conn = builder.serve_connection(TokioIo::new(stream), svc);
-        let conn = graceful.watch(conn.into_owned());
-        tokio::spawn(async move {
-            let _load = load;
-            tokio::pin!(conn);
-            // hyper's header read timeout only starts once the protocol is known; a client that
-            // sends nothing (or a few bytes) would otherwise hold its permit forever. The first
-            // request head must arrive within HEADER_READ_TIMEOUT; later ones are hyper's.
-            match tokio::time::timeout(HEADER_READ_TIMEOUT, &mut conn).await {
-                Ok(_) => {}
-                Err(_) if !served_one.load(Ordering::Relaxed) => {
-                    tracing::debug!("closing a connection that sent no request in time");
-                }
-                Err(_) => {
-                    let _ = conn.await;
-                }
-            }
-            drop(permit);
-        });
+            Err(e) => tracing::warn!("cannot take over a connection: {e}"),
+        }
     }
     drop(listener);
     finish(graceful).await
+}
+
+/// Serves one connection on this loop, counted by `load`, holding `permit` until it closes.
+fn spawn_connection(
+    builder: &auto::Builder<TokioExecutor>,
+    graceful: &GracefulShutdown,
+    state: &Arc<State>,
+    stream: TcpStream,
+    permit: OwnedSemaphorePermit,
+    load: OwnedLoad,
+) {
+    let _ = stream.set_nodelay(true);
+    let state = Arc::clone(state);
+    let served_one = Arc::new(AtomicBool::new(false));
+    let svc = service_fn({
+        let served_one = Arc::clone(&served_one);
+        move |req: hyper::Request<hyper::body::Incoming>| {
+            served_one.store(true, Ordering::Relaxed);
+            let state = Arc::clone(&state);
+            async move {
+                // RFC 9112 §3.2: exactly one Host in an HTTP/1.1 request (HTTP/2 has
+                // `:authority`).
+                if !handler::host_is_valid(req.version(), req.headers()) {
+                    return Ok::<_, Infallible>(handler::handle_bad_host(&req, &state));
+                }
+                // The one request whose body is read: a subscription to the hub (boxed,
+                // so that the future of every other request stays small).
+                if req.method() == hyper::Method::POST
+                    && state.hub.is_some()
+                    && req.uri().path() == crate::hub::HUB_ROUTE
+                {
+                    let reply = Box::pin(handler::handle_hub_post(req, &state)).await;
+                    return Ok::<_, Infallible>(reply);
+                }
+                // Archive pages, post pages and compression: off the event loop.
+                match handler::handle(&req, &state) {
+                    handler::Handled::Done(response) => Ok::<_, Infallible>(response),
+                    handler::Handled::Archive(route, archives, coding) => {
+                        let started = std::time::Instant::now();
+                        let fetched = off_loop(&state, move || {
+                            let doc = archives.get(&route)?;
+                            let made = doc.representation(coding);
+                            Some((doc, made))
+                        })
+                        .await
+                        .flatten();
+                        let (doc, made) = fetched.map_or((None, None), |(d, m)| (Some(d), m));
+                        Ok(handler::handle_fetched(&req, &state, doc, made, started))
+                    }
+                    handler::Handled::Page(route, lazy, coding) => {
+                        let started = std::time::Instant::now();
+                        let kept = Arc::clone(&state);
+                        let fallback = lazy.clone();
+                        let (doc, made) = off_loop(&state, move || {
+                            handler::render_page(&kept, &route, &lazy, coding)
+                        })
+                        .await
+                        .unwrap_or_else(|| (Arc::new(fallback.materialize()), None));
+                        Ok(handler::handle_fetched(
+                            &req,
+                            &state,
+                            Some(doc),
+                            made,
+                            started,
+                        ))
+                    }
+                    handler::Handled::Compress(doc, coding) => {
+                        let started = std::time::Instant::now();
+                        let kept = Arc::clone(&doc);
+                        // Compressing failed to finish (the pool is shutting down, or it
+                        // panicked): the identity, rather than trying again on the loop.
+                        let made = off_loop(&state, move || kept.representation(coding))
+                            .await
+                            .flatten()
+                            .unwrap_or_else(|| (Coding::Identity, doc.identity.clone()));
+                        Ok(handler::handle_fetched(
+                            &req,
+                            &state,
+                            Some(doc),
+                            Some(made),
+                            started,
+                        ))
+                    }
+                }
+            }
+        }
+    });
+    let conn = builder.serve_connection(TokioIo::new(stream), svc);
+    let conn = graceful.watch(conn.into_owned());
+    tokio::spawn(async move {
+        let _load = load;
+        tokio::pin!(conn);
+        // hyper's header read timeout only starts once the protocol is known; a client that
+        // sends nothing (or a few bytes) would otherwise hold its permit forever. The first
+        // request head must arrive within HEADER_READ_TIMEOUT; later ones are hyper's.
+        match tokio::time::timeout(HEADER_READ_TIMEOUT, &mut conn).await {
+            Ok(_) => {}
+            Err(_) if !served_one.load(Ordering::Relaxed) => {
+                tracing::debug!("closing a connection that sent no request in time");
+            }
+            Err(_) => {
+                let _ = conn.await;
+            }
+        }
+        drop(permit);
+    });
 }
 
 /// Lets the connections in flight finish, for at most [`SHUTDOWN_GRACE`].
@@ -283,19 +320,6 @@ async fn finish(graceful: GracefulShutdown) -> std::io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// A connection and a permit, once one is free ([`State::connections`]); `None` when the
-/// semaphore is closed. Cancel-safe: a permit taken before the accept is given back.
-async fn accept(
-    listener: &TcpListener,
-    permits: &Arc<Semaphore>,
-) -> std::io::Result<Option<(TcpStream, OwnedSemaphorePermit)>> {
-    let Ok(permit) = Arc::clone(permits).acquire_owned().await else {
-        return Ok(None);
-    };
-    let (stream, _peer) = listener.accept().await?;
-    Ok(Some((stream, permit)))
 }
 
 /// Hands `stream` to loop `to`; gives it back (re-registered here) if that loop has stopped.
@@ -342,9 +366,9 @@ pub struct Loops {
 /// A running loop, as the others see it.
 struct Member {
     inbox: tokio::sync::mpsc::UnboundedSender<Handed>,
-    /// Its listening socket (only read, and only while the loop runs: the socket closes after
-    /// the loop has left, under the same lock).
-    listener: std::os::fd::RawFd,
+    /// Its listening socket, only read under the [`Loops`] lock: the loop leaves under that
+    /// lock ([`Inbox::leave`]) before its socket closes.
+    listener: listen::Fd,
 }
 
 /// Event loops that take part in handing over (`serve` starts no more); further ones serve
@@ -367,20 +391,29 @@ impl Loops {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// A new loop accepting on `listener`: its index and its inbox, open until the returned
-    /// [`Inbox`] drops (which must be before `listener` closes).
-    pub fn join(self: &Arc<Self>, listener: std::os::fd::RawFd) -> (usize, Inbox) {
+    /// A new loop accepting on `listener`: its index and its inbox, open until
+    /// [`Inbox::leave`] (which must come before `listener` closes).
+    pub fn join(self: &Arc<Self>, listener: listen::Fd) -> (usize, Inbox) {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let mut inboxes = self.inboxes();
-        let me = inboxes.len().min(MAX_LOOPS - 1);
-        // Past MAX_LOOPS a loop shares the last count and has no inbox: none is sent to it.
-        let slot = (inboxes.len() < MAX_LOOPS).then(|| {
-            inboxes.push(Some(Member {
-                inbox: tx,
-                listener,
-            }));
-            me
+        let member = Some(Member {
+            inbox: tx,
+            listener,
         });
+        let mut members = self.inboxes();
+        // The slot of a loop that has left, else a new one; past MAX_LOOPS a loop shares the
+        // last count and has no inbox: nothing is sent to it.
+        let slot = match members.iter().position(Option::is_none) {
+            Some(free) => {
+                members[free] = member;
+                Some(free)
+            }
+            None if members.len() < MAX_LOOPS => {
+                members.push(member);
+                Some(members.len() - 1)
+            }
+            None => None,
+        };
+        let me = slot.unwrap_or(MAX_LOOPS - 1);
         (
             me,
             Inbox {
@@ -453,16 +486,26 @@ impl Inbox {
     async fn recv(&mut self) -> Option<Handed> {
         self.rx.recv().await
     }
+
+    /// Leaves the loops: no other loop sends to it or reads its socket any more. Returns the
+    /// connections sent before it left, for it to serve.
+    pub fn leave(&mut self) -> Vec<Handed> {
+        if let Some(i) = self.slot.take() {
+            if let Some(member) = self.loops.inboxes().get_mut(i) {
+                *member = None;
+            }
+        }
+        // A loop that took the sender before this one left gets its connection back (`send`
+        // fails once the inbox is closed); everything sent before is here.
+        self.rx.close();
+        std::iter::from_fn(|| self.rx.try_recv().ok()).collect()
+    }
 }
 
 impl Drop for Inbox {
     fn drop(&mut self) {
-        if let Some(inbox) = self
-            .slot
-            .and_then(|i| self.loops.inboxes().get_mut(i).map(Option::take))
-        {
-            drop(inbox);
-        }
+        // Connections still in it close with it (a loop that did not leave: a panic).
+        self.leave();
     }
 }
 
@@ -543,15 +586,36 @@ pub async fn shutdown_signal() {
 mod loops_tests {
     use super::*;
 
+    /// Waits up to 2 s for `check` (the last step of a loopback handshake can be left to
+    /// the kernel's softirq thread on a busy machine).
+    fn eventually(mut check: impl FnMut() -> bool) -> bool {
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while !check() {
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        true
+    }
+
     #[test]
     fn a_loop_hands_over_only_when_far_ahead_of_a_running_loop() {
-        use std::os::fd::AsRawFd;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _in_runtime = rt.enter();
         let sockets: Vec<_> = (0..2)
-            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+            .map(|_| {
+                let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                socket.set_nonblocking(true).unwrap();
+                TcpListener::from_std(socket).unwrap()
+            })
             .collect();
         let loops = Arc::new(Loops::default());
-        let (a, inbox_a) = loops.join(sockets[0].as_raw_fd());
-        let (b, inbox_b) = loops.join(sockets[1].as_raw_fd());
+        let (a, mut inbox_a) = loops.join(listen::fd_of(&sockets[0]));
+        let (b, mut inbox_b) = loops.join(listen::fd_of(&sockets[1]));
         assert_eq!((a, b), (0, 1));
         let mut held: Vec<OwnedLoad> = (0..HANDOVER_GAP - 1).map(|_| loops.open(a)).collect();
         assert_eq!(
@@ -563,11 +627,25 @@ mod loops_tests {
         held.push(loops.open(a));
         assert_eq!(loops.lighter(a), Some(b));
         assert_eq!(loops.lighter(b), None, "the lighter loop keeps its own");
-        // A connection waiting in b's accept queue is b's: the gap is no longer there.
-        let queued = std::net::TcpStream::connect(sockets[1].local_addr().unwrap()).unwrap();
-        assert_eq!(listen::waiting(sockets[1].as_raw_fd()), 1);
-        assert_eq!(loops.lighter(a), None, "b has one waiting");
-        drop((queued, sockets[1].accept().unwrap()));
+        #[cfg(target_os = "linux")]
+        {
+            // A connection waiting in b's accept queue is b's: the gap is no longer there.
+            let _queued = std::net::TcpStream::connect(sockets[1].local_addr().unwrap()).unwrap();
+            assert!(eventually(
+                || listen::waiting(listen::fd_of(&sockets[1])) == 1
+            ));
+            assert_eq!(loops.lighter(a), None, "b has one waiting");
+            assert!(eventually(|| rt.block_on(async {
+                tokio::time::timeout(Duration::from_millis(1), sockets[1].accept())
+                    .await
+                    .is_ok()
+            })));
+            assert_eq!(
+                loops.lighter(a),
+                Some(b),
+                "taken from the queue, not yet counted"
+            );
+        }
         held.push(loops.open(b));
         assert_eq!(
             loops.lighter(a),
@@ -578,52 +656,67 @@ mod loops_tests {
         // Closed connections count no more.
         held.truncate(2);
         assert_eq!(loops.counts(), vec![2, 0]);
-        // A stopped loop is never chosen, and one alone never hands over.
-        drop(inbox_b);
+        // A loop that left is never chosen, and one alone never hands over.
+        assert!(inbox_b.leave().is_empty());
         let _more: Vec<OwnedLoad> = (0..2 * HANDOVER_GAP).map(|_| loops.open(a)).collect();
         assert_eq!(loops.lighter(a), None);
-        drop(inbox_a);
+        // Its slot goes to the next loop that joins.
+        let (c, _inbox_c) = loops.join(listen::fd_of(&sockets[1]));
+        assert_eq!(c, b);
+        assert_eq!(loops.lighter(a), Some(c));
+        drop(inbox_a.leave());
     }
 
     #[test]
-    fn a_connection_sent_to_a_stopped_loop_comes_back() {
+    fn a_handed_connection_is_served_by_its_loop_even_when_that_loop_leaves() {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
         rt.block_on(async {
-            use std::os::fd::AsRawFd;
             let loops = Arc::new(Loops::default());
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let (_a, _inbox_a) = loops.join(listener.as_raw_fd());
-            let (b, mut inbox_b) = loops.join(listener.as_raw_fd());
-            let permits = Arc::new(Semaphore::new(2));
+            let (_a, _inbox_a) = loops.join(listen::fd_of(&listener));
+            let (b, mut inbox_b) = loops.join(listen::fd_of(&listener));
+            let permits = Arc::new(Semaphore::new(3));
             async fn take(
                 listener: &TcpListener,
                 permits: &Arc<Semaphore>,
-            ) -> ((TcpStream, OwnedSemaphorePermit), std::net::TcpStream) {
+            ) -> (TcpStream, OwnedSemaphorePermit, std::net::TcpStream) {
                 let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-                (accept(listener, permits).await.unwrap().unwrap(), client)
+                let (stream, _) = listener.accept().await.unwrap();
+                let permit = Arc::clone(permits).acquire_owned().await.unwrap();
+                (stream, permit, client)
             }
             // Running: the connection, its permit and its count go to b.
-            let ((stream, permit), _c1) = take(&listener, &permits).await;
+            let (stream, permit, _c1) = take(&listener, &permits).await;
             assert!(hand_over(&loops, b, stream, permit).unwrap().is_none());
             assert_eq!(loops.counts(), vec![0, 1]);
             let handed = inbox_b.recv().await.expect("b got the connection");
-            assert_eq!(permits.available_permits(), 1, "the permit travels with it");
+            assert_eq!(permits.available_permits(), 2, "the permit travels with it");
             drop(handed);
             assert_eq!(
                 (loops.counts(), permits.available_permits()),
-                (vec![0, 0], 2)
+                (vec![0, 0], 3)
             );
-            // Stopped: it comes back, with its permit and no count on b.
-            drop(inbox_b);
-            let ((stream, permit), _c2) = take(&listener, &permits).await;
+            // Sent just before b leaves: b still gets it, from `leave`.
+            let (stream, permit, _c2) = take(&listener, &permits).await;
+            assert!(hand_over(&loops, b, stream, permit).unwrap().is_none());
+            let last = inbox_b.leave();
+            assert_eq!(
+                last.len(),
+                1,
+                "what was sent before leaving is b's to serve"
+            );
+            assert_eq!(loops.counts(), vec![0, 1]);
+            drop(last);
+            // After: it comes back, with its permit and no count on b.
+            let (stream, permit, _c3) = take(&listener, &permits).await;
             let back = hand_over(&loops, b, stream, permit).unwrap();
             assert!(back.is_some());
             assert_eq!(
                 (loops.counts(), permits.available_permits()),
-                (vec![0, 0], 1)
+                (vec![0, 0], 2)
             );
         });
     }
