@@ -34,7 +34,9 @@ fn main() -> ExitCode {
                     return ExitCode::SUCCESS;
                 }
             }
-            eprintln!("feedsmith: error: {e:#}");
+            // Not eprintln!, which panics when stderr cannot be written (a full disk under a
+            // redirected log): the exit code still tells.
+            let _ = writeln!(std::io::stderr(), "feedsmith: error: {e:#}");
             ExitCode::from(2)
         }
     }

@@ -1076,3 +1076,19 @@ fn an_output_that_cannot_be_created_fails_the_build_and_says_so() {
     assert!(stdout(&o).contains("into 0 documents"), "{}", stdout(&o));
     assert_eq!(fs::read_to_string(site.out()).unwrap(), "not a directory\n");
 }
+
+/// A failing build whose stderr cannot be written (a log file on a full disk) still exits
+/// with the error code, not a panic's 101.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_error_with_nowhere_to_print_it_still_exits_with_the_error_code() {
+    let site = TempSite::new();
+    let o = Command::new(env!("CARGO_BIN_EXE_feedsmith"))
+        .args(["build", "--posts", "does-not-exist"])
+        .current_dir(site.root())
+        .stdout(Stdio::null())
+        .stderr(fs::File::create("/dev/full").expect("/dev/full"))
+        .output()
+        .expect("run feedsmith");
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+}
