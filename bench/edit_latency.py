@@ -9,7 +9,7 @@ among the 40 newest (so it is inside its category feed's 50-item limit, for feed
 alike). Each edit: read the post, replace its `title:` line with a unique
 ASCII marker, write a hidden `*.tmp` file in the same directory (ignored by both watchers),
 `os.rename` it over the post, and from right after the rename poll GET of the first category's
-feed (keep-alive connection, ~2 ms between requests) until the body contains the marker. The
+feed (keep-alive connection, opened before the first edit; ~2 ms between requests) until the body contains the marker. The
 time recorded is rename → first response that contains the marker. Edits are ~gap apart.
 An edit that is not visible within --timeout seconds aborts the run (exit 1).
 """
