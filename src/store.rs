@@ -489,10 +489,10 @@ impl Document {
                 HeaderValue::from_str(&etag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
             return (coding, header);
         }
-        match self.encoded(coding) {
-            Some(rep) => (coding, rep.etag_header),
-            None => (Coding::Identity, self.identity.etag_header.clone()),
-        }
+        self.representation(coding).map_or(
+            (Coding::Identity, self.identity.etag_header.clone()),
+            |(c, rep)| (c, rep.etag_header),
+        )
     }
 
     /// The bytes to send in `coding` (as chosen by [`Document::etag_header`]).
@@ -506,8 +506,8 @@ impl Document {
                 compress(coding, &raw).map_or(raw, Bytes::from)
             }
             None => self
-                .encoded(coding)
-                .map_or_else(|| self.identity.bytes.clone(), |rep| rep.bytes),
+                .representation(coding)
+                .map_or_else(|| self.identity.bytes.clone(), |(_, rep)| rep.bytes),
         }
     }
 

@@ -139,12 +139,9 @@ pub async fn serve(
     loop {
         let (stream, permit, load) = tokio::select! {
             () = &mut shutdown => break,
-            Some(handed) = inbox.recv() => match TcpStream::from_std(handed.stream) {
-                Ok(stream) => (stream, handed.permit, handed.load),
-                Err(e) => {
-                    tracing::warn!("cannot take over a connection: {e}");
-                    continue;
-                }
+            Some(handed) = inbox.recv() => match handed.take() {
+                Some(taken) => taken,
+                None => continue,
             },
             accepted = listener.accept() => {
                 let stream = match accepted {
@@ -186,20 +183,8 @@ pub async fn serve(
     }
     // No more connections come to this loop: it leaves the others' choice, then serves what
     // was handed to it before it left; only then does its listening socket close.
-    for handed in inbox.leave() {
-        match TcpStream::from_std(handed.stream) {
-            Ok(stream) => {
-                spawn_connection(
-                    &builder,
-                    &graceful,
-                    &state,
-                    stream,
-                    handed.permit,
-                    handed.load,
-                );
-            }
-            Err(e) => tracing::warn!("cannot take over a connection: {e}"),
-        }
+    for (stream, permit, load) in inbox.leave().into_iter().filter_map(Handed::take) {
+        spawn_connection(&builder, &graceful, &state, stream, permit, load);
     }
     drop(listener);
     finish(graceful).await
@@ -349,6 +334,19 @@ pub struct Handed {
     stream: std::net::TcpStream,
     permit: OwnedSemaphorePermit,
     load: OwnedLoad,
+}
+
+impl Handed {
+    /// The connection registered with the receiving loop, or `None` (logged) if it cannot be.
+    fn take(self) -> Option<(TcpStream, OwnedSemaphorePermit, OwnedLoad)> {
+        match TcpStream::from_std(self.stream) {
+            Ok(stream) => Some((stream, self.permit, self.load)),
+            Err(e) => {
+                tracing::warn!("cannot take over a connection: {e}");
+                None
+            }
+        }
+    }
 }
 
 /// How many more connections than the least busy loop a loop keeps before it hands new ones
