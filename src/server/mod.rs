@@ -359,6 +359,8 @@ pub const HANDOVER_GAP: usize = 8;
 pub struct Loops {
     counts: [std::sync::atomic::AtomicUsize; MAX_LOOPS],
     inboxes: std::sync::Mutex<Vec<Option<Member>>>,
+    /// Connections handed over since the start (for the debug log and the tests).
+    handed: std::sync::atomic::AtomicUsize,
 }
 
 /// A running loop, as the others see it.
@@ -378,6 +380,7 @@ impl Default for Loops {
         Loops {
             counts: std::array::from_fn(|_| std::sync::atomic::AtomicUsize::new(0)),
             inboxes: std::sync::Mutex::new(Vec::new()),
+            handed: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 }
@@ -465,10 +468,19 @@ impl Loops {
             .inboxes()
             .get(to)
             .and_then(|m| m.as_ref().map(|m| m.inbox.clone()));
-        match inbox {
+        let sent = match inbox {
             Some(tx) => tx.send(handed).map_err(|e| e.0),
             None => Err(handed),
+        };
+        if sent.is_ok() {
+            self.handed.fetch_add(1, Ordering::Relaxed);
         }
+        sent
+    }
+
+    /// Connections handed from one loop to another since the start.
+    pub fn handed_over(&self) -> usize {
+        self.handed.load(Ordering::Relaxed)
     }
 }
 

@@ -285,7 +285,6 @@ impl Drop for Server {
     }
 }
 
-/// HTTP requests and bounded polling shared by the server, watch and fault tests.
 /// Every file under `dir` (not following symlinks), relative path → bytes; symlinks map to
 /// their target.
 pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -336,6 +335,7 @@ pub fn regular_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
+/// HTTP requests and bounded polling shared by the server, watch and fault tests.
 pub mod http;
 
 /// A WebSub subscriber (a small HTTP server that records requests) for the hub tests.
