@@ -483,27 +483,14 @@ fn may_replace(publisher: &Publisher, root: &Path, drafts: bool) -> bool {
 /// removed path once, however many of the removals name it (`rm -rf dir` reports every file
 /// and the directory), and a removed path that held none once.
 fn removed_posts(site: &Site, changes: &[Change]) -> usize {
-    use std::ops::Bound::{Included, Unbounded};
     let mut gone: std::collections::BTreeSet<&Path> = std::collections::BTreeSet::new();
     let mut others = 0;
     for change in changes {
         let Change::Remove(rel) = change else {
             continue;
         };
-        // Paths order by components, so everything under `rel` follows it in a run.
         let mut any = false;
-        for p in site
-            .posts
-            .range::<Path, _>((Included(rel.as_path()), Unbounded))
-            .map(|(p, _)| p)
-            .take_while(|p| p.starts_with(rel))
-            .chain(
-                site.errors
-                    .range::<Path, _>((Included(rel.as_path()), Unbounded))
-                    .map(|(p, _)| p)
-                    .take_while(|p| p.starts_with(rel)),
-            )
-        {
+        for p in crate::site::under(&site.posts, rel).chain(crate::site::under(&site.errors, rel)) {
             any = true;
             gone.insert(p.as_path());
         }

@@ -411,11 +411,12 @@ impl Site {
 
     /// Drops every post and error at or under `rel`; returns the posts dropped.
     fn remove_prefix(&mut self, rel: &Path) -> Vec<PathBuf> {
-        let gone = under(&self.posts, rel);
+        let gone: Vec<PathBuf> = under(&self.posts, rel).cloned().collect();
         for p in &gone {
             self.posts.remove(p);
         }
-        for p in under(&self.errors, rel) {
+        let errors: Vec<PathBuf> = under(&self.errors, rel).cloned().collect();
+        for p in errors {
             self.errors.remove(&p);
         }
         gone
@@ -424,12 +425,14 @@ impl Site {
 
 /// The keys at or under `rel`: paths order by components, so they follow `rel` in one run
 /// (O(log n + k), not a scan of the whole site).
-fn under<V>(map: &BTreeMap<PathBuf, V>, rel: &Path) -> Vec<PathBuf> {
+pub(crate) fn under<'m, V>(
+    map: &'m BTreeMap<PathBuf, V>,
+    rel: &'m Path,
+) -> impl Iterator<Item = &'m PathBuf> {
     use std::ops::Bound::{Included, Unbounded};
     map.range::<Path, _>((Included(rel), Unbounded))
-        .take_while(|(p, _)| p.starts_with(rel))
-        .map(|(p, _)| p.clone())
-        .collect()
+        .take_while(move |(p, _)| p.starts_with(rel))
+        .map(|(p, _)| p)
 }
 
 /// The canonical paths of the directories a walk from `root` passes through to reach `rel`
