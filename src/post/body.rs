@@ -74,7 +74,8 @@ pub fn rewrite(html: &str, base: &Url) -> Result<Rewritten, String> {
         .map_err(|e| format!("the rewritten HTML is not UTF-8: {e}"))?;
     Ok(Rewritten {
         // Character references (`&#x1;`) decode to characters XML cannot carry: remove them.
-        html: crate::text::clean_owned(out.to_owned()),
+        // `out` borrows the rewriter's buffer, so this makes the body's one copy.
+        html: crate::text::clean_text(out),
         first_paragraph: first_paragraph(html)?,
     })
 }
