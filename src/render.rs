@@ -38,6 +38,23 @@ pub struct Rendered {
     pub items: HashMap<String, FeedItems>,
 }
 
+impl Rendered {
+    /// Files one document's outcome: the document (and where its items are), or its failure.
+    pub fn insert(&mut self, route: String, outcome: Result<(Doc, Option<FeedItems>), String>) {
+        match outcome {
+            Ok((doc, items)) => {
+                if let Some(items) = items {
+                    self.items.insert(route.clone(), items);
+                }
+                self.docs.insert(route, doc);
+            }
+            Err(e) => {
+                self.failures.insert(route, e);
+            }
+        }
+    }
+}
+
 /// Where the items of one feed document are: its format, and (post, byte range) in order.
 pub type FeedItems = (Format, Vec<(PathBuf, std::ops::Range<usize>)>);
 
@@ -295,14 +312,7 @@ pub fn render_archive_jobs(
         .collect();
     let mut out = Rendered::default();
     for (route, r) in results {
-        match r {
-            Ok(doc) => {
-                out.docs.insert(route, doc);
-            }
-            Err(e) => {
-                out.failures.insert(route, e);
-            }
-        }
+        out.insert(route, r.map(|doc| (doc, None)));
     }
     out
 }
@@ -382,17 +392,7 @@ pub fn render_scopes_and_lists(
         .collect();
     let mut out = Rendered::default();
     for (route, r) in results {
-        match r {
-            Ok((doc, items)) => {
-                if let Some(items) = items {
-                    out.items.insert(route.clone(), items);
-                }
-                out.docs.insert(route, doc);
-            }
-            Err(e) => {
-                out.failures.insert(route, e);
-            }
-        }
+        out.insert(route, r);
     }
     out
 }
