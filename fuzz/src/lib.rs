@@ -860,36 +860,25 @@ pub fn check_http(data: &[u8]) {
         }
     }
 
-    let response = match handle(&req, &fixture.state) {
-        Handled::Done(response) => response,
-        // As the server does off the event loop: the document and its representation.
+    // As the server does off the event loop: the document and its representation.
+    let (doc, made) = match handle(&req, &fixture.state) {
+        Handled::Done(response) => return check_response(&req, response, fixture),
         Handled::Archive(route, archives, coding) => {
             let doc = archives.get(&route);
             let made = doc.as_ref().and_then(|d| d.representation(coding));
-            handle_fetched(&req, &fixture.state, doc, made, std::time::Instant::now())
+            (doc, made)
         }
         Handled::Compress(doc, coding) => {
             let made = doc.representation(coding);
-            handle_fetched(
-                &req,
-                &fixture.state,
-                Some(doc),
-                made,
-                std::time::Instant::now(),
-            )
+            (Some(doc), made)
         }
         Handled::Page(route, lazy, coding) => {
             let (doc, made) =
                 feedsmith::server::handler::render_page(&fixture.state, &route, &lazy, coding);
-            handle_fetched(
-                &req,
-                &fixture.state,
-                Some(doc),
-                made,
-                std::time::Instant::now(),
-            )
+            (Some(doc), made)
         }
     };
+    let response = handle_fetched(&req, &fixture.state, doc, made, std::time::Instant::now());
     check_response(&req, response, fixture);
 }
 
