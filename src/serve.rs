@@ -586,4 +586,107 @@ mod tests {
         // The root removed takes every post.
         assert_eq!(removed_posts(&site, &[remove("")]), 3);
     }
+
+    fn up(p: &str) -> Change {
+        Change::Upsert(PathBuf::from(p))
+    }
+
+    #[test]
+    fn a_burst_is_taken_to_its_end_with_the_bursts_queued_behind_it() {
+        let (tx, rx) = mpsc::channel();
+        // A burst in two parts, and a whole second burst queued while the publisher was busy.
+        for b in [
+            Batch::Changes(vec![up("b.md")]),
+            Batch::Settled,
+            Batch::Rescan("lost".into()),
+            Batch::Changes(vec![up("c.md")]),
+            Batch::Settled,
+        ] {
+            tx.send(b).unwrap();
+        }
+        let started = std::time::Instant::now();
+        let g = burst(
+            Batch::Changes(vec![up("a.md")]),
+            &rx,
+            Duration::from_millis(20),
+        );
+        assert_eq!(g.changes, vec![up("a.md"), up("b.md"), up("c.md")]);
+        assert_eq!(g.rescan.as_deref(), Some("lost"));
+        assert!(g.failed.is_none());
+        // Ended at the last queued `Settled`, without waiting for more.
+        assert!(
+            started.elapsed() < Duration::from_millis(50),
+            "{:?}",
+            started.elapsed()
+        );
+        // What comes after is the next burst's.
+        tx.send(Batch::Changes(vec![up("d.md")])).unwrap();
+        assert_eq!(rx.try_recv().ok(), Some(Batch::Changes(vec![up("d.md")])));
+    }
+
+    #[test]
+    fn a_burst_whose_watcher_goes_silent_ends_after_its_patience() {
+        let (tx, rx) = mpsc::channel::<Batch>();
+        let window = Duration::from_millis(20);
+        let patience = window + watch::PART_EVERY * 2;
+        let started = std::time::Instant::now();
+        let g = burst(Batch::Failed("gone".into()), &rx, window);
+        let took = started.elapsed();
+        assert!(
+            took >= patience && took < patience + Duration::from_secs(1),
+            "{took:?}"
+        );
+        assert_eq!(g.failed.as_deref(), Some("gone"));
+        assert!(
+            g.rescan.is_some(),
+            "a failed watcher means reading everything again"
+        );
+        drop(tx);
+    }
+
+    #[test]
+    fn a_lone_settled_gathers_nothing() {
+        let (_tx, rx) = mpsc::channel::<Batch>();
+        assert!(burst(Batch::Settled, &rx, Duration::from_millis(20)).is_empty());
+    }
+
+    #[test]
+    fn an_endless_stream_is_published_every_burst_max() {
+        let (tx, rx) = mpsc::channel();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let feeder = std::thread::spawn({
+            let stop = std::sync::Arc::clone(&stop);
+            move || {
+                let mut n = 0;
+                // Bounded, so that a burst without its cut ends too (and fails below).
+                let until = std::time::Instant::now() + BURST_MAX * 2;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed)
+                    && std::time::Instant::now() < until
+                {
+                    if tx
+                        .send(Batch::Changes(vec![up(&format!("{n}.md"))]))
+                        .is_err()
+                    {
+                        break;
+                    }
+                    n += 1;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        });
+        let started = std::time::Instant::now();
+        let g = burst(
+            Batch::Changes(vec![up("first.md")]),
+            &rx,
+            Duration::from_millis(20),
+        );
+        let took = started.elapsed();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        feeder.join().unwrap();
+        assert!(
+            took >= BURST_MAX && took < BURST_MAX + Duration::from_secs(1),
+            "{took:?}"
+        );
+        assert!(g.changes.len() > 10, "{} changes", g.changes.len());
+    }
 }
