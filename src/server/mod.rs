@@ -455,7 +455,11 @@ impl Loops {
         inboxes
             .iter()
             .enumerate()
-            .filter(|&(i, _)| i != me)
+            // A loop whose open connections alone close the gap cannot be chosen: its accept
+            // queue is not asked (in the usual, balanced case, no other queue is).
+            .filter(|&(i, _)| {
+                i != me && self.counts[i].load(Ordering::Relaxed) + HANDOVER_GAP <= mine
+            })
             .filter_map(|(i, member)| Some((load(i, member.as_ref()?), i)))
             .min()
             .filter(|&(theirs, _)| theirs + HANDOVER_GAP <= mine)
