@@ -152,11 +152,7 @@ impl ContentDict {
         if samples.len() < 100 {
             return None;
         }
-        // Every sample's start, not the first samples whole: they are spread over the site,
-        // old posts and new, and the bound on training time should keep that spread.
-        let each = DICT_SAMPLE_BYTES / samples.len();
-        let taken: Vec<&[u8]> = samples.iter().map(|s| &s[..s.len().min(each)]).collect();
-        let dict = zstd::dict::from_samples(&taken, DICT_BYTES).ok()?;
+        let dict = zstd::dict::from_samples(&training_slices(samples), DICT_BYTES).ok()?;
         Some(ContentDict::from_bytes(&dict))
     }
 
@@ -173,6 +169,14 @@ impl ContentDict {
         let (content, summary) = post.content_html.both();
         frame_text(&content, &summary)
     }
+}
+
+/// What a dictionary is trained on: every sample's start, at most [`DICT_SAMPLE_BYTES`] in
+/// all. Not the first samples whole: the samples are spread over the site, old posts and new,
+/// and the bound on training time should keep that spread.
+fn training_slices(samples: &[Vec<u8>]) -> Vec<&[u8]> {
+    let each = DICT_SAMPLE_BYTES / samples.len().max(1);
+    samples.iter().map(|s| &s[..s.len().min(each)]).collect()
 }
 
 /// What a compressed frame holds: the content, then the summary.
