@@ -1853,7 +1853,7 @@ fn the_connection_bound_is_shared_by_every_event_loop() {
     // The sockets `serve` listens on: one per loop.
     let sockets = feedsmith::server::listen::bind("127.0.0.1:0".parse().unwrap(), 2).unwrap();
     let addr = sockets[0].local_addr().unwrap().to_string();
-    let (stop_tx, loops) = event_loops(&state, sockets);
+    let (stop_tx, loops) = event_loops(&state, sockets, &[]);
 
     let request = format!("GET /x.xml HTTP/1.1\r\nHost: {addr}\r\n\r\n");
     let first_status = |s: &mut TcpStream| {
@@ -1891,46 +1891,53 @@ fn the_connection_bound_is_shared_by_every_event_loop() {
 type EventLoops = Vec<std::thread::JoinHandle<std::io::Result<()>>>;
 
 /// One single-threaded runtime per socket serving `state`, as `feedsmith serve` runs them,
-/// until `true` is sent.
+/// until `true` is sent. Loop `i` serves socket `i`, is `state.loops`' loop `i`, and runs on
+/// CPU `pins[i]` only, where given.
 fn event_loops(
     state: &Arc<feedsmith::server::State>,
     sockets: Vec<std::net::TcpListener>,
+    pins: &[usize],
 ) -> (tokio::sync::watch::Sender<bool>, EventLoops) {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let count = sockets.len();
-    let loops = sockets
-        .into_iter()
-        .map(|socket| {
-            socket.set_nonblocking(true).unwrap();
-            let state = Arc::clone(state);
-            let mut stop = stop_rx.clone();
-            std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                rt.block_on(async move {
-                    let listener = tokio::net::TcpListener::from_std(socket).unwrap();
-                    feedsmith::server::serve(listener, state, async move {
-                        let _ = stop.wait_for(|stopped| *stopped).await;
-                    })
-                    .await
+    let mut loops = Vec::new();
+    for (i, socket) in sockets.into_iter().enumerate() {
+        socket.set_nonblocking(true).unwrap();
+        let state_here = Arc::clone(state);
+        let mut stop = stop_rx.clone();
+        let pin = pins.get(i).copied();
+        loops.push(std::thread::spawn(move || {
+            #[cfg(target_os = "linux")]
+            if let Some(cpu) = pin {
+                pin_to(&[cpu]);
+            }
+            #[cfg(not(target_os = "linux"))]
+            let _ = pin;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(socket).unwrap();
+                feedsmith::server::serve(listener, state_here, async move {
+                    let _ = stop.wait_for(|stopped| *stopped).await;
                 })
+                .await
             })
-        })
-        .collect();
-    // Every loop has joined (and can be handed connections) before a client connects.
-    common::http::wait_for(
-        "every event loop to join",
-        Duration::from_secs(10),
-        None,
-        || {
-            let counts = state.loops.counts();
-            (counts.len() == count)
-                .then_some(())
-                .ok_or(format!("{counts:?}"))
-        },
-    );
+        }));
+        // Joined (and can be handed connections) before the next one starts, and before a
+        // client connects.
+        common::http::wait_for(
+            "the event loop to join",
+            Duration::from_secs(10),
+            None,
+            || {
+                let counts = state.loops.counts();
+                (counts.len() == i + 1)
+                    .then_some(())
+                    .ok_or(format!("{counts:?}"))
+            },
+        );
+    }
     (stop_tx, loops)
 }
 
@@ -1949,17 +1956,10 @@ fn connections_that_all_come_from_one_cpu_are_shared_by_the_event_loops() {
     ));
     let sockets = listen::bind("127.0.0.1:0".parse().unwrap(), 2).unwrap();
     let addr = sockets[0].local_addr().unwrap().to_string();
-    let (stop_tx, loops) = event_loops(&state, sockets);
+    let (stop_tx, loops) = event_loops(&state, sockets, &[]);
 
     // Every connection from this thread, on one CPU.
-    // SAFETY: a zeroed cpu_set_t is empty; CPU 0 .. CPU_SETSIZE are within it.
-    let (mut allowed, mut one): (libc::cpu_set_t, libc::cpu_set_t) =
-        unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
-    let size = std::mem::size_of::<libc::cpu_set_t>();
-    assert_eq!(unsafe { libc::sched_getaffinity(0, size, &mut allowed) }, 0);
-    let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
-        .filter(|&c| unsafe { libc::CPU_ISSET(c, &allowed) })
-        .collect();
+    let cpus = allowed_cpus();
     if cpus.len() < 2 {
         // One CPU: nothing is steered, the kernel's hash spreads the connections, and this
         // test would pass without any handing over.
@@ -1967,8 +1967,7 @@ fn connections_that_all_come_from_one_cpu_are_shared_by_the_event_loops() {
         return;
     }
     let first = cpus[0];
-    unsafe { libc::CPU_SET(first, &mut one) };
-    assert_eq!(unsafe { libc::sched_setaffinity(0, size, &one) }, 0);
+    pin_to(&[first]);
     let request = format!("GET /x.xml HTTP/1.1\r\nHost: {addr}\r\n\r\n");
     let clients: Vec<TcpStream> = (0..3 * HANDOVER_GAP)
         .map(|i| {
@@ -1981,7 +1980,7 @@ fn connections_that_all_come_from_one_cpu_are_shared_by_the_event_loops() {
             c
         })
         .collect();
-    assert_eq!(unsafe { libc::sched_setaffinity(0, size, &allowed) }, 0);
+    pin_to(&cpus);
 
     // Every connection has been answered, so every one is counted by the loop serving it.
     let counts = state.loops.counts();
@@ -2176,4 +2175,158 @@ fn a_large_site_served_with_a_content_dictionary_gives_the_bytes_build_writes() 
         page.contains("<meta name=\"description\" content=\""),
         "{page}"
     );
+}
+
+/// The CPUs this process may run on.
+#[cfg(target_os = "linux")]
+fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: a zeroed cpu_set_t is empty; sched_getaffinity fills it in, CPU_ISSET reads
+    // within CPU_SETSIZE.
+    let mut allowed: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    assert_eq!(unsafe { libc::sched_getaffinity(0, size, &mut allowed) }, 0);
+    (0..libc::CPU_SETSIZE as usize)
+        .filter(|&c| unsafe { libc::CPU_ISSET(c, &allowed) })
+        .collect()
+}
+
+/// Runs the calling thread on `cpus` only.
+#[cfg(target_os = "linux")]
+fn pin_to(cpus: &[usize]) {
+    // SAFETY: a zeroed cpu_set_t is empty; the CPUs come from `allowed_cpus`, below
+    // CPU_SETSIZE.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for &cpu in cpus {
+        unsafe { libc::CPU_SET(cpu, &mut set) };
+    }
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    assert_eq!(unsafe { libc::sched_setaffinity(0, size, &set) }, 0);
+}
+
+/// A client that moves to another CPU after connecting is followed by its connection: the
+/// loop serving it hands it, between two requests, to the loop running on the client's new
+/// CPU — with the part of the next request head already read, which that loop then answers.
+/// When the client moves back while taking large answers slowly, the connection moves back
+/// only between answers: every answer on the way is whole and right.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_connection_moves_to_the_event_loop_on_its_clients_cpu() {
+    use feedsmith::server::{connection::CHECK_EVERY, listen, State};
+
+    let cpus = allowed_cpus();
+    if cpus.len() < 2 {
+        eprintln!("skipped: moving by CPU needs two CPUs, this process has {cpus:?}");
+        return;
+    }
+    let small = big_rss("A", 20);
+    // Larger than the socket's buffers: hyper's writes of it wait for the client.
+    let large = big_rss("B", 24_000);
+    assert!(large.len() > 4 << 20, "{}", large.len());
+    let t = SystemTime::now();
+    let doc = |bytes: &[u8]| feedsmith::render::Doc {
+        content_type: RSS_TYPE,
+        bytes: bytes.to_vec().into(),
+    };
+    let store = feedsmith::store::Store::next(
+        &feedsmith::store::Store::default(),
+        [
+            ("/small.xml".to_owned(), doc(&small), Some(t)),
+            ("/large.xml".to_owned(), doc(&large), Some(t)),
+        ],
+        |_| None,
+        t,
+    );
+    let state = Arc::new(State::new(store, 300, false));
+    let sockets = listen::bind("127.0.0.1:0".parse().unwrap(), 2).unwrap();
+    let addr = sockets[0].local_addr().unwrap().to_string();
+    // Each loop on its own CPU, so that "the loop on the client's CPU" is one loop.
+    let (stop_tx, loops) = event_loops(&state, sockets, &cpus[..2]);
+
+    let get = |route: &str| format!("GET {route} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    let mut c = TcpStream::connect(&addr).unwrap();
+    c.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    // Each write leaves at once, from this thread's CPU: with Nagle's algorithm a small
+    // write would wait for the server's answer and leave from its CPU instead.
+    c.set_nodelay(true).unwrap();
+    // Reads one whole response and checks it against `body`.
+    let mut pending = Vec::new();
+    let mut answer = |c: &mut TcpStream, n: usize, body: &[u8]| {
+        let mut chunk = [0u8; 64 * 1024];
+        loop {
+            if let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                let parsed = parse_raw(&pending[..end + 4]);
+                let length: usize = parsed.header("content-length").unwrap().parse().unwrap();
+                if pending.len() >= end + 4 + length {
+                    assert_eq!(parsed.status, 200, "request {n}");
+                    assert!(
+                        pending[end + 4..end + 4 + length] == *body,
+                        "request {n}: the body differs"
+                    );
+                    pending.drain(..end + 4 + length);
+                    return;
+                }
+            }
+            let read = c
+                .read(&mut chunk)
+                .unwrap_or_else(|e| panic!("request {n}: {e}"));
+            assert!(read > 0, "request {n}: closed");
+            pending.extend_from_slice(&chunk[..read]);
+        }
+    };
+    let request = get("/small.xml");
+    c.write_all(request.as_bytes()).unwrap();
+    answer(&mut c, 0, &small);
+    let counts = state.loops.counts();
+    let here = counts
+        .iter()
+        .position(|&n| n == 1)
+        .expect("one loop serves it");
+    let there = 1 - here;
+    let requests = 8 * CHECK_EVERY as usize;
+
+    // From the other loop's CPU, each request is sent with the first bytes of the next, so
+    // that a move always carries part of a request head.
+    pin_to(&[cpus[there]]);
+    let (head, tail) = request.as_bytes().split_at(9);
+    c.write_all(head).unwrap();
+    let next = [tail, head].concat();
+    for n in 1..=requests {
+        c.write_all(if n < requests { &next } else { tail })
+            .unwrap();
+        answer(&mut c, n, &small);
+    }
+    assert_eq!(
+        (state.loops.moved(), state.loops.counts()[there]),
+        (1, 1),
+        "{requests} requests from CPU {} did not move the connection: {:?}",
+        cpus[there],
+        state.loops.counts()
+    );
+
+    // Back on the first CPU, every fourth answer large and read after a pause.
+    pin_to(&[cpus[here]]);
+    for n in 1..=requests {
+        if n % 4 == 0 {
+            c.write_all(get("/large.xml").as_bytes()).unwrap();
+            std::thread::sleep(Duration::from_millis(2));
+            answer(&mut c, requests + n, &large);
+        } else {
+            c.write_all(request.as_bytes()).unwrap();
+            answer(&mut c, requests + n, &small);
+        }
+    }
+    pin_to(&cpus);
+    assert_eq!(
+        (state.loops.moved(), state.loops.counts()[here]),
+        (2, 1),
+        "the client's return to CPU {} did not move the connection back: {:?}",
+        cpus[here],
+        state.loops.counts()
+    );
+
+    drop(c);
+    stop_tx.send(true).unwrap();
+    for l in loops {
+        l.join().expect("event loop").expect("serve");
+    }
 }

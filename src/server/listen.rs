@@ -14,9 +14,9 @@
 //! CPUs, gzip responses went from about 135k req/s at a 5–6 ms p99 to 165–195k req/s at
 //! 0.6–1.0 ms.
 //!
-//! A connection stays with the loop that accepted it, so this holds while the client stays
-//! where it connected from: threads that open every connection from one CPU and then spread
-//! out (wrk does, about half the time) are served as before the steering.
+//! A client can open every connection from one CPU and then spread its threads out (wrk
+//! does, about half the time); [`super::connection`] then moves each connection, between two
+//! requests, to the loop running on its client's CPU.
 //!
 //! Where the group cannot be made (not Linux, `SO_REUSEPORT` refused) every loop shares one
 //! socket, as before; where the program cannot be attached, the kernel spreads connections
@@ -177,6 +177,51 @@ pub fn fd_of(listener: &tokio::net::TcpListener) -> Fd {
     return std::os::fd::AsRawFd::as_raw_fd(listener);
     #[cfg(not(unix))]
     let _ = listener;
+}
+
+/// `stream`'s [`Fd`].
+pub fn fd_of_stream(stream: &tokio::net::TcpStream) -> Fd {
+    #[cfg(unix)]
+    return std::os::fd::AsRawFd::as_raw_fd(stream);
+    #[cfg(not(unix))]
+    let _ = stream;
+}
+
+/// The CPU the calling thread runs on, if the system tells.
+pub fn current_cpu() -> Option<u32> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: no arguments; -1 on failure.
+        let cpu = unsafe { libc::sched_getcpu() };
+        u32::try_from(cpu).ok()
+    }
+    #[cfg(not(target_os = "linux"))]
+    None
+}
+
+/// The CPU that handled the last packet that arrived on the connected socket `fd`
+/// (`SO_INCOMING_CPU`: over loopback, the client's), if the system tells. `fd` must be open.
+pub fn incoming_cpu(fd: Fd) -> Option<u32> {
+    #[cfg(target_os = "linux")]
+    {
+        let mut cpu: libc::c_int = -1;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: `cpu` is an int that getsockopt fills in, its size passed in `len`.
+        let got = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_INCOMING_CPU,
+                std::ptr::from_mut(&mut cpu).cast(),
+                &mut len,
+            )
+        };
+        if got == 0 {
+            return u32::try_from(cpu).ok();
+        }
+    }
+    let _ = fd;
+    None
 }
 
 /// Connections waiting in the accept queue of the listening socket `fd` (0 where the system

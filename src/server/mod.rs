@@ -5,26 +5,23 @@
 //! exhausting it; on shutdown it stops accepting and lets in-flight requests finish.
 
 pub mod conditional;
+pub mod connection;
 pub mod handler;
 pub mod listen;
 
-use std::convert::Infallible;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use bytes::Bytes;
 use hyper::header::HeaderValue;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::hub::Hub;
-use crate::store::{Coding, Store};
+use crate::store::Store;
 
 /// Time a client has to send a complete request head.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -120,24 +117,18 @@ pub async fn serve(
     state: Arc<State>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .max_buf_size(MAX_HEAD_BYTES)
-        .keep_alive(true);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(128)
-        .max_header_list_size(MAX_HEAD_BYTES as u32);
-    let graceful = GracefulShutdown::new();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let permits = Arc::clone(&state.connections);
     let (me, mut inbox) = state.loops.join(listen::fd_of(&listener));
+    let at = connection::Loop {
+        me,
+        state: Arc::clone(&state),
+        protocols: Arc::new(connection::Protocols::new()),
+        stop: stop_rx,
+    };
     tokio::pin!(shutdown);
     loop {
-        let (stream, permit, load) = tokio::select! {
+        let (conn, moved) = tokio::select! {
             () = &mut shutdown => break,
             Some(handed) = inbox.recv() => match handed.take() {
                 Some(taken) => taken,
@@ -163,143 +154,62 @@ pub async fn serve(
                         Err(_) => break,
                     },
                 };
+                state.loops.runs_on(me, listen::current_cpu());
                 match state.loops.lighter(me) {
                     // This loop has far more connections than another (its clients' packets
                     // all arrive on its CPU, or it woke first on a shared socket): the other
                     // one serves this connection.
                     Some(to) => match hand_over(&state.loops, to, stream, permit) {
                         Ok(None) => continue,
-                        Ok(Some((stream, permit))) => (stream, permit, state.loops.open(me)),
+                        Ok(Some((stream, permit))) => (connection::Conn {
+                            stream,
+                            unread: Bytes::new(),
+                            permit,
+                            load: state.loops.open(me),
+                        }, false),
                         Err(e) => {
                             tracing::warn!("cannot hand a connection over: {e}");
                             continue;
                         }
                     },
-                    None => (stream, permit, state.loops.open(me)),
+                    None => (connection::Conn {
+                        stream,
+                        unread: Bytes::new(),
+                        permit,
+                        load: state.loops.open(me),
+                    }, false),
                 }
             },
         };
-        spawn_connection(&builder, &graceful, &state, stream, permit, load);
+        spawn_connection(&at, conn, moved);
     }
     // No more connections come to this loop: it leaves the others' choice, then serves what
     // was handed to it before it left; only then does its listening socket close.
-    for (stream, permit, load) in inbox.leave().into_iter().filter_map(Handed::take) {
-        spawn_connection(&builder, &graceful, &state, stream, permit, load);
+    for (conn, moved) in inbox.leave().into_iter().filter_map(Handed::take) {
+        spawn_connection(&at, conn, moved);
     }
     drop(listener);
-    finish(graceful).await
+    drop(at);
+    finish(stop_tx).await
 }
 
-/// Serves one connection on this loop, counted by `load`, holding `permit` until it closes.
-fn spawn_connection(
-    builder: &auto::Builder<TokioExecutor>,
-    graceful: &GracefulShutdown,
-    state: &Arc<State>,
-    stream: TcpStream,
-    permit: OwnedSemaphorePermit,
-    load: OwnedLoad,
-) {
-    let _ = stream.set_nodelay(true);
-    let state = Arc::clone(state);
-    let served_one = Arc::new(AtomicBool::new(false));
-    let svc = service_fn({
-        let served_one = Arc::clone(&served_one);
-        move |req: hyper::Request<hyper::body::Incoming>| {
-            served_one.store(true, Ordering::Relaxed);
-            let state = Arc::clone(&state);
-            async move {
-                // RFC 9112 §3.2: exactly one Host in an HTTP/1.1 request (HTTP/2 has
-                // `:authority`).
-                if !handler::host_is_valid(req.version(), req.headers()) {
-                    return Ok::<_, Infallible>(handler::handle_bad_host(&req, &state));
-                }
-                // The one request whose body is read: a subscription to the hub (boxed,
-                // so that the future of every other request stays small).
-                if req.method() == hyper::Method::POST
-                    && state.hub.is_some()
-                    && req.uri().path() == crate::hub::HUB_ROUTE
-                {
-                    let reply = Box::pin(handler::handle_hub_post(req, &state)).await;
-                    return Ok::<_, Infallible>(reply);
-                }
-                // Archive pages, post pages and compression: off the event loop.
-                match handler::handle(&req, &state) {
-                    handler::Handled::Done(response) => Ok::<_, Infallible>(response),
-                    handler::Handled::Archive(route, archives, coding) => {
-                        let started = std::time::Instant::now();
-                        let fetched = off_loop(&state, move || {
-                            let doc = archives.get(&route)?;
-                            let made = doc.representation(coding);
-                            Some((doc, made))
-                        })
-                        .await
-                        .flatten();
-                        let (doc, made) = fetched.map_or((None, None), |(d, m)| (Some(d), m));
-                        Ok(handler::handle_fetched(&req, &state, doc, made, started))
-                    }
-                    handler::Handled::Page(route, lazy, coding) => {
-                        let started = std::time::Instant::now();
-                        let kept = Arc::clone(&state);
-                        let fallback = lazy.clone();
-                        let (doc, made) = off_loop(&state, move || {
-                            handler::render_page(&kept, &route, &lazy, coding)
-                        })
-                        .await
-                        .unwrap_or_else(|| (Arc::new(fallback.materialize()), None));
-                        Ok(handler::handle_fetched(
-                            &req,
-                            &state,
-                            Some(doc),
-                            made,
-                            started,
-                        ))
-                    }
-                    handler::Handled::Compress(doc, coding) => {
-                        let started = std::time::Instant::now();
-                        let kept = Arc::clone(&doc);
-                        // Compressing failed to finish (the pool is shutting down, or it
-                        // panicked): the identity, rather than trying again on the loop.
-                        let made = off_loop(&state, move || kept.representation(coding))
-                            .await
-                            .flatten()
-                            .unwrap_or_else(|| (Coding::Identity, doc.identity.clone()));
-                        Ok(handler::handle_fetched(
-                            &req,
-                            &state,
-                            Some(doc),
-                            Some(made),
-                            started,
-                        ))
-                    }
-                }
-            }
-        }
-    });
-    let conn = builder.serve_connection(TokioIo::new(stream), svc);
-    let conn = graceful.watch(conn.into_owned());
-    tokio::spawn(async move {
-        let _load = load;
-        tokio::pin!(conn);
-        // hyper's header read timeout only starts once the protocol is known; a client that
-        // sends nothing (or a few bytes) would otherwise hold its permit forever. The first
-        // request head must arrive within HEADER_READ_TIMEOUT; later ones are hyper's.
-        match tokio::time::timeout(HEADER_READ_TIMEOUT, &mut conn).await {
-            Ok(_) => {}
-            Err(_) if !served_one.load(Ordering::Relaxed) => {
-                tracing::debug!("closing a connection that sent no request in time");
-            }
-            Err(_) => {
-                let _ = conn.await;
-            }
-        }
-        drop(permit);
-    });
+/// Serves one connection on this loop: a new one, or one `moved` from another loop after
+/// serving requests there.
+fn spawn_connection(at: &connection::Loop, conn: connection::Conn, moved: bool) {
+    let at = at.clone();
+    if moved {
+        tokio::spawn(connection::serve_moved(conn, at));
+    } else {
+        tokio::spawn(connection::serve_new(conn, at));
+    }
 }
 
-/// Lets the connections in flight finish, for at most [`SHUTDOWN_GRACE`].
-async fn finish(graceful: GracefulShutdown) -> std::io::Result<()> {
+/// Stops the connections of a loop, and lets what is in flight finish, for at most
+/// [`SHUTDOWN_GRACE`].
+async fn finish(stop: tokio::sync::watch::Sender<bool>) -> std::io::Result<()> {
+    let _ = stop.send(true);
     tokio::select! {
-        () = graceful.shutdown() => {}
+        () = stop.closed() => {}
         () = tokio::time::sleep(SHUTDOWN_GRACE) => {
             tracing::warn!("shutdown: connections still open after {SHUTDOWN_GRACE:?}, closing");
         }
@@ -320,6 +230,8 @@ fn hand_over(
     );
     let handed = Handed {
         stream: stream.into_std()?,
+        unread: Bytes::new(),
+        moved: false,
         permit,
         load: loops.open(to),
     };
@@ -329,18 +241,65 @@ fn hand_over(
     }
 }
 
+/// Moves a served HTTP/1 connection from loop `me` to loop `to`; gives it back (re-registered
+/// here, counted by `me` again) if that loop has stopped.
+fn move_to(
+    loops: &Arc<Loops>,
+    me: usize,
+    to: usize,
+    conn: connection::Conn,
+) -> std::io::Result<Option<connection::Conn>> {
+    tracing::debug!(
+        "moving a connection to event loop {to}, its client's CPU: {:?}",
+        loops.counts()
+    );
+    let handed = Handed {
+        stream: conn.stream.into_std()?,
+        unread: conn.unread,
+        moved: true,
+        permit: conn.permit,
+        load: loops.open(to),
+    };
+    drop(conn.load);
+    match loops.send(to, handed) {
+        Ok(()) => {
+            loops.moved.fetch_add(1, Ordering::Relaxed);
+            Ok(None)
+        }
+        Err(back) => Ok(Some(connection::Conn {
+            stream: TcpStream::from_std(back.stream)?,
+            unread: back.unread,
+            permit: back.permit,
+            load: loops.open(me),
+        })),
+    }
+}
+
 /// A connection on its way to another loop, with its permit and its place in that loop's count.
 pub struct Handed {
     stream: std::net::TcpStream,
+    /// Bytes read from it and not yet used (a connection moved between requests).
+    unread: Bytes,
+    /// Moved after serving requests (HTTP/1), rather than handed over new.
+    moved: bool,
     permit: OwnedSemaphorePermit,
     load: OwnedLoad,
 }
 
 impl Handed {
-    /// The connection registered with the receiving loop, or `None` (logged) if it cannot be.
-    fn take(self) -> Option<(TcpStream, OwnedSemaphorePermit, OwnedLoad)> {
+    /// The connection registered with the receiving loop, and whether it was moved; `None`
+    /// (logged) if it cannot be registered.
+    fn take(self) -> Option<(connection::Conn, bool)> {
         match TcpStream::from_std(self.stream) {
-            Ok(stream) => Some((stream, self.permit, self.load)),
+            Ok(stream) => Some((
+                connection::Conn {
+                    stream,
+                    unread: self.unread,
+                    permit: self.permit,
+                    load: self.load,
+                },
+                self.moved,
+            )),
             Err(e) => {
                 tracing::warn!("cannot take over a connection: {e}");
                 None
@@ -358,9 +317,13 @@ pub const HANDOVER_GAP: usize = 8;
 /// connections the others hand over.
 pub struct Loops {
     counts: [std::sync::atomic::AtomicUsize; MAX_LOOPS],
+    /// The CPU each loop was last seen running on ([`Loops::runs_on`]; `u32::MAX`: unknown).
+    ran_on: [std::sync::atomic::AtomicU32; MAX_LOOPS],
     inboxes: std::sync::Mutex<Vec<Option<Member>>>,
     /// Connections handed over since the start (for the debug log and the tests).
     handed: std::sync::atomic::AtomicUsize,
+    /// Connections moved to the loop of their client's CPU since the start (the same).
+    moved: std::sync::atomic::AtomicUsize,
 }
 
 /// A running loop, as the others see it.
@@ -379,8 +342,10 @@ impl Default for Loops {
     fn default() -> Self {
         Loops {
             counts: std::array::from_fn(|_| std::sync::atomic::AtomicUsize::new(0)),
+            ran_on: std::array::from_fn(|_| std::sync::atomic::AtomicU32::new(u32::MAX)),
             inboxes: std::sync::Mutex::new(Vec::new()),
             handed: std::sync::atomic::AtomicUsize::new(0),
+            moved: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 }
@@ -393,7 +358,8 @@ impl Loops {
     }
 
     /// A new loop accepting on `listener`: its index and its inbox, open until
-    /// [`Inbox::leave`] (which must come before `listener` closes).
+    /// [`Inbox::leave`] (which must come before `listener` closes). It runs on the calling
+    /// thread.
     pub fn join(self: &Arc<Self>, listener: listen::Fd) -> (usize, Inbox) {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let member = Some(Member {
@@ -415,6 +381,8 @@ impl Loops {
             None => None,
         };
         let me = slot.unwrap_or(MAX_LOOPS - 1);
+        drop(members);
+        self.runs_on(me, listen::current_cpu());
         (
             me,
             Inbox {
@@ -482,9 +450,37 @@ impl Loops {
         sent
     }
 
-    /// Connections handed from one loop to another since the start.
+    /// Connections handed from one loop to another since the start (moved ones included).
     pub fn handed_over(&self) -> usize {
         self.handed.load(Ordering::Relaxed)
+    }
+
+    /// Served connections moved to the loop of their client's CPU since the start.
+    pub fn moved(&self) -> usize {
+        self.moved.load(Ordering::Relaxed)
+    }
+
+    /// Loop `me` is running on `cpu` (where known): connections whose packets come from
+    /// `cpu` belong with it ([`Loops::home_of`]). Loops are not pinned: each one says where
+    /// it is whenever it accepts a connection, and whenever one of its connections asks
+    /// where it belongs.
+    pub fn runs_on(&self, me: usize, cpu: Option<u32>) {
+        self.ran_on[me].store(cpu.unwrap_or(u32::MAX), Ordering::Relaxed);
+    }
+
+    /// Where a connection of loop `me` whose packets come from `cpu` belongs: the loop last
+    /// seen running on `cpu`, if that is not `me` and it does not have [`HANDOVER_GAP`]
+    /// connections more than `me` (it would hand the next new ones back). `None` when `me`
+    /// runs there itself, or no loop was seen there.
+    pub fn home_of(&self, me: usize, cpu: u32) -> Option<usize> {
+        let on = |i: usize| self.ran_on[i].load(Ordering::Relaxed);
+        if on(me) == cpu {
+            return None;
+        }
+        let load = |i: usize| self.counts[i].load(Ordering::Relaxed);
+        let inboxes = self.inboxes();
+        let home = (0..inboxes.len()).find(|&i| i != me && inboxes[i].is_some() && on(i) == cpu)?;
+        (load(home) < load(me) + HANDOVER_GAP).then_some(home)
     }
 }
 
@@ -679,6 +675,44 @@ mod loops_tests {
         assert_eq!(c, b);
         assert_eq!(loops.lighter(a), Some(c));
         drop(inbox_a.leave());
+    }
+
+    #[test]
+    fn a_connection_belongs_with_the_loop_last_seen_on_its_clients_cpu() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _in_runtime = rt.enter();
+        let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        socket.set_nonblocking(true).unwrap();
+        let socket = TcpListener::from_std(socket).unwrap();
+        let loops = Arc::new(Loops::default());
+        let (a, _inbox_a) = loops.join(listen::fd_of(&socket));
+        let (b, mut inbox_b) = loops.join(listen::fd_of(&socket));
+        loops.runs_on(a, Some(0));
+        loops.runs_on(b, Some(1));
+        assert_eq!(loops.home_of(a, 1), Some(b), "packets from b's CPU");
+        assert_eq!(loops.home_of(b, 0), Some(a));
+        assert_eq!(loops.home_of(a, 0), None, "a runs there itself");
+        assert_eq!(loops.home_of(a, 5), None, "no loop was seen on CPU 5");
+        // Both on one CPU: a connection from it stays where it is.
+        loops.runs_on(b, Some(0));
+        assert_eq!(loops.home_of(a, 0), None);
+        assert_eq!(loops.home_of(b, 0), None);
+        loops.runs_on(b, None);
+        assert_eq!(loops.home_of(a, 1), None, "b's CPU is not known");
+        loops.runs_on(b, Some(1));
+        // A home far busier than here would hand the next new connections back.
+        let mut held: Vec<OwnedLoad> = (0..HANDOVER_GAP - 1).map(|_| loops.open(b)).collect();
+        assert_eq!(loops.home_of(a, 1), Some(b), "within the gap");
+        held.push(loops.open(b));
+        assert_eq!(loops.home_of(a, 1), None, "{:?}", loops.counts());
+        held.push(loops.open(a));
+        assert_eq!(loops.home_of(a, 1), Some(b), "{:?}", loops.counts());
+        // A loop that left is no one's home.
+        assert!(inbox_b.leave().is_empty());
+        assert_eq!(loops.home_of(a, 1), None);
     }
 
     #[test]
