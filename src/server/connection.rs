@@ -17,11 +17,13 @@
 //! CPUs the scheduler picks; on two cores, with `wrk -t2 -c64`, gzip answers went from a p99
 //! of 2–6 ms in about half the rounds to about 0.5–0.7 ms in nearly all (see the README).
 //!
-//! A request boundary is when nothing is in flight: every request answered, the answer
-//! written in full, the next request not yet read (or only part of its head, which hyper
-//! gives back), and no request had a body (hyper may be reading what is left of one). Then
-//! hyper's keep-alive state is idle, and shutting it down closes it at once, with no
-//! `Connection: close` sent; any other time the connection stays where it is.
+//! A request boundary is when hyper, having nothing more to do, waits to read: every request
+//! answered, the last write taken in full (hyper then has nothing left to write), and no
+//! request with a body (hyper may still be reading what is left of one). Then hyper's
+//! keep-alive state is idle, and shutting it down closes it at once without writing anything,
+//! not even `Connection: close`; the bytes of the next request it has read so far come back
+//! from it. At any other time shutting it down would turn keep-alive off, and the connection
+//! would close after its answer: it stays where it is.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -85,8 +87,23 @@ impl Default for Protocols {
 pub struct Conn {
     pub stream: TcpStream,
     pub unread: Bytes,
+    /// Moved from another loop after serving requests there (HTTP/1), rather than new.
+    pub moved: bool,
     pub permit: OwnedSemaphorePermit,
     pub load: OwnedLoad,
+}
+
+impl Conn {
+    /// A connection just accepted.
+    pub fn accepted(stream: TcpStream, permit: OwnedSemaphorePermit, load: OwnedLoad) -> Conn {
+        Conn {
+            stream,
+            unread: Bytes::new(),
+            moved: false,
+            permit,
+            load,
+        }
+    }
 }
 
 /// Where a loop's connections report to it.
@@ -99,12 +116,15 @@ pub struct Loop {
     pub stop: watch::Receiver<bool>,
 }
 
-/// Serves a connection this loop accepted: the first request head must arrive within
-/// [`HEADER_READ_TIMEOUT`] (hyper's own timeout only starts once the protocol is known, and
-/// HTTP/2 has none), else it is closed.
-pub async fn serve_new(conn: Conn, at: Loop) {
+/// Serves `conn` on this loop until it closes or moves to another loop. A new connection's
+/// first request head must arrive within [`HEADER_READ_TIMEOUT`] (hyper's own timeout only
+/// starts once the protocol is known, and HTTP/2 has none), else it is closed.
+pub async fn serve(conn: Conn, at: Loop) {
     let traffic = Arc::new(Traffic::default());
-    let served = serve(conn, at, Arc::clone(&traffic), true);
+    if conn.moved {
+        return serve_h1(conn, at, traffic).await;
+    }
+    let served = serve_new(conn, at, Arc::clone(&traffic));
     tokio::pin!(served);
     match tokio::time::timeout(HEADER_READ_TIMEOUT, &mut served).await {
         Ok(()) => {}
@@ -115,34 +135,28 @@ pub async fn serve_new(conn: Conn, at: Loop) {
     }
 }
 
-/// Serves an HTTP/1 connection another loop handed over after serving requests on it.
-pub async fn serve_moved(conn: Conn, at: Loop) {
-    serve(conn, at, Arc::new(Traffic::default()), false).await;
-}
-
-/// Serves `conn` until it closes or moves to another loop.
-async fn serve(mut conn: Conn, at: Loop, traffic: Arc<Traffic>, new: bool) {
+/// Serves a connection just accepted, in the protocol its first bytes name.
+async fn serve_new(mut conn: Conn, at: Loop, traffic: Arc<Traffic>) {
     let _ = conn.stream.set_nodelay(true);
-    if new {
-        let mut stop = at.stop.clone();
-        let sniffed = tokio::select! {
-            sniffed = sniff(&mut conn.stream) => sniffed,
-            // Nothing was asked yet: nothing to finish.
-            _ = stop.wait_for(|stop| *stop) => return,
-        };
-        match sniffed {
-            Ok((true, read)) => {
-                conn.unread = read;
-                return serve_h2(conn, at, traffic).await;
-            }
-            Ok((false, read)) => conn.unread = read,
-            Err(e) => {
-                tracing::debug!("connection closed before a request: {e}");
-                return;
-            }
+    let mut stop = at.stop.clone();
+    let sniffed = tokio::select! {
+        // Bytes that arrived are read, even if the loop stops meanwhile.
+        biased;
+        sniffed = sniff(&mut conn.stream) => sniffed,
+        // Nothing was asked yet: nothing to finish.
+        _ = stop.wait_for(|stop| *stop) => return,
+    };
+    match sniffed {
+        Ok((true, read)) => {
+            conn.unread = read;
+            serve_h2(conn, at, traffic).await;
         }
+        Ok((false, read)) => {
+            conn.unread = read;
+            serve_h1(conn, at, traffic).await;
+        }
+        Err(e) => tracing::debug!("connection closed before a request: {e}"),
     }
-    serve_h1(conn, at, traffic).await;
 }
 
 /// Reads until the first bytes tell HTTP/2's preface from anything else: `true` for
@@ -170,6 +184,7 @@ async fn serve_h2(conn: Conn, mut at: Loop, traffic: Arc<Traffic>) {
         unread,
         permit,
         load,
+        ..
     } = conn;
     let io = TokioIo::new(Io::new(stream, unread, Arc::clone(&traffic)));
     let service = Service {
@@ -207,13 +222,16 @@ async fn serve_h1(mut conn: Conn, mut at: Loop, traffic: Arc<Traffic>) {
         let stopped = at.stop.wait_for(|stop| *stop);
         tokio::pin!(stopped);
         let moving = std::future::poll_fn(|cx| {
-            if !stopping && stopped.as_mut().poll(cx).is_ready() {
+            // hyper's own end of a connection: everything written, then the socket shut down.
+            // Polled before the loop's stop is heeded, so that the bytes a moved connection
+            // brings are read (and answered) first.
+            let mut polled = Pin::new(&mut http).poll(cx);
+            if polled.is_pending() && !stopping && stopped.as_mut().poll(cx).is_ready() {
                 // The loop stops: what is in flight finishes, then hyper closes.
                 Pin::new(&mut http).graceful_shutdown();
                 stopping = true;
+                polled = Pin::new(&mut http).poll(cx);
             }
-            // hyper's own end of a connection: everything written, then the socket shut down.
-            let polled = Pin::new(&mut http).poll(cx);
             if polled.is_ready() {
                 return Poll::Ready(false);
             }
@@ -254,9 +272,10 @@ async fn serve_h1(mut conn: Conn, mut at: Loop, traffic: Arc<Traffic>) {
         conn = Conn {
             stream: io.stream,
             unread,
+            moved: true,
             ..conn
         };
-        match super::move_to(&loops, at.me, to, conn) {
+        match super::hand_over(&loops, at.me, to, conn) {
             Ok(None) => return,
             // That loop has stopped: this one goes on serving it.
             Ok(Some(back)) => conn = back,
@@ -271,7 +290,8 @@ async fn serve_h1(mut conn: Conn, mut at: Loop, traffic: Arc<Traffic>) {
 /// When a connection asks where its packets come from, and what it heard last.
 #[derive(Default)]
 struct Moves {
-    next_check: u32,
+    /// Requests when it last asked.
+    asked_at: u32,
     last: Option<usize>,
 }
 
@@ -280,10 +300,10 @@ impl Moves {
     /// another loop's CPU for the second time in a row.
     fn check(&mut self, loops: &super::Loops, me: usize, traffic: &Traffic) -> Option<usize> {
         let called = traffic.called.load(Ordering::Relaxed);
-        if called < self.next_check {
+        if called.wrapping_sub(self.asked_at) < CHECK_EVERY {
             return None;
         }
-        self.next_check = called + CHECK_EVERY;
+        self.asked_at = called;
         loops.runs_on(me, super::listen::current_cpu());
         // Asked as the next request is read (a request's packets come from the client's
         // CPU; an acknowledgement of an answer can come from the CPU that sent the answer).
@@ -308,10 +328,9 @@ pub struct Traffic {
     called: AtomicU32,
     /// Requests it has answered.
     answered: AtomicU32,
-    /// A request came with a body: hyper may still be reading it, so the connection stays.
+    /// A request came with a body: hyper may still be reading it, so the connection stays
+    /// on this loop for the rest of its life (only the hub's subscribers send bodies).
     bodied: AtomicBool,
-    /// The last read found nothing to read.
-    read_waiting: AtomicBool,
     /// The last write did not take everything it was given.
     write_short: AtomicBool,
     /// Wanted: the CPU the next request comes from.
@@ -326,7 +345,6 @@ impl Default for Traffic {
             called: AtomicU32::new(0),
             answered: AtomicU32::new(0),
             bodied: AtomicBool::new(false),
-            read_waiting: AtomicBool::new(false),
             write_short: AtomicBool::new(false),
             ask_cpu: AtomicBool::new(false),
             seen_cpu: AtomicU32::new(u32::MAX),
@@ -337,15 +355,14 @@ impl Default for Traffic {
 impl Traffic {
     /// Nothing in flight: see the module documentation.
     fn at_boundary(&self) -> bool {
-        self.read_waiting.load(Ordering::Relaxed)
-            && !self.write_short.load(Ordering::Relaxed)
+        !self.write_short.load(Ordering::Relaxed)
             && !self.bodied.load(Ordering::Relaxed)
             && self.answered.load(Ordering::Relaxed) == self.called.load(Ordering::Relaxed)
     }
 }
 
-/// The socket as hyper sees it: the bytes read before hyper came first, and what every read
-/// and write did, for [`Traffic::at_boundary`].
+/// The socket as hyper sees it: the bytes read before hyper came first; whether the last write
+/// was taken in full, for [`Traffic::at_boundary`]; the CPU of a request, when asked.
 pub struct Io {
     stream: TcpStream,
     unread: Bytes,
@@ -378,9 +395,6 @@ impl AsyncRead for Io {
         let filled = buf.filled().len();
         let polled = Pin::new(&mut this.stream).poll_read(cx, buf);
         let traffic = &this.traffic;
-        traffic
-            .read_waiting
-            .store(polled.is_pending(), Ordering::Relaxed);
         if buf.filled().len() > filled && traffic.ask_cpu.load(Ordering::Relaxed) {
             traffic.ask_cpu.store(false, Ordering::Relaxed);
             let fd = super::listen::fd_of_stream(&this.stream);

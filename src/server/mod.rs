@@ -128,10 +128,10 @@ pub async fn serve(
     };
     tokio::pin!(shutdown);
     loop {
-        let (conn, moved) = tokio::select! {
+        let conn = tokio::select! {
             () = &mut shutdown => break,
             Some(handed) = inbox.recv() => match handed.take() {
-                Some(taken) => taken,
+                Some(conn) => conn,
                 None => continue,
             },
             accepted = listener.accept() => {
@@ -155,53 +155,34 @@ pub async fn serve(
                     },
                 };
                 state.loops.runs_on(me, listen::current_cpu());
-                match state.loops.lighter(me) {
+                let lighter = state.loops.lighter(me);
+                let conn = connection::Conn::accepted(stream, permit, state.loops.open(me));
+                match lighter {
                     // This loop has far more connections than another (its clients' packets
                     // all arrive on its CPU, or it woke first on a shared socket): the other
                     // one serves this connection.
-                    Some(to) => match hand_over(&state.loops, to, stream, permit) {
+                    Some(to) => match hand_over(&state.loops, me, to, conn) {
                         Ok(None) => continue,
-                        Ok(Some((stream, permit))) => (connection::Conn {
-                            stream,
-                            unread: Bytes::new(),
-                            permit,
-                            load: state.loops.open(me),
-                        }, false),
+                        Ok(Some(back)) => back,
                         Err(e) => {
                             tracing::warn!("cannot hand a connection over: {e}");
                             continue;
                         }
                     },
-                    None => (connection::Conn {
-                        stream,
-                        unread: Bytes::new(),
-                        permit,
-                        load: state.loops.open(me),
-                    }, false),
+                    None => conn,
                 }
             },
         };
-        spawn_connection(&at, conn, moved);
+        tokio::spawn(connection::serve(conn, at.clone()));
     }
     // No more connections come to this loop: it leaves the others' choice, then serves what
     // was handed to it before it left; only then does its listening socket close.
-    for (conn, moved) in inbox.leave().into_iter().filter_map(Handed::take) {
-        spawn_connection(&at, conn, moved);
+    for conn in inbox.leave().into_iter().filter_map(Handed::take) {
+        tokio::spawn(connection::serve(conn, at.clone()));
     }
     drop(listener);
     drop(at);
     finish(stop_tx).await
-}
-
-/// Serves one connection on this loop: a new one, or one `moved` from another loop after
-/// serving requests there.
-fn spawn_connection(at: &connection::Loop, conn: connection::Conn, moved: bool) {
-    let at = at.clone();
-    if moved {
-        tokio::spawn(connection::serve_moved(conn, at));
-    } else {
-        tokio::spawn(connection::serve_new(conn, at));
-    }
 }
 
 /// Stops the connections of a loop, and lets what is in flight finish, for at most
@@ -217,58 +198,41 @@ async fn finish(stop: tokio::sync::watch::Sender<bool>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Hands `stream` to loop `to`; gives it back (re-registered here) if that loop has stopped.
+/// Hands `conn` from loop `me` to loop `to`: a new connection, or one moved between two
+/// requests. Gives it back (re-registered here, counted by `me` again) if that loop has
+/// stopped.
 fn hand_over(
-    loops: &Arc<Loops>,
-    to: usize,
-    stream: TcpStream,
-    permit: OwnedSemaphorePermit,
-) -> std::io::Result<Option<(TcpStream, OwnedSemaphorePermit)>> {
-    tracing::debug!(
-        "handing a connection over to event loop {to}: {:?}",
-        loops.counts()
-    );
-    let handed = Handed {
-        stream: stream.into_std()?,
-        unread: Bytes::new(),
-        moved: false,
-        permit,
-        load: loops.open(to),
-    };
-    match loops.send(to, handed) {
-        Ok(()) => Ok(None),
-        Err(back) => Ok(Some((TcpStream::from_std(back.stream)?, back.permit))),
-    }
-}
-
-/// Moves a served HTTP/1 connection from loop `me` to loop `to`; gives it back (re-registered
-/// here, counted by `me` again) if that loop has stopped.
-fn move_to(
     loops: &Arc<Loops>,
     me: usize,
     to: usize,
     conn: connection::Conn,
 ) -> std::io::Result<Option<connection::Conn>> {
     tracing::debug!(
-        "moving a connection to event loop {to}, its client's CPU: {:?}",
+        "{} a connection to event loop {to}: {:?}",
+        if conn.moved { "moving" } else { "handing over" },
         loops.counts()
     );
+    let connection::Conn {
+        stream,
+        unread,
+        moved,
+        permit,
+        load,
+    } = conn;
     let handed = Handed {
-        stream: conn.stream.into_std()?,
-        unread: conn.unread,
-        moved: true,
-        permit: conn.permit,
+        stream: stream.into_std()?,
+        unread,
+        moved,
+        permit,
         load: loops.open(to),
     };
-    drop(conn.load);
+    drop(load);
     match loops.send(to, handed) {
-        Ok(()) => {
-            loops.moved.fetch_add(1, Ordering::Relaxed);
-            Ok(None)
-        }
+        Ok(()) => Ok(None),
         Err(back) => Ok(Some(connection::Conn {
             stream: TcpStream::from_std(back.stream)?,
             unread: back.unread,
+            moved: back.moved,
             permit: back.permit,
             load: loops.open(me),
         })),
@@ -287,19 +251,16 @@ pub struct Handed {
 }
 
 impl Handed {
-    /// The connection registered with the receiving loop, and whether it was moved; `None`
-    /// (logged) if it cannot be registered.
-    fn take(self) -> Option<(connection::Conn, bool)> {
+    /// The connection registered with the receiving loop; `None` (logged) if it cannot be.
+    fn take(self) -> Option<connection::Conn> {
         match TcpStream::from_std(self.stream) {
-            Ok(stream) => Some((
-                connection::Conn {
-                    stream,
-                    unread: self.unread,
-                    permit: self.permit,
-                    load: self.load,
-                },
-                self.moved,
-            )),
+            Ok(stream) => Some(connection::Conn {
+                stream,
+                unread: self.unread,
+                moved: self.moved,
+                permit: self.permit,
+                load: self.load,
+            }),
             Err(e) => {
                 tracing::warn!("cannot take over a connection: {e}");
                 None
@@ -322,7 +283,7 @@ pub struct Loops {
     inboxes: std::sync::Mutex<Vec<Option<Member>>>,
     /// Connections handed over since the start (for the debug log and the tests).
     handed: std::sync::atomic::AtomicUsize,
-    /// Connections moved to the loop of their client's CPU since the start (the same).
+    /// Served connections moved to the loop on their client's CPU since the start (the same).
     moved: std::sync::atomic::AtomicUsize,
 }
 
@@ -440,17 +401,22 @@ impl Loops {
             .inboxes()
             .get(to)
             .and_then(|m| m.as_ref().map(|m| m.inbox.clone()));
+        let counter = if handed.moved {
+            &self.moved
+        } else {
+            &self.handed
+        };
         let sent = match inbox {
             Some(tx) => tx.send(handed).map_err(|e| e.0),
             None => Err(handed),
         };
         if sent.is_ok() {
-            self.handed.fetch_add(1, Ordering::Relaxed);
+            counter.fetch_add(1, Ordering::Relaxed);
         }
         sent
     }
 
-    /// Connections handed from one loop to another since the start (moved ones included).
+    /// New connections handed from one loop to another since the start.
     pub fn handed_over(&self) -> usize {
         self.handed.load(Ordering::Relaxed)
     }
@@ -724,48 +690,58 @@ mod loops_tests {
         rt.block_on(async {
             let loops = Arc::new(Loops::default());
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let (_a, _inbox_a) = loops.join(listen::fd_of(&listener));
+            let (a, _inbox_a) = loops.join(listen::fd_of(&listener));
             let (b, mut inbox_b) = loops.join(listen::fd_of(&listener));
             let permits = Arc::new(Semaphore::new(3));
-            async fn take(
-                listener: &TcpListener,
-                permits: &Arc<Semaphore>,
-            ) -> (TcpStream, OwnedSemaphorePermit, std::net::TcpStream) {
+            // A connection accepted by a, with its permit and its count.
+            let take = || async {
                 let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
                 let (stream, _) = listener.accept().await.unwrap();
-                let permit = Arc::clone(permits).acquire_owned().await.unwrap();
-                (stream, permit, client)
-            }
+                let permit = Arc::clone(&permits).acquire_owned().await.unwrap();
+                let conn = connection::Conn::accepted(stream, permit, loops.open(a));
+                (conn, client)
+            };
             // Running: the connection, its permit and its count go to b.
-            let (stream, permit, _c1) = take(&listener, &permits).await;
-            assert!(hand_over(&loops, b, stream, permit).unwrap().is_none());
+            let (conn, _c1) = take().await;
+            assert_eq!(loops.counts(), vec![1, 0]);
+            assert!(hand_over(&loops, a, b, conn).unwrap().is_none());
             assert_eq!(loops.counts(), vec![0, 1]);
             let handed = inbox_b.recv().await.expect("b got the connection");
             assert_eq!(permits.available_permits(), 2, "the permit travels with it");
+            assert_eq!((loops.handed_over(), loops.moved()), (1, 0));
             drop(handed);
             assert_eq!(
                 (loops.counts(), permits.available_permits()),
                 (vec![0, 0], 3)
             );
-            // Sent just before b leaves: b still gets it, from `leave`.
-            let (stream, permit, _c2) = take(&listener, &permits).await;
-            assert!(hand_over(&loops, b, stream, permit).unwrap().is_none());
-            let last = inbox_b.leave();
+            // Moved between two requests, just before b leaves: b still gets it, from
+            // `leave`, with the bytes read from it.
+            let (mut conn, _c2) = take().await;
+            conn.moved = true;
+            conn.unread = Bytes::from_static(b"GET /x");
+            assert!(hand_over(&loops, a, b, conn).unwrap().is_none());
+            assert_eq!((loops.handed_over(), loops.moved()), (1, 1));
+            let mut last = inbox_b.leave();
             assert_eq!(
                 last.len(),
                 1,
                 "what was sent before leaving is b's to serve"
             );
             assert_eq!(loops.counts(), vec![0, 1]);
-            drop(last);
-            // After: it comes back, with its permit and no count on b.
-            let (stream, permit, _c3) = take(&listener, &permits).await;
-            let back = hand_over(&loops, b, stream, permit).unwrap();
-            assert!(back.is_some());
+            let moved = last.pop().unwrap().take().unwrap();
+            assert!(moved.moved);
+            assert_eq!(&moved.unread[..], b"GET /x");
+            drop(moved);
+            // After: it comes back to a, with its permit and bytes, and no count on b.
+            let (mut conn, _c3) = take().await;
+            conn.unread = Bytes::from_static(b"HEAD");
+            let back = hand_over(&loops, a, b, conn).unwrap().expect("back");
+            assert_eq!(&back.unread[..], b"HEAD");
             assert_eq!(
                 (loops.counts(), permits.available_permits()),
-                (vec![0, 0], 2)
+                (vec![1, 0], 2)
             );
+            assert_eq!((loops.handed_over(), loops.moved()), (1, 1));
         });
     }
 }
