@@ -390,6 +390,10 @@ impl AsyncRead for Io {
             let n = this.unread.len().min(buf.remaining());
             buf.put_slice(&this.unread[..n]);
             this.unread.advance(n);
+            if this.unread.is_empty() {
+                // An empty slice still holds its buffer (the sniff's 1 KiB) alive.
+                this.unread = Bytes::new();
+            }
             return Poll::Ready(Ok(()));
         }
         let filled = buf.filled().len();
