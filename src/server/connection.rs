@@ -15,7 +15,7 @@
 //! with any bytes hyper had read but not used, to that loop's inbox, where a new hyper
 //! connection takes it up. Each client thread's connections so end up on one loop, whichever
 //! CPUs the scheduler picks; on two cores, with `wrk -t2 -c64`, gzip answers went from a p99
-//! of 2–6 ms in about half the rounds to about 0.5–0.7 ms in nearly all (see the README).
+//! of 2–6 ms in about half the rounds to 0.5–1.4 ms in nearly all (`bench/results.md`).
 //!
 //! A request boundary is when hyper, having nothing more to do, waits to read: every request
 //! answered, the last write taken in full (hyper then has nothing left to write), and no
