@@ -46,7 +46,7 @@ pub struct State {
     /// Work done off the event loop at once — archive pages, post pages, compression (the rest
     /// wait here, on the event loop, not on blocking threads: a crawler walking every archive
     /// cannot pile up threads).
-    pub blocking_permits: Semaphore,
+    pub blocking_permits: Arc<Semaphore>,
     /// Where that work runs.
     pub off_loop: OffLoop,
     /// One permit per open connection, [`MAX_CONNECTIONS`] in all. Here rather than in
@@ -67,13 +67,25 @@ pub const RENDERED_PAGES_BUDGET: usize = 8 << 20;
 pub const BLOCKING_CONCURRENCY: usize = 4;
 
 /// Runs `work` on a thread of [`State::off_loop`] once a [`State::blocking_permits`] permit
-/// is free; `None` if it panicked.
+/// is free; `None` if it panicked. The permit is the work's, not the request's: a request
+/// given up (a stream reset, the shutdown grace over) leaves its work running, and the
+/// work still counts until it ends.
 async fn off_loop<T: Send + 'static>(
     state: &State,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Option<T> {
-    let _permit = state.blocking_permits.acquire().await.ok();
-    state.off_loop.spawn(work).await.ok()
+    let permit = Arc::clone(&state.blocking_permits)
+        .acquire_owned()
+        .await
+        .ok();
+    state
+        .off_loop
+        .spawn(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .ok()
 }
 
 /// The threads that do the work requests hand off the event loops (archive pages, post pages,
@@ -137,7 +149,7 @@ impl State {
             access_log,
             hub: None,
             archives: std::sync::OnceLock::new(),
-            blocking_permits: Semaphore::new(BLOCKING_CONCURRENCY),
+            blocking_permits: Arc::new(Semaphore::new(BLOCKING_CONCURRENCY)),
             off_loop: OffLoop::new(),
             connections: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
             rendered: crate::store::RenderedPages::new(RENDERED_PAGES_BUDGET),
@@ -713,8 +725,42 @@ mod loops_tests {
                 .unwrap()
             })
             .collect();
+        // A loop's own pool names its threads tokio's way. (The same thread is likely but not
+        // certain: a pool thread wakes the loop before it counts itself idle.)
         assert_eq!(ran[0].1.as_deref(), Some(OFF_LOOP_THREADS));
-        assert_eq!(ran[0], ran[1], "one thread served both loops");
+        assert_eq!(ran[1].1.as_deref(), Some(OFF_LOOP_THREADS));
+    }
+
+    #[test]
+    fn work_given_up_by_its_request_holds_its_permit_until_it_ends() {
+        let state = Arc::new(State::new(Store::default(), 300, false));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let (finish_tx, finish_rx) = std::sync::mpsc::channel::<()>();
+        // The request waits for its work, then is given up (as on a stream reset).
+        let work = move || {
+            let _ = started_tx.send(());
+            let _ = finish_rx.recv();
+        };
+        let given_up = rt.block_on(async {
+            tokio::time::timeout(Duration::from_millis(200), off_loop(&state, work)).await
+        });
+        assert!(given_up.is_err());
+        started_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the work started");
+        assert_eq!(
+            state.blocking_permits.available_permits(),
+            BLOCKING_CONCURRENCY - 1,
+            "the work still runs"
+        );
+        finish_tx.send(()).unwrap();
+        assert!(eventually(
+            || state.blocking_permits.available_permits() == BLOCKING_CONCURRENCY
+        ));
     }
 
     #[test]
