@@ -1896,7 +1896,7 @@ type EventLoops = Vec<std::thread::JoinHandle<std::io::Result<()>>>;
 fn event_loops(
     state: &Arc<feedsmith::server::State>,
     sockets: Vec<std::net::TcpListener>,
-    pins: &[usize],
+    pins: &[u32],
 ) -> (tokio::sync::watch::Sender<bool>, EventLoops) {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut loops = Vec::new();
@@ -1959,7 +1959,7 @@ fn connections_that_all_come_from_one_cpu_are_shared_by_the_event_loops() {
     let (stop_tx, loops) = event_loops(&state, sockets, &[]);
 
     // Every connection from this thread, on one CPU.
-    let cpus = allowed_cpus();
+    let cpus = listen::allowed_cpus();
     if cpus.len() < 2 {
         // One CPU: nothing is steered, the kernel's hash spreads the connections, and this
         // test would pass without any handing over.
@@ -2177,27 +2177,14 @@ fn a_large_site_served_with_a_content_dictionary_gives_the_bytes_build_writes() 
     );
 }
 
-/// The CPUs this process may run on.
-#[cfg(target_os = "linux")]
-fn allowed_cpus() -> Vec<usize> {
-    // SAFETY: a zeroed cpu_set_t is empty; sched_getaffinity fills it in, CPU_ISSET reads
-    // within CPU_SETSIZE.
-    let mut allowed: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    let size = std::mem::size_of::<libc::cpu_set_t>();
-    assert_eq!(unsafe { libc::sched_getaffinity(0, size, &mut allowed) }, 0);
-    (0..libc::CPU_SETSIZE as usize)
-        .filter(|&c| unsafe { libc::CPU_ISSET(c, &allowed) })
-        .collect()
-}
-
 /// Runs the calling thread on `cpus` only.
 #[cfg(target_os = "linux")]
-fn pin_to(cpus: &[usize]) {
-    // SAFETY: a zeroed cpu_set_t is empty; the CPUs come from `allowed_cpus`, below
+fn pin_to(cpus: &[u32]) {
+    // SAFETY: a zeroed cpu_set_t is empty; the CPUs come from `listen::allowed_cpus`, below
     // CPU_SETSIZE.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     for &cpu in cpus {
-        unsafe { libc::CPU_SET(cpu, &mut set) };
+        unsafe { libc::CPU_SET(cpu as usize, &mut set) };
     }
     let size = std::mem::size_of::<libc::cpu_set_t>();
     assert_eq!(unsafe { libc::sched_setaffinity(0, size, &set) }, 0);
@@ -2213,7 +2200,7 @@ fn pin_to(cpus: &[usize]) {
 fn a_connection_moves_to_the_event_loop_on_its_clients_cpu() {
     use feedsmith::server::{connection::CHECK_EVERY, listen, State};
 
-    let cpus = allowed_cpus();
+    let cpus = listen::allowed_cpus();
     if cpus.len() < 2 {
         eprintln!("skipped: moving by CPU needs two CPUs, this process has {cpus:?}");
         return;

@@ -401,7 +401,7 @@ impl AsyncRead for Io {
         let traffic = &this.traffic;
         if buf.filled().len() > filled && traffic.ask_cpu.load(Ordering::Relaxed) {
             traffic.ask_cpu.store(false, Ordering::Relaxed);
-            let fd = super::listen::fd_of_stream(&this.stream);
+            let fd = super::listen::fd_of(&this.stream);
             if let Some(cpu) = super::listen::incoming_cpu(fd) {
                 traffic.seen_cpu.store(cpu, Ordering::Relaxed);
             }

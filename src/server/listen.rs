@@ -114,7 +114,7 @@ fn member(addr: SocketAddr) -> io::Result<TcpListener> {
 
 /// The CPUs this process may run on, in order.
 #[cfg(target_os = "linux")]
-fn allowed_cpus() -> Vec<u32> {
+pub fn allowed_cpus() -> Vec<u32> {
     // SAFETY: `set` is a plain bit set that sched_getaffinity fills in; its size is passed.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     let got = unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) };
@@ -171,20 +171,32 @@ pub type Fd = std::os::fd::RawFd;
 #[cfg(not(unix))]
 pub type Fd = ();
 
-/// `listener`'s [`Fd`].
-pub fn fd_of(listener: &tokio::net::TcpListener) -> Fd {
-    #[cfg(unix)]
-    return std::os::fd::AsRawFd::as_raw_fd(listener);
-    #[cfg(not(unix))]
-    let _ = listener;
+/// `socket`'s [`Fd`].
+#[cfg(unix)]
+pub fn fd_of(socket: &impl std::os::fd::AsRawFd) -> Fd {
+    socket.as_raw_fd()
 }
 
-/// `stream`'s [`Fd`].
-pub fn fd_of_stream(stream: &tokio::net::TcpStream) -> Fd {
-    #[cfg(unix)]
-    return std::os::fd::AsRawFd::as_raw_fd(stream);
-    #[cfg(not(unix))]
-    let _ = stream;
+/// `socket`'s [`Fd`].
+#[cfg(not(unix))]
+pub fn fd_of<S>(_socket: &S) -> Fd {}
+
+/// The option `name` at `level` of the open socket `fd`, read into a copy of `empty`.
+#[cfg(target_os = "linux")]
+fn socket_option<T: Copy>(fd: Fd, level: libc::c_int, name: libc::c_int, empty: T) -> Option<T> {
+    let mut value = empty;
+    let mut len = std::mem::size_of::<T>() as libc::socklen_t;
+    // SAFETY: `value` is plain data of `len` bytes, which getsockopt fills in at most.
+    let got = unsafe {
+        libc::getsockopt(
+            fd,
+            level,
+            name,
+            std::ptr::from_mut(&mut value).cast(),
+            &mut len,
+        )
+    };
+    (got == 0).then_some(value)
 }
 
 /// The CPU the calling thread runs on, if the system tells.
@@ -203,25 +215,18 @@ pub fn current_cpu() -> Option<u32> {
 /// (`SO_INCOMING_CPU`: over loopback, the client's), if the system tells. `fd` must be open.
 pub fn incoming_cpu(fd: Fd) -> Option<u32> {
     #[cfg(target_os = "linux")]
+    return socket_option(
+        fd,
+        libc::SOL_SOCKET,
+        libc::SO_INCOMING_CPU,
+        -1 as libc::c_int,
+    )
+    .and_then(|cpu| u32::try_from(cpu).ok());
+    #[cfg(not(target_os = "linux"))]
     {
-        let mut cpu: libc::c_int = -1;
-        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        // SAFETY: `cpu` is an int that getsockopt fills in, its size passed in `len`.
-        let got = unsafe {
-            libc::getsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_INCOMING_CPU,
-                std::ptr::from_mut(&mut cpu).cast(),
-                &mut len,
-            )
-        };
-        if got == 0 {
-            return u32::try_from(cpu).ok();
-        }
+        let _ = fd;
+        None
     }
-    let _ = fd;
-    None
 }
 
 /// Connections waiting in the accept queue of the listening socket `fd` (0 where the system
@@ -229,23 +234,15 @@ pub fn incoming_cpu(fd: Fd) -> Option<u32> {
 pub fn waiting(fd: Fd) -> usize {
     #[cfg(target_os = "linux")]
     {
-        // SAFETY: tcp_info is plain data that getsockopt fills in up to `len` bytes.
-        let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
-        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-        let got = unsafe {
-            libc::getsockopt(
-                fd,
-                libc::IPPROTO_TCP,
-                libc::TCP_INFO,
-                std::ptr::from_mut(&mut info).cast(),
-                &mut len,
-            )
-        };
+        // SAFETY: tcp_info is plain data; all zeroes is a valid value.
+        let empty: libc::tcp_info = unsafe { std::mem::zeroed() };
         // For a listening socket the kernel reports its accept queue in `tcpi_unacked`.
         // TCP_LISTEN in the kernel's `enum tcp_state` (include/net/tcp_states.h).
         const LISTEN: u8 = 10;
-        if got == 0 && info.tcpi_state == LISTEN {
-            return info.tcpi_unacked as usize;
+        if let Some(info) = socket_option(fd, libc::IPPROTO_TCP, libc::TCP_INFO, empty) {
+            if info.tcpi_state == LISTEN {
+                return info.tcpi_unacked as usize;
+            }
         }
     }
     let _ = fd;
