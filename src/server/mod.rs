@@ -289,13 +289,11 @@ fn hand_over(
     drop(load);
     match loops.send(to, handed) {
         Ok(()) => Ok(None),
-        Err(back) => Ok(Some(connection::Conn {
-            stream: TcpStream::from_std(back.stream)?,
-            unread: back.unread,
-            moved: back.moved,
-            permit: back.permit,
-            load: loops.open(me),
-        })),
+        Err(back) => {
+            let mut back = back.registered()?;
+            back.load = loops.open(me);
+            Ok(Some(back))
+        }
     }
 }
 
@@ -311,21 +309,22 @@ pub struct Handed {
 }
 
 impl Handed {
+    /// The connection registered with the runtime of the calling loop.
+    fn registered(self) -> std::io::Result<connection::Conn> {
+        Ok(connection::Conn {
+            stream: TcpStream::from_std(self.stream)?,
+            unread: self.unread,
+            moved: self.moved,
+            permit: self.permit,
+            load: self.load,
+        })
+    }
+
     /// The connection registered with the receiving loop; `None` (logged) if it cannot be.
     fn take(self) -> Option<connection::Conn> {
-        match TcpStream::from_std(self.stream) {
-            Ok(stream) => Some(connection::Conn {
-                stream,
-                unread: self.unread,
-                moved: self.moved,
-                permit: self.permit,
-                load: self.load,
-            }),
-            Err(e) => {
-                tracing::warn!("cannot take over a connection: {e}");
-                None
-            }
-        }
+        self.registered()
+            .map_err(|e| tracing::warn!("cannot take over a connection: {e}"))
+            .ok()
     }
 }
 
@@ -622,6 +621,14 @@ pub async fn shutdown_signal() {
 mod loops_tests {
     use super::*;
 
+    /// A single-threaded runtime, as each event loop has.
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
     /// Waits up to 2 s for `check` (the last step of a loopback handshake can be left to
     /// the kernel's softirq thread on a busy machine).
     fn eventually(mut check: impl FnMut() -> bool) -> bool {
@@ -637,10 +644,7 @@ mod loops_tests {
 
     #[test]
     fn a_loop_hands_over_only_when_far_ahead_of_a_running_loop() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime();
         let _in_runtime = rt.enter();
         let sockets: Vec<_> = (0..2)
             .map(|_| {
@@ -711,10 +715,7 @@ mod loops_tests {
             .map(|_| {
                 let state = Arc::clone(&state);
                 std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .unwrap();
+                    let rt = runtime();
                     rt.block_on(off_loop(&state, || {
                         let me = std::thread::current();
                         (me.id(), me.name().map(str::to_owned))
@@ -734,10 +735,7 @@ mod loops_tests {
     #[test]
     fn work_given_up_by_its_request_holds_its_permit_until_it_ends() {
         let state = Arc::new(State::new(Store::default(), 300, false));
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime();
         let (started_tx, started_rx) = std::sync::mpsc::channel();
         let (finish_tx, finish_rx) = std::sync::mpsc::channel::<()>();
         // The request waits for its work, then is given up (as on a stream reset).
@@ -765,10 +763,7 @@ mod loops_tests {
 
     #[test]
     fn a_connection_belongs_with_the_loop_last_seen_on_its_clients_cpu() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime();
         let _in_runtime = rt.enter();
         let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         socket.set_nonblocking(true).unwrap();
@@ -803,10 +798,7 @@ mod loops_tests {
 
     #[test]
     fn a_handed_connection_is_served_by_its_loop_even_when_that_loop_leaves() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime();
         rt.block_on(async {
             let loops = Arc::new(Loops::default());
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
