@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use crate::archive;
 use crate::config::Config;
-use crate::feed::{self, SiteMeta};
+use crate::feed::paging;
+use crate::feed::SiteMeta;
 use crate::output::{self, SyncReport};
 use crate::post::PostError;
 use crate::render::{self, Fragments};
@@ -42,7 +42,7 @@ impl Build {
     /// themselves are rendered by [`Build::write`], each written as soon as it is made.
     pub fn run(config: &Config, opts: ListOptions, now: DateTime<Utc>) -> Build {
         let start = Instant::now();
-        let ctx = feed::parse_context(config);
+        let ctx = config.parse_context();
         let site = Site::load(&config.paths.posts, &ctx, opts.drafts);
         let loaded = start.elapsed();
         let listing = site.listing(now, opts);
@@ -81,7 +81,7 @@ impl Build {
         let jobs = render::archive_jobs(&self.meta, &self.listing);
         let keep: BTreeSet<String> = jobs
             .iter()
-            .map(|(s, f, k)| archive::route(s, *k, *f))
+            .map(|(s, f, k)| paging::route(s, *k, *f))
             .collect();
         let docs = render::doc_jobs(&self.meta, &self.listing.scopes());
         let (meta, listing, fragments) = (&self.meta, &self.listing, &self.fragments);

@@ -53,7 +53,10 @@ impl Default for SiteConfig {
 }
 
 /// Jekyll's default permalink pattern.
-pub const DEFAULT_PERMALINK: &str = "/:categories/:year/:month/:day/:title.html";
+pub use crate::post::DEFAULT_PERMALINK;
+
+/// 32 MiB: about 1,700 compressed 100 KB feeds.
+pub const DEFAULT_COMPRESSED_BUDGET: usize = 32 << 20;
 
 /// `[feeds]`: what goes into each document.
 #[derive(Debug, Clone, Deserialize)]
@@ -207,7 +210,7 @@ impl Default for ServerConfig {
             access_log: true,
             debounce_ms: 20,
             watch: WatchMode::Auto,
-            compressed_cache_mb: (crate::store::DEFAULT_COMPRESSED_BUDGET >> 20) as u64,
+            compressed_cache_mb: (DEFAULT_COMPRESSED_BUDGET >> 20) as u64,
         }
     }
 }
@@ -337,6 +340,18 @@ impl HubConfig {
 pub const DEFAULT_CONFIG_FILE: &str = "feedsmith.toml";
 
 impl Config {
+    /// The parse context that matches these settings.
+    pub fn parse_context(&self) -> crate::post::ParseContext {
+        crate::post::ParseContext {
+            site_url: self.site_url(),
+            timezone: self.timezone(),
+            permalink: self.site.permalink.clone(),
+            compact: false,
+            dict: None,
+            limits: self.limits,
+        }
+    }
+
     /// Parses a TOML document; errors name the offending key.
     pub fn from_toml(text: &str) -> Result<Config> {
         let config: Config =
@@ -666,7 +681,7 @@ max_age = 60
              max_feed_bytes_per_post = 5000\n",
         )
         .unwrap();
-        let l = crate::feed::parse_context(&c).limits;
+        let l = c.parse_context().limits;
         assert_eq!(
             (l.max_post_bytes, l.max_front_matter_bytes, l.max_terms),
             (1000, 100, 3)

@@ -13,15 +13,12 @@
 //! document set into the `store` that the `server` answers from, and tells the WebSub `hub`
 //! which feeds changed so it can push them to its subscribers.
 
-pub mod archive;
 pub mod build;
 pub mod cli;
 pub mod config;
 pub mod feed;
 pub mod hub;
-pub mod listing;
 pub mod output;
-pub mod page;
 pub mod post;
 pub mod publish;
 pub mod render;

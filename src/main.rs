@@ -116,7 +116,7 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
             config.paths.posts.display()
         );
     }
-    let ctx = feedsmith::feed::parse_context(&config);
+    let ctx = config.parse_context();
     let site = feedsmith::Site::load(&config.paths.posts, &ctx, args.drafts);
     let mut err = std::io::stderr().lock();
     for e in site.errors.values() {

@@ -380,7 +380,7 @@ fn scope_dirs(dir: &Path) -> Vec<(String, PathBuf)> {
 
 /// The archive page directories of a scope directory (`archive/{n}`) as (n, path).
 fn archive_page_dirs(scope_dir: &Path) -> Vec<(String, PathBuf)> {
-    let Ok(pages) = fs::read_dir(scope_dir.join(crate::archive::SEGMENT)) else {
+    let Ok(pages) = fs::read_dir(scope_dir.join(crate::feed::paging::SEGMENT)) else {
         return Vec::new();
     };
     pages
@@ -410,8 +410,10 @@ pub fn managed_files(dir: &Path) -> Vec<String> {
         // RFC 5005 archive pages: `{scope}/archive/{n}/{name}`.
         for (n, page_dir) in archive_page_dirs(&scope_dir) {
             for name in &feed_names {
-                let route = format!("{scope}/{}/{n}/{name}", crate::archive::SEGMENT);
-                if crate::archive::parse_route(&route).is_some() && page_dir.join(name).is_file() {
+                let route = format!("{scope}/{}/{n}/{name}", crate::feed::paging::SEGMENT);
+                if crate::feed::paging::parse_route(&route).is_some()
+                    && page_dir.join(name).is_file()
+                {
                     out.push(route);
                 }
             }

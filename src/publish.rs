@@ -15,17 +15,18 @@ use chrono::{DateTime, Utc};
 
 use hyper::header::HeaderValue;
 
-use crate::archive::{self, Lookup, PageCache};
 use crate::config::Config;
+use crate::feed::page;
+use crate::feed::paging;
 use crate::feed::{self, FeedSpec, SiteMeta};
 use crate::hub::{self, Hub};
-use crate::listing::Delta;
 use crate::output::{self, SyncReport};
-use crate::page;
 use crate::post::{ParseContext, Post, PostError};
 use crate::render::{self, Doc, Fragments, Rendered, HTML_TYPE};
 use crate::server::State;
+use crate::site::Delta;
 use crate::site::{Change, ListOptions, Listing, Scope, Site};
+use crate::store::archive::{Lookup, PageCache};
 use crate::store::{Document, Lazy, Render, Store};
 use rayon::prelude::*;
 
@@ -175,7 +176,7 @@ impl Publisher {
         // The server holds every post for as long as it runs: content compressed.
         let mut ctx = ParseContext {
             compact: true,
-            ..feed::parse_context(&config)
+            ..config.parse_context()
         };
         let mut meta = SiteMeta::from_config(&config);
         meta.hub = hub.as_ref().map(|h| h.url().to_owned());
@@ -340,7 +341,7 @@ impl Publisher {
     /// The archive page at `route` (RFC 5005), from the cache or rendered now; `None` if
     /// there is no such page. A page that fails its check keeps its last good version.
     pub fn archive(&mut self, route: &str) -> Option<Arc<Document>> {
-        let (scope, page, format) = archive::parse_route(route)?;
+        let (scope, page, format) = paging::parse_route(route)?;
         if !self.meta.formats.contains(&format) {
             return None;
         }

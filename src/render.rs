@@ -307,7 +307,7 @@ pub fn render_archive_jobs(
         .par_iter()
         .filter_map(|(scope, format, page)| {
             let doc = render_archive(meta, listing, fragments, scope, *format, *page)?;
-            Some((crate::archive::route(scope, *page, *format), doc))
+            Some((crate::feed::paging::route(scope, *page, *format), doc))
         })
         .collect();
     let mut out = Rendered::default();
@@ -418,7 +418,7 @@ mod tests {
     use std::path::Path;
 
     fn listing(config: &Config) -> Listing {
-        let ctx = feed::parse_context(config);
+        let ctx = config.parse_context();
         let posts = [
             ("2021-12-21-a.md", "---\ntitle: \"港口 <b>&amp;</b> ]]>\"\ndate: 2021-12-21 08:10:27 +0800\ncategories: news\ntags: 厦门 Rust\n---\n<p>x ]]> </item></channel></feed> ]}\"</p>\n\n<http://n.example.cn/1>\n"),
             ("2022-01-01-b.md", "---\ntitle: B\nauthor: {name: Ann, email: ann@example.com}\nimage: /i.png\ntags: [rust]\n---\nplain *md* with [link](//h.example/x)\n"),

@@ -557,7 +557,7 @@ mod tests {
     #[test]
     fn removed_posts_counts_each_post_once() {
         let dir = tempfile::tempdir().unwrap();
-        let ctx = crate::feed::parse_context(&crate::config::Config::default());
+        let ctx = crate::config::Config::default().parse_context();
         for rel in ["d/a.md", "d/b.md", "c.md"] {
             let p = dir.path().join(rel);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();

@@ -431,7 +431,7 @@ mod tests {
         write(".hidden.md", "---\ndate: 2021-01-02\n---\nh\n");
         // The site as read knows only a.md: b.md appeared since and must be reported.
         let mut known = crate::site::Site::default();
-        let ctx = crate::feed::parse_context(&crate::config::Config::default());
+        let ctx = crate::config::Config::default().parse_context();
         let a = crate::post::read_post(root, Path::new("a.md"), &ctx).unwrap();
         known
             .posts

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use common::xmltree::{self, is_xml_char, Node};
 use feedsmith::config::Config;
-use feedsmith::feed::{self, SiteMeta};
+use feedsmith::feed::SiteMeta;
 use feedsmith::post::body::Markup;
 use feedsmith::post::{parse_post, Post};
 use feedsmith::render::{render_site, Rendered};
@@ -154,7 +154,7 @@ fn post_file(input: &Input) -> String {
 
 fn render(input: &Input) -> Result<(Post, Rendered), TestCaseError> {
     let config = config();
-    let ctx = feed::parse_context(&config);
+    let ctx = config.parse_context();
     let file = post_file(input);
     let post = parse_post(Path::new(REL), file.as_bytes(), Markup::Markdown, &ctx)
         .map_err(|e| TestCaseError::fail(format!("post rejected: {e}\n--- file ---\n{file}")))?;

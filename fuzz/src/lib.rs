@@ -117,7 +117,7 @@ pub const POST_NAMES: [&str; 6] = [
 /// Parses `data` as one post, as Markdown and as HTML, under a file name picked by its length.
 pub fn check_post(data: &[u8]) {
     let (config, _) = config_of(0);
-    let ctx = feed::parse_context(&config);
+    let ctx = config.parse_context();
     let name = POST_NAMES[data.len() % POST_NAMES.len()];
     for markup in [Markup::Markdown, Markup::Html] {
         let first = parse_post(Path::new(name), data, markup, &ctx);
@@ -206,7 +206,7 @@ pub fn check_site(data: &[u8]) {
         return;
     };
     let (config, opts) = config_of(selector);
-    let ctx = feed::parse_context(&config);
+    let ctx = config.parse_context();
     let meta = SiteMeta::from_config(&config);
     let posts: Vec<Arc<Post>> = rest
         .split(|b| *b == SITE_SEPARATOR)
@@ -298,9 +298,9 @@ fn check_archives(meta: &SiteMeta, listing: &Listing, reversed: &Listing) {
             let mut seen: Vec<&Path> = Vec::new();
             let mut repeated = 0;
             for page in 1..=paging.pages {
-                let route = feedsmith::archive::route(&scope, page, *format);
+                let route = feedsmith::feed::paging::route(&scope, page, *format);
                 assert_eq!(
-                    feedsmith::archive::parse_route(&route),
+                    feedsmith::feed::paging::parse_route(&route),
                     Some((scope.clone(), page, *format)),
                     "{route} does not read back"
                 );
@@ -454,8 +454,8 @@ fn feed_level_has(bytes: &[u8], name: &[u8]) -> bool {
 /// post's path.
 fn check_post_pages(meta: &SiteMeta, listing: &Listing) {
     for post in listing.iter() {
-        let route = feedsmith::page::page_route(post);
-        let bytes = feedsmith::page::render(meta, post);
+        let route = feedsmith::feed::page::page_route(post);
+        let bytes = feedsmith::feed::page::render(meta, post);
         assert!(!bytes.is_empty(), "the page of {:?} is empty", post.source);
         let text = std::str::from_utf8(&bytes)
             .unwrap_or_else(|e| panic!("the page of {:?} is not UTF-8: {e}", post.source));
@@ -471,7 +471,7 @@ fn check_post_pages(meta: &SiteMeta, listing: &Listing) {
             post.source
         );
         assert!(
-            feedsmith::page::render(meta, post) == bytes,
+            feedsmith::feed::page::render(meta, post) == bytes,
             "the page of {:?} renders to other bytes the second time",
             post.source
         );
@@ -679,7 +679,7 @@ impl HttpFixture {
     /// The document at `route`: from the store (kept or lazy), else the archive page.
     pub fn document(&self, route: &str) -> Option<Arc<Document>> {
         self.state.store.load().document(route).or_else(|| {
-            feedsmith::archive::looks_like_archive(route)
+            feedsmith::feed::paging::looks_like_archive(route)
                 .then(|| self.state.archives.get()?.get(route))
                 .flatten()
         })
@@ -733,12 +733,12 @@ pub fn http_fixture() -> &'static HttpFixture {
         let state = Arc::clone(&publisher.state);
         let archive_routes: Vec<String> = render::archive_jobs(&publisher.meta, &publisher.listing)
             .into_iter()
-            .map(|(scope, format, page)| feedsmith::archive::route(&scope, page, format))
+            .map(|(scope, format, page)| feedsmith::feed::paging::route(&scope, page, format))
             .collect();
         let page_routes: Vec<String> = publisher
             .listing
             .iter()
-            .map(|p| feedsmith::page::page_route(p))
+            .map(|p| feedsmith::feed::page::page_route(p))
             .collect();
         let publisher = Arc::new(Mutex::new(publisher));
         // As `serve` does: archive pages only when they are on.

@@ -48,7 +48,10 @@ fn feed(spec: &FeedSpec<'_>) -> Feed {
     // the entries, where RFC 4287's schema allows none.
     let mut namespaces = std::collections::BTreeMap::new();
     if h.archive {
-        namespaces.insert("fh".to_owned(), crate::archive::FH_NAMESPACE.to_owned());
+        namespaces.insert(
+            "fh".to_owned(),
+            crate::feed::paging::FH_NAMESPACE.to_owned(),
+        );
     }
     Feed {
         title: Text::plain(spec.title.clone()),

@@ -8,14 +8,15 @@ mod atom;
 mod index;
 mod json;
 mod opml;
+pub mod page;
+pub mod paging;
 mod rss;
 pub mod verify;
 
 use chrono::{DateTime, FixedOffset};
 
-use crate::archive;
 use crate::config::{Config, ContentMode, Format};
-use crate::post::{ParseContext, Person, Post};
+use crate::post::{Person, Post};
 use crate::site::{Listing, Scope, TermKind};
 
 /// The generator name written into every feed.
@@ -91,18 +92,6 @@ impl SiteMeta {
     }
 }
 
-/// The parse context that matches these settings.
-pub fn parse_context(config: &Config) -> ParseContext {
-    ParseContext {
-        site_url: config.site_url(),
-        timezone: config.timezone(),
-        permalink: config.site.permalink.clone(),
-        compact: false,
-        dict: None,
-        limits: config.limits,
-    }
-}
-
 /// One feed document's inputs: the scope's metadata and its posts.
 pub struct FeedSpec<'a> {
     pub meta: &'a SiteMeta,
@@ -159,7 +148,7 @@ impl<'a> FeedSpec<'a> {
         let self_url = meta.url(&route(scope, format));
         let history = History {
             prev_archive: (paging.pages > 0)
-                .then(|| meta.url(&archive::route(scope, paging.pages, format))),
+                .then(|| meta.url(&paging::route(scope, paging.pages, format))),
             ..History::default()
         };
         FeedSpec::with_items(
@@ -187,7 +176,7 @@ impl<'a> FeedSpec<'a> {
         let paging = scope_paging(meta, listing, scope);
         let (skip, take) = paging.page(page)?;
         let items = listing.scope_page(scope, skip, take);
-        let at = |k: usize| meta.url(&archive::route(scope, k, format));
+        let at = |k: usize| meta.url(&paging::route(scope, k, format));
         let current = meta.url(&route(scope, format));
         let history = History {
             archive: true,
@@ -266,8 +255,8 @@ impl<'a> FeedSpec<'a> {
 }
 
 /// How a scope's posts split into its subscription document and archive pages.
-pub fn scope_paging(meta: &SiteMeta, listing: &Listing, scope: &Scope) -> archive::Paging {
-    archive::Paging::new(listing.scope_len(scope), meta.limit, meta.archive_page)
+pub fn scope_paging(meta: &SiteMeta, listing: &Listing, scope: &Scope) -> paging::Paging {
+    paging::Paging::new(listing.scope_len(scope), meta.limit, meta.archive_page)
 }
 
 /// 1970-01-01T00:00:00Z: the `updated` time of a feed with no items.

@@ -52,7 +52,7 @@ fn channel(spec: &FeedSpec<'_>) -> Channel {
     let mut namespaces = namespaces();
     let mut extensions = rss::extension::ExtensionMap::new();
     if h.archive {
-        namespaces.insert("fh".into(), crate::archive::FH_NAMESPACE.into());
+        namespaces.insert("fh".into(), crate::feed::paging::FH_NAMESPACE.into());
         extensions.entry("fh".into()).or_default().insert(
             "archive".into(),
             vec![rss::extension::Extension {
@@ -183,7 +183,6 @@ pub(in crate::feed) mod tests {
 
     use super::*;
     use crate::config::Config;
-    use crate::feed::parse_context;
     use crate::post::body::Markup;
     use crate::site::{ListOptions, Listing, Scope, TermKind};
 
@@ -199,7 +198,7 @@ pub(in crate::feed) mod tests {
     pub(in crate::feed) fn post(front: &str, body: &str) -> Post {
         let text = format!("---\ndate: 2021-12-21 08:10:27 +0800\n{front}\n---\n{body}");
         let path = Path::new("2021-12-21-port.md");
-        let ctx = parse_context(&config());
+        let ctx = config().parse_context();
         crate::post::parse_post(path, text.as_bytes(), Markup::Markdown, &ctx)
             .unwrap_or_else(|e| panic!("{e}\n{text}"))
     }

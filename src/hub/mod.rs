@@ -437,7 +437,7 @@ impl Hub {
         if !rest.starts_with('/') {
             return None;
         }
-        crate::server::handler::route_of(rest)
+        crate::store::route::route_of(rest)
             .ok()
             .map(std::borrow::Cow::into_owned)
     }

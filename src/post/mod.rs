@@ -48,6 +48,9 @@ impl Default for Limits {
     }
 }
 
+/// The permalink pattern when `site.permalink` is not set (Jekyll's default).
+pub const DEFAULT_PERMALINK: &str = "/:categories/:year/:month/:day/:title.html";
+
 /// Names `site.permalink` may take instead of a pattern (Jekyll's built-in styles).
 pub const PERMALINK_STYLES: [&str; 4] = ["date", "pretty", "ordinal", "none"];
 

@@ -2,7 +2,7 @@
 //! time.
 
 use super::*;
-use crate::config::DEFAULT_PERMALINK;
+use crate::post::DEFAULT_PERMALINK;
 
 const FILE: &str = "2021-12-21-x.md";
 

@@ -13,75 +13,17 @@ use hyper::header::{
     CONTENT_TYPE, ETAG, HOST, LAST_MODIFIED, LINK, VARY, X_CONTENT_TYPE_OPTIONS,
 };
 use hyper::{Method, Request, Response, StatusCode, Uri, Version};
-use percent_encoding::percent_decode_str;
 
 use super::conditional::{choose_coding, Outcome, Preconditions};
 use super::State;
 use crate::store::{Coding, Document, Representation};
 
-/// Longest request-target accepted, in bytes as sent (path and query, before decoding); a
-/// longer one is answered `414 URI Too Long`. Far longer targets never reach the handler:
-/// hyper refuses a request head over [`super::MAX_HEAD_BYTES`].
-pub const MAX_PATH_BYTES: usize = 2048;
+pub use crate::store::route::{route_of, PathError, MAX_PATH_BYTES};
 
 /// The policy for HTML pages: no scripts, no frames, no plugins; images and media from anywhere
 /// (post content links to the original site's images).
 pub const HTML_CSP: &str = "default-src 'none'; img-src * data:; media-src *; \
      style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-
-/// Why a path names no document.
-#[derive(Debug, PartialEq, Eq)]
-pub enum PathError {
-    /// Malformed: 400.
-    Bad,
-    /// Longer than [`MAX_PATH_BYTES`]: 414.
-    TooLong,
-    /// Well-formed but cannot name a document: 404.
-    NotFound,
-}
-
-/// Decodes a request path into a store route (borrowed when it needs no decoding, which is
-/// what feed readers send).
-pub fn route_of(raw_path: &str) -> Result<std::borrow::Cow<'_, str>, PathError> {
-    if raw_path.len() > MAX_PATH_BYTES {
-        return Err(PathError::TooLong);
-    }
-    if !raw_path.starts_with('/') {
-        return Err(PathError::Bad);
-    }
-    let plain = !raw_path.ends_with('/')
-        && !raw_path.contains(['%', '\\', '\0'])
-        && !raw_path.contains("//")
-        && !raw_path.contains("/./")
-        && !raw_path.contains("/../")
-        && !raw_path.ends_with("/.")
-        && !raw_path.ends_with("/..");
-    if plain {
-        return Ok(std::borrow::Cow::Borrowed(raw_path));
-    }
-    let mut route = String::with_capacity(raw_path.len());
-    let segments: Vec<&str> = raw_path[1..].split('/').collect();
-    for (i, seg) in segments.iter().enumerate() {
-        let bytes: Vec<u8> = percent_decode_str(seg).collect();
-        let decoded = String::from_utf8(bytes).map_err(|_| PathError::Bad)?;
-        if decoded.contains('\0') {
-            return Err(PathError::Bad);
-        }
-        if decoded == "." || decoded == ".." || decoded.contains('/') || decoded.contains('\\') {
-            return Err(PathError::NotFound);
-        }
-        if decoded.is_empty() && i + 1 != segments.len() {
-            // `//` inside a path names nothing.
-            return Err(PathError::NotFound);
-        }
-        route.push('/');
-        route.push_str(&decoded);
-    }
-    if route.ends_with('/') {
-        route.push_str("index.html");
-    }
-    Ok(std::borrow::Cow::Owned(route))
-}
 
 /// Length of the request-target as the client sent it: the path and query, plus the scheme and
 /// authority of an absolute-form target.
@@ -284,7 +226,7 @@ fn respond<B>(req: &Request<B>, state: &State) -> Handled {
         return Handled::Done(text(StatusCode::OK, hub.page()));
     }
     match state.archives.get() {
-        Some(archives) if crate::archive::looks_like_archive(&route) => Handled::Archive(
+        Some(archives) if crate::feed::paging::looks_like_archive(&route) => Handled::Archive(
             route.into_owned(),
             std::sync::Arc::clone(archives),
             choose_coding(req.headers()),

@@ -12,8 +12,9 @@ use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 use walkdir::WalkDir;
 
-pub use crate::listing::{Delta, ListOptions, Listing, Scope, Term, TermKind};
+pub mod listing;
 use crate::post::{self, FileKind, ParseContext, Post, PostError, PostErrorKind, DRAFTS_DIR};
+pub use listing::{Delta, ListOptions, Listing, Scope, Term, TermKind};
 
 /// Every post file under the root, parsed or failed, keyed by path relative to the root.
 #[derive(Debug, Clone, Default)]

@@ -13,6 +13,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub mod archive;
+pub mod route;
+
 use arc_swap::ArcSwapOption;
 use bytes::Bytes;
 use hyper::header::HeaderValue;
@@ -266,7 +269,7 @@ fn form_cost(form: &Option<Representation>) -> usize {
 }
 
 /// The byte budget for the compressed forms of every document (by default
-/// [`DEFAULT_COMPRESSED_BUDGET`]; `server.compressed_cache_mb`). A site of 100,000 posts has
+/// [`crate::config::DEFAULT_COMPRESSED_BUDGET`]; `server.compressed_cache_mb`). A site of 100,000 posts has
 /// thousands of feeds: a reader polling each once would otherwise leave a compressed copy of
 /// every one of them in memory for good. Over budget, the forms made longest ago go first,
 /// except those read since the last pass.
@@ -283,11 +286,9 @@ struct FormQueue {
     sweep_at: usize,
 }
 
-/// 32 MiB: about 1,700 compressed 100 KB feeds.
-pub const DEFAULT_COMPRESSED_BUDGET: usize = 32 << 20;
-
 /// The process's budget, shared by every document.
-static COMPRESSED: CompressedBudget = CompressedBudget::new(DEFAULT_COMPRESSED_BUDGET);
+static COMPRESSED: CompressedBudget =
+    CompressedBudget::new(crate::config::DEFAULT_COMPRESSED_BUDGET);
 
 impl CompressedBudget {
     const fn new(budget: usize) -> CompressedBudget {
