@@ -1395,7 +1395,7 @@ fn every_permalink_placeholder_expands() {
 fn dictionary_training_takes_the_start_of_every_sample_within_its_bound() {
     // 200 samples of 64 KiB: 12.5 MiB, more than the bound, so each gives only its start.
     let samples: Vec<Vec<u8>> = (0..200u8).map(|i| vec![i; 64 << 10]).collect();
-    let slices = super::training_slices(&samples);
+    let slices = super::html::training_slices(&samples);
     assert_eq!(slices.len(), samples.len(), "every sample counts");
     assert!(slices.iter().all(|s| !s.is_empty()));
     assert!(slices
@@ -1403,14 +1403,14 @@ fn dictionary_training_takes_the_start_of_every_sample_within_its_bound() {
         .zip(&samples)
         .all(|(s, whole)| whole.starts_with(s)));
     let total: usize = slices.iter().map(|s| s.len()).sum();
-    assert!(total <= super::DICT_SAMPLE_BYTES, "{total}");
+    assert!(total <= super::html::DICT_SAMPLE_BYTES, "{total}");
     assert!(
-        total > super::DICT_SAMPLE_BYTES - samples.len(),
+        total > super::html::DICT_SAMPLE_BYTES - samples.len(),
         "the bound is used: {total}"
     );
     // Under the bound, samples are taken whole.
     let small: Vec<Vec<u8>> = (0..150u8).map(|i| vec![i; 1000]).collect();
-    assert!(super::training_slices(&small)
+    assert!(super::html::training_slices(&small)
         .iter()
         .all(|s| s.len() == 1000));
 }
