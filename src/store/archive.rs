@@ -188,7 +188,8 @@ impl PageCache {
         // retried every second.
         self.dirty = false;
         let bytes = serde_json::to_vec(&saved).map_err(|e| e.to_string())?;
-        crate::output::write_atomic(path, &bytes, None)
+        crate::output::Atomic::STATE
+            .write(path, &bytes)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(())
     }

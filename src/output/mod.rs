@@ -6,8 +6,11 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
+
+mod atomic;
+
+pub use atomic::{Atomic, Durability};
 
 use crate::config::Format;
 use crate::feed;
@@ -66,40 +69,7 @@ pub fn write_if_changed(
             return Ok((false, meta.modified().ok()));
         }
     }
-    write_atomic(path, bytes, None).map(|t| (true, t))
-}
-
-/// Writes `bytes` to `path` through a temporary file renamed into place, so a reader (or a
-/// restart after a crash) sees the old file or the new one, never a part. The file's mtime is
-/// set to `mtime` when given. Returns the mtime.
-pub fn write_atomic(
-    path: &Path,
-    bytes: &[u8],
-    mtime: Option<std::time::SystemTime>,
-) -> std::io::Result<Option<std::time::SystemTime>> {
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent)?;
-    }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.flush()?;
-        if let Some(t) = mtime {
-            f.set_modified(t)?;
-        }
-        drop(f);
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result?;
-    Ok(fs::metadata(path).and_then(|m| m.modified()).ok())
+    Atomic::DOCUMENT.write(path, bytes).map(|t| (true, t))
 }
 
 /// Brings `dir` in line with `docs`: writes changed documents and removes managed files whose
@@ -281,7 +251,10 @@ fn write_route(
     let path = file_for(dir, route).ok_or_else(|| format!("{route}: not a safe output path"))?;
     match how {
         Overwrite::IfChanged => write_if_changed(&path, &doc.bytes),
-        Overwrite::Known => write_atomic(&path, &doc.bytes, mtime).map(|t| (true, t)),
+        Overwrite::Known => Atomic::DOCUMENT
+            .with_mtime(mtime)
+            .write(&path, &doc.bytes)
+            .map(|t| (true, t)),
     }
     .map_err(|e| format!("{}: cannot write: {e}", path.display()))
 }
