@@ -27,7 +27,7 @@ pub struct Build {
     /// aside.
     pub documents: usize,
     /// Documents that failed their check, by route, with why (their old file is kept).
-    pub failures: BTreeMap<String, String>,
+    pub failures: BTreeMap<String, crate::output::OutputError>,
     /// RFC 5005 archive pages written by [`Build::write`].
     pub archive_pages: usize,
     pub elapsed: Duration,
@@ -123,7 +123,8 @@ impl Build {
                         render::render_archive_jobs(&meta, &self.listing, &fragments, batch);
                     let written = output::apply(&config.paths.output, &pages.docs, &[]);
                     self.archive_pages += pages.docs.len();
-                    self.failures.extend(pages.failures);
+                    self.failures
+                        .extend(pages.failures.into_iter().map(|(r, e)| (r, e.into())));
                     report.absorb(written);
                 }
             }

@@ -583,7 +583,11 @@ impl Publisher {
             posts: self.listing.len(),
             documents,
             rendered: rendered_feeds + rendered_pages,
-            failures: rendered.failures.into_iter().collect(),
+            failures: rendered
+                .failures
+                .into_iter()
+                .map(|(route, e)| (route, e.to_string()))
+                .collect(),
             elapsed: started.elapsed(),
             ..Report::default()
         }

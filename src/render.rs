@@ -13,7 +13,7 @@ use bytes::Bytes;
 use rayon::prelude::*;
 
 use crate::config::Format;
-use crate::feed::{self, verify, FeedSpec, SiteMeta};
+use crate::feed::{self, verify, FeedError, FeedSpec, SiteMeta};
 use crate::post::Post;
 use crate::site::{Listing, Scope};
 
@@ -33,14 +33,14 @@ pub const HTML_TYPE: &str = "text/html; charset=utf-8";
 #[derive(Debug, Default)]
 pub struct Rendered {
     pub docs: BTreeMap<String, Doc>,
-    pub failures: BTreeMap<String, String>,
+    pub failures: BTreeMap<String, FeedError>,
     /// For each feed document in `docs`: its format and where each post's item is in it.
     pub items: HashMap<String, FeedItems>,
 }
 
 impl Rendered {
     /// Files one document's outcome: the document (and where its items are), or its failure.
-    pub fn insert(&mut self, route: String, outcome: Result<(Doc, Option<FeedItems>), String>) {
+    pub fn insert(&mut self, route: String, outcome: Result<(Doc, Option<FeedItems>), FeedError>) {
         match outcome {
             Ok((doc, items)) => {
                 if let Some(items) = items {
@@ -62,7 +62,7 @@ pub type FeedItems = (Format, Vec<(PathBuf, std::ops::Range<usize>)>);
 #[derive(Debug, Clone)]
 pub struct PostFragments {
     post: Arc<Post>,
-    by_format: Vec<(Format, Result<Bytes, String>)>,
+    by_format: Vec<(Format, Result<Bytes, FeedError>)>,
 }
 
 /// The item fragments of every post that appears in some feed, by source path.
@@ -193,7 +193,7 @@ impl Fragments {
     }
 
     /// The fragment of `post` in `format`, or why it could not be made.
-    pub fn get(&self, post: &Post, format: Format) -> Result<&Bytes, String> {
+    pub fn get(&self, post: &Post, format: Format) -> Result<&Bytes, FeedError> {
         let f = self
             .map
             .get(&post.source)
@@ -201,11 +201,8 @@ impl Fragments {
             .ok_or_else(|| format!("no fragment for {}", post.source.display()))?;
         match f.by_format.iter().find(|(fmt, _)| *fmt == format) {
             Some((_, Ok(bytes))) => Ok(bytes),
-            Some((_, Err(e))) => Err(format!("item {}: {e}", post.source.display())),
-            None => Err(format!(
-                "no {format:?} fragment for {}",
-                post.source.display()
-            )),
+            Some((_, Err(e))) => Err(format!("item {}: {e}", post.source.display()).into()),
+            None => Err(format!("no {format:?} fragment for {}", post.source.display()).into()),
         }
     }
 
@@ -226,7 +223,7 @@ pub fn render_feed(
     fragments: &Fragments,
     scope: &Scope,
     format: Format,
-) -> Result<(Doc, FeedItems), String> {
+) -> Result<(Doc, FeedItems), FeedError> {
     let spec = FeedSpec::new(meta, listing, scope, format);
     assemble_spec(meta, fragments, &spec, format)
 }
@@ -242,7 +239,7 @@ pub fn render_archive(
     scope: &Scope,
     format: Format,
     page: usize,
-) -> Option<Result<Doc, String>> {
+) -> Option<Result<Doc, FeedError>> {
     let spec = FeedSpec::archive(meta, listing, scope, format, page)?;
     Some(assemble_spec(meta, fragments, &spec, format).map(|(doc, _)| doc))
 }
@@ -254,18 +251,20 @@ pub fn assemble_spec(
     fragments: &Fragments,
     spec: &FeedSpec<'_>,
     format: Format,
-) -> Result<(Doc, FeedItems), String> {
+) -> Result<(Doc, FeedItems), FeedError> {
     let env = feed::envelope(spec, format)?;
-    let items: Vec<Result<Bytes, String>> = spec
+    let items: Vec<Result<Bytes, FeedError>> = spec
         .items
         .par_iter()
         .map(|p| match fragments.get(p, format) {
             Ok(b) => Ok(b.clone()),
             Err(_) => feed::fragment(meta, p, format)
-                .map_err(|e| format!("item {}: {e}", p.source.display())),
+                .map_err(|e| FeedError::Check(format!("item {}: {e}", p.source.display()))),
         })
         .collect();
-    let items = items.into_iter().collect::<Result<Vec<Bytes>, String>>()?;
+    let items = items
+        .into_iter()
+        .collect::<Result<Vec<Bytes>, FeedError>>()?;
     let (bytes, ranges) = feed::assemble(&env, items.iter().map(Bytes::as_ref), format);
     let placed = spec
         .items
@@ -303,7 +302,7 @@ pub fn render_archive_jobs(
     fragments: &Fragments,
     jobs: &[(Scope, Format, usize)],
 ) -> Rendered {
-    let results: Vec<(String, Result<Doc, String>)> = jobs
+    let results: Vec<(String, Result<Doc, FeedError>)> = jobs
         .par_iter()
         .filter_map(|(scope, format, page)| {
             let doc = render_archive(meta, listing, fragments, scope, *format, *page)?;
@@ -341,7 +340,7 @@ pub fn doc_jobs(meta: &SiteMeta, scopes: &[Scope]) -> Vec<DocJob> {
 
 /// A document rendered by [`render_job`]: its route, and the document (with where its items
 /// are, for a feed) or why it could not be made.
-pub type JobOutcome = (String, Result<(Doc, Option<FeedItems>), String>);
+pub type JobOutcome = (String, Result<(Doc, Option<FeedItems>), FeedError>);
 
 /// Renders one document.
 pub fn render_job(
@@ -350,7 +349,7 @@ pub fn render_job(
     fragments: &Fragments,
     job: &DocJob,
 ) -> JobOutcome {
-    let list = |route: &str, content_type, bytes: Result<Vec<u8>, String>| {
+    let list = |route: &str, content_type, bytes: Result<Vec<u8>, FeedError>| {
         let doc = bytes.map(|bytes| {
             let doc = Doc {
                 content_type,

@@ -1,5 +1,6 @@
 //! Atom 1.0 (RFC 4287), written with the `atom_syndication` crate.
 
+use super::FeedError;
 use atom_syndication::{
     Category, Content, Entry, Feed, Generator, Link, Person as AtomPerson, Text, WriteConfig,
 };
@@ -71,7 +72,7 @@ fn feed(spec: &FeedSpec<'_>) -> Feed {
     }
 }
 
-fn write(feed: &Feed) -> Result<Vec<u8>, String> {
+fn write(feed: &Feed) -> Result<Vec<u8>, FeedError> {
     let mut out = Vec::with_capacity(4096 + feed.entries.len() * 8192);
     feed.write_with_config(
         &mut out,
@@ -80,7 +81,7 @@ fn write(feed: &Feed) -> Result<Vec<u8>, String> {
             indent_size: None,
         },
     )
-    .map_err(|e| format!("Atom writer: {e}"))?;
+    .map_err(|e| FeedError::write("Atom", e))?;
     if feed.namespaces.contains_key("fh") {
         // RFC 5005's marker of an archive document, among the feed's metadata: before the
         // first entry (or the end of a feed without entries). Titles and content are
@@ -95,7 +96,7 @@ fn write(feed: &Feed) -> Result<Vec<u8>, String> {
 }
 
 /// The whole document in one go (the reference the spliced documents must equal).
-pub fn render(spec: &FeedSpec<'_>) -> Result<Vec<u8>, String> {
+pub fn render(spec: &FeedSpec<'_>) -> Result<Vec<u8>, FeedError> {
     let mut f = feed(spec);
     f.entries = spec
         .items
@@ -106,7 +107,7 @@ pub fn render(spec: &FeedSpec<'_>) -> Result<Vec<u8>, String> {
 }
 
 /// The document without entries, checked, cut where the entries go.
-pub fn envelope(spec: &FeedSpec<'_>) -> Result<Envelope, String> {
+pub fn envelope(spec: &FeedSpec<'_>) -> Result<Envelope, FeedError> {
     let doc = write(&feed(spec))?;
     verify::feed(
         Format::Atom,
@@ -120,7 +121,7 @@ pub fn envelope(spec: &FeedSpec<'_>) -> Result<Envelope, String> {
 }
 
 /// One post's `<entry>…</entry>`, checked by parsing a one-entry document back.
-pub fn fragment(meta: &SiteMeta, post: &Post, texts: &Texts<'_>) -> Result<Bytes, String> {
+pub fn fragment(meta: &SiteMeta, post: &Post, texts: &Texts<'_>) -> Result<Bytes, FeedError> {
     let f = Feed {
         title: Text::plain("fragment"),
         id: "urn:feedsmith:fragment".into(),

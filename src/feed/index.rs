@@ -1,6 +1,7 @@
 //! `/index.html`: a human page listing every feed, with autodiscovery links so that a reader
 //! given the site's address finds the feeds by itself.
 
+use super::FeedError;
 use std::fmt::Write;
 
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
@@ -22,7 +23,7 @@ pub fn html_head(h: &mut String, lang: &str, title: &str) {
 }
 
 /// Renders the index page.
-pub fn render(meta: &SiteMeta, listing: &Listing) -> Result<Vec<u8>, String> {
+pub fn render(meta: &SiteMeta, listing: &Listing) -> Result<Vec<u8>, FeedError> {
     let mut h = String::with_capacity(16 * 1024);
     let title = text(&meta.title);
     // Writing to a String cannot fail.

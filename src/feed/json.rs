@@ -1,6 +1,7 @@
 //! JSON Feed 1.1 (<https://jsonfeed.org/version/1.1>), serialized from typed structs so the
 //! field order is fixed.
 
+use super::FeedError;
 use serde::Serialize;
 
 use bytes::Bytes;
@@ -101,14 +102,14 @@ fn feed<'a>(spec: &'a FeedSpec<'a>) -> JsonFeed<'a> {
     }
 }
 
-fn write(feed: &JsonFeed<'_>) -> Result<Vec<u8>, String> {
-    let mut out = serde_json::to_vec(feed).map_err(|e| format!("JSON writer: {e}"))?;
+fn write(feed: &JsonFeed<'_>) -> Result<Vec<u8>, FeedError> {
+    let mut out = serde_json::to_vec(feed).map_err(|e| FeedError::write("JSON", e))?;
     out.push(b'\n');
     Ok(out)
 }
 
 /// The whole document in one go (the reference the spliced documents must equal).
-pub fn render(spec: &FeedSpec<'_>) -> Result<Vec<u8>, String> {
+pub fn render(spec: &FeedSpec<'_>) -> Result<Vec<u8>, FeedError> {
     let mut f = feed(spec);
     let texts: Vec<Texts<'_>> = spec.items.iter().map(|p| p.content_html.both()).collect();
     f.items = spec
@@ -121,7 +122,7 @@ pub fn render(spec: &FeedSpec<'_>) -> Result<Vec<u8>, String> {
 }
 
 /// The document without items, checked, cut inside its empty `items` array.
-pub fn envelope(spec: &FeedSpec<'_>) -> Result<Envelope, String> {
+pub fn envelope(spec: &FeedSpec<'_>) -> Result<Envelope, FeedError> {
     let doc = write(&feed(spec))?;
     verify::feed(
         Format::Json,
@@ -136,9 +137,9 @@ pub fn envelope(spec: &FeedSpec<'_>) -> Result<Envelope, String> {
 }
 
 /// One post's item object, checked by parsing it back.
-pub fn fragment(meta: &SiteMeta, post: &Post, texts: &Texts<'_>) -> Result<Bytes, String> {
+pub fn fragment(meta: &SiteMeta, post: &Post, texts: &Texts<'_>) -> Result<Bytes, FeedError> {
     let text =
-        serde_json::to_vec(&item(meta, post, texts)).map_err(|e| format!("JSON writer: {e}"))?;
+        serde_json::to_vec(&item(meta, post, texts)).map_err(|e| FeedError::write("JSON", e))?;
     verify::json_item_text(&text, &post.title)?;
     Ok(Bytes::from(text))
 }

@@ -5,6 +5,7 @@
 //! map order, so unchanged posts give byte-identical documents from build to build.
 
 mod atom;
+mod error;
 mod index;
 mod json;
 mod opml;
@@ -12,6 +13,8 @@ pub mod page;
 pub mod paging;
 mod rss;
 pub mod verify;
+
+pub use error::FeedError;
 
 use chrono::{DateTime, FixedOffset};
 
@@ -273,7 +276,7 @@ pub fn route(scope: &Scope, format: Format) -> String {
 
 /// Renders one feed document in one go, with the crate's writer (the reference that spliced
 /// documents equal byte for byte; see [`assemble`]).
-pub fn render(spec: &FeedSpec<'_>, format: Format) -> Result<Vec<u8>, String> {
+pub fn render(spec: &FeedSpec<'_>, format: Format) -> Result<Vec<u8>, FeedError> {
     match format {
         Format::Rss => rss::render(spec),
         Format::Atom => atom::render(spec),
@@ -290,7 +293,7 @@ pub struct Envelope {
 
 impl Envelope {
     /// Cuts `doc` before the last occurrence of `closing`.
-    fn cut(mut doc: Vec<u8>, closing: &[u8]) -> Result<Envelope, String> {
+    fn cut(mut doc: Vec<u8>, closing: &[u8]) -> Result<Envelope, FeedError> {
         let at = rfind(&doc, closing)
             .ok_or_else(|| format!("no {:?} in the envelope", String::from_utf8_lossy(closing)))?;
         let tail = doc[at..].to_vec();
@@ -308,7 +311,7 @@ fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// The bytes of a one-item document from `open` up to the last `closing` (exclusive).
-fn splice_out(doc: &[u8], open: &[u8], closing: &[u8]) -> Result<bytes::Bytes, String> {
+fn splice_out(doc: &[u8], open: &[u8], closing: &[u8]) -> Result<bytes::Bytes, FeedError> {
     let start = find(doc, open).ok_or("no item start in the fragment document")?;
     let end = rfind(doc, closing)
         .filter(|e| *e >= start)
@@ -317,7 +320,7 @@ fn splice_out(doc: &[u8], open: &[u8], closing: &[u8]) -> Result<bytes::Bytes, S
 }
 
 /// The checked envelope of a feed document.
-pub fn envelope(spec: &FeedSpec<'_>, format: Format) -> Result<Envelope, String> {
+pub fn envelope(spec: &FeedSpec<'_>, format: Format) -> Result<Envelope, FeedError> {
     match format {
         Format::Rss => rss::envelope(spec),
         Format::Atom => atom::envelope(spec),
@@ -327,7 +330,7 @@ pub fn envelope(spec: &FeedSpec<'_>, format: Format) -> Result<Envelope, String>
 
 /// One post's item in a format (`<item>`, `<entry>` or a JSON object), checked by parsing it
 /// back. Rendered once per post version and shared by every feed the post appears in.
-pub fn fragment(meta: &SiteMeta, post: &Post, format: Format) -> Result<bytes::Bytes, String> {
+pub fn fragment(meta: &SiteMeta, post: &Post, format: Format) -> Result<bytes::Bytes, FeedError> {
     fragment_of(meta, post, &post.content_html.both(), format)
 }
 
@@ -336,7 +339,7 @@ pub fn fragments(
     meta: &SiteMeta,
     post: &Post,
     formats: &[Format],
-) -> Vec<(Format, Result<bytes::Bytes, String>)> {
+) -> Vec<(Format, Result<bytes::Bytes, FeedError>)> {
     let texts = post.content_html.both();
     formats
         .iter()
@@ -352,7 +355,7 @@ fn fragment_of(
     post: &Post,
     texts: &Texts<'_>,
     format: Format,
-) -> Result<bytes::Bytes, String> {
+) -> Result<bytes::Bytes, FeedError> {
     match format {
         Format::Rss => rss::fragment(meta, post, texts),
         Format::Atom => atom::fragment(meta, post, texts),

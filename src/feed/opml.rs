@@ -1,5 +1,6 @@
 //! `/feeds.opml`: OPML 2.0 list of every feed, for readers that import subscriptions in bulk.
 
+use super::FeedError;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
@@ -17,8 +18,8 @@ fn outline_format(meta: &SiteMeta) -> Format {
 }
 
 /// Renders the OPML document.
-pub fn render(meta: &SiteMeta, listing: &Listing) -> Result<Vec<u8>, String> {
-    let err = |e: std::io::Error| format!("OPML writer: {e}");
+pub fn render(meta: &SiteMeta, listing: &Listing) -> Result<Vec<u8>, FeedError> {
+    let err = |e: std::io::Error| FeedError::write("OPML", e);
     let mut w = Writer::new(Vec::with_capacity(16 * 1024));
     let format = outline_format(meta);
     let updated = listing.newest_update().unwrap_or_else(super::epoch);

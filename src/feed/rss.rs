@@ -1,5 +1,6 @@
 //! RSS 2.0, written with the `rss` crate, following the RSS Advisory Board profile.
 
+use super::FeedError;
 use rss::extension::atom::{AtomExtension, Link};
 use rss::extension::dublincore::DublinCoreExtension;
 use rss::{Category, Channel, Enclosure, Guid, Item, Source};
@@ -76,17 +77,17 @@ fn channel(spec: &FeedSpec<'_>) -> Channel {
     }
 }
 
-fn write(channel: &Channel) -> Result<Vec<u8>, String> {
+fn write(channel: &Channel) -> Result<Vec<u8>, FeedError> {
     let mut out = Vec::with_capacity(4096 + channel.items.len() * 8192);
     channel
         .write_to(&mut out)
-        .map_err(|e| format!("RSS writer: {e}"))?;
+        .map_err(|e| FeedError::write("RSS", e))?;
     out.push(b'\n');
     Ok(out)
 }
 
 /// The whole document in one go (the reference the spliced documents must equal).
-pub fn render(spec: &FeedSpec<'_>) -> Result<Vec<u8>, String> {
+pub fn render(spec: &FeedSpec<'_>) -> Result<Vec<u8>, FeedError> {
     let mut ch = channel(spec);
     ch.items = spec
         .items
@@ -97,7 +98,7 @@ pub fn render(spec: &FeedSpec<'_>) -> Result<Vec<u8>, String> {
 }
 
 /// The document without items, checked, cut where the items go.
-pub fn envelope(spec: &FeedSpec<'_>) -> Result<Envelope, String> {
+pub fn envelope(spec: &FeedSpec<'_>) -> Result<Envelope, FeedError> {
     let doc = write(&channel(spec))?;
     verify::feed(
         Format::Rss,
@@ -111,7 +112,7 @@ pub fn envelope(spec: &FeedSpec<'_>) -> Result<Envelope, String> {
 }
 
 /// One post's `<item>…</item>`, checked by parsing a one-item document back.
-pub fn fragment(meta: &SiteMeta, post: &Post, texts: &Texts<'_>) -> Result<Bytes, String> {
+pub fn fragment(meta: &SiteMeta, post: &Post, texts: &Texts<'_>) -> Result<Bytes, FeedError> {
     let ch = Channel {
         items: vec![item(meta, post, texts)],
         namespaces: namespaces(),

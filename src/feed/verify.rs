@@ -1,6 +1,7 @@
 //! Every document is parsed back before it is published (SPEC §2): a document that is not
 //! well-formed, or that does not say what it was rendered to say, is never written or served.
 
+use super::FeedError;
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
@@ -15,19 +16,17 @@ pub struct Expect<'a> {
 }
 
 /// Checks that `bytes` is well-formed XML 1.0 with a single root element.
-pub fn well_formed_xml(bytes: &[u8]) -> Result<(), String> {
+pub fn well_formed_xml(bytes: &[u8]) -> Result<(), FeedError> {
     scan_xml(bytes, None).map(|_| ())
 }
 
 /// Checks a one-item document: well-formed XML whose `container` element (`item`, `entry`)
 /// has a `title` child reading back as `title`. One streaming pass, no tree: this is the check
 /// every item fragment gets before it is spliced into feeds.
-pub fn item_document(bytes: &[u8], container: &[u8], title: &str) -> Result<(), String> {
+pub fn item_document(bytes: &[u8], container: &[u8], title: &str) -> Result<(), FeedError> {
     match scan_xml(bytes, Some(container))? {
         Some(got) if got == title => Ok(()),
-        Some(got) => Err(format!(
-            "item title reads back as {got:?}, expected {title:?}"
-        )),
+        Some(got) => Err(format!("item title reads back as {got:?}, expected {title:?}").into()),
         None if title.is_empty() => Ok(()),
         None => Err("item has no title".into()),
     }
@@ -35,14 +34,14 @@ pub fn item_document(bytes: &[u8], container: &[u8], title: &str) -> Result<(), 
 
 /// One pass over an XML document: well-formedness (UTF-8, legal characters, nesting, one
 /// root) and, when `container` is given, the text of the first `title` child of it.
-fn scan_xml(bytes: &[u8], container: Option<&[u8]>) -> Result<Option<String>, String> {
+fn scan_xml(bytes: &[u8], container: Option<&[u8]>) -> Result<Option<String>, FeedError> {
     // A one-item document is written from Rust strings by the crates' writers and cut at
     // ASCII markers: UTF-8 by construction. A whole document is checked.
     if container.is_none() {
         std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))?;
     }
     if let Some(at) = illegal_xml_char(bytes) {
-        return Err(format!("a character not allowed in XML 1.0 at byte {at}"));
+        return Err(format!("a character not allowed in XML 1.0 at byte {at}").into());
     }
     let mut reader = Reader::from_reader(bytes);
     reader.config_mut().check_end_names = true;
@@ -132,7 +131,7 @@ fn scan_xml(bytes: &[u8], container: Option<&[u8]>) -> Result<Option<String>, St
         return Err("unclosed element at end of document".into());
     }
     if roots != 1 {
-        return Err(format!("expected one root element, found {roots}"));
+        return Err(format!("expected one root element, found {roots}").into());
     }
     Ok(title)
 }
@@ -144,7 +143,7 @@ fn push(title: &mut Option<String>, text: &str) {
 }
 
 /// Parses a feed back and compares it with what it should hold.
-pub fn feed(format: Format, bytes: &[u8], expect: &Expect<'_>) -> Result<(), String> {
+pub fn feed(format: Format, bytes: &[u8], expect: &Expect<'_>) -> Result<(), FeedError> {
     let titles: Vec<String> = match format {
         Format::Rss => {
             well_formed_xml(bytes)?;
@@ -174,7 +173,7 @@ pub fn feed(format: Format, bytes: &[u8], expect: &Expect<'_>) -> Result<(), Str
                 return Err("Atom self link missing or wrong".into());
             }
             if let Some(e) = feed.entries.iter().find(|e| e.authors.is_empty()) {
-                return Err(format!("Atom entry {} has no author", e.id));
+                return Err(format!("Atom entry {} has no author", e.id).into());
             }
             feed.entries.iter().map(|e| e.title.value.clone()).collect()
         }
@@ -209,16 +208,15 @@ pub fn feed(format: Format, bytes: &[u8], expect: &Expect<'_>) -> Result<(), Str
             "parsed back {} items, expected {}",
             titles.len(),
             expect.titles.len()
-        ));
+        )
+        .into());
     }
     if let Some((got, want)) = titles
         .iter()
         .zip(&expect.titles)
         .find(|(got, want)| got.as_str() != **want)
     {
-        return Err(format!(
-            "item title reads back as {got:?}, expected {want:?}"
-        ));
+        return Err(format!("item title reads back as {got:?}, expected {want:?}").into());
     }
     Ok(())
 }
@@ -226,13 +224,13 @@ pub fn feed(format: Format, bytes: &[u8], expect: &Expect<'_>) -> Result<(), Str
 /// Checks one item object as it was written: it parses as JSON, has what JSON Feed 1.1 requires
 /// of an item, and its title reads back as `title`. The fields it does not check are parsed and
 /// skipped, not built into a tree: this runs for every post.
-pub fn json_item_text(text: &[u8], title: &str) -> Result<(), String> {
+pub fn json_item_text(text: &[u8], title: &str) -> Result<(), FeedError> {
     let item: ItemReadBack<'_> =
         serde_json::from_slice(text).map_err(|e| format!("JSON item does not parse: {e}"))?;
     item.required()?;
     match item.title.as_deref() {
         Some(got) if got == title => Ok(()),
-        got => Err(format!("JSON item title reads back as {got:?}")),
+        got => Err(format!("JSON item title reads back as {got:?}").into()),
     }
 }
 
@@ -248,7 +246,7 @@ struct ItemReadBack<'a> {
 
 impl ItemReadBack<'_> {
     /// What JSON Feed 1.1 requires of an item: a string id and some content.
-    fn required(&self) -> Result<(), String> {
+    fn required(&self) -> Result<(), FeedError> {
         if self.id.is_none() {
             return Err("JSON Feed item without a string id".into());
         }
@@ -340,7 +338,7 @@ mod tests {
             (good.replace("}]}", "}]} trailing"), "parse"),
         ] {
             let err = feed(Format::Json, bad.as_bytes(), &expect).unwrap_err();
-            assert!(err.contains(why), "{bad}: {err}");
+            assert!(err.to_string().contains(why), "{bad}: {err}");
         }
     }
 
@@ -370,7 +368,7 @@ mod tests {
             (r#"{"id":"1","content_html":"x"}"#, "title"),
         ] {
             let err = ok(bad, "one").unwrap_err();
-            assert!(err.contains(why), "{bad}: {err}");
+            assert!(err.to_string().contains(why), "{bad}: {err}");
         }
     }
 }

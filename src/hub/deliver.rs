@@ -118,7 +118,7 @@ impl Client {
         mode: Mode,
         topic: &str,
         lease_seconds: Option<u64>,
-    ) -> Result<(), String> {
+    ) -> Result<(), CallbackError> {
         let challenge = challenge()?;
         let mut url = callback.clone();
         {
@@ -130,40 +130,32 @@ impl Client {
                 q.append_pair("hub.lease_seconds", &lease.to_string());
             }
         }
-        let mut resp = self
-            .agent
-            .get(url.as_str())
-            .call()
-            .map_err(|e| e.to_string())?;
+        let mut resp = self.agent.get(url.as_str()).call()?;
         let status = resp.status().as_u16();
         if !(200..300).contains(&status) {
-            return Err(format!("the callback answered {status}"));
+            return Err(CallbackError::Status(status));
         }
         let body = resp
             .body_mut()
             .with_config()
             .limit(MAX_ECHO_BYTES)
             .read_to_vec()
-            .map_err(|e| format!("reading the answer: {e}"))?;
+            .map_err(CallbackError::Answer)?;
         if body.trim_ascii() != challenge.as_bytes() {
-            return Err("the callback did not echo the challenge".to_owned());
+            return Err(CallbackError::NoEcho);
         }
         Ok(())
     }
 
     /// Denial notice: `GET callback?hub.mode=denied&hub.topic=…&hub.reason=…`. The answer does
     /// not matter.
-    pub fn deny(&self, callback: &Url, topic: &str, reason: &str) -> Result<u16, String> {
+    pub fn deny(&self, callback: &Url, topic: &str, reason: &str) -> Result<u16, CallbackError> {
         let mut url = callback.clone();
         url.query_pairs_mut()
             .append_pair("hub.mode", "denied")
             .append_pair("hub.topic", topic)
             .append_pair("hub.reason", reason);
-        let resp = self
-            .agent
-            .get(url.as_str())
-            .call()
-            .map_err(|e| e.to_string())?;
+        let resp = self.agent.get(url.as_str()).call()?;
         Ok(resp.status().as_u16())
     }
 
@@ -199,6 +191,22 @@ impl Client {
     }
 }
 
+/// Why a request to a subscriber's callback did not do what it was for.
+#[derive(Debug, thiserror::Error)]
+pub enum CallbackError {
+    /// No answer: refused, timed out, a private address, a TLS failure…
+    #[error(transparent)]
+    Request(#[from] ureq::Error),
+    #[error("the callback answered {0}")]
+    Status(u16),
+    #[error("reading the answer: {0}")]
+    Answer(ureq::Error),
+    #[error("the callback did not echo the challenge")]
+    NoEcho,
+    #[error("no randomness for a challenge: {0}")]
+    NoRandomness(getrandom::Error),
+}
+
 /// `X-Hub-Signature` of a body: `sha256=` and the hex HMAC-SHA256 of it keyed with the secret.
 pub fn signature(secret: &[u8], body: &[u8]) -> String {
     // HMAC takes a key of any length: `new_from_slice` cannot fail for it.
@@ -210,9 +218,9 @@ pub fn signature(secret: &[u8], body: &[u8]) -> String {
 }
 
 /// A fresh random challenge: 32 bytes from the OS, in hex.
-pub fn challenge() -> Result<String, String> {
+pub fn challenge() -> Result<String, CallbackError> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| format!("no randomness for a challenge: {e}"))?;
+    getrandom::fill(&mut bytes).map_err(CallbackError::NoRandomness)?;
     Ok(hex::encode(bytes))
 }
 

@@ -229,7 +229,7 @@ impl Hub {
         }
         let req = match request::parse(body) {
             Ok(r) => r,
-            Err(why) => return Reply::new(400, why),
+            Err(why) => return Reply::new(400, why.0),
         };
         if let Some(ip) = request::literal_ip(&req.callback) {
             if !request::allowed(ip, self.settings.allow_private) {

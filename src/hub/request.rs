@@ -58,17 +58,34 @@ pub fn is_form(content_type: Option<&str>) -> bool {
         })
 }
 
+/// Why a subscriber's request is refused: the reason, sent back with a `400`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadRequest(pub String);
+
+impl From<String> for BadRequest {
+    fn from(why: String) -> BadRequest {
+        BadRequest(why)
+    }
+}
+
+impl From<&str> for BadRequest {
+    fn from(why: &str) -> BadRequest {
+        BadRequest(why.to_owned())
+    }
+}
+
 /// Decodes an `application/x-www-form-urlencoded` body: `+` is a space, `%XX` a byte, and the
 /// decoded bytes must be UTF-8 (a secret or URL must not be silently altered). Empty pairs
 /// (`a=1&&b=2`) are skipped.
-pub fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, String> {
-    let decode = |part: &[u8]| -> Result<String, String> {
+pub fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, BadRequest> {
+    let decode = |part: &[u8]| -> Result<String, BadRequest> {
         let plus: Vec<u8> = part
             .iter()
             .map(|&b| if b == b'+' { b' ' } else { b })
             .collect();
         let bytes: Vec<u8> = percent_decode(&plus).collect();
-        String::from_utf8(bytes).map_err(|_| "the form is not UTF-8".to_owned())
+        String::from_utf8(bytes).map_err(|_| BadRequest::from("the form is not UTF-8"))
     };
     let mut pairs = Vec::new();
     for part in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
@@ -82,7 +99,7 @@ pub fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, String> {
 }
 
 /// Parses and checks a subscription request body. The error is the reason, for a `400`.
-pub fn parse(body: &[u8]) -> Result<HubRequest, String> {
+pub fn parse(body: &[u8]) -> Result<HubRequest, BadRequest> {
     let pairs = parse_form(body)?;
     let mut mode = None;
     let mut topic = None;
@@ -100,7 +117,7 @@ pub fn parse(body: &[u8]) -> Result<HubRequest, String> {
             _ => continue,
         };
         if slot.replace(value).is_some() {
-            return Err(format!("{name} is given more than once"));
+            return Err(format!("{name} is given more than once").into());
         }
     }
     let mode = match mode.as_deref() {
@@ -110,25 +127,23 @@ pub fn parse(body: &[u8]) -> Result<HubRequest, String> {
             return Err(format!(
                 "hub.mode must be \"subscribe\" or \"unsubscribe\", got {:?}",
                 truncate(other)
-            ))
+            )
+            .into())
         }
-        None => return Err("hub.mode is missing".to_owned()),
+        None => return Err(BadRequest::from("hub.mode is missing")),
     };
     let topic = topic.ok_or("hub.topic is missing")?;
     if topic.is_empty() || topic.len() > MAX_URL_BYTES {
-        return Err(format!(
-            "hub.topic must be a URL of 1 to {MAX_URL_BYTES} bytes"
-        ));
+        return Err(format!("hub.topic must be a URL of 1 to {MAX_URL_BYTES} bytes").into());
     }
     if topic.chars().any(char::is_control) {
         // URL parsing drops tabs and newlines; the topic is echoed and logged as given.
-        return Err("hub.topic must not contain control characters".to_owned());
+        return Err(BadRequest::from(
+            "hub.topic must not contain control characters",
+        ));
     }
     if Url::parse(&topic).is_err() {
-        return Err(format!(
-            "hub.topic is not an absolute URL: {:?}",
-            truncate(&topic)
-        ));
+        return Err(format!("hub.topic is not an absolute URL: {:?}", truncate(&topic)).into());
     }
     let callback = parse_callback(&callback.ok_or("hub.callback is missing")?)?;
     let lease_seconds = match lease.as_deref() {
@@ -138,10 +153,7 @@ pub fn parse(body: &[u8]) -> Result<HubRequest, String> {
     let secret = secret.filter(|s| !s.is_empty());
     if let Some(s) = &secret {
         if s.len() > MAX_SECRET_BYTES {
-            return Err(format!(
-                "hub.secret must be less than 200 bytes, got {}",
-                s.len()
-            ));
+            return Err(format!("hub.secret must be less than 200 bytes, got {}", s.len()).into());
         }
     }
     Ok(HubRequest {
@@ -154,53 +166,56 @@ pub fn parse(body: &[u8]) -> Result<HubRequest, String> {
 }
 
 /// `hub.lease_seconds`: ASCII digits only; a number too large for `u64` means "the longest".
-fn parse_lease(text: &str) -> Result<u64, String> {
+fn parse_lease(text: &str) -> Result<u64, BadRequest> {
     if !text.bytes().all(|b| b.is_ascii_digit()) || text.len() > 40 {
         return Err(format!(
             "hub.lease_seconds must be a whole number of seconds, got {:?}",
             truncate(text)
-        ));
+        )
+        .into());
     }
     Ok(text.parse::<u64>().unwrap_or(u64::MAX))
 }
 
 /// Checks a callback URL: absolute `http`/`https` with a host, no user name or password, no
 /// fragment, at most [`MAX_URL_BYTES`], and acceptable to the HTTP client.
-pub fn parse_callback(text: &str) -> Result<Url, String> {
+pub fn parse_callback(text: &str) -> Result<Url, BadRequest> {
     if text.is_empty() || text.len() > MAX_URL_BYTES {
-        return Err(format!(
-            "hub.callback must be a URL of 1 to {MAX_URL_BYTES} bytes"
-        ));
+        return Err(format!("hub.callback must be a URL of 1 to {MAX_URL_BYTES} bytes").into());
     }
     let url = Url::parse(text).map_err(|e| {
-        format!(
+        BadRequest(format!(
             "hub.callback is not an absolute URL ({e}): {:?}",
             truncate(text)
-        )
+        ))
     })?;
     if url.scheme() != "http" && url.scheme() != "https" {
         return Err(format!(
             "hub.callback must be an http or https URL, got {:?}",
             url.scheme()
-        ));
+        )
+        .into());
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err("hub.callback has no host".to_owned());
+        return Err(BadRequest::from("hub.callback has no host"));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err("hub.callback must not hold a user name or password".to_owned());
+        return Err(BadRequest::from(
+            "hub.callback must not hold a user name or password",
+        ));
     }
     if url.fragment().is_some() {
-        return Err("hub.callback must not have a fragment".to_owned());
+        return Err(BadRequest::from("hub.callback must not have a fragment"));
     }
     if url.as_str().len() > MAX_URL_BYTES {
-        return Err(format!("hub.callback is longer than {MAX_URL_BYTES} bytes"));
+        return Err(format!("hub.callback is longer than {MAX_URL_BYTES} bytes").into());
     }
     if ureq::http::Uri::try_from(url.as_str()).is_err() {
         return Err(format!(
             "hub.callback is not a URL the hub can request: {:?}",
             truncate(text)
-        ));
+        )
+        .into());
     }
     Ok(url)
 }
@@ -393,7 +408,7 @@ mod tests {
             (body("&hub.secret=%FF%FE"), "not UTF-8"),
         ] {
             let err = parse(&b).unwrap_err();
-            assert!(err.contains(why), "{}: {err}", String::from_utf8_lossy(&b));
+            assert!(err.0.contains(why), "{}: {err}", String::from_utf8_lossy(&b));
         }
         // 199 bytes is fine.
         let ok = format!("&hub.secret={}", "s".repeat(199));
@@ -445,7 +460,7 @@ mod tests {
             ("http://[::1/", "not an absolute URL"),
         ] {
             let err = parse_callback(bad).unwrap_err();
-            assert!(err.contains(why), "{bad:?}: {err}");
+            assert!(err.0.contains(why), "{bad:?}: {err}");
         }
         assert!(parse_callback(&format!("http://x/{}", "a".repeat(3000))).is_err());
         assert_eq!(

@@ -12,6 +12,7 @@ impl Hub {
             let lease = (intent.mode == Mode::Subscribe).then_some(intent.lease_seconds);
             self.client
                 .verify(&intent.callback, intent.mode, &intent.topic, lease)
+                .map_err(|e| e.to_string())
         };
         let what = format!(
             "{} of {} to {}",

@@ -12,8 +12,29 @@ mod atomic;
 
 pub use atomic::{Atomic, Durability};
 
+/// Why a document is not (yet) in `feeds/`.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// It could not be made (its check failed): the old file, if any, stays.
+    #[error(transparent)]
+    Render(#[from] FeedError),
+    /// Its route cannot be a file under the output directory.
+    #[error("{route}: not a safe output path")]
+    UnsafePath { route: String },
+    #[error("{}: cannot write: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: cannot create output directory: {source}", dir.display())]
+    CreateDir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+}
+
 use crate::config::Format;
-use crate::feed;
+use crate::feed::{self, FeedError};
 use crate::render::Doc;
 
 /// What a sync did.
@@ -84,7 +105,7 @@ pub fn sync<'a>(
     let existed = match prepare_dir(dir) {
         Ok(existed) => existed,
         Err(e) => {
-            report.errors.push(e);
+            report.errors.push(e.to_string());
             // Nothing could be written: every document is to be tried again.
             report.failed_writes = docs.iter().map(|(route, _)| (*route).clone()).collect();
             return report;
@@ -109,10 +130,12 @@ pub fn sync<'a>(
 /// Makes the output directory if it is missing, and removes the temporary files a killed
 /// process may have left in one that was there. Returns whether it was there (a directory
 /// made now holds no temporary or stale file: nothing to walk it for).
-fn prepare_dir(dir: &Path) -> Result<bool, String> {
+fn prepare_dir(dir: &Path) -> Result<bool, OutputError> {
     let existed = dir.is_dir();
-    fs::create_dir_all(dir)
-        .map_err(|e| format!("{}: cannot create output directory: {e}", dir.display()))?;
+    fs::create_dir_all(dir).map_err(|source| OutputError::CreateDir {
+        dir: dir.to_owned(),
+        source,
+    })?;
     if existed {
         remove_temp_files(dir);
     }
@@ -129,7 +152,7 @@ fn remove_stale(dir: &Path, live: &BTreeSet<String>, report: &mut SyncReport) {
 }
 
 /// A document made for [`sync_made`]: its route, and the document or why it could not be made.
-pub type Made = (String, Result<Doc, String>);
+pub type Made = (String, Result<Doc, FeedError>);
 
 /// [`sync`] for documents made while they are written: `make` renders each job's document (in
 /// parallel), which is written and dropped at once, so a build never holds every document of
@@ -140,18 +163,18 @@ pub fn sync_made<J: Sync>(
     jobs: &[J],
     make: impl Fn(&J) -> Made + Sync,
     keep: &BTreeSet<String>,
-) -> (SyncReport, std::collections::BTreeMap<String, String>) {
+) -> (SyncReport, std::collections::BTreeMap<String, OutputError>) {
     use rayon::prelude::*;
     let mut report = SyncReport::default();
     let mut failures = std::collections::BTreeMap::new();
     let existed = match prepare_dir(dir) {
         Ok(existed) => existed,
         Err(e) => {
-            report.errors.push(e);
+            report.errors.push(e.to_string());
             return (report, failures);
         }
     };
-    let outcomes: Vec<(String, Result<Written, String>)> = jobs
+    let outcomes: Vec<(String, Result<Written, FeedError>)> = jobs
         .par_iter()
         .map(|job| {
             let (route, made) = make(job);
@@ -166,7 +189,7 @@ pub fn sync_made<J: Sync>(
         match outcome {
             Ok(written) => record(&mut report, &route, written),
             Err(why) => {
-                failures.insert(route.clone(), why);
+                failures.insert(route.clone(), OutputError::Render(why));
             }
         }
         live.insert(route);
@@ -238,7 +261,7 @@ fn write_docs<'a>(
 
 /// What writing one document came to: whether it was written (not found unchanged) and its
 /// file's mtime, or why it could not be.
-type Written = Result<(bool, Option<std::time::SystemTime>), String>;
+type Written = Result<(bool, Option<std::time::SystemTime>), OutputError>;
 
 /// Writes the document of `route` under `dir`.
 fn write_route(
@@ -248,7 +271,9 @@ fn write_route(
     mtime: Option<std::time::SystemTime>,
     how: Overwrite,
 ) -> Written {
-    let path = file_for(dir, route).ok_or_else(|| format!("{route}: not a safe output path"))?;
+    let path = file_for(dir, route).ok_or_else(|| OutputError::UnsafePath {
+        route: route.to_owned(),
+    })?;
     match how {
         Overwrite::IfChanged => write_if_changed(&path, &doc.bytes),
         Overwrite::Known => Atomic::DOCUMENT
@@ -256,7 +281,7 @@ fn write_route(
             .write(&path, &doc.bytes)
             .map(|t| (true, t)),
     }
-    .map_err(|e| format!("{}: cannot write: {e}", path.display()))
+    .map_err(|source| OutputError::Write { path, source })
 }
 
 /// Counts one document's write in `report`.
@@ -273,7 +298,7 @@ fn record(report: &mut SyncReport, route: &str, outcome: Written) {
             }
         }
         Err(e) => {
-            report.errors.push(e);
+            report.errors.push(e.to_string());
             // Served from memory meanwhile; the publisher tries it again.
             report.failed_writes.push(route.to_owned());
         }
@@ -452,7 +477,7 @@ mod tests {
         let make = |(route, text): &(&str, Option<&str>)| -> Made {
             (
                 (*route).to_owned(),
-                text.map(doc).ok_or_else(|| "failed its check".to_owned()),
+                text.map(doc).ok_or_else(|| "failed its check".into()),
             )
         };
         // A directory that does not exist yet: made, and every document written.
@@ -479,7 +504,10 @@ mod tests {
         let (r, failures) = sync_made(&out, &second, make, &keep);
         assert_eq!((r.written, r.unchanged, r.removed), (1, 1, 1), "{:?}", r);
         assert_eq!(
-            failures.into_iter().collect::<Vec<_>>(),
+            failures
+                .into_iter()
+                .map(|(r, e)| (r, e.to_string()))
+                .collect::<Vec<_>>(),
             [("/tags/a/rss.xml".to_owned(), "failed its check".to_owned())]
         );
         let read = |rel: &str| fs::read_to_string(out.join(rel)).ok();

@@ -36,6 +36,17 @@ pub fn markdown_to_html(text: &str) -> String {
     out
 }
 
+/// Why a body's HTML could not be rewritten (the post is rejected rather than published with
+/// scripts or relative links left in).
+#[derive(Debug, thiserror::Error)]
+pub enum HtmlError {
+    /// Markup so ambiguous that lol_html cannot match selectors in it safely.
+    #[error(transparent)]
+    Rewrite(#[from] lol_html::errors::RewritingError),
+    #[error("the rewritten HTML is not UTF-8: {0}")]
+    NotUtf8(simdutf8::compat::Utf8Error),
+}
+
 /// The result of rewriting the HTML: content for feeds plus its first paragraph as text.
 pub struct Rewritten {
     pub html: String,
@@ -52,7 +63,7 @@ pub struct Rewritten {
 /// type selectors used before, that compilation alone was 7% of a cold build. The rewrite now
 /// matches one short selector list of the elements it may change, the text pass the universal
 /// selector, and both dispatch on the tag name here.
-pub fn rewrite(html: &str, base: &Url) -> Result<Rewritten, String> {
+pub fn rewrite(html: &str, base: &Url) -> Result<Rewritten, HtmlError> {
     let settings = settings().append_element_content_handler((
         Cow::Borrowed(&*FIXED),
         ElementContentHandlers::default().element(|el: &mut Element<'_, '_>| {
@@ -68,10 +79,8 @@ pub fn rewrite(html: &str, base: &Url) -> Result<Rewritten, String> {
     // post is then rejected rather than published with scripts or relative links left in.
     rewriter
         .write(html.as_bytes())
-        .and_then(|()| rewriter.end())
-        .map_err(|e| e.to_string())?;
-    let out = simdutf8::compat::from_utf8(&out)
-        .map_err(|e| format!("the rewritten HTML is not UTF-8: {e}"))?;
+        .and_then(|()| rewriter.end())?;
+    let out = simdutf8::compat::from_utf8(&out).map_err(HtmlError::NotUtf8)?;
     Ok(Rewritten {
         // Character references (`&#x1;`) decode to characters XML cannot carry: remove them.
         // `out` borrows the rewriter's buffer, so this makes the body's one copy.
@@ -124,7 +133,7 @@ fn fix_element(el: &mut Element<'_, '_>, base: &Url) {
 
 /// The plain text of the first non-empty paragraph; when the body has none, of the start of
 /// the body. Script and style text is not prose and is left out.
-fn first_paragraph(html: &str) -> Result<String, String> {
+fn first_paragraph(html: &str) -> Result<String, HtmlError> {
     #[derive(Default)]
     struct TextState {
         in_p: usize,
@@ -209,11 +218,11 @@ fn first_paragraph(html: &str) -> Result<String, String> {
     let mut rest = html.as_bytes();
     while !rest.is_empty() && !state.borrow().found {
         let (chunk, tail) = rest.split_at(rest.len().min(TEXT_CHUNK));
-        rewriter.write(chunk).map_err(|e| e.to_string())?;
+        rewriter.write(chunk)?;
         rest = tail;
     }
     if !state.borrow().found {
-        rewriter.end().map_err(|e| e.to_string())?;
+        rewriter.end()?;
     }
     let s = state.borrow();
     let raw = if s.found || !s.first_p.trim().is_empty() {

@@ -256,7 +256,8 @@ pub fn parse_post(
         Markup::Markdown => body::markdown_to_html(body_text),
         Markup::Html => body_text.to_owned(),
     };
-    let rewritten = body::rewrite(&html, &base).map_err(|e| field_err(PostErrorKind::Html(e)))?;
+    let rewritten =
+        body::rewrite(&html, &base).map_err(|e| field_err(PostErrorKind::Html(e.to_string())))?;
 
     let summary = match fields
         .text(&["excerpt", "description", "summary"])

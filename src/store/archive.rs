@@ -27,6 +27,21 @@ pub struct PageCache {
     generations: HashMap<Scope, u64>,
 }
 
+/// Why the validators file could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Json {
+        path: std::path::PathBuf,
+        source: serde_json::Error,
+    },
+}
+
 /// The validators file: every archive page's content hash and `Last-Modified`, so that after a
 /// restart a page whose bytes changed meanwhile gets a new `Last-Modified` (and one that did
 /// not keeps its old one) even though `serve` keeps no archive files on disk.
@@ -149,14 +164,15 @@ impl PageCache {
     }
 
     /// Reads the validators saved by an earlier run (a missing file is a first run).
-    pub fn load_validators(&mut self, path: &std::path::Path) -> Result<(), String> {
+    pub fn load_validators(&mut self, path: &std::path::Path) -> Result<(), StateError> {
+        let at = || path.to_owned();
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(format!("{}: {e}", path.display())),
+            Err(source) => return Err(StateError::Io { path: at(), source }),
         };
-        let saved: SavedValidators =
-            serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        let saved: SavedValidators = serde_json::from_slice(&bytes)
+            .map_err(|source| StateError::Json { path: at(), source })?;
         for (route, (hex, secs)) in saved.pages {
             if let Ok(hash) = u128::from_str_radix(&hex, 16) {
                 let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
@@ -167,7 +183,7 @@ impl PageCache {
     }
 
     /// Writes the validators if they changed since the last save (atomically).
-    pub fn save_validators(&mut self, path: &std::path::Path) -> Result<(), String> {
+    pub fn save_validators(&mut self, path: &std::path::Path) -> Result<(), StateError> {
         if !self.dirty {
             return Ok(());
         }
@@ -187,10 +203,12 @@ impl PageCache {
         // Tried once per change: a state directory that cannot be written is reported, not
         // retried every second.
         self.dirty = false;
-        let bytes = serde_json::to_vec(&saved).map_err(|e| e.to_string())?;
+        let at = || path.to_owned();
+        let bytes =
+            serde_json::to_vec(&saved).map_err(|source| StateError::Json { path: at(), source })?;
         crate::output::Atomic::STATE
             .write(path, &bytes)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+            .map_err(|source| StateError::Io { path: at(), source })?;
         Ok(())
     }
 
