@@ -344,5 +344,8 @@ pub fn regular_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 /// HTTP requests and bounded polling shared by the server, watch and fault tests.
 pub mod http;
 
+/// The one raw-socket HTTP client, for bytes on the wire as written and as sent.
+pub mod raw;
+
 /// A WebSub subscriber (a small HTTP server that records requests) for the hub tests.
 pub mod subscriber;

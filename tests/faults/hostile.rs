@@ -259,7 +259,7 @@ fn cr_lf_in_front_matter_cannot_inject_headers() {
         "{targets:?}"
     );
     for target in &targets {
-        let r = raw_get(&server.addr, target);
+        let r = raw::get(&server.addr, target);
         assert_eq!(r.status, 200, "{target}:\n{}", r.head);
         // The values may mention the words (a slug, a URL), but no line may start a header
         // the server did not produce.

@@ -11,8 +11,7 @@ mod shutdown;
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -20,11 +19,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::common::http::{self, wait_for, Resp};
+use crate::common::raw;
 use crate::common::{news_post, stderr, stdout, xmltree, Server, TempSite};
 
 /// How long a change may take to show up over HTTP.
 const DEADLINE: Duration = Duration::from_secs(10);
-const IO_TIMEOUT: Duration = Duration::from_secs(15);
 const SITE_URL: &str = "https://example.com";
 
 // ---------------------------------------------------------------------------------------------
@@ -223,132 +222,6 @@ fn target_of(out: &Path, file: &Path) -> String {
     rel.components()
         .map(|c| encode_segment(&c.as_os_str().to_string_lossy()))
         .fold(String::new(), |acc, s| acc + "/" + &s)
-}
-
-/// A response read off a raw socket: the head as sent, and the body as framed by
-/// Content-Length.
-struct RawResp {
-    head: String,
-    status: u16,
-    /// (lowercased name, value) in order.
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl RawResp {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// How reading a response on a raw connection ended.
-enum RawRead {
-    Complete(RawResp),
-    /// The connection closed (or was reset) before any byte of a response.
-    ClosedBeforeResponse,
-    /// A response began but did not complete.
-    Truncated(String),
-}
-
-/// Reads one response (head, then exactly Content-Length bytes) from `s`.
-fn read_response(s: &mut TcpStream, head_request: bool) -> RawRead {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 16 * 1024];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i;
-        }
-        match s.read(&mut chunk) {
-            Ok(0) | Err(_) if buf.is_empty() => return RawRead::ClosedBeforeResponse,
-            Ok(0) => {
-                return RawRead::Truncated(format!(
-                    "connection closed inside the head after {} bytes",
-                    buf.len()
-                ))
-            }
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) => {
-                return RawRead::Truncated(format!("{e} inside the head after {} bytes", buf.len()))
-            }
-        }
-    };
-    let Ok(head) = std::str::from_utf8(&buf[..head_end]) else {
-        return RawRead::Truncated("response head is not UTF-8".into());
-    };
-    let head = head.to_owned();
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let status: u16 = status_line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let mut headers = Vec::new();
-    for l in lines {
-        match l.split_once(':') {
-            Some((k, v)) => headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned())),
-            None => headers.push((l.to_owned(), String::new())),
-        }
-    }
-    let mut body = buf[head_end + 4..].to_vec();
-    let len: usize = headers
-        .iter()
-        .find(|(k, _)| k == "content-length")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    let want = if head_request || status == 304 {
-        0
-    } else {
-        len
-    };
-    while body.len() < want {
-        match s.read(&mut chunk) {
-            Ok(0) => {
-                return RawRead::Truncated(format!(
-                    "body cut at {} of {want} bytes (status {status})",
-                    body.len()
-                ))
-            }
-            Ok(n) => body.extend_from_slice(&chunk[..n]),
-            Err(e) => {
-                return RawRead::Truncated(format!(
-                    "{e} after {} of {want} body bytes (status {status})",
-                    body.len()
-                ))
-            }
-        }
-    }
-    if body.len() > want {
-        return RawRead::Truncated(format!(
-            "{} bytes after a body of {want} (status {status})",
-            body.len() - want
-        ));
-    }
-    RawRead::Complete(RawResp {
-        head,
-        status,
-        headers,
-        body,
-    })
-}
-
-/// `GET target` on a fresh connection with `Connection: close`.
-fn raw_get(addr: &str, target: &str) -> RawResp {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-    s.write_all(
-        format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .expect("write request");
-    match read_response(&mut s, false) {
-        RawRead::Complete(r) => r,
-        RawRead::ClosedBeforeResponse => panic!("GET {target}: closed without a response"),
-        RawRead::Truncated(why) => panic!("GET {target}: {why}"),
-    }
 }
 
 fn json_links(body: &[u8]) -> Vec<String> {

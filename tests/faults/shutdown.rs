@@ -48,14 +48,12 @@ fn sigterm_under_load_completes_every_response_and_exits_zero() {
                             return Err("server still accepting 15 s after SIGTERM".into());
                         }
                     }
-                    let Ok(mut s) = TcpStream::connect(&addr) else {
+                    let Ok(mut s) = raw::try_connect(&addr) else {
                         if stop_at.lock().unwrap().is_some() {
                             return Ok(mine);
                         }
                         return Err("connection refused before SIGTERM".into());
                     };
-                    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-                    s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
                     loop {
                         let conn = if keep_alive { "keep-alive" } else { "close" };
                         let req = format!(
@@ -64,8 +62,8 @@ fn sigterm_under_load_completes_every_response_and_exits_zero() {
                         if s.write_all(req.as_bytes()).is_err() {
                             continue 'connections;
                         }
-                        match read_response(&mut s, false) {
-                            RawRead::Complete(r) => {
+                        match raw::read_response(&mut s, false) {
+                            raw::RawRead::Complete(r) => {
                                 if r.status != 200 || r.body.len() != size {
                                     return Err(format!(
                                         "status {} with {} bytes:\n{}",
@@ -77,8 +75,8 @@ fn sigterm_under_load_completes_every_response_and_exits_zero() {
                                 mine += 1;
                                 completed.fetch_add(1, Ordering::Relaxed);
                             }
-                            RawRead::ClosedBeforeResponse => continue 'connections,
-                            RawRead::Truncated(why) => {
+                            raw::RawRead::ClosedBeforeResponse => continue 'connections,
+                            raw::RawRead::Truncated(why) => {
                                 return Err(format!("a response that began was cut: {why}"))
                             }
                         }

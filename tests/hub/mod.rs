@@ -9,7 +9,6 @@ mod discovery;
 mod safety;
 mod subscriptions;
 
-use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -18,6 +17,7 @@ use sha2::Sha256;
 
 use crate::common;
 use crate::common::http::{agent, get, request, Resp};
+use crate::common::raw;
 use crate::common::subscriber::{Answer, Received, Subscriber, Verify};
 use crate::common::xmltree;
 use crate::common::{news_post, Server, TempSite};

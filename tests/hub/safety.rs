@@ -154,15 +154,10 @@ fn malformed_requests_are_refused() {
 /// Sends a `POST /hub` head with `extra` headers and then `body` as is over a raw socket, and
 /// returns everything the server answers.
 fn raw_post(addr: &str, extra: &str, body: &[u8]) -> String {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
     let mut req = format!(
         "POST /hub HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {FORM}\r\n{extra}Connection: close\r\n\r\n"
     )
     .into_bytes();
     req.extend_from_slice(body);
-    s.write_all(&req).unwrap();
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8_lossy(&raw::send(addr, &req)).into_owned()
 }

@@ -205,12 +205,11 @@ fn the_connection_bound_is_shared_by_every_event_loop() {
         s.read_exact(&mut head).map(|()| head)
     };
     // The first client is answered and keeps its connection open.
-    let mut first = TcpStream::connect(&addr).unwrap();
-    first.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut first = raw::connect(&addr);
     first.write_all(request.as_bytes()).unwrap();
     assert_eq!(&first_status(&mut first).unwrap(), b"HTTP/1.1 200");
     // The second waits in the accept queue while the first is open…
-    let mut second = TcpStream::connect(&addr).unwrap();
+    let mut second = raw::connect(&addr);
     second.write_all(request.as_bytes()).unwrap();
     second
         .set_read_timeout(Some(Duration::from_millis(700)))
@@ -315,8 +314,7 @@ fn connections_that_all_come_from_one_cpu_are_shared_by_the_event_loops() {
     let request = format!("GET /x.xml HTTP/1.1\r\nHost: {addr}\r\n\r\n");
     let clients: Vec<TcpStream> = (0..3 * HANDOVER_GAP)
         .map(|i| {
-            let mut c = TcpStream::connect(&addr).unwrap();
-            c.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+            let mut c = raw::connect(&addr);
             c.write_all(request.as_bytes()).unwrap();
             let mut head = [0u8; 12];
             c.read_exact(&mut head).unwrap();
@@ -405,8 +403,7 @@ fn a_connection_moves_to_the_event_loop_on_its_clients_cpu() {
     let (stop_tx, loops) = event_loops(&state, sockets, &cpus[..2]);
 
     let get = |route: &str| format!("GET {route} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
-    let mut c = TcpStream::connect(&addr).unwrap();
-    c.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut c = raw::connect(&addr);
     // Each write leaves at once, from this thread's CPU: with Nagle's algorithm a small
     // write would wait for the server's answer and leave from its CPU instead.
     c.set_nodelay(true).unwrap();
@@ -415,8 +412,8 @@ fn a_connection_moves_to_the_event_loop_on_its_clients_cpu() {
     let mut answer = |c: &mut TcpStream, n: usize, body: &[u8]| {
         let mut chunk = [0u8; 64 * 1024];
         loop {
-            if let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
-                let parsed = parse_raw(&pending[..end + 4]);
+            if let Some(end) = raw::head_end(&pending) {
+                let parsed = raw::parse(&pending[..end + 4]);
                 let length: usize = parsed.header("content-length").unwrap().parse().unwrap();
                 if pending.len() >= end + 4 + length {
                     assert_eq!(parsed.status, 200, "request {n}");

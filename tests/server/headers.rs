@@ -164,7 +164,7 @@ fn head_is_get_without_the_body() {
             let ae_line = ae
                 .map(|v| format!("Accept-Encoding: {v}\r\n"))
                 .unwrap_or_default();
-            let r = raw(
+            let r = raw::exchange(
                 &server.addr,
                 format!(
                     "HEAD {path} HTTP/1.1\r\nHost: {}\r\n{ae_line}Connection: close\r\n\r\n",
@@ -174,9 +174,9 @@ fn head_is_get_without_the_body() {
             );
             assert_eq!(r.status, 200, "raw HEAD {path}");
             assert!(
-                r.rest.is_empty(),
+                r.body.is_empty(),
                 "raw HEAD {path}: {} body bytes followed the head",
-                r.rest.len()
+                r.body.len()
             );
             assert_eq!(
                 r.header("content-length"),
@@ -191,20 +191,18 @@ fn head_is_get_without_the_body() {
     // after the HEAD's head (a HEAD that sent a body would corrupt the framing).
     let path = "/rss.xml";
     let g = get(&server.at(path), &[]);
-    let mut s = TcpStream::connect(&server.addr).unwrap();
-    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    write!(
-        s,
-        "HEAD {path} HTTP/1.1\r\nHost: x\r\n\r\nGET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).expect("read pipelined responses");
-    let first = parse_raw(&buf);
+    let buf = raw::send(
+        &server.addr,
+        format!(
+            "HEAD {path} HTTP/1.1\r\nHost: x\r\n\r\nGET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    let first = raw::parse(&buf);
     assert_eq!(first.status, 200);
-    let second = parse_raw(&first.rest);
+    let second = raw::parse(&first.body);
     assert_eq!(second.status, 200, "GET after HEAD");
-    assert_eq!(second.rest, g.body, "GET after HEAD: body");
+    assert_eq!(second.body, g.body, "GET after HEAD: body");
 }
 
 // ---------------------------------------------------------------------------------------------

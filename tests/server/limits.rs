@@ -12,14 +12,13 @@ fn sigterm_and_sigint_exit_cleanly() {
         let mut server = Server::start(&site, &[]);
         assert_eq!(get(&server.at("/rss.xml"), &[]).status, 200);
         // An idle keep-alive connection must not hold the shutdown up.
-        let mut idle = TcpStream::connect(&server.addr).unwrap();
-        idle.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        let mut idle = raw::connect(&server.addr);
         write!(idle, "GET /atom.xml HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
         let mut first = [0u8; 12];
         idle.read_exact(&mut first).unwrap();
         assert_eq!(&first, b"HTTP/1.1 200");
         // And a connection that has sent nothing yet.
-        let _silent = TcpStream::connect(&server.addr).unwrap();
+        let _silent = raw::connect(&server.addr);
 
         let started = Instant::now();
         server.signal(sig);
@@ -56,8 +55,7 @@ fn sigterm_lets_a_large_response_in_flight_finish() {
         &format!("---\ntitle: A long read\ndate: 2024-05-01 10:00:00 +0000\n---\n{body}"),
     );
     let mut server = Server::start(&site, &[]);
-    let mut s = TcpStream::connect(&server.addr).unwrap();
-    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut s = raw::connect(&server.addr);
     write!(
         s,
         "GET /rss.xml HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
@@ -75,14 +73,14 @@ fn sigterm_lets_a_large_response_in_flight_finish() {
             String::from_utf8_lossy(&buf)
         );
         buf.extend_from_slice(&chunk[..n]);
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+        if let Some(end) = raw::head_end(&buf) {
             if buf.len() >= end + 4 + 64 * 1024 {
                 break end + 4;
             }
         }
         std::thread::sleep(Duration::from_millis(5));
     };
-    let head = parse_raw(&buf[..head_end]);
+    let head = raw::parse(&buf[..head_end]);
     assert_eq!(head.status, 200);
     let length: usize = head.header("content-length").unwrap().parse().unwrap();
     assert!(length > 8 << 20, "/rss.xml is only {length} bytes");
@@ -142,15 +140,11 @@ fn hostile_connections_do_not_take_the_server_down() {
         "GET /rss.xml HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
         "b".repeat(64 * 1024)
     );
-    let mut s = TcpStream::connect(&server.addr).unwrap();
-    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    let _ = s.write_all(big.as_bytes());
-    let mut buf = Vec::new();
-    let _ = s.read_to_end(&mut buf);
+    let buf = raw::send(&server.addr, big.as_bytes());
     // The server may reset the connection before the answer is read; a complete answer must
     // be a refusal.
-    if buf.windows(4).any(|w| w == b"\r\n\r\n") {
-        let r = parse_raw(&buf);
+    if raw::head_end(&buf).is_some() {
+        let r = raw::parse(&buf);
         assert!(
             r.status == 431 || r.status == 400 || r.status == 414,
             "oversized head: status {}",
@@ -167,11 +161,7 @@ fn hostile_connections_do_not_take_the_server_down() {
         b"GET /rss.xml HTTP/1.1\r\nHo st: x\r\n\r\n",
         "GET /厦门 HTTP/1.1\r\nHost: x\r\n\r\n".as_bytes(),
     ] {
-        let mut s = TcpStream::connect(&server.addr).unwrap();
-        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        let _ = s.write_all(junk);
-        let mut buf = Vec::new();
-        let _ = s.read_to_end(&mut buf);
+        let buf = raw::send(&server.addr, junk);
         assert!(
             !String::from_utf8_lossy(&buf).contains("<rss"),
             "junk {junk:?} got a feed"
@@ -219,7 +209,7 @@ fn slow_clients_are_timed_out() {
 
 /// Sends `prefix` and reports whether the server closed the connection within `limit`.
 fn closed_within(addr: &str, prefix: &[u8], limit: Duration) -> bool {
-    let mut s = TcpStream::connect(addr).unwrap();
+    let mut s = raw::connect(addr);
     s.write_all(prefix).unwrap();
     let deadline = Instant::now() + limit;
     let mut buf = [0u8; 4096];

@@ -2,7 +2,7 @@
 //! loopback port, plus the atomic store swap tested in-process at the library level.
 //!
 //! Ordinary requests go through `ureq` (no automatic decompression, so the raw bytes are
-//! seen); hostile request lines and HEAD framing go over a raw `TcpStream`, because clients
+//! seen); hostile request lines and HEAD framing go over `common::raw`, because clients
 //! normalize paths and hide what follows a response head.
 
 mod compression;
@@ -21,6 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::common;
 use crate::common::http::{agent, get, request, request_with, Resp, IO_TIMEOUT};
+use crate::common::raw;
 use crate::common::{news_post, Server, TempSite};
 
 const CN_TAG: &str = "厦门日报新闻";
@@ -174,92 +175,7 @@ fn is_feed(path: &str) -> bool {
 }
 
 // ---------------------------------------------------------------------------------------------
-// HTTP helpers (raw sockets; ordinary requests are `common::http`)
-
-/// A response read off a raw socket.
-struct RawResp {
-    status: u16,
-    /// Lowercased names.
-    headers: Vec<(String, String)>,
-    /// Everything after the head, up to EOF.
-    rest: Vec<u8>,
-}
-
-impl RawResp {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Writes `req` as is on a fresh connection and reads until the server closes it (bounded by
-/// a read timeout). The request should carry `Connection: close`.
-fn raw(addr: &str, req: &[u8]) -> RawResp {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-    s.write_all(req).expect("write request");
-    let mut buf = Vec::new();
-    let deadline = Instant::now() + IO_TIMEOUT;
-    let mut chunk = [0u8; 16 * 1024];
-    loop {
-        assert!(
-            Instant::now() < deadline,
-            "server did not close the connection"
-        );
-        match s.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
-            Err(e) => panic!("reading raw response: {e} (got {} bytes)", buf.len()),
-        }
-    }
-    parse_raw(&buf)
-}
-
-fn parse_raw(buf: &[u8]) -> RawResp {
-    let end = buf
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| {
-            panic!(
-                "no complete response head in {:?}",
-                String::from_utf8_lossy(buf)
-            )
-        });
-    let head = std::str::from_utf8(&buf[..end]).expect("ASCII head");
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap();
-    let status: u16 = status_line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
-    assert!(status_line.starts_with("HTTP/1.1 "), "{status_line}");
-    let headers = lines
-        .map(|l| {
-            let (k, v) = l
-                .split_once(':')
-                .unwrap_or_else(|| panic!("bad header {l:?}"));
-            (k.trim().to_ascii_lowercase(), v.trim().to_owned())
-        })
-        .collect();
-    RawResp {
-        status,
-        headers,
-        rest: buf[end + 4..].to_vec(),
-    }
-}
-
-fn raw_get(addr: &str, method: &str, target: &str) -> RawResp {
-    raw(
-        addr,
-        format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
-            .as_bytes(),
-    )
-}
+// Helpers (raw bytes on the wire go through `common::raw`)
 
 fn http_date(s: &str) -> SystemTime {
     httpdate::parse_http_date(s).unwrap_or_else(|e| panic!("not an HTTP-date {s:?}: {e}"))

@@ -17,30 +17,9 @@ fn methods_other_than_get_and_head_are_405() {
         }
     }
     // A made-up method over a raw socket.
-    let r = raw_get(&server.addr, "BREW", "/rss.xml");
+    let r = raw::request(&server.addr, "BREW", "/rss.xml");
     assert_eq!(r.status, 405);
     assert_eq!(r.header("allow"), Some("GET, HEAD"));
-}
-
-/// Reads whatever the server sends on a fresh connection after `req` until it closes it, and
-/// returns the status of the first response (any HTTP/1.x version).
-fn raw_status(addr: &str, req: &[u8]) -> u16 {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    s.write_all(req).expect("write request");
-    let mut buf = Vec::new();
-    let _ = s.read_to_end(&mut buf);
-    let text = String::from_utf8_lossy(&buf);
-    let status = text
-        .strip_prefix("HTTP/1.")
-        .and_then(|r| r.get(2..5))
-        .and_then(|s| s.parse().ok());
-    status.unwrap_or_else(|| {
-        panic!(
-            "no HTTP/1.x response to {:?}: {text:?}",
-            String::from_utf8_lossy(req)
-        )
-    })
 }
 
 /// RFC 9112 §3.2: an HTTP/1.1 request with no `Host`, or any request with more than one, is
@@ -71,73 +50,11 @@ fn http1_requests_need_exactly_one_host() {
         (format!("GET /rss.xml HTTP/1.1\r\nHost: \r\n{close}"), 200),
         ("GET /rss.xml HTTP/1.0\r\n\r\n".to_owned(), 200),
     ] {
-        assert_eq!(raw_status(addr, req.as_bytes()), status, "{req:?}");
+        assert_eq!(raw::status(addr, req.as_bytes()), status, "{req:?}");
     }
     // HTTP/2 with prior knowledge, with neither `:authority` nor `host`: served.
-    assert_eq!(h2_get_status(addr, "/rss.xml"), 200);
+    assert_eq!(raw::h2_get_status(addr, "/rss.xml"), 200);
     assert_eq!(get(&server.at("/rss.xml"), &[]).status, 200);
-}
-
-/// One HTTP/2 (prior knowledge) GET of `path` with no authority, written frame by frame;
-/// returns the response's `:status`.
-fn h2_get_status(addr: &str, path: &str) -> u16 {
-    fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-        let len = payload.len() as u32;
-        let mut f = len.to_be_bytes()[1..].to_vec();
-        f.extend_from_slice(&[kind, flags]);
-        f.extend_from_slice(&stream.to_be_bytes());
-        f.extend_from_slice(payload);
-        f
-    }
-    const HEADERS: u8 = 0x1;
-    const RST_STREAM: u8 = 0x3;
-    const SETTINGS: u8 = 0x4;
-    const GOAWAY: u8 = 0x7;
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
-    out.extend(frame(SETTINGS, 0, 0, &[]));
-    // HPACK: `:method GET` and `:scheme http` from the static table, `:path` a literal
-    // without indexing (name index 4, no Huffman coding).
-    assert!(path.len() < 127);
-    let mut block = vec![0x82, 0x86, 0x04, path.len() as u8];
-    block.extend_from_slice(path.as_bytes());
-    out.extend(frame(HEADERS, 0x1 | 0x4, 1, &block)); // END_STREAM | END_HEADERS
-    s.write_all(&out).unwrap();
-    loop {
-        let mut head = [0u8; 9];
-        s.read_exact(&mut head).expect("an HTTP/2 frame");
-        let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
-        let (kind, flags) = (head[3], head[4]);
-        let stream = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff;
-        let mut payload = vec![0u8; len];
-        s.read_exact(&mut payload).expect("an HTTP/2 frame payload");
-        match kind {
-            SETTINGS if flags & 0x1 == 0 => s.write_all(&frame(SETTINGS, 0x1, 0, &[])).unwrap(),
-            HEADERS if stream == 1 => {
-                // The first field is `:status`: an indexed entry of the static table (8–14) or
-                // a literal with that name and a plain string.
-                let first = payload[0];
-                if first & 0x80 != 0 {
-                    let statuses = [200, 204, 206, 304, 400, 404, 500];
-                    let index = usize::from(first & 0x7f);
-                    return *statuses
-                        .get(index.wrapping_sub(8))
-                        .unwrap_or_else(|| panic!("first field is static entry {index}"));
-                }
-                assert!(
-                    matches!(first, 0x48 | 0x08 | 0x18) && payload[1] == 3,
-                    "unexpected header block {payload:x?}"
-                );
-                return std::str::from_utf8(&payload[2..5])
-                    .unwrap()
-                    .parse()
-                    .unwrap();
-            }
-            RST_STREAM | GOAWAY => panic!("HTTP/2 request refused: frame {kind} {payload:x?}"),
-            _ => {}
-        }
-    }
 }
 
 /// A request-target longer than the handler accepts is `414 URI Too Long`; one longer than
@@ -151,15 +68,15 @@ fn overlong_request_targets_are_414() {
     let long_query = format!("/rss.xml?q={}", "a".repeat(4 * 1024));
     for target in [&long_path, &long_query] {
         for method in ["GET", "HEAD"] {
-            let r = raw_get(&server.addr, method, target);
+            let r = raw::request(&server.addr, method, target);
             assert_eq!(r.status, 414, "{method} of a {} byte target", target.len());
         }
     }
     let limit = feedsmith::server::handler::MAX_PATH_BYTES;
     let at_limit = format!("/{}", "a".repeat(limit - 1));
-    assert_eq!(raw_get(&server.addr, "GET", &at_limit).status, 404);
+    assert_eq!(raw::request(&server.addr, "GET", &at_limit).status, 404);
     let over = format!("/{}", "a".repeat(limit));
-    assert_eq!(raw_get(&server.addr, "GET", &over).status, 414);
+    assert_eq!(raw::request(&server.addr, "GET", &over).status, 414);
 
     // 64 KiB: past the request head limit.
     let huge = format!(
@@ -167,14 +84,10 @@ fn overlong_request_targets_are_414() {
         "a".repeat(64 * 1024),
         server.addr
     );
-    let mut s = TcpStream::connect(&server.addr).unwrap();
-    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     // The server may answer and close before it has read everything.
-    let _ = s.write_all(huge.as_bytes());
-    let mut buf = Vec::new();
-    let _ = s.read_to_end(&mut buf);
-    if buf.windows(4).any(|w| w == b"\r\n\r\n") {
-        let r = parse_raw(&buf);
+    let buf = raw::send(&server.addr, huge.as_bytes());
+    if raw::head_end(&buf).is_some() {
+        let r = raw::parse(&buf);
         assert!(
             r.status == 414 || r.status == 431,
             "64 KiB target: status {}",
@@ -228,13 +141,13 @@ fn paths_unknown_hostile_and_unicode() {
         "/./rss.xml",
     ] {
         for method in ["GET", "HEAD"] {
-            let r = raw_get(&server.addr, method, target);
+            let r = raw::request(&server.addr, method, target);
             assert!(
                 r.status == 400 || r.status == 404,
                 "{method} {target}: status {}",
                 r.status
             );
-            let body = String::from_utf8_lossy(&r.rest);
+            let body = String::from_utf8_lossy(&r.body);
             assert!(!body.contains(SECRET), "{target}: leaked a file");
             assert!(!body.contains("root:"), "{target}: leaked /etc/passwd");
             assert!(!body.contains("[package]"), "{target}: leaked Cargo.toml");
@@ -242,13 +155,13 @@ fn paths_unknown_hostile_and_unicode() {
     }
     // Absolute-form and asterisk-form targets name no document either.
     for target in ["*", "http://evil.example/../secret.txt"] {
-        let r = raw_get(&server.addr, "GET", target);
+        let r = raw::request(&server.addr, "GET", target);
         assert!(
             [400, 404].contains(&r.status),
             "GET {target}: status {}",
             r.status
         );
-        assert!(!String::from_utf8_lossy(&r.rest).contains(SECRET));
+        assert!(!String::from_utf8_lossy(&r.body).contains(SECRET));
     }
 
     // The server is still up after all of that.
@@ -267,9 +180,9 @@ fn paths_unknown_hostile_and_unicode() {
         .iter()
         .any(|e| e.title.as_ref().unwrap().content == CN_TITLE));
     // Over a raw socket too (no client normalization).
-    let raw_r = raw_get(&server.addr, "GET", CN_TAG_RSS);
+    let raw_r = raw::request(&server.addr, "GET", CN_TAG_RSS);
     assert_eq!(raw_r.status, 200);
-    assert_eq!(raw_r.rest, r.body);
+    assert_eq!(raw_r.body, r.body);
     // Lowercase percent-encoding names the same document.
     let lower = get(&server.at(&CN_TAG_RSS.to_ascii_lowercase()), &[]);
     assert_eq!(lower.status, 200, "lowercase %-escapes");
