@@ -1,13 +1,11 @@
 //! Post pages (the HTML page at each post's permalink): their validators follow their bytes,
 //! and permalinks that collide are reported, never resolved in silence.
 
-mod common;
-
 use std::fs;
 use std::time::Duration;
 
-use common::http::{self, wait_for};
-use common::{news_post, Server, TempSite};
+use crate::common::http::{self, wait_for};
+use crate::common::{news_post, Server, TempSite};
 
 /// A post page's `Last-Modified` moves whenever its bytes change — an edit while serving, an
 /// edit while the server was down, a change of the site's settings — so `If-Modified-Since`

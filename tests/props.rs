@@ -6,12 +6,9 @@
 //! Runs through the library (parse → listing → render), not the binary, so a case takes
 //! milliseconds. `PROPTEST_CASES` overrides the case count (default 64).
 
-mod common;
-
 use std::path::Path;
 use std::sync::Arc;
 
-use common::xmltree::{self, is_xml_char, Node};
 use feedsmith::config::Config;
 use feedsmith::feed::SiteMeta;
 use feedsmith::post::body::Markup;
@@ -21,6 +18,8 @@ use feedsmith::site::{ListOptions, Listing};
 use proptest::prelude::*;
 use serde_json::Value;
 use serde_yaml_ng::{Mapping, Value as Yaml};
+
+use crate::common::xmltree::{self, is_xml_char, Node};
 
 /// The file every generated post lives in (its name gives the fallback title "prop post").
 const REL: &str = "2024-01-02-prop-post.md";

@@ -128,7 +128,8 @@ pub const SERVER_START_TIMEOUT: std::time::Duration = std::time::Duration::from_
 
 impl Server {
     /// Starts `feedsmith serve --posts … --out … --listen 127.0.0.1:0 {extra}` in the site's
-    /// root and waits (bounded) for its `listening on …` line.
+    /// root and waits (bounded) for its `listening on …` line. With `FEEDSMITH_TEST_STEERING`
+    /// set (`on`/`off`), `--steering {value}` is passed too.
     pub fn start(site: &TempSite, extra: &[&str]) -> Server {
         Server::start_with_env(site, extra, &[])
     }
@@ -155,6 +156,11 @@ impl Server {
             "127.0.0.1:0".into(),
         ];
         args.extend(extra.iter().map(|s| (*s).to_owned()));
+        // `on` or `off`: every server the tests start runs with that connection steering.
+        if let Ok(v) = std::env::var("FEEDSMITH_TEST_STEERING") {
+            args.push("--steering".into());
+            args.push(v);
+        }
         let mut command = Command::new(env!("CARGO_BIN_EXE_feedsmith"));
         for (name, value) in env {
             match value {
@@ -337,6 +343,9 @@ pub fn regular_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 
 /// HTTP requests and bounded polling shared by the server, watch and fault tests.
 pub mod http;
+
+/// The one raw-socket HTTP client, for bytes on the wire as written and as sent.
+pub mod raw;
 
 /// A WebSub subscriber (a small HTTP server that records requests) for the hub tests.
 pub mod subscriber;

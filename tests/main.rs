@@ -1,0 +1,17 @@
+//! The integration tests, as one binary: one module per capability, all sharing `common`
+//! (temp sites, the real `feedsmith` binary started on an ephemeral port, HTTP helpers).
+//!
+//! Run one area with `cargo test --test main server::`, one test by its name.
+
+mod common;
+
+mod archive;
+mod build;
+mod faults;
+mod fuzz_regressions;
+mod hub;
+mod pages;
+mod props;
+mod roundtrip;
+mod server;
+mod watch;
