@@ -118,6 +118,13 @@ pub enum Format {
 impl Format {
     pub const ALL: [Format; 3] = [Format::Rss, Format::Atom, Format::Json];
 
+    /// The format whose media type is `content_type`, if it is a feed's.
+    pub fn of_content_type(content_type: &str) -> Option<Format> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.content_type() == content_type)
+    }
+
     /// The document's file name inside a scope directory.
     pub fn file_name(self) -> &'static str {
         match self {

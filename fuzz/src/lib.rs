@@ -689,6 +689,15 @@ impl HttpFixture {
 /// Archive pages come from the publisher, as in `serve` (whose `ArchivePages` is private).
 struct ArchivePages(Arc<Mutex<Publisher>>);
 
+/// Each publish swapped into the server's state, as `serve` does.
+struct IntoState(Arc<State>);
+
+impl feedsmith::publish::Outlet for IntoState {
+    fn publish(&self, published: feedsmith::publish::Published) {
+        self.0.store.store(published.store);
+    }
+}
+
 impl Archives for ArchivePages {
     fn get(&self, route: &str) -> Option<Arc<Document>> {
         self.0
@@ -721,7 +730,13 @@ pub fn http_fixture() -> &'static HttpFixture {
         config.feeds.limit = HTTP_LIMIT;
         config.feeds.archive = true;
         config.feeds.archive_page = 0;
-        let (publisher, report) = Publisher::start(config, opts, fixed_now(), false);
+        let state = Arc::new(State::new(
+            feedsmith::store::Store::default(),
+            config.server.max_age,
+            false,
+        ));
+        let outlet = Arc::new(IntoState(Arc::clone(&state)));
+        let (publisher, report) = Publisher::start(config, opts, fixed_now(), None, outlet);
         let _ = std::fs::remove_dir_all(&dir);
         assert!(
             report.errors.is_empty() && report.failures.is_empty(),
@@ -730,7 +745,6 @@ pub fn http_fixture() -> &'static HttpFixture {
             report.failures
         );
         assert_eq!(report.posts, HTTP_POSTS.len(), "fixture posts listed");
-        let state = Arc::clone(&publisher.state);
         let archive_routes: Vec<String> = render::archive_jobs(&publisher.meta, &publisher.listing)
             .into_iter()
             .map(|(scope, format, page)| feedsmith::feed::paging::route(&scope, page, format))

@@ -49,6 +49,26 @@ pub struct SiteMeta {
 }
 
 impl SiteMeta {
+    /// The link relations of the document at `route`, as its feed lists them inside (RFC 8288
+    /// targets for the `Link` header): `self` for feeds, the OPML and the index, and `hub` for
+    /// feeds when a WebSub hub is advertised — only feeds are WebSub topics.
+    pub fn relations(&self, route: &str) -> Vec<(&'static str, String)> {
+        let is_feed = Format::ALL.iter().any(|f| {
+            route
+                .strip_suffix(f.file_name())
+                .is_some_and(|r| r.ends_with('/'))
+        });
+        let is_list = route == OPML_ROUTE || route == INDEX_ROUTE;
+        let mut rels = Vec::new();
+        if is_feed || is_list {
+            rels.push(("self", self.url(route)));
+        }
+        if let Some(hub) = self.hub.as_ref().filter(|_| is_feed) {
+            rels.push(("hub", hub.clone()));
+        }
+        rels
+    }
+
     /// Resolves the settings of `config`.
     pub fn from_config(config: &Config) -> SiteMeta {
         let author = if config.site.author.trim().is_empty() {

@@ -408,7 +408,11 @@ mod tests {
             (body("&hub.secret=%FF%FE"), "not UTF-8"),
         ] {
             let err = parse(&b).unwrap_err();
-            assert!(err.0.contains(why), "{}: {err}", String::from_utf8_lossy(&b));
+            assert!(
+                err.0.contains(why),
+                "{}: {err}",
+                String::from_utf8_lossy(&b)
+            );
         }
         // 199 bytes is fine.
         let ok = format!("&hub.secret={}", "s".repeat(199));

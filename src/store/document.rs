@@ -298,6 +298,17 @@ impl std::fmt::Debug for Document {
     }
 }
 
+/// A `Link` header value (RFC 8288) for `(rel, target)` pairs; `None` for none.
+pub fn link_header(relations: &[(&str, String)]) -> Option<String> {
+    (!relations.is_empty()).then(|| {
+        relations
+            .iter()
+            .map(|(rel, url)| format!("<{url}>; rel=\"{rel}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
+}
+
 /// The strong ETag of some bytes (RFC 9110 §8.8.3): a hash of the content, so it is the same
 /// across restarts and machines for the same bytes.
 pub fn etag_for(hash: u128, coding: Coding) -> String {

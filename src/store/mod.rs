@@ -18,8 +18,8 @@ mod encodings;
 pub mod route;
 
 pub use document::{
-    content_hash, etag_for, whole_seconds, CompressedBudget, Document, Lazy, Render, RenderedPages,
-    Representation,
+    content_hash, etag_for, link_header, whole_seconds, CompressedBudget, Document, Lazy, Render,
+    RenderedPages, Representation,
 };
 pub use encodings::{compress, Coding, BROTLI_QUALITY, GZIP_LEVEL, ZSTD_LEVEL};
 

@@ -15,19 +15,23 @@ use chrono::{DateTime, Utc};
 
 use hyper::header::HeaderValue;
 
-use crate::config::Config;
+mod archive;
+pub mod follow;
+mod pages;
+
+pub use pages::{page_epoch, PAGE_EPOCH_FILE};
+use pages::{ClaimOrder, PageClaim};
+
+use crate::config::{Config, Format};
 use crate::feed::page;
-use crate::feed::paging;
-use crate::feed::{self, FeedSpec, SiteMeta};
-use crate::hub::{self, Hub};
+use crate::feed::{self, SiteMeta};
 use crate::output::{self, SyncReport};
-use crate::post::{ParseContext, Post, PostError};
+use crate::post::{ParseContext, PostError};
 use crate::render::{self, Doc, Fragments, Rendered, HTML_TYPE};
-use crate::server::State;
 use crate::site::Delta;
 use crate::site::{Change, ListOptions, Listing, Scope, Site};
-use crate::store::archive::{Lookup, PageCache};
-use crate::store::{Document, Lazy, Render, Store};
+use crate::store::archive::PageCache;
+use crate::store::{self, Document, Lazy, Render, Store};
 use rayon::prelude::*;
 
 /// What one publish did, for the log line.
@@ -51,14 +55,19 @@ pub struct Report {
     pub elapsed: Duration,
 }
 
-/// Orders the posts claiming one page route: newest first, then by path.
-type ClaimOrder = (std::cmp::Reverse<DateTime<Utc>>, Arc<std::path::Path>);
+/// One publish, handed to where the documents are served from: the new store, whole, and
+/// the feeds it changed or removed (a WebSub hub pushes them).
+pub struct Published {
+    pub store: Arc<Store>,
+    /// Feeds whose bytes changed, with their new document.
+    pub feeds_changed: Vec<(String, Arc<Document>)>,
+    pub feeds_removed: Vec<String>,
+}
 
-/// The route a listed post's page claims (the bytes live in the store).
-struct PageClaim {
-    route: Arc<str>,
-    /// Newest first: the newest post claiming a route gets it.
-    order: ClaimOrder,
+/// Where each publish goes (`serve`: the server's state and the hub). Called on the
+/// publisher's thread; it must only swap and enqueue, never wait on the network.
+pub trait Outlet: Send + Sync {
+    fn publish(&self, published: Published);
 }
 
 /// The current published state of the site.
@@ -70,7 +79,10 @@ pub struct Publisher {
     pub ctx: ParseContext,
     pub site: Site,
     pub listing: Listing,
-    pub state: Arc<State>,
+    /// The store last published (the one the server answers from).
+    store: Arc<Store>,
+    /// Where each new store goes.
+    outlet: Arc<dyn Outlet>,
     /// The published feed, OPML and index documents, by route (last good versions).
     docs: BTreeMap<String, Doc>,
     /// Item fragments of the posts in the feeds, by post version.
@@ -102,75 +114,15 @@ pub const ARCHIVE_STATE_FILE: &str = "archive-validators.json";
 /// How many changed posts a republish's log line names.
 pub const CHANGED_SHOWN: usize = 3;
 
-/// Where `serve` keeps the post pages' epoch (see [`page_epoch`]).
-pub const PAGE_EPOCH_FILE: &str = "page-epoch";
-
-/// A post every page renderer is tried on: its page changes when the page template, the
-/// site's settings or the renderer do, and then every post page has changed.
-const CANARY_POST: &str = "---\ntitle: Canary <&>\ndate: 2021-12-21 08:10:27 +0800\n\
-categories: c\ntags: [t, 标签]\nauthor: {name: A, email: a@example.com}\n\
-source_url: https://example.org/a\nimage: /i.png\n---\n<p>Body <a href=\"/x\">link</a></p>\n";
-
-/// The time since which post pages look the way this process renders them: kept in
-/// `{state_dir}/page-epoch` with a hash of the canary page, and moved to now when that hash
-/// changes (new settings, new version). A post page's `Last-Modified` is never earlier, so a
-/// page whose bytes changed because the site did never answers `If-Modified-Since` with 304.
-/// If the file cannot be read or written, the epoch is now: more full responses, never a
-/// stale one.
-pub fn page_epoch(meta: &SiteMeta, ctx: &ParseContext, state_dir: &std::path::Path) -> SystemTime {
-    let now = SystemTime::now();
-    let Ok(canary) = crate::post::parse_post(
-        std::path::Path::new("canary.md"),
-        CANARY_POST.as_bytes(),
-        crate::post::body::Markup::Html,
-        ctx,
-    ) else {
-        return now;
-    };
-    let hash = format!(
-        "{:032x}",
-        crate::store::content_hash(&page::render(meta, &canary))
-    );
-    let path = state_dir.join(PAGE_EPOCH_FILE);
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        let mut parts = text.split_whitespace();
-        if parts.next() == Some(hash.as_str()) {
-            if let Some(secs) = parts.next().and_then(|t| t.parse::<u64>().ok()) {
-                return (UNIX_EPOCH + Duration::from_secs(secs)).min(now);
-            }
-        }
-    }
-    let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let saved = std::fs::create_dir_all(state_dir)
-        .and_then(|()| output::Atomic::STATE.write(&path, format!("{hash} {secs}\n").as_bytes()));
-    if let Err(e) = saved {
-        tracing::warn!(
-            "{}: not written ({e}); post pages get Last-Modified = now at every start",
-            path.display()
-        );
-    }
-    UNIX_EPOCH + Duration::from_secs(secs)
-}
-
 impl Publisher {
-    /// Reads every post, renders and writes everything, and makes the first store.
+    /// Reads every post, renders and writes everything, and hands the first store to
+    /// `outlet`. `hub` is the WebSub hub URL every feed advertises, if any.
     pub fn start(
         config: Config,
         opts: ListOptions,
         now: DateTime<Utc>,
-        access_log: bool,
-    ) -> (Publisher, Report) {
-        Publisher::start_with_hub(config, opts, now, access_log, None)
-    }
-
-    /// [`Publisher::start`] with a WebSub hub: every feed advertises it, the server answers
-    /// at its route, and every publish tells it which feeds changed.
-    pub fn start_with_hub(
-        config: Config,
-        opts: ListOptions,
-        now: DateTime<Utc>,
-        access_log: bool,
-        hub: Option<Arc<Hub>>,
+        hub: Option<String>,
+        outlet: Arc<dyn Outlet>,
     ) -> (Publisher, Report) {
         let started = Instant::now();
         // The server holds every post for as long as it runs: content compressed.
@@ -179,9 +131,7 @@ impl Publisher {
             ..config.parse_context()
         };
         let mut meta = SiteMeta::from_config(&config);
-        meta.hub = hub.as_ref().map(|h| h.url().to_owned());
-        let state =
-            Arc::new(State::new(Store::default(), config.server.max_age, access_log).with_hub(hub));
+        meta.hub = hub;
         let site = Site::load_compact(&config.paths.posts, &mut ctx, opts.drafts);
         let listing = site.listing(now, opts);
         // No fragments first: each document renders its items, and the fragments kept for
@@ -199,7 +149,8 @@ impl Publisher {
             opts,
             site,
             listing,
-            state,
+            store: Arc::new(Store::default()),
+            outlet,
             docs: BTreeMap::new(),
             pages: HashMap::new(),
             claims: HashMap::new(),
@@ -242,7 +193,7 @@ impl Publisher {
             // empty feeds (a full rescan runs when it comes back).
             let mut r = Report {
                 posts: self.listing.len(),
-                documents: self.state.store.load().len(),
+                documents: self.store.len(),
                 ..Report::default()
             };
             r.sync.errors.push(format!(
@@ -296,7 +247,7 @@ impl Publisher {
             // Still not a directory: nothing can be written yet.
             return Report {
                 posts: self.listing.len(),
-                documents: self.state.store.load().len(),
+                documents: self.store.len(),
                 elapsed: started.elapsed(),
                 ..Report::default()
             };
@@ -318,7 +269,7 @@ impl Publisher {
         self.note_output(&sync);
         Report {
             posts: self.listing.len(),
-            documents: self.state.store.load().len(),
+            documents: self.store.len(),
             sync,
             elapsed: started.elapsed(),
             ..Report::default()
@@ -338,61 +289,12 @@ impl Publisher {
         self.listing.next_due()
     }
 
-    /// The archive page at `route` (RFC 5005), from the cache or rendered now; `None` if
-    /// there is no such page. A page that fails its check keeps its last good version.
-    pub fn archive(&mut self, route: &str) -> Option<Arc<Document>> {
-        let (scope, page, format) = paging::parse_route(route)?;
-        if !self.meta.formats.contains(&format) {
-            return None;
-        }
-        if let Lookup::Fresh(doc) = self.archives.lookup(route, &scope) {
-            return Some(doc);
-        }
-        let Some(spec) = FeedSpec::archive(&self.meta, &self.listing, &scope, format, page) else {
-            self.archives.remove(route);
-            return None;
-        };
-        // Served for the first time since the start: the newest update among its posts (a
-        // time that is the same after a restart when nothing changed).
-        let first_seen = system_time(&spec.updated.with_timezone(&Utc));
-        match render::assemble_spec(&self.meta, &self.fragments, &spec, format) {
-            Ok((doc, _)) => {
-                let link = format!("<{}>; rel=\"self\"", spec.self_url);
-                let cache_control = self.archive_cache_control.clone();
-                Some(
-                    self.archives
-                        .insert(route, &scope, &doc.bytes, first_seen, |last_modified| {
-                            Document::new(
-                                doc.content_type,
-                                doc.bytes.clone(),
-                                last_modified,
-                                Some(link),
-                            )
-                            .with_cache_control(cache_control)
-                        }),
-                )
-            }
-            Err(e) => {
-                tracing::error!("not published {route}: {e} (previous version kept, if any)");
-                self.archives.last_good(route)
-            }
-        }
-    }
-
-    /// Saves the archive pages' validators if they changed (called by the publisher loop at
-    /// least once a second, so a crash loses at most that much).
-    pub fn save_archive_state(&mut self) {
-        if let Err(e) = self.archives.save_validators(&self.archive_state) {
-            tracing::warn!("cannot save archive validators: {e}");
-        }
-    }
-
     /// Re-renders only the scopes a change touched, and the pages of the posts it touched.
     fn republish(&mut self, delta: Delta, started: Instant) -> Report {
         if delta.is_empty() {
             return Report {
                 posts: self.listing.len(),
-                documents: self.state.store.load().len(),
+                documents: self.store.len(),
                 elapsed: started.elapsed(),
                 ..Report::default()
             };
@@ -445,7 +347,7 @@ impl Publisher {
             started,
             &delta.posts,
         );
-        let store = self.state.store.load();
+        let store = Arc::clone(&self.store);
         let sync = output::apply_changed(
             &self.config.paths.output,
             changed
@@ -490,36 +392,21 @@ impl Publisher {
         let rendered_feeds = rendered.docs.len();
         let (page_upserts, page_removals) = self.refresh_pages(changed_posts);
         let rendered_pages = page_upserts.len();
-        let prev = self.state.store.load_full();
+        let prev = Arc::clone(&self.store);
         let meta = &self.meta;
-        let link_of = |route: &str| {
-            let is_feed = route.ends_with("/rss.xml")
-                || route.ends_with("/atom.xml")
-                || route.ends_with("/feed.json");
-            let listing = route == feed::OPML_ROUTE || route == feed::INDEX_ROUTE;
-            (is_feed || listing).then(|| {
-                let mut l = format!("<{}>; rel=\"self\"", meta.url(route));
-                // Only feeds are WebSub topics.
-                if let Some(hub) = meta.hub.as_ref().filter(|_| is_feed) {
-                    l.push_str(&format!(", <{hub}>; rel=\"hub\""));
-                }
-                l
-            })
-        };
-        // The feeds this publish rendered, and those it removed, for the hub.
-        let hub = self.state.hub.clone();
-        let (hub_rendered, hub_removed): (Vec<String>, Vec<String>) = match &hub {
-            Some(_) => (
-                rendered
-                    .docs
-                    .iter()
-                    .filter(|(_, d)| hub::is_feed_type(d.content_type))
-                    .map(|(r, _)| r.clone())
-                    .collect(),
-                removals.clone(),
-            ),
-            None => (Vec::new(), Vec::new()),
-        };
+        let link_of = |route: &str| store::link_header(&meta.relations(route));
+        // The feeds this publish rendered, and those it removed (for push: the WebSub hub).
+        let feeds_rendered: Vec<String> = rendered
+            .docs
+            .iter()
+            .filter(|(_, d)| Format::of_content_type(d.content_type).is_some())
+            .map(|(r, _)| r.clone())
+            .collect();
+        let feeds_removed: Vec<String> = removals
+            .iter()
+            .filter(|r| Format::ALL.iter().any(|f| r.ends_with(f.file_name())))
+            .cloned()
+            .collect();
         let mut upserts: Vec<(String, Doc, Option<SystemTime>)> =
             Vec::with_capacity(rendered_feeds + rendered_pages);
         let rendered_routes: Vec<String> = rendered.docs.keys().cloned().collect();
@@ -566,7 +453,7 @@ impl Publisher {
         let documents = store.len();
         // A feed changed when its document is not the previous one: the store keeps the same
         // `Arc` for unchanged bytes.
-        let hub_changed: Vec<(String, Arc<crate::store::Document>)> = hub_rendered
+        let feeds_changed: Vec<(String, Arc<Document>)> = feeds_rendered
             .into_iter()
             .filter_map(|route| {
                 let new = Arc::clone(store.get(&route)?);
@@ -574,11 +461,12 @@ impl Publisher {
                 (!same).then_some((route, new))
             })
             .collect();
-        self.state.swap(store);
-        if let Some(hub) = hub {
-            // Only bookkeeping and enqueueing: never waits for a subscriber.
-            hub.published(hub_changed, &hub_removed);
-        }
+        self.store = Arc::new(store);
+        self.outlet.publish(Published {
+            store: Arc::clone(&self.store),
+            feeds_changed,
+            feeds_removed,
+        });
         Report {
             posts: self.listing.len(),
             documents,
@@ -646,84 +534,6 @@ impl Publisher {
             self.doc_items.remove(route);
         }
         self.doc_items.extend(items);
-    }
-
-    /// The post whose page is at `route` (the newest post claiming it).
-    fn page_winner(&self, route: &str) -> Option<&Arc<Post>> {
-        self.claims
-            .get(route)
-            .and_then(|c| c.first())
-            .and_then(|(_, src)| self.listing.get(src))
-    }
-
-    /// Re-renders the pages of the posts that entered, left or changed in the listing, and
-    /// drops pages no post claims any more. Two posts claiming one permalink: the newer one
-    /// gets it. Returns the pages to upsert (route, post, Last-Modified) and the routes to
-    /// remove.
-    #[allow(clippy::type_complexity)]
-    fn refresh_pages(
-        &mut self,
-        changed: &BTreeSet<PathBuf>,
-    ) -> (Vec<(String, Arc<Post>, SystemTime)>, Vec<String>) {
-        let mut dirty: BTreeSet<String> = BTreeSet::new();
-        for source in changed {
-            if let Some(old) = self.pages.remove(source.as_path()) {
-                if let Some(c) = self.claims.get_mut(&*old.route) {
-                    c.remove(&old.order);
-                }
-                dirty.insert(old.route.to_string());
-            }
-            if let Some(post) = self.listing.get(source) {
-                // One allocation of the path and of the route, shared by both maps.
-                let route: Arc<str> = Arc::from(page::page_route(post));
-                let path: Arc<std::path::Path> = Arc::from(source.as_path());
-                let order = (
-                    std::cmp::Reverse(post.date.with_timezone(&Utc)),
-                    Arc::clone(&path),
-                );
-                self.claims
-                    .entry(Arc::clone(&route))
-                    .or_default()
-                    .insert(order.clone());
-                dirty.insert(route.to_string());
-                self.pages.insert(path, PageClaim { route, order });
-            }
-        }
-        let mut upserts = Vec::new();
-        let mut removals = Vec::new();
-        for route in dirty {
-            if let Some(claims) = self.claims.get(route.as_str()).filter(|c| c.len() > 1) {
-                let mut sources = claims.iter().map(|(_, src)| src.display().to_string());
-                let winner = sources.next().unwrap_or_default();
-                tracing::warn!(
-                    "{winner}: its permalink {route} is also claimed by {}; the newest post's \
-                     page is served there (give the others a `permalink`)",
-                    sources.collect::<Vec<_>>().join(", ")
-                );
-            }
-            match self.page_winner(&route) {
-                Some(post) => {
-                    if page::is_reserved_route(&route) {
-                        tracing::warn!(
-                            "{}: its permalink {route} is the address of a feed or site \
-                             document, which is served there instead of the post's page",
-                            post.source.display()
-                        );
-                    }
-                    // The page changed when its post's dates say, when its file did, or when
-                    // the site's pages did: whichever is latest.
-                    let t = system_time(&post.updated.max(post.date).with_timezone(&Utc))
-                        .max(post.modified.unwrap_or(UNIX_EPOCH))
-                        .max(self.page_epoch);
-                    upserts.push((route, Arc::clone(post), t));
-                }
-                None => {
-                    self.claims.remove(route.as_str());
-                    removals.push(route);
-                }
-            }
-        }
-        (upserts, removals)
     }
 }
 

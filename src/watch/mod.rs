@@ -16,13 +16,17 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
-use std::time::{Duration, Instant};
+use std::sync::mpsc::Sender;
+use std::time::Duration;
 
 use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind, RenameMode};
 use notify::{Event, RecursiveMode, Watcher as _};
 
 use crate::site::{is_skipped_path, Change};
+
+pub mod timing;
+
+pub use timing::{debounce, PART_EVERY};
 
 /// What the watcher tells the publisher.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,79 +173,6 @@ pub fn matters(event: &Event, root: &Path, drafts: bool) -> bool {
 
 /// What notify delivered in a while: the events, or the errors when there were any.
 pub type Delivered = Result<Vec<Event>, Vec<notify::Error>>;
-
-/// How often the part of a burst gathered so far is handed over while events keep coming:
-/// often enough that a publisher waiting for a burst to end, or for removals to settle
-/// (150 ms), is never left waiting in the middle of one.
-pub const PART_EVERY: Duration = Duration::from_millis(50);
-
-/// Debounces notify's deliveries: blocks while nothing happens (no timer runs while idle);
-/// after an event, hands what it gathered to `deliver` every `every` while events keep coming,
-/// and the rest with `settled = true` once `quiet` has passed without one. With nothing new
-/// gathered it waits only for the quiet to end. Returns when the watcher that sends to `rx` is
-/// gone, after handing over what it had.
-pub fn debounce(
-    rx: &Receiver<notify::Result<Event>>,
-    quiet: Duration,
-    every: Duration,
-    mut deliver: impl FnMut(Delivered, bool),
-) {
-    fn take(events: &mut Vec<Event>, errors: &mut Vec<notify::Error>) -> Delivered {
-        if errors.is_empty() {
-            Ok(std::mem::take(events))
-        } else {
-            events.clear();
-            Err(std::mem::take(errors))
-        }
-    }
-    fn add(
-        delivery: notify::Result<Event>,
-        events: &mut Vec<Event>,
-        errors: &mut Vec<notify::Error>,
-    ) {
-        match delivery {
-            Ok(event) => events.push(event),
-            Err(e) => errors.push(e),
-        }
-    }
-    let mut events = Vec::new();
-    let mut errors = Vec::new();
-    while let Ok(first) = rx.recv() {
-        add(first, &mut events, &mut errors);
-        let mut last_event = Instant::now();
-        let mut next_part = last_event + every;
-        loop {
-            let quiet_ends = last_event + quiet;
-            let wake = if events.is_empty() && errors.is_empty() {
-                quiet_ends
-            } else {
-                quiet_ends.min(next_part)
-            };
-            match rx.recv_timeout(wake.saturating_duration_since(Instant::now())) {
-                Ok(delivery) => {
-                    add(delivery, &mut events, &mut errors);
-                    last_event = Instant::now();
-                }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => {
-                    deliver(take(&mut events, &mut errors), true);
-                    return;
-                }
-            }
-            let now = Instant::now();
-            if now >= last_event + quiet {
-                deliver(take(&mut events, &mut errors), true);
-                break;
-            }
-            if now >= next_part {
-                if !events.is_empty() || !errors.is_empty() {
-                    deliver(take(&mut events, &mut errors), false);
-                }
-                next_part = now + every;
-            }
-        }
-    }
-}
 
 /// What one delivery of [`debounce`] means for the publisher.
 pub fn batch_of(result: Delivered, root: &Path, drafts: bool) -> Option<Batch> {
@@ -393,7 +324,6 @@ pub fn changes_of(event: &Event) -> Vec<Change> {
 mod tests {
     use super::*;
     use notify::event::{AccessKind, CreateKind, DataChange, RemoveKind};
-    use std::time::Instant;
 
     fn ev(kind: EventKind, paths: &[&str]) -> Event {
         let mut e = Event::new(kind);
@@ -548,79 +478,6 @@ mod tests {
             )]
         )
         .is_some());
-    }
-
-    #[test]
-    fn debounce_hands_bursts_over_in_parts_then_settled() {
-        let (raw_tx, raw_rx) = std::sync::mpsc::channel();
-        let (out_tx, out_rx) = std::sync::mpsc::channel();
-        // The real ratio: the quiet (the window, 20 ms) shorter than the part interval.
-        let quiet = Duration::from_millis(100);
-        let every = Duration::from_millis(250);
-        let thread = std::thread::spawn(move || {
-            debounce(&raw_rx, quiet, every, |d, settled| {
-                out_tx.send((d, settled)).unwrap();
-            });
-        });
-        let create = |p: &str| Ok(ev(EventKind::Create(CreateKind::File), &[p]));
-        let wait = || out_rx.recv_timeout(Duration::from_secs(5)).unwrap();
-        // Nothing happens: nothing is handed over. (That no thread wakes meanwhile is what
-        // tests/watch.rs `an_idle_server_does_not_wake_up_on_a_timer` checks, in /proc.)
-        assert!(out_rx.recv_timeout(Duration::from_millis(300)).is_err());
-
-        // Two events together: one burst, handed over settled once the quiet has passed after
-        // the last of them.
-        let last = Instant::now();
-        raw_tx.send(create("/p/a.md")).unwrap();
-        raw_tx.send(create("/p/b.md")).unwrap();
-        let (burst, settled) = wait();
-        assert!(last.elapsed() >= quiet, "{:?}", last.elapsed());
-        assert!(settled);
-        assert_eq!(burst.unwrap().len(), 2);
-
-        // A stream of events: parts while it goes on, then the settled end; every event once.
-        let started = Instant::now();
-        let mut sent = 0;
-        while started.elapsed() < every * 4 {
-            raw_tx.send(create("/p/c.md")).unwrap();
-            sent += 1;
-            std::thread::sleep(quiet / 5);
-        }
-        // Until the settled delivery after the last event (a stall of the sender longer than
-        // the quiet may settle a burst in between).
-        let (mut parts, mut got) = (0, 0);
-        loop {
-            let (d, settled) = wait();
-            got += d.unwrap().len();
-            parts += usize::from(!settled);
-            if settled && got >= sent {
-                break;
-            }
-        }
-        assert_eq!(got, sent);
-        assert!(parts >= 2, "{parts} parts of a stream {:?} long", every * 4);
-
-        // An error makes its delivery an error (the publisher then rescans).
-        raw_tx.send(create("/p/d.md")).unwrap();
-        raw_tx
-            .send(Err(notify::Error::generic("queue overflow")))
-            .unwrap();
-        let mut failed = false;
-        loop {
-            let (d, settled) = wait();
-            failed |= d.is_err();
-            if settled && failed {
-                break;
-            }
-        }
-
-        // The watcher gone, debouncing ends, after handing over what it had.
-        raw_tx.send(create("/p/e.md")).unwrap();
-        drop(raw_tx);
-        thread.join().unwrap();
-        let (d, settled) = out_rx.recv().unwrap();
-        assert!(settled);
-        assert_eq!(d.unwrap().len(), 1);
     }
 
     #[test]
