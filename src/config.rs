@@ -187,6 +187,10 @@ pub struct ServerConfig {
     /// MiB of compressed forms (gzip, br, zstd) kept for reuse; beyond it the forms not read
     /// lately are dropped and made again when asked for.
     pub compressed_cache_mb: u64,
+    /// Serve with one event loop per core, each connection on the loop of its client's CPU
+    /// (`crate::server::steering`), rather than with one multi-thread runtime (the stock
+    /// server). Default: on Linux only, where the sockets can be steered.
+    pub steering: bool,
 }
 
 /// `server.watch`: kernel file events (falling back to polling when they fail), or polling
@@ -208,6 +212,7 @@ impl Default for ServerConfig {
             debounce_ms: 20,
             watch: WatchMode::Auto,
             compressed_cache_mb: (crate::store::DEFAULT_COMPRESSED_BUDGET >> 20) as u64,
+            steering: cfg!(target_os = "linux"),
         }
     }
 }
