@@ -692,6 +692,16 @@ max_age = 60
     }
 
     #[test]
+    fn steering_is_on_by_default_on_linux_and_a_bool() {
+        let default = Config::from_toml("").unwrap().server.steering;
+        assert_eq!(default, cfg!(target_os = "linux"));
+        let c = Config::from_toml("[server]\nsteering = false\n").unwrap();
+        assert!(!c.server.steering);
+        let err = Config::from_toml("[server]\nsteering = \"off\"\n").unwrap_err();
+        assert!(format!("{err:#}").contains("steering"), "{err:#}");
+    }
+
+    #[test]
     fn permalink_styles_are_accepted_by_name() {
         for style in crate::post::PERMALINK_STYLES {
             let c = Config::from_toml(&format!("[site]\npermalink = \"{style}\"\n"))
