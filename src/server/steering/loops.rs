@@ -109,8 +109,8 @@ struct Member {
     listener: listen::Fd,
 }
 
-/// Event loops that take part in handing over (`serve` starts no more); further ones serve
-/// their own connections only.
+/// Event loops that take part in handing over ([`super::bind`] makes sockets for no more);
+/// further ones serve their own connections only.
 pub const MAX_LOOPS: usize = 64;
 
 impl Default for Loops {

@@ -6,16 +6,16 @@
 //! two cores, gzip GETs at about 210k req/s against nginx's 130k (`bench/results.md`). The
 //! pieces:
 //!
-//! - [`listen`]: one `SO_REUSEPORT` socket per loop, and a classic BPF program that picks the
+//! - `listen.rs`: one `SO_REUSEPORT` socket per loop, and a classic BPF program that picks the
 //!   socket by the CPU a connection arrives on (the only `unsafe` code of the server).
-//! - [`loops`]: what the loops know of each other; a loop with far more connections than
+//! - `loops.rs`: what the loops know of each other; a loop with far more connections than
 //!   another hands new ones over.
-//! - [`connection`]: one connection, HTTP/1 or HTTP/2 by its first bytes; an HTTP/1
+//! - `connection.rs`: one connection, HTTP/1 or HTTP/2 by its first bytes; an HTTP/1
 //!   connection whose client moved to another CPU moves, between two requests, to that
 //!   CPU's loop.
 //!
 //! Requests are answered by the same [`super::service::answer`] as the stock server's; work that may
-//! block runs on one pool for every loop ([`OffLoop`]).
+//! block runs on one pool for every loop (`OffLoop`).
 
 mod connection;
 mod listen;
@@ -30,11 +30,9 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-use self::loops::{hand_over, Handed, Loops};
+use self::loops::{hand_over, Handed, Loops, MAX_LOOPS};
 use super::service::{Blocking, Job};
 use super::{shutdown_signal, State, SHUTDOWN_GRACE};
-
-pub use self::loops::{HANDOVER_GAP, MAX_LOOPS};
 
 /// The listening sockets of the event loops, one per loop ([`bind`]).
 pub struct Sockets(Vec<std::net::TcpListener>);
@@ -49,7 +47,7 @@ impl Sockets {
     }
 }
 
-/// Binds `addr` for one event loop per CPU this process may use (at most [`MAX_LOOPS`]).
+/// Binds `addr` for one event loop per CPU this process may use (at most `MAX_LOOPS`).
 pub fn bind(addr: SocketAddr) -> std::io::Result<Sockets> {
     let loops = std::thread::available_parallelism()
         .map_or(2, std::num::NonZeroUsize::get)

@@ -7,8 +7,8 @@ use bytes::Bytes;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use super::loops::{hand_over, Loops, OwnedLoad};
-use super::{connection, listen, off_loop, run_loop, Shared, HANDOVER_GAP, OFF_LOOP_THREADS};
+use super::loops::{hand_over, Loops, OwnedLoad, HANDOVER_GAP};
+use super::{connection, listen, off_loop, run_loop, Shared, OFF_LOOP_THREADS};
 use crate::server::{State, BLOCKING_CONCURRENCY};
 use crate::store::Store;
 
