@@ -20,8 +20,6 @@
 mod connection;
 mod listen;
 mod loops;
-#[cfg(test)]
-mod tests;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -259,11 +257,5 @@ impl Drop for OffLoop {
     }
 }
 
-/// Runs `work` on `shared`'s pool (see [`super::service::blocking`]).
 #[cfg(test)]
-async fn off_loop<T: Send + 'static>(
-    shared: &Shared,
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Option<T> {
-    super::service::blocking(&shared.state, &*shared.pool, work).await
-}
+mod tests;

@@ -8,9 +8,17 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use super::loops::{hand_over, Loops, OwnedLoad, HANDOVER_GAP};
-use super::{connection, listen, off_loop, run_loop, Shared, OFF_LOOP_THREADS};
+use super::{connection, listen, run_loop, Shared, OFF_LOOP_THREADS};
 use crate::server::{State, BLOCKING_CONCURRENCY};
 use crate::store::Store;
+
+/// Runs `work` on `shared`'s pool (see [`crate::server::service::blocking`]).
+async fn off_loop<T: Send + 'static>(
+    shared: &Shared,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    crate::server::service::blocking(&shared.state, &*shared.pool, work).await
+}
 
 /// A single-threaded runtime, as each event loop has.
 fn runtime() -> tokio::runtime::Runtime {
