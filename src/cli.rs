@@ -56,6 +56,23 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080]
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// One event loop per core, connections steered by CPU (`on`), or one multi-thread
+    /// runtime (`off`) [default: server.steering, on on Linux]
+    #[arg(long, value_name = "on|off")]
+    pub steering: Option<Switch>,
+}
+
+/// A setting turned `on` or `off` on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
+impl Switch {
+    pub fn is_on(self) -> bool {
+        self == Switch::On
+    }
 }
 
 #[derive(Debug, Args)]

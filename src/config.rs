@@ -197,6 +197,10 @@ pub struct ServerConfig {
     /// MiB of compressed forms (gzip, br, zstd) kept for reuse; beyond it the forms not read
     /// lately are dropped and made again when asked for.
     pub compressed_cache_mb: u64,
+    /// Serve with one event loop per core, each connection on the loop of its client's CPU
+    /// (`crate::server::steering`), rather than with one multi-thread runtime (the stock
+    /// server). Default: on Linux only, where the sockets can be steered.
+    pub steering: bool,
 }
 
 /// `server.watch`: kernel file events (falling back to polling when they fail), or polling
@@ -218,6 +222,7 @@ impl Default for ServerConfig {
             debounce_ms: 20,
             watch: WatchMode::Auto,
             compressed_cache_mb: (DEFAULT_COMPRESSED_BUDGET >> 20) as u64,
+            steering: cfg!(target_os = "linux"),
         }
     }
 }
@@ -706,6 +711,16 @@ max_age = 60
         assert_eq!(c.server.watch, WatchMode::Poll);
         let err = Config::from_toml("[server]\nwatch = \"inotify\"\n").unwrap_err();
         assert!(format!("{err:#}").contains("watch"), "{err:#}");
+    }
+
+    #[test]
+    fn steering_is_on_by_default_on_linux_and_a_bool() {
+        let default = Config::from_toml("").unwrap().server.steering;
+        assert_eq!(default, cfg!(target_os = "linux"));
+        let c = Config::from_toml("[server]\nsteering = false\n").unwrap();
+        assert!(!c.server.steering);
+        let err = Config::from_toml("[server]\nsteering = \"off\"\n").unwrap_err();
+        assert!(format!("{err:#}").contains("steering"), "{err:#}");
     }
 
     #[test]

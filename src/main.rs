@@ -137,6 +137,9 @@ fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(listen) = args.listen {
         config.server.listen = listen;
     }
+    if let Some(steering) = args.steering {
+        config.server.steering = steering.is_on();
+    }
     feedsmith::serve::run(config, args.build.list_options())?;
     Ok(ExitCode::SUCCESS)
 }

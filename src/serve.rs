@@ -40,15 +40,9 @@ impl Outlet for Serving {
 /// Runs the server; returns when it has shut down.
 pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
     let listen = config.server.listen;
-    let loops = std::thread::available_parallelism()
-        .map_or(2, std::num::NonZeroUsize::get)
-        .min(crate::server::MAX_LOOPS);
-    let sockets = crate::server::listen::bind(listen, loops)
+    let server = crate::server::bind(listen, config.server.steering)
         .with_context(|| format!("cannot listen on {listen}"))?;
-    let own = match sockets.first() {
-        Some(socket) => own_address_url(socket.local_addr()?),
-        None => anyhow::bail!("cannot listen on {listen}: no socket"),
-    };
+    let own = own_address_url(server.local_addr()?);
     if config.site.url.is_none() {
         config.site.url = Some(own.to_string());
     }
@@ -115,7 +109,7 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
         .name("publisher".into())
         .spawn(move || follow::follow(&publisher, rx, tx, watcher))
         .context("cannot start the publisher thread")?;
-    crate::server::run(sockets, state)?;
+    server.run(state)?;
     publisher_lock(&at_exit).save_archive_state();
     if let Some(hub) = &hub {
         // Deliveries still in flight end with the process; the file records which version

@@ -84,7 +84,7 @@ pub enum Handled {
     /// may take a while for a long post, then answer with [`handle_fetched`].
     Page(String, crate::store::Lazy, Coding),
     /// A document whose form in the coding given is not at hand: to compress (with
-    /// [`Document::representation`], which keeps it) off the event loop, then answer with
+    /// [`Document::representation`], which keeps it) on a thread that may block, then answer with
     /// [`handle_fetched`] and that representation.
     Compress(std::sync::Arc<Document>, Coding),
 }
@@ -193,8 +193,9 @@ fn respond<B>(req: &Request<B>, state: &State) -> Handled {
     };
     let store = state.store.load();
     if let Some(doc) = store.get(&route) {
-        // Compressing a large feed takes milliseconds: not on the event loop. Even a 304 or a
-        // HEAD needs the form, to know whether compressing pays (its ETag, its length).
+        // Compressing a large feed takes milliseconds: not on a thread that serves connections.
+        // Even a 304 or a HEAD needs the form, to know whether compressing pays (its ETag, its
+        // length).
         let coding = choose_coding(req.headers());
         if !doc.is_ready(coding) {
             return Handled::Compress(std::sync::Arc::clone(doc), coding);
@@ -203,7 +204,7 @@ fn respond<B>(req: &Request<B>, state: &State) -> Handled {
     }
     if let Some(lazy) = store.lazy(&route) {
         // A 304 or 412 needs no bytes, nor does a page already rendered in this coding;
-        // anything else is rendered (and compressed) off the event loop.
+        // anything else is rendered (and compressed) where it may block.
         let doc = Document::from_lazy(lazy);
         let (coding, _) = doc.etag_header(choose_coding(req.headers()));
         if Preconditions::from_headers(req.headers()).evaluate(&doc, coding) != Outcome::Full {
@@ -235,9 +236,9 @@ fn respond<B>(req: &Request<B>, state: &State) -> Handled {
     }
 }
 
-/// Answers a request whose document was fetched off the event loop (an archive page, a post
+/// Answers a request whose document was fetched where it may block (an archive page, a post
 /// page) with it, or 404 when there is none. `made`: its representation, when that was made
-/// off the loop too.
+/// there too.
 pub fn handle_fetched<B>(
     req: &Request<B>,
     state: &State,

@@ -156,10 +156,10 @@ impl Server {
             "127.0.0.1:0".into(),
         ];
         args.extend(extra.iter().map(|s| (*s).to_owned()));
-        // `on` or `off`: every server the tests start runs with that connection steering.
-        if let Ok(v) = std::env::var("FEEDSMITH_TEST_STEERING") {
-            args.push("--steering".into());
-            args.push(v);
+        // FEEDSMITH_TEST_STEERING=on|off: every server in that mode (CI runs the suite in both).
+        match std::env::var("FEEDSMITH_TEST_STEERING") {
+            Ok(mode) if !extra.contains(&"--steering") => args.extend(["--steering".into(), mode]),
+            _ => {}
         }
         let mut command = Command::new(env!("CARGO_BIN_EXE_feedsmith"));
         for (name, value) in env {

@@ -7,10 +7,10 @@
 
 mod compression;
 mod conditional;
-mod event_loops;
 mod headers;
 mod limits;
 mod routing;
+mod servers;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::common;
-use crate::common::http::{agent, get, request, request_with, Resp, IO_TIMEOUT};
+use crate::common::http::{agent, get, request, request_with, Resp};
 use crate::common::raw;
 use crate::common::{news_post, Server, TempSite};
 

@@ -10,7 +10,7 @@
 //! connection notes the CPU its next request arrives from (`SO_INCOMING_CPU`, read as the
 //! request is read: an acknowledgement of an answer can come from the CPU that sent the
 //! answer). When that is, twice in a row, the CPU another loop was last seen running on
-//! ([`super::Loops::home_of`]), and not the one its own loop runs on, it leaves at the next
+//! ([`Loops::home_of`]), and not the one its own loop runs on, it leaves at the next
 //! request boundary: hyper's connection is closed without closing the socket, which goes,
 //! with any bytes hyper had read but not used, to that loop's inbox, where a new hyper
 //! connection takes it up. Each client thread's connections so end up on one loop, whichever
@@ -34,17 +34,18 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
-use http_body_util::Full;
 use hyper::body::{Body, Incoming};
 use hyper::server::conn::{http1, http2};
-use hyper::{Request, Response};
+use hyper::Request;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{watch, OwnedSemaphorePermit};
 
-use super::{handler, off_loop, OwnedLoad, State, HEADER_READ_TIMEOUT, MAX_HEAD_BYTES};
-use crate::store::Coding;
+use super::listen;
+use super::loops::{hand_over, Loops, OwnedLoad};
+use crate::server::service::{self, Answer, Blocking, Later};
+use crate::server::{State, HEADER_READ_TIMEOUT, MAX_CONCURRENT_STREAMS, MAX_HEAD_BYTES};
 
 /// Requests between two questions of where a connection's packets come from (one
 /// `getsockopt` each).
@@ -70,7 +71,7 @@ impl Protocols {
         let mut http2 = http2::Builder::new(TokioExecutor::new());
         http2
             .timer(TokioTimer::new())
-            .max_concurrent_streams(128)
+            .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
             .max_header_list_size(MAX_HEAD_BYTES as u32);
         Protocols { http1, http2 }
     }
@@ -111,6 +112,9 @@ impl Conn {
 pub struct Loop {
     pub me: usize,
     pub state: Arc<State>,
+    pub loops: Arc<Loops>,
+    /// Where work that may block runs (the loops' [`super::OffLoop`]).
+    pub pool: Arc<dyn Blocking>,
     pub protocols: Arc<Protocols>,
     /// Turns `true` when the loop stops: connections finish what is in flight and close.
     pub stop: watch::Receiver<bool>,
@@ -189,6 +193,7 @@ async fn serve_h2(conn: Conn, mut at: Loop, traffic: Arc<Traffic>) {
     let io = TokioIo::new(Io::new(stream, unread, Arc::clone(&traffic)));
     let service = Service {
         state: Arc::clone(&at.state),
+        pool: Arc::clone(&at.pool),
         traffic,
     };
     let served = at.protocols.http2.serve_connection(io, service);
@@ -208,11 +213,12 @@ async fn serve_h2(conn: Conn, mut at: Loop, traffic: Arc<Traffic>) {
 
 /// Serves an HTTP/1 connection here, until it closes or has gone to another loop.
 async fn serve_h1(mut conn: Conn, mut at: Loop, traffic: Arc<Traffic>) {
-    let loops = Arc::clone(&at.state.loops);
+    let loops = Arc::clone(&at.loops);
     loop {
         let io = TokioIo::new(Io::new(conn.stream, conn.unread, Arc::clone(&traffic)));
         let service = Service {
             state: Arc::clone(&at.state),
+            pool: Arc::clone(&at.pool),
             traffic: Arc::clone(&traffic),
         };
         let mut http = at.protocols.http1.serve_connection(io, service);
@@ -275,7 +281,7 @@ async fn serve_h1(mut conn: Conn, mut at: Loop, traffic: Arc<Traffic>) {
             moved: true,
             ..conn
         };
-        match super::hand_over(&loops, at.me, to, conn) {
+        match hand_over(&loops, at.me, to, conn) {
             Ok(None) => return,
             // That loop has stopped: this one goes on serving it.
             Ok(Some(back)) => conn = back,
@@ -298,13 +304,13 @@ struct Moves {
 impl Moves {
     /// The loop this connection should move to, if it is time to ask and the answer is
     /// another loop's CPU for the second time in a row.
-    fn check(&mut self, loops: &super::Loops, me: usize, traffic: &Traffic) -> Option<usize> {
+    fn check(&mut self, loops: &Loops, me: usize, traffic: &Traffic) -> Option<usize> {
         let called = traffic.called.load(Ordering::Relaxed);
         if called.wrapping_sub(self.asked_at) < CHECK_EVERY {
             return None;
         }
         self.asked_at = called;
-        loops.runs_on(me, super::listen::current_cpu());
+        loops.runs_on(me, listen::current_cpu());
         // Asked as the next request is read (a request's packets come from the client's
         // CPU; an acknowledgement of an answer can come from the CPU that sent the answer).
         traffic.ask_cpu.store(true, Ordering::Relaxed);
@@ -401,8 +407,8 @@ impl AsyncRead for Io {
         let traffic = &this.traffic;
         if buf.filled().len() > filled && traffic.ask_cpu.load(Ordering::Relaxed) {
             traffic.ask_cpu.store(false, Ordering::Relaxed);
-            let fd = super::listen::fd_of(&this.stream);
-            if let Some(cpu) = super::listen::incoming_cpu(fd) {
+            let fd = listen::fd_of(&this.stream);
+            if let Some(cpu) = listen::incoming_cpu(fd) {
                 traffic.seen_cpu.store(cpu, Ordering::Relaxed);
             }
         }
@@ -456,18 +462,19 @@ impl Io {
 /// The requests of one connection, answered from the loop's state.
 pub struct Service {
     state: Arc<State>,
+    pool: Arc<dyn Blocking>,
     traffic: Arc<Traffic>,
 }
 
 /// An answer: at once (most of them), or later, from work done off the event loop. Both
 /// are `Unpin`, as hyper needs to hand the connection back between requests.
 pub enum Reply {
-    Now(Option<Response<Full<Bytes>>>),
+    Now(Option<Answer>),
     Later(Later, Arc<Traffic>),
 }
 
 impl Future for Reply {
-    type Output = Result<Response<Full<Bytes>>, Infallible>;
+    type Output = Result<Answer, Infallible>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.get_mut() {
@@ -485,7 +492,7 @@ impl Future for Reply {
 }
 
 impl hyper::service::Service<Request<Incoming>> for Service {
-    type Response = Response<Full<Bytes>>;
+    type Response = Answer;
     type Error = Infallible;
     type Future = Reply;
 
@@ -495,71 +502,12 @@ impl hyper::service::Service<Request<Incoming>> for Service {
         if !req.body().is_end_stream() {
             traffic.bodied.store(true, Ordering::Relaxed);
         }
-        match answer(req, &self.state) {
+        match service::answer(req, &self.state, &self.pool) {
             Ok(response) => {
                 traffic.answered.fetch_add(1, Ordering::Relaxed);
                 Reply::Now(Some(response))
             }
             Err(later) => Reply::Later(later, Arc::clone(traffic)),
         }
-    }
-}
-
-/// A future answer, from work done off the event loop.
-type Later = Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send>>;
-
-/// The answer to `req`, or the work that will make it.
-fn answer(req: Request<Incoming>, state: &Arc<State>) -> Result<Response<Full<Bytes>>, Later> {
-    // RFC 9112 §3.2: exactly one Host in an HTTP/1.1 request (HTTP/2 has `:authority`).
-    if !handler::host_is_valid(req.version(), req.headers()) {
-        return Ok(handler::handle_bad_host(&req, state));
-    }
-    let state = Arc::clone(state);
-    // The one request whose body is read: a subscription to the hub.
-    if req.method() == hyper::Method::POST
-        && state.hub.is_some()
-        && req.uri().path() == crate::hub::HUB_ROUTE
-    {
-        return Err(Box::pin(async move {
-            handler::handle_hub_post(req, &state).await
-        }));
-    }
-    // Archive pages, post pages and compression: off the event loop.
-    match handler::handle(&req, &state) {
-        handler::Handled::Done(response) => Ok(response),
-        handler::Handled::Archive(route, archives, coding) => Err(Box::pin(async move {
-            let started = std::time::Instant::now();
-            let fetched = off_loop(&state, move || {
-                let doc = archives.get(&route)?;
-                let made = doc.representation(coding);
-                Some((doc, made))
-            })
-            .await
-            .flatten();
-            let (doc, made) = fetched.map_or((None, None), |(d, m)| (Some(d), m));
-            handler::handle_fetched(&req, &state, doc, made, started)
-        })),
-        handler::Handled::Page(route, lazy, coding) => Err(Box::pin(async move {
-            let started = std::time::Instant::now();
-            let kept = Arc::clone(&state);
-            let fallback = lazy.clone();
-            let (doc, made) = off_loop(&state, move || {
-                handler::render_page(&kept, &route, &lazy, coding)
-            })
-            .await
-            .unwrap_or_else(|| (Arc::new(fallback.materialize()), None));
-            handler::handle_fetched(&req, &state, Some(doc), made, started)
-        })),
-        handler::Handled::Compress(doc, coding) => Err(Box::pin(async move {
-            let started = std::time::Instant::now();
-            let kept = Arc::clone(&doc);
-            // Compressing failed to finish (the pool is shutting down, or it panicked): the
-            // identity, rather than trying again on the loop.
-            let made = off_loop(&state, move || kept.representation(coding))
-                .await
-                .flatten()
-                .unwrap_or_else(|| (Coding::Identity, doc.identity.clone()));
-            handler::handle_fetched(&req, &state, Some(doc), Some(made), started)
-        })),
     }
 }

@@ -20,7 +20,7 @@
 //!
 //! Where the group cannot be made (not Linux, `SO_REUSEPORT` refused) every loop shares one
 //! socket, as before; where the program cannot be attached, the kernel spreads connections
-//! over the group by a hash of their addresses. Either way [`super::Loops`] hands a loop's
+//! over the group by a hash of their addresses. Either way [`super::loops::Loops`] hands a loop's
 //! surplus to the others, so a client whose connections all arrive on one CPU is still
 //! served by every loop.
 
@@ -276,11 +276,11 @@ fn attach(socket: &TcpListener, program: &[libc::sock_filter]) -> io::Result<()>
 }
 
 #[cfg(all(test, target_os = "linux"))]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// Runs the calling thread on `cpus` only.
-    fn pin(cpus: &[u32]) {
+    pub(crate) fn pin(cpus: &[u32]) {
         // SAFETY: a zeroed cpu_set_t is empty; CPU_SET stays within it for ids below
         // CPU_SETSIZE, which `allowed_cpus` guarantees.
         unsafe {

@@ -1,0 +1,188 @@
+//! The hyper service both servers run: a request in, the handler's answer out.
+//!
+//! Most answers are made at once from the store. Three kinds of work may take milliseconds
+//! or block — rendering an archive page, rendering a post page, compressing a large
+//! document — and run on a blocking thread, at most [`super::BLOCKING_CONCURRENCY`] at a
+//! time; the subscription POST of the hub reads its body. The thread pool is the server's to
+//! pick ([`Blocking`]): the stock server uses its runtime's, the steering server one shared
+//! by its event loops.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+
+use super::{handler, State};
+use crate::store::Coding;
+
+/// A response as both servers send it.
+pub type Answer = Response<Full<Bytes>>;
+
+/// Work for a blocking thread.
+pub type Job = Box<dyn FnOnce() + Send>;
+
+/// Threads where work that may block runs.
+pub trait Blocking: Send + Sync {
+    /// Starts `job` on one of them.
+    fn spawn(&self, job: Job);
+}
+
+/// The blocking pool of the runtime the caller runs on (`tokio::task::spawn_blocking`).
+pub struct RuntimePool;
+
+impl Blocking for RuntimePool {
+    fn spawn(&self, job: Job) {
+        drop(tokio::task::spawn_blocking(job));
+    }
+}
+
+/// Runs `work` on `pool` once a [`State::blocking_permits`] permit is free; `None` if it
+/// panicked or the pool is gone. The permit is the work's, not the request's: a request
+/// given up (a stream reset, the shutdown grace over) leaves its work running, and the work
+/// still counts until it ends.
+pub async fn blocking<T: Send + 'static>(
+    state: &State,
+    pool: &dyn Blocking,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let permit = Arc::clone(&state.blocking_permits)
+        .acquire_owned()
+        .await
+        .ok();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    pool.spawn(Box::new(move || {
+        let _permit = permit;
+        let _ = tx.send(work());
+    }));
+    rx.await.ok()
+}
+
+/// A future answer, from work done on a blocking thread.
+pub type Later = Pin<Box<dyn Future<Output = Answer> + Send>>;
+
+/// The answer to `req`, or the work that will make it (run on `pool`).
+pub fn answer(
+    req: Request<Incoming>,
+    state: &Arc<State>,
+    pool: &Arc<dyn Blocking>,
+) -> Result<Answer, Later> {
+    // RFC 9112 §3.2: exactly one Host in an HTTP/1.1 request (HTTP/2 has `:authority`).
+    if !handler::host_is_valid(req.version(), req.headers()) {
+        return Ok(handler::handle_bad_host(&req, state));
+    }
+    let state = Arc::clone(state);
+    // The one request whose body is read: a subscription to the hub.
+    if req.method() == hyper::Method::POST
+        && state.hub.is_some()
+        && req.uri().path() == crate::hub::HUB_ROUTE
+    {
+        return Err(Box::pin(async move {
+            handler::handle_hub_post(req, &state).await
+        }));
+    }
+    let pool = Arc::clone(pool);
+    match handler::handle(&req, &state) {
+        handler::Handled::Done(response) => Ok(response),
+        handler::Handled::Archive(route, archives, coding) => Err(Box::pin(async move {
+            let started = std::time::Instant::now();
+            let fetched = blocking(&state, &*pool, move || {
+                let doc = archives.get(&route)?;
+                let made = doc.representation(coding);
+                Some((doc, made))
+            })
+            .await
+            .flatten();
+            let (doc, made) = fetched.map_or((None, None), |(d, m)| (Some(d), m));
+            handler::handle_fetched(&req, &state, doc, made, started)
+        })),
+        handler::Handled::Page(route, lazy, coding) => Err(Box::pin(async move {
+            let started = std::time::Instant::now();
+            let kept = Arc::clone(&state);
+            let fallback = lazy.clone();
+            let (doc, made) = blocking(&state, &*pool, move || {
+                handler::render_page(&kept, &route, &lazy, coding)
+            })
+            .await
+            .unwrap_or_else(|| (Arc::new(fallback.materialize()), None));
+            handler::handle_fetched(&req, &state, Some(doc), made, started)
+        })),
+        handler::Handled::Compress(doc, coding) => Err(Box::pin(async move {
+            let started = std::time::Instant::now();
+            let kept = Arc::clone(&doc);
+            // Compressing failed to finish (the pool is shutting down, or it panicked): the
+            // identity, rather than trying again here.
+            let made = blocking(&state, &*pool, move || kept.representation(coding))
+                .await
+                .flatten()
+                .unwrap_or_else(|| (Coding::Identity, doc.identity.clone()));
+            handler::handle_fetched(&req, &state, Some(doc), Some(made), started)
+        })),
+    }
+}
+
+/// The requests of one connection, answered from `state`, with blocking work on the
+/// runtime's own pool.
+#[derive(Clone)]
+pub struct Service {
+    state: Arc<State>,
+    pool: Arc<dyn Blocking>,
+    /// A request has arrived (shared with the connection's task, which times out a connection
+    /// that sends none).
+    asked: Arc<AtomicBool>,
+}
+
+impl Service {
+    pub fn new(state: Arc<State>) -> Service {
+        Service {
+            state,
+            pool: Arc::new(RuntimePool),
+            asked: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Whether a request has arrived on the connection.
+    pub fn asked(&self) -> bool {
+        self.asked.load(Ordering::Relaxed)
+    }
+}
+
+/// An answer: at once (most of them), or later, from work on a blocking thread.
+pub enum Reply {
+    Now(Option<Answer>),
+    Later(Later),
+}
+
+impl Future for Reply {
+    type Output = Result<Answer, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Reply::Now(response) => match response.take() {
+                Some(response) => Poll::Ready(Ok(response)),
+                None => Poll::Pending,
+            },
+            Reply::Later(later) => later.as_mut().poll(cx).map(Ok),
+        }
+    }
+}
+
+impl hyper::service::Service<Request<Incoming>> for Service {
+    type Response = Answer;
+    type Error = Infallible;
+    type Future = Reply;
+
+    fn call(&self, req: Request<Incoming>) -> Reply {
+        self.asked.store(true, Ordering::Relaxed);
+        match answer(req, &self.state, &self.pool) {
+            Ok(response) => Reply::Now(Some(response)),
+            Err(later) => Reply::Later(later),
+        }
+    }
+}
