@@ -52,10 +52,6 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
             config.paths.posts.display()
         );
     }
-    crate::store::CompressedBudget::set_global(
-        usize::try_from(config.server.compressed_cache_mb.saturating_mul(1 << 20))
-            .unwrap_or(usize::MAX),
-    );
     // Watch first, so nothing written during the initial build is missed.
     let (tx, rx) = std::sync::mpsc::channel();
     let window = Duration::from_millis(config.server.debounce_ms);
@@ -79,7 +75,11 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
             config.server.max_age,
             config.server.access_log,
         )
-        .with_hub(hub.clone()),
+        .with_hub(hub.clone())
+        .with_compressed_budget(
+            usize::try_from(config.server.compressed_cache_mb.saturating_mul(1 << 20))
+                .unwrap_or(usize::MAX),
+        ),
     );
     let outlet = Arc::new(Serving {
         state: Arc::clone(&state),

@@ -879,11 +879,13 @@ pub fn check_http(data: &[u8]) {
         Handled::Done(response) => return check_response(&req, response, fixture),
         Handled::Archive(route, archives, coding) => {
             let doc = archives.get(&route);
-            let made = doc.as_ref().and_then(|d| d.representation(coding));
+            let made = doc
+                .as_ref()
+                .and_then(|d| fixture.state.forms.representation(d, coding));
             (doc, made)
         }
         Handled::Compress(doc, coding) => {
-            let made = doc.representation(coding);
+            let made = fixture.state.forms.representation(&doc, coding);
             (Some(doc), made)
         }
         Handled::Page(route, lazy, coding) => {
@@ -1126,7 +1128,11 @@ fn check_response<B>(req: &Request<B>, response: Response<Full<Bytes>>, fixture:
                     };
                     assert_eq!(len, sent, "HEAD Content-Length of {route}");
                 } else {
-                    let sent = doc.encoded(coding).map(|r| r.bytes.len());
+                    let sent = fixture
+                        .state
+                        .forms
+                        .encoded(&doc, coding)
+                        .map(|r| r.bytes.len());
                     assert_eq!(Some(len), sent, "HEAD Content-Length of {route}");
                 }
             }

@@ -197,7 +197,7 @@ fn respond<B>(req: &Request<B>, state: &State) -> Handled {
         // Even a 304 or a HEAD needs the form, to know whether compressing pays (its ETag, its
         // length).
         let coding = choose_coding(req.headers());
-        if !doc.is_ready(coding) {
+        if !state.forms.is_ready(doc, coding) {
             return Handled::Compress(std::sync::Arc::clone(doc), coding);
         }
         return Handled::Done(respond_in(req, state, doc, coding));
@@ -206,14 +206,14 @@ fn respond<B>(req: &Request<B>, state: &State) -> Handled {
         // A 304 or 412 needs no bytes, nor does a page already rendered in this coding;
         // anything else is rendered (and compressed) where it may block.
         let doc = Document::from_lazy(lazy);
-        let (coding, _) = doc.etag_header(choose_coding(req.headers()));
+        let (coding, _) = state.forms.etag_header(&doc, choose_coding(req.headers()));
         if Preconditions::from_headers(req.headers()).evaluate(&doc, coding) != Outcome::Full {
             return Handled::Done(respond_with(req, state, &doc));
         }
         if let Some(kept) = state
             .rendered
             .get(&route, lazy.hash)
-            .filter(|d| d.is_ready(coding))
+            .filter(|d| state.forms.is_ready(d, coding))
         {
             return Handled::Done(respond_with(req, state, &kept));
         }
@@ -269,7 +269,7 @@ pub fn render_page(
         .rendered
         .get(route, lazy.hash)
         .unwrap_or_else(|| std::sync::Arc::new(lazy.materialize()));
-    let made = doc.representation(coding);
+    let made = state.forms.representation(&doc, coding);
     state.rendered.put(route, std::sync::Arc::clone(&doc));
     (doc, made)
 }
@@ -286,10 +286,10 @@ fn respond_in<B>(
     doc: &Document,
     accepted: Coding,
 ) -> Response<Full<Bytes>> {
-    let chosen = match doc.representation(accepted) {
+    let chosen = match state.forms.representation(doc, accepted) {
         Some(made) => Chosen::made(made),
         None => {
-            let (coding, etag) = doc.etag_header(accepted);
+            let (coding, etag) = state.forms.etag_header(doc, accepted);
             Chosen {
                 coding,
                 etag,
@@ -355,7 +355,7 @@ fn respond_made<B>(
         }
         Outcome::Full => {
             // HEAD sends the length GET would (a lazy document is rendered for it).
-            let bytes = bytes.unwrap_or_else(|| doc.body(coding));
+            let bytes = bytes.unwrap_or_else(|| state.forms.body(doc, coding));
             let len = bytes.len();
             let body = if head { Bytes::new() } else { bytes };
             let mut r = Response::new(Full::new(body));

@@ -72,6 +72,9 @@ pub struct State {
     pub connections: Arc<Semaphore>,
     /// Post pages rendered for requests (see [`crate::store::RenderedPages`]).
     pub rendered: crate::store::RenderedPages,
+    /// Compressed forms of the documents, within the budget `server.compressed_cache_mb`
+    /// gives (see [`crate::store::Forms`]).
+    pub forms: crate::store::Forms,
 }
 
 /// The source of archive pages: far more bytes than the subscription documents (every post,
@@ -93,7 +96,14 @@ impl State {
             blocking_permits: Arc::new(Semaphore::new(BLOCKING_CONCURRENCY)),
             connections: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
             rendered: crate::store::RenderedPages::new(RENDERED_PAGES_BUDGET),
+            forms: crate::store::Forms::new(crate::config::DEFAULT_COMPRESSED_BUDGET),
         }
+    }
+
+    /// The same state, with `bytes` for the compressed forms of its documents.
+    pub fn with_compressed_budget(mut self, bytes: usize) -> State {
+        self.forms = crate::store::Forms::new(bytes);
+        self
     }
 
     /// The same state, with a hub answering at `/hub`.

@@ -92,9 +92,10 @@ pub fn answer(
         handler::Handled::Done(response) => Ok(response),
         handler::Handled::Archive(route, archives, coding) => Err(Box::pin(async move {
             let started = std::time::Instant::now();
+            let kept = Arc::clone(&state);
             let fetched = blocking(&state, &*pool, move || {
                 let doc = archives.get(&route)?;
-                let made = doc.representation(coding);
+                let made = kept.forms.representation(&doc, coding);
                 Some((doc, made))
             })
             .await
@@ -115,13 +116,15 @@ pub fn answer(
         })),
         handler::Handled::Compress(doc, coding) => Err(Box::pin(async move {
             let started = std::time::Instant::now();
-            let kept = Arc::clone(&doc);
+            let (kept, forms) = (Arc::clone(&doc), Arc::clone(&state));
             // Compressing failed to finish (the pool is shutting down, or it panicked): the
             // identity, rather than trying again here.
-            let made = blocking(&state, &*pool, move || kept.representation(coding))
-                .await
-                .flatten()
-                .unwrap_or_else(|| (Coding::Identity, doc.identity.clone()));
+            let made = blocking(&state, &*pool, move || {
+                forms.forms.representation(&kept, coding)
+            })
+            .await
+            .flatten()
+            .unwrap_or_else(|| (Coding::Identity, doc.identity.clone()));
             handler::handle_fetched(&req, &state, Some(doc), Some(made), started)
         })),
     }

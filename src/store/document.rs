@@ -2,17 +2,14 @@
 //! `ETag` from the bytes (RFC 9110 §8.8.3) and a `Last-Modified` that moves only when the bytes
 //! do — and the ready header values, built once per version and cloned per response.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use arc_swap::ArcSwapOption;
 use bytes::Bytes;
 use hyper::header::HeaderValue;
 
 use super::cache::{ByteCache, Cost};
-use super::encodings::{compress, Coding};
+use super::encodings::Coding;
 
 /// One representation of a document: its bytes and its strong ETag (quoted).
 #[derive(Debug, Clone)]
@@ -23,7 +20,7 @@ pub struct Representation {
 }
 
 impl Representation {
-    fn new(bytes: Bytes, etag: String) -> Representation {
+    pub(super) fn new(bytes: Bytes, etag: String) -> Representation {
         // An ETag is `"` + hex + suffix + `"`: always a valid header value.
         let etag_header =
             HeaderValue::from_str(&etag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
@@ -120,149 +117,6 @@ impl RenderedPages {
     }
 }
 
-/// The compressed forms of one document version: each made on first use, and kept while the
-/// process's budget for compressed bytes allows.
-struct Encodings {
-    /// gzip, br, zstd: `Some(None)` once compressing was found not to pay.
-    cells: [ArcSwapOption<Option<Representation>>; 3],
-    /// Set when a kept form is read: the budget passes over a used form once before it drops
-    /// it (second chance), so a feed that is polled stays compressed.
-    used: [AtomicBool; 3],
-    budget: &'static CompressedBudget,
-}
-
-impl Encodings {
-    fn new(budget: &'static CompressedBudget) -> Encodings {
-        Encodings {
-            cells: Default::default(),
-            used: Default::default(),
-            budget,
-        }
-    }
-
-    fn slot(coding: Coding) -> Option<usize> {
-        match coding {
-            Coding::Identity => None,
-            Coding::Gzip => Some(0),
-            Coding::Brotli => Some(1),
-            Coding::Zstd => Some(2),
-        }
-    }
-
-    fn touch(&self, i: usize) {
-        // Read before written: a hot form's flag is already set, and its cache line stays
-        // shared between the event loops.
-        if !self.used[i].load(Ordering::Relaxed) {
-            self.used[i].store(true, Ordering::Relaxed);
-        }
-    }
-
-    /// Keeps `form` in cell `i` unless another request got there first (that one is
-    /// returned), and charges it to the budget.
-    fn keep(
-        self: &Arc<Self>,
-        i: usize,
-        form: Arc<Option<Representation>>,
-    ) -> Arc<Option<Representation>> {
-        let prev = self.cells[i].compare_and_swap(&None::<Arc<_>>, Some(Arc::clone(&form)));
-        if let Some(kept) = prev.as_ref() {
-            return Arc::clone(kept);
-        }
-        self.budget
-            .charge(Arc::downgrade(self), i, form_cost(&form));
-        form
-    }
-}
-
-impl Drop for Encodings {
-    fn drop(&mut self) {
-        let held: usize = self
-            .cells
-            .iter()
-            .filter_map(|c| c.load().as_ref().map(|f| form_cost(f)))
-            .sum();
-        self.budget.held.fetch_sub(held, Ordering::Relaxed);
-    }
-}
-
-/// What a kept compressed form costs: its bytes and bookkeeping.
-fn form_cost(form: &Option<Representation>) -> usize {
-    form.as_ref().map_or(0, |r| r.bytes.len()) + 128
-}
-
-/// The byte budget for the compressed forms of every document (by default
-/// [`crate::config::DEFAULT_COMPRESSED_BUDGET`]; `server.compressed_cache_mb`). A site of 100,000 posts has
-/// thousands of feeds: a reader polling each once would otherwise leave a compressed copy of
-/// every one of them in memory for good. Over budget, the forms made longest ago go first,
-/// except those read since the last pass.
-pub struct CompressedBudget {
-    budget: AtomicUsize,
-    held: AtomicUsize,
-    queue: Mutex<FormQueue>,
-}
-
-/// The kept forms, oldest first: (whose, which cell).
-struct FormQueue {
-    entries: VecDeque<(Weak<Encodings>, usize)>,
-    /// Length at which entries of dropped documents are swept out.
-    sweep_at: usize,
-}
-
-/// The process's budget, shared by every document.
-static COMPRESSED: CompressedBudget =
-    CompressedBudget::new(crate::config::DEFAULT_COMPRESSED_BUDGET);
-
-impl CompressedBudget {
-    const fn new(budget: usize) -> CompressedBudget {
-        CompressedBudget {
-            budget: AtomicUsize::new(budget),
-            held: AtomicUsize::new(0),
-            queue: Mutex::new(FormQueue {
-                entries: VecDeque::new(),
-                sweep_at: 64,
-            }),
-        }
-    }
-
-    /// Sets the process's budget for compressed forms (bytes).
-    pub fn set_global(bytes: usize) {
-        COMPRESSED.budget.store(bytes, Ordering::Relaxed);
-    }
-
-    fn charge(&self, owner: Weak<Encodings>, slot: usize, cost: usize) {
-        self.held.fetch_add(cost, Ordering::Relaxed);
-        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        // While the budget holds, nothing pops entries: those of dropped documents are swept
-        // out each time the queue doubles, so it stays within twice the forms alive.
-        if queue.entries.len() >= queue.sweep_at {
-            queue.entries.retain(|(w, _)| w.strong_count() > 0);
-            queue.sweep_at = (2 * queue.entries.len()).max(64);
-        }
-        let queue = &mut queue.entries;
-        queue.push_back((owner, slot));
-        // Each entry is looked at most twice (once to clear its flag): the loop ends.
-        let mut looks = 2 * queue.len();
-        while self.held.load(Ordering::Relaxed) > self.budget.load(Ordering::Relaxed) && looks > 0 {
-            looks -= 1;
-            let Some((owner, slot)) = queue.pop_front() else {
-                break;
-            };
-            // A document already dropped gave its bytes back (Drop).
-            let Some(enc) = owner.upgrade() else {
-                continue;
-            };
-            if enc.used[slot].swap(false, Ordering::Relaxed) {
-                queue.push_back((owner, slot));
-                continue;
-            }
-            if let Some(form) = enc.cells[slot].swap(None) {
-                self.held.fetch_sub(form_cost(&form), Ordering::Relaxed);
-            }
-            // `enc` may be the last reference: its Drop only touches atomics, not the queue.
-        }
-    }
-}
-
 /// One published document.
 pub struct Document {
     pub content_type: &'static str,
@@ -277,8 +131,6 @@ pub struct Document {
     pub link_header: Option<HeaderValue>,
     /// `Cache-Control` when it is not the server's default (archive pages).
     pub cache_control: Option<HeaderValue>,
-    /// Compressed forms made so far (and still kept).
-    encodings: Arc<Encodings>,
     /// Set for documents whose bytes are not kept (`identity.bytes` is empty): they are
     /// rendered again for each response that needs them, and compressed then.
     lazy: Option<Render>,
@@ -350,7 +202,6 @@ impl Document {
             link_header: link.as_deref().and_then(|l| HeaderValue::from_str(l).ok()),
             link,
             cache_control: None,
-            encodings: Arc::new(Encodings::new(&COMPRESSED)),
             lazy: None,
             len,
         }
@@ -370,22 +221,14 @@ impl Document {
             link: None,
             link_header: None,
             cache_control: None,
-            encodings: Arc::new(Encodings::new(&COMPRESSED)),
             lazy: Some(Arc::clone(&l.render)),
             len: l.len,
         }
     }
 
-    /// Whether the representation in `coding` is at hand (identity always is; a compressed
-    /// form once computed), so answering with it costs no rendering or compression.
-    pub fn is_ready(&self, coding: Coding) -> bool {
-        if self.lazy.is_some() {
-            return false;
-        }
-        match Encodings::slot(coding) {
-            None => true,
-            Some(i) => self.encodings.cells[i].load().is_some(),
-        }
+    /// How to render the bytes again, for a document whose bytes are not kept.
+    pub(super) fn render(&self) -> Option<&Render> {
+        self.lazy.as_ref()
     }
 
     /// Whether the bytes are rendered per response rather than kept.
@@ -410,82 +253,10 @@ impl Document {
         }
     }
 
-    /// The coding that will be sent for a request accepting `coding`, and its ETag header.
-    /// Cheap for lazy documents (nothing is rendered): they are always sent in the requested
-    /// coding.
-    pub fn etag_header(&self, coding: Coding) -> (Coding, HeaderValue) {
-        if self.lazy.is_some() {
-            if coding == Coding::Identity {
-                return (coding, self.identity.etag_header.clone());
-            }
-            let etag = etag_for(self.hash, coding);
-            let header =
-                HeaderValue::from_str(&etag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
-            return (coding, header);
-        }
-        self.representation(coding).map_or(
-            (Coding::Identity, self.identity.etag_header.clone()),
-            |(c, rep)| (c, rep.etag_header),
-        )
-    }
-
-    /// The bytes to send in `coding` (as chosen by [`Document::etag_header`]).
-    pub fn body(&self, coding: Coding) -> Bytes {
-        match &self.lazy {
-            Some(render) => {
-                let raw = render();
-                if coding == Coding::Identity {
-                    return raw;
-                }
-                compress(coding, &raw).map_or(raw, Bytes::from)
-            }
-            None => self
-                .representation(coding)
-                .map_or_else(|| self.identity.bytes.clone(), |(_, rep)| rep.bytes),
-        }
-    }
-
     /// The same document with its own `Cache-Control`.
     pub fn with_cache_control(mut self, value: HeaderValue) -> Document {
         self.cache_control = Some(value);
         self
-    }
-
-    /// The representation in `coding`, compressing on first use (or again, once the budget
-    /// for compressed bytes let it go). `None` when compressing does not make it smaller (the
-    /// identity is sent instead).
-    pub fn encoded(&self, coding: Coding) -> Option<Representation> {
-        if self.lazy.is_some() {
-            return None;
-        }
-        let Some(i) = Encodings::slot(coding) else {
-            return Some(self.identity.clone());
-        };
-        let cell = &self.encodings.cells[i];
-        if let Some(form) = cell.load().as_ref() {
-            self.encodings.touch(i);
-            return form.as_ref().clone();
-        }
-        let raw = &self.identity.bytes;
-        let form = compress(coding, raw)
-            .ok()
-            .filter(|bytes| bytes.len() < raw.len())
-            .map(|bytes| Representation::new(Bytes::from(bytes), etag_for(self.hash, coding)));
-        self.encodings.keep(i, Arc::new(form)).as_ref().clone()
-    }
-
-    /// What a response asking for `accepted` carries: the form in that coding, or the identity
-    /// when compressing does not pay; its ETag and its bytes together, compressed at most once
-    /// per call (the budget may let a form go between two calls). `None` for a lazy document,
-    /// whose bytes are rendered per response.
-    pub fn representation(&self, accepted: Coding) -> Option<(Coding, Representation)> {
-        if self.lazy.is_some() {
-            return None;
-        }
-        Some(match self.encoded(accepted) {
-            Some(rep) => (accepted, rep),
-            None => (Coding::Identity, self.identity.clone()),
-        })
     }
 
     /// True when `tag` (opaque part, quotes included) is this version's ETag in `coding`: the
@@ -530,27 +301,8 @@ fn is_hex_of(hex: &str, hash: u128) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
-    #[test]
-    fn a_materialized_page_is_ready_in_the_codings_computed() {
-        let text = "<p>page</p>".repeat(100);
-        let render: Render = {
-            let text = text.clone();
-            Arc::new(move || Bytes::from(text.clone()))
-        };
-        let lazy = Lazy::new(
-            "text/html; charset=utf-8",
-            text.as_bytes(),
-            UNIX_EPOCH,
-            render,
-        );
-        assert!(!Document::from_lazy(&lazy).is_ready(Coding::Identity));
-        let doc = lazy.materialize();
-        assert_eq!(doc.hash, lazy.hash);
-        assert!(doc.is_ready(Coding::Identity) && !doc.is_ready(Coding::Gzip));
-        assert!(doc.encoded(Coding::Gzip).is_some());
-        assert!(doc.is_ready(Coding::Gzip) && !doc.is_ready(Coding::Brotli));
-    }
     #[test]
     fn etag_is_stable_and_differs_per_coding() {
         let d = Document::new("text/plain", Bytes::from_static(b"hello"), UNIX_EPOCH, None);
@@ -581,127 +333,6 @@ mod tests {
         assert!(!d.matches_etag_in(&tag[1..], Coding::Identity));
         assert!(!d.matches_etag_in("\"\"", Coding::Identity));
         assert!(!d.matches_etag_in(&format!("\"{:032x}-gz\"", d.hash ^ 1), Coding::Gzip));
-    }
-
-    #[test]
-    fn compression_round_trips() {
-        let raw = "港口吞吐量 <item>feed</item> ".repeat(500);
-        let d = Document::new("text/xml", Bytes::from(raw.clone()), UNIX_EPOCH, None);
-        let gz = d.encoded(Coding::Gzip).unwrap();
-        let mut out = String::new();
-        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz.bytes[..]), &mut out)
-            .unwrap();
-        assert_eq!(out, raw);
-        let br = d.encoded(Coding::Brotli).unwrap();
-        let mut out = Vec::new();
-        brotli::BrotliDecompress(&mut &br.bytes[..], &mut out).unwrap();
-        assert_eq!(out, raw.as_bytes());
-        let zs = d.encoded(Coding::Zstd).unwrap();
-        assert_eq!(
-            zstd::bulk::decompress(&zs.bytes, raw.len()).unwrap(),
-            raw.as_bytes()
-        );
-        // Cached: the same bytes come back.
-        assert_eq!(d.encoded(Coding::Gzip).unwrap().bytes, gz.bytes);
-    }
-
-    /// A document whose compressed forms are charged to `budget` instead of the process's.
-    fn doc_in(budget: &'static CompressedBudget, text: &str) -> Document {
-        let mut d = Document::new("text/xml", Bytes::from(text.to_owned()), UNIX_EPOCH, None);
-        d.encodings = Arc::new(Encodings::new(budget));
-        d
-    }
-
-    /// `n` documents of distinct texts charged to a new budget, the texts, and what one gzip
-    /// form costs (made for the first document with a zero budget: let go at once).
-    fn budgeted(n: usize) -> (&'static CompressedBudget, Vec<Document>, Vec<String>, usize) {
-        let budget: &'static CompressedBudget = Box::leak(Box::new(CompressedBudget::new(0)));
-        let texts: Vec<String> = (0..n)
-            .map(|i| format!("<item>{i}</item>").repeat(2000))
-            .collect();
-        let docs: Vec<Document> = texts.iter().map(|t| doc_in(budget, t)).collect();
-        let one = form_cost(&Some(docs[0].encoded(Coding::Gzip).unwrap()));
-        (budget, docs, texts, one)
-    }
-
-    #[test]
-    fn compressed_forms_stay_within_their_budget() {
-        let (budget, docs, texts, one) = budgeted(6);
-        // Room for three forms (the first one, made with a zero budget, was let go at once).
-        assert!(!docs[0].is_ready(Coding::Gzip));
-        budget.budget.store(3 * one + one / 2, Ordering::Relaxed);
-        for d in &docs {
-            assert!(d.encoded(Coding::Gzip).is_some());
-            assert!(budget.held.load(Ordering::Relaxed) <= 3 * one + one / 2);
-        }
-        let ready: Vec<bool> = docs.iter().map(|d| d.is_ready(Coding::Gzip)).collect();
-        assert_eq!(ready, [false, false, false, true, true, true]);
-        // A form made again is the same bytes.
-        let again = docs[0].encoded(Coding::Gzip).unwrap();
-        let mut out = String::new();
-        std::io::Read::read_to_string(
-            &mut flate2::read::GzDecoder::new(&again.bytes[..]),
-            &mut out,
-        )
-        .unwrap();
-        assert_eq!(out, texts[0]);
-        // Dropped documents give their bytes back.
-        drop(docs);
-        assert_eq!(budget.held.load(Ordering::Relaxed), 0);
-    }
-
-    #[test]
-    fn forms_of_dropped_documents_leave_the_queue_under_budget() {
-        let (budget, docs, _, _) = budgeted(1);
-        budget.budget.store(usize::MAX, Ordering::Relaxed);
-        drop(docs);
-        // More rounds than the first sweep's threshold (64): without the sweep the queue
-        // would hold one entry per round.
-        for round in 0..200 {
-            let d = doc_in(budget, &format!("<item>{round}</item>").repeat(500));
-            assert!(d.encoded(Coding::Gzip).is_some());
-        }
-        let queue = budget.queue.lock().unwrap();
-        assert!(queue.entries.len() <= 64, "{} entries", queue.entries.len());
-        drop(queue);
-        let kept: Vec<Document> = (0..200)
-            .map(|n| doc_in(budget, &format!("<item>{n}</item>").repeat(500)))
-            .collect();
-        for (n, d) in kept.iter().enumerate() {
-            assert!(d.encoded(Coding::Gzip).is_some(), "{n}");
-        }
-        drop(kept);
-        for round in 0..300 {
-            let d = doc_in(budget, &format!("<entry>{round}</entry>").repeat(500));
-            assert!(d.encoded(Coding::Gzip).is_some());
-        }
-        let n = budget.queue.lock().unwrap().entries.len();
-        assert!(n <= 400, "{n} entries for no document alive");
-        assert_eq!(budget.held.load(Ordering::Relaxed), 0);
-    }
-
-    #[test]
-    fn a_compressed_form_read_again_is_kept_longer() {
-        let (budget, docs, _, one) = budgeted(4);
-        budget.budget.store(2 * one + one / 2, Ordering::Relaxed);
-        let hot = &docs[1];
-        hot.encoded(Coding::Gzip);
-        docs[2].encoded(Coding::Gzip);
-        // Polled again: the next form to come in drops docs[2], not the older hot one.
-        hot.encoded(Coding::Gzip);
-        docs[3].encoded(Coding::Gzip);
-        assert!(hot.is_ready(Coding::Gzip));
-        assert!(!docs[2].is_ready(Coding::Gzip));
-        assert!(docs[3].is_ready(Coding::Gzip));
-        // Each coding is a form of its own, read or not on its own.
-        hot.encoded(Coding::Zstd);
-        assert!(hot.is_ready(Coding::Zstd) && !docs[3].is_ready(Coding::Gzip));
-    }
-
-    #[test]
-    fn tiny_documents_are_not_compressed() {
-        let d = Document::new("text/plain", Bytes::from_static(b"x"), UNIX_EPOCH, None);
-        assert!(d.encoded(Coding::Gzip).is_none());
     }
 
     #[test]

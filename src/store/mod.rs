@@ -1,7 +1,7 @@
 //! The store: every published document by route, with the validators the server sends — a
 //! strong `ETag` from the bytes and a `Last-Modified` that moves only when the bytes do — and
 //! its compressed forms, computed on first request and kept while they fit in a byte budget
-//! ([`CompressedBudget`]).
+//! ([`Forms`], owned by the server's state).
 //!
 //! A store is immutable; a rebuild makes a new one and swaps it in whole (`arc-swap`), so a
 //! request sees the old set or the new set, never a mix. Documents whose bytes did not change
@@ -15,13 +15,15 @@ pub mod archive;
 pub mod cache;
 mod document;
 mod encodings;
+mod forms;
 pub mod route;
 
 pub use document::{
-    content_hash, etag_for, link_header, whole_seconds, CompressedBudget, Document, Lazy, Render,
-    RenderedPages, Representation,
+    content_hash, etag_for, link_header, whole_seconds, Document, Lazy, Render, RenderedPages,
+    Representation,
 };
 pub use encodings::{compress, Coding, BROTLI_QUALITY, GZIP_LEVEL, ZSTD_LEVEL};
+pub use forms::Forms;
 
 use crate::render::Doc;
 
@@ -209,15 +211,16 @@ mod tests {
         assert_eq!(lazy.last_modified, stored.last_modified);
         assert_eq!(lazy.last_modified_header, stored.last_modified_header);
         // Validators without rendering.
+        let forms = Forms::new(1 << 20);
         for coding in [Coding::Identity, Coding::Gzip, Coding::Brotli, Coding::Zstd] {
-            let (c, etag) = lazy.etag_header(coding);
+            let (c, etag) = forms.etag_header(&lazy, coding);
             assert_eq!(c, coding);
-            assert_eq!(etag, stored.etag_header(coding).1, "{coding:?}");
+            assert_eq!(etag, forms.etag_header(&stored, coding).1, "{coding:?}");
         }
         assert_eq!(renders.load(std::sync::atomic::Ordering::Relaxed), 0);
         // Bytes rendered per response, compressed as asked.
-        assert_eq!(lazy.body(Coding::Identity), raw);
-        let gz = lazy.body(Coding::Gzip);
+        assert_eq!(forms.body(&lazy, Coding::Identity), raw);
+        let gz = forms.body(&lazy, Coding::Gzip);
         let mut out = Vec::new();
         std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut out).unwrap();
         assert_eq!(out, raw);
