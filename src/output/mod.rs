@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 mod atomic;
 
-pub use atomic::{Atomic, Durability};
+pub use atomic::Atomic;
 
 /// Why a document is not (yet) in `feeds/`.
 #[derive(Debug, thiserror::Error)]
