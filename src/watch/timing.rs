@@ -228,7 +228,7 @@ mod tests {
         let create = |p: &str| Ok(ev(EventKind::Create(CreateKind::File), &[p]));
         let wait = || out_rx.recv_timeout(Duration::from_secs(5)).unwrap();
         // Nothing happens: nothing is handed over. (That no thread wakes meanwhile is what
-        // tests/watch.rs `an_idle_server_does_not_wake_up_on_a_timer` checks, in /proc.)
+        // tests/watch/timing.rs `an_idle_server_does_not_wake_up_on_a_timer` checks, in /proc.)
         assert!(out_rx.recv_timeout(Duration::from_millis(300)).is_err());
 
         // Two events together: one burst, handed over settled once the quiet has passed after
