@@ -7,7 +7,7 @@
 //! ```
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -15,8 +15,8 @@ use chrono::Utc;
 
 use crate::config::{own_address_url, Config};
 use crate::hub::Hub;
-use crate::publish::follow::{self, publisher_lock, ArchivePages};
-use crate::publish::{Outlet, Published, Publisher};
+use crate::publish::follow;
+use crate::publish::{ArchivePages, Outlet, Published, Publisher};
 use crate::server::State;
 use crate::site::ListOptions;
 use crate::store::Store;
@@ -34,6 +34,15 @@ impl Outlet for Serving {
             // Only bookkeeping and enqueueing: never waits for a subscriber.
             hub.published(published.feeds_changed, &published.feeds_removed);
         }
+    }
+}
+
+/// The server asks the archive pages for a page; they render it from their own snapshot.
+struct Archives(Arc<ArchivePages>);
+
+impl crate::server::Archives for Archives {
+    fn get(&self, route: &str) -> Option<Arc<crate::store::Document>> {
+        self.0.get(route)
     }
 }
 
@@ -98,19 +107,18 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
         );
         let _ = out.flush();
     }
-    let publisher = Arc::new(Mutex::new(publisher));
-    if publisher_lock(&publisher).meta.archive_page.is_some() {
-        let _ = state
-            .archives
-            .set(Arc::new(ArchivePages(Arc::clone(&publisher))));
+    let archives = publisher.archive_pages();
+    if let Some(archives) = &archives {
+        let _ = state.archives.set(Arc::new(Archives(Arc::clone(archives))));
     }
-    let at_exit = Arc::clone(&publisher);
     std::thread::Builder::new()
         .name("publisher".into())
-        .spawn(move || follow::follow(&publisher, rx, tx, watcher))
+        .spawn(move || follow::follow(publisher, rx, tx, watcher))
         .context("cannot start the publisher thread")?;
     server.run(state)?;
-    publisher_lock(&at_exit).save_archive_state();
+    if let Some(archives) = &archives {
+        archives.save_validators();
+    }
     if let Some(hub) = &hub {
         // Deliveries still in flight end with the process; the file records which version
         // each subscriber has, so the next start sends them again.

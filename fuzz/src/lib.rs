@@ -23,7 +23,7 @@
 use std::io::Read;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
@@ -669,7 +669,7 @@ pub struct HttpFixture {
     /// What the handler reads: the store and, as `serve` sets it, the archive page source.
     pub state: Arc<State>,
     /// The publisher behind the store and the archive pages.
-    pub publisher: Arc<Mutex<Publisher>>,
+    pub publisher: Publisher,
     /// Every route a document can be served at: the store's (feeds, lists, post pages) and
     /// every archive page.
     pub routes: Vec<String>,
@@ -686,8 +686,8 @@ impl HttpFixture {
     }
 }
 
-/// Archive pages come from the publisher, as in `serve` (whose `ArchivePages` is private).
-struct ArchivePages(Arc<Mutex<Publisher>>);
+/// Archive pages come from the publisher's snapshot, as in `serve`.
+struct ArchivePages(Arc<feedsmith::publish::ArchivePages>);
 
 /// Each publish swapped into the server's state, as `serve` does.
 struct IntoState(Arc<State>);
@@ -700,10 +700,7 @@ impl feedsmith::publish::Outlet for IntoState {
 
 impl Archives for ArchivePages {
     fn get(&self, route: &str) -> Option<Arc<Document>> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .archive(route)
+        self.0.get(route)
     }
 }
 
@@ -754,17 +751,11 @@ pub fn http_fixture() -> &'static HttpFixture {
             .iter()
             .map(|p| feedsmith::feed::page::page_route(p))
             .collect();
-        let publisher = Arc::new(Mutex::new(publisher));
         // As `serve` does: archive pages only when they are on.
-        assert!(publisher
-            .lock()
-            .expect("fresh lock")
-            .meta
-            .archive_page
-            .is_some());
-        let _ = state
-            .archives
-            .set(Arc::new(ArchivePages(Arc::clone(&publisher))));
+        let archives = publisher
+            .archive_pages()
+            .expect("the fixture site has archive pages");
+        let _ = state.archives.set(Arc::new(ArchivePages(archives)));
         let store = state.store.load();
         let mut routes: Vec<String> = store.routes().into_iter().map(str::to_owned).collect();
         for route in &page_routes {

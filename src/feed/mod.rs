@@ -157,6 +157,16 @@ impl History {
     }
 }
 
+/// What an archive page needs of its scope: the term's name as written, how many posts the
+/// scope has, and `page(skip, take)`: `take` posts after skipping `skip` from the oldest,
+/// newest first.
+pub struct ScopePosts<'a, 'f> {
+    pub term: Option<&'a str>,
+    pub len: usize,
+    #[allow(clippy::type_complexity)]
+    pub page: &'f dyn Fn(usize, usize) -> Vec<&'a Post>,
+}
+
 impl<'a> FeedSpec<'a> {
     /// Prepares the subscription document of `scope` in `format`: its newest posts (at most
     /// `limit`; those not in a complete archive page when archives are on).
@@ -176,7 +186,7 @@ impl<'a> FeedSpec<'a> {
         };
         FeedSpec::with_items(
             meta,
-            listing,
+            listing.term(scope).map(|t| t.name.as_str()),
             scope,
             items,
             self_url.clone(),
@@ -196,9 +206,27 @@ impl<'a> FeedSpec<'a> {
         if !listing.has_scope(scope) {
             return None;
         }
-        let paging = scope_paging(meta, listing, scope);
+        let term = listing.term(scope).map(|t| t.name.as_str());
+        let posts = ScopePosts {
+            term,
+            len: listing.scope_len(scope),
+            page: &|skip, take| listing.scope_page(scope, skip, take),
+        };
+        FeedSpec::archive_of(meta, scope, &posts, format, page)
+    }
+
+    /// [`FeedSpec::archive`] from a scope's posts as they were when they were taken (`serve`
+    /// renders archive pages on request from such a snapshot, not from the live listing).
+    pub fn archive_of(
+        meta: &'a SiteMeta,
+        scope: &Scope,
+        posts: &ScopePosts<'a, '_>,
+        format: Format,
+        page: usize,
+    ) -> Option<Self> {
+        let paging = paging::Paging::new(posts.len, meta.limit, meta.archive_page);
         let (skip, take) = paging.page(page)?;
-        let items = listing.scope_page(scope, skip, take);
+        let items = (posts.page)(skip, take);
         let at = |k: usize| meta.url(&paging::route(scope, k, format));
         let current = meta.url(&route(scope, format));
         let history = History {
@@ -209,7 +237,7 @@ impl<'a> FeedSpec<'a> {
         };
         Some(FeedSpec::with_items(
             meta,
-            listing,
+            posts.term,
             scope,
             items,
             at(page),
@@ -220,7 +248,7 @@ impl<'a> FeedSpec<'a> {
 
     fn with_items(
         meta: &'a SiteMeta,
-        listing: &'a Listing,
+        term: Option<&str>,
         scope: &Scope,
         items: Vec<&'a Post>,
         self_url: String,
@@ -232,7 +260,6 @@ impl<'a> FeedSpec<'a> {
             .map(|p| p.updated.max(p.date))
             .max()
             .unwrap_or_else(epoch);
-        let term = listing.term(scope).map(|t| t.name.as_str());
         let (title, description) = match (scope, term) {
             (Scope::Term(kind, _), Some(name)) => {
                 let what = match kind {

@@ -1,63 +1,273 @@
-//! RFC 5005 archive pages in `serve`: rendered on request from the publisher's listing and
-//! item fragments, kept in the byte-budgeted page cache with their validators.
+//! RFC 5005 archive pages in `serve`: rendered on request, from a snapshot of the scopes'
+//! posts that the publisher swaps in with each store, never from its live listing — so a
+//! request for an archive page never waits for a republish, and a republish never waits for
+//! one. Rendered pages are kept in the byte-budgeted page cache, with their validators.
+//!
+//! A snapshot holds, for each scope that has archive pages, its posts oldest first (shared
+//! `Arc`s of the posts, no copies) and a version. A republish takes a new snapshot of only the
+//! scopes it touched; the others are shared with the previous snapshot, keep their version,
+//! and their cached pages stay current.
 
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use arc_swap::ArcSwap;
 use chrono::Utc;
+use hyper::header::HeaderValue;
 
-use super::{system_time, Publisher};
-use crate::feed::{paging, FeedSpec};
-use crate::render;
-use crate::store::archive::Lookup;
+use super::system_time;
+use crate::feed::{paging, FeedSpec, ScopePosts, SiteMeta};
+use crate::post::Post;
+use crate::render::{self, Fragments};
+use crate::site::{Listing, Scope};
+use crate::store::archive::{Lookup, PageCache};
 use crate::store::Document;
 
-impl Publisher {
+/// One scope's posts as they were when the snapshot was taken.
+struct ScopeView {
+    /// Changes whenever the scope's posts (or their order, or the term's name) may have.
+    version: u64,
+    /// The term as written (`None` for all posts).
+    term: Option<String>,
+    /// Oldest first.
+    posts: Vec<Arc<Post>>,
+}
+
+/// The scopes with archive pages, as of one publish.
+#[derive(Default)]
+struct Snapshot {
+    scopes: HashMap<Scope, Arc<ScopeView>>,
+}
+
+/// The archive pages of a site being served.
+pub struct ArchivePages {
+    meta: Arc<SiteMeta>,
+    snapshot: ArcSwap<Snapshot>,
+    cache: Mutex<PageCache>,
+    /// `Cache-Control` of archive pages (`server.archive_max_age`): they change rarely.
+    cache_control: HeaderValue,
+    /// Where the pages' validators are kept across restarts.
+    state_file: PathBuf,
+    versions: AtomicU64,
+}
+
+impl ArchivePages {
+    /// The archive pages of `listing`'s scopes; validators saved by an earlier run are read
+    /// from `state_file`.
+    pub fn new(
+        meta: Arc<SiteMeta>,
+        listing: &Listing,
+        archive_max_age: u32,
+        state_file: PathBuf,
+    ) -> ArchivePages {
+        let mut cache = PageCache::default();
+        if let Err(e) = cache.load_validators(&state_file) {
+            tracing::warn!(
+                "archive validators not read ({e}); pages get Last-Modified from their posts"
+            );
+        }
+        let pages = ArchivePages {
+            meta,
+            snapshot: ArcSwap::from_pointee(Snapshot::default()),
+            cache: Mutex::new(cache),
+            cache_control: HeaderValue::from_str(&format!("public, max-age={archive_max_age}"))
+                .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=86400")),
+            state_file,
+            versions: AtomicU64::new(0),
+        };
+        pages.update(listing, listing.scopes());
+        pages
+    }
+
+    /// Takes a new snapshot of `scopes` (those a republish touched) from `listing`, sharing
+    /// every other scope's with the current snapshot, and swaps it in.
+    pub fn update(&self, listing: &Listing, scopes: impl IntoIterator<Item = Scope>) {
+        let touched: BTreeSet<Scope> = scopes.into_iter().collect();
+        if touched.is_empty() {
+            return;
+        }
+        let mut next: HashMap<Scope, Arc<ScopeView>> = self.snapshot.load().scopes.clone();
+        for scope in touched {
+            let len = listing.scope_len(&scope);
+            if paging::Paging::new(len, self.meta.limit, self.meta.archive_page).pages == 0 {
+                next.remove(&scope);
+                continue;
+            }
+            let view = ScopeView {
+                version: self.versions.fetch_add(1, Ordering::Relaxed) + 1,
+                term: listing.term(&scope).map(|t| t.name.clone()),
+                posts: listing.scope_all(&scope),
+            };
+            next.insert(scope, Arc::new(view));
+        }
+        self.snapshot.store(Arc::new(Snapshot { scopes: next }));
+    }
+
+    fn cache(&self) -> MutexGuard<'_, PageCache> {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// The archive page at `route` (RFC 5005), from the cache or rendered now; `None` if
     /// there is no such page. A page that fails its check keeps its last good version.
-    pub fn archive(&mut self, route: &str) -> Option<Arc<Document>> {
+    pub fn get(&self, route: &str) -> Option<Arc<Document>> {
         let (scope, page, format) = paging::parse_route(route)?;
         if !self.meta.formats.contains(&format) {
             return None;
         }
-        if let Lookup::Fresh(doc) = self.archives.lookup(route, &scope) {
+        let snapshot = self.snapshot.load_full();
+        let Some(view) = snapshot.scopes.get(&scope) else {
+            self.cache().remove(route);
+            return None;
+        };
+        if let Lookup::Fresh(doc) = self.cache().lookup(route, view.version) {
             return Some(doc);
         }
-        let Some(spec) = FeedSpec::archive(&self.meta, &self.listing, &scope, format, page) else {
-            self.archives.remove(route);
+        let take_page = |skip: usize, take: usize| -> Vec<&Post> {
+            view.posts
+                .iter()
+                .skip(skip)
+                .take(take)
+                .rev()
+                .map(Arc::as_ref)
+                .collect()
+        };
+        let posts = ScopePosts {
+            term: view.term.as_deref(),
+            len: view.posts.len(),
+            page: &take_page,
+        };
+        let Some(spec) = FeedSpec::archive_of(&self.meta, &scope, &posts, format, page) else {
+            self.cache().remove(route);
             return None;
         };
         // Served for the first time since the start: the newest update among its posts (a
         // time that is the same after a restart when nothing changed).
         let first_seen = system_time(&spec.updated.with_timezone(&Utc));
-        match render::assemble_spec(&self.meta, &self.fragments, &spec, format) {
+        // Archive pages hold the older posts, whose item fragments the publisher does not
+        // keep: every item is rendered (and checked) here.
+        match render::assemble_spec(&self.meta, &Fragments::default(), &spec, format) {
             Ok((doc, _)) => {
                 let link = format!("<{}>; rel=\"self\"", spec.self_url);
-                let cache_control = self.archive_cache_control.clone();
-                Some(
-                    self.archives
-                        .insert(route, &scope, &doc.bytes, first_seen, |last_modified| {
-                            Document::new(
-                                doc.content_type,
-                                doc.bytes.clone(),
-                                last_modified,
-                                Some(link),
-                            )
-                            .with_cache_control(cache_control)
-                        }),
-                )
+                let cache_control = self.cache_control.clone();
+                Some(self.cache().insert(
+                    route,
+                    view.version,
+                    &doc.bytes,
+                    first_seen,
+                    |last_modified| {
+                        Document::new(
+                            doc.content_type,
+                            doc.bytes.clone(),
+                            last_modified,
+                            Some(link),
+                        )
+                        .with_cache_control(cache_control)
+                    },
+                ))
             }
             Err(e) => {
                 tracing::error!("not published {route}: {e} (previous version kept, if any)");
-                self.archives.last_good(route)
+                self.cache().last_good(route)
             }
         }
     }
 
-    /// Saves the archive pages' validators if they changed (called by the publisher loop at
-    /// least once a second, so a crash loses at most that much).
-    pub fn save_archive_state(&mut self) {
-        if let Err(e) = self.archives.save_validators(&self.archive_state) {
+    /// Saves the pages' validators if they changed (the publisher's thread calls this at least
+    /// once a second, so a crash loses at most that much).
+    pub fn save_validators(&self) {
+        // Taken under the cache's lock, written (and fsynced) after it is released.
+        let unsaved = self.cache().unsaved();
+        if let Some(Err(e)) = unsaved.map(|u| u.write(&self.state_file)) {
             tracing::warn!("cannot save archive validators: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::{Config, Format};
+    use crate::post::body::Markup;
+    use crate::site::{ListOptions, TermKind};
+
+    fn post(name: &str, day: u32, tag: &str) -> Arc<Post> {
+        let text = format!("---\ntitle: {name}\ndate: 2024-01-{day:02}\ntags: {tag}\n---\nx\n");
+        let ctx = Config::default().parse_context();
+        let parsed =
+            crate::post::parse_post(Path::new(name), text.as_bytes(), Markup::Markdown, &ctx);
+        Arc::new(parsed.expect("test post"))
+    }
+
+    /// A site of `limit = 2` and pages of 1 post: posts beyond the newest two have pages.
+    fn setup(dir: &Path) -> (Arc<SiteMeta>, Listing, ArchivePages) {
+        let mut config = Config::default();
+        config.feeds.limit = 2;
+        config.feeds.archive = true;
+        config.feeds.archive_page = 1;
+        let meta = Arc::new(SiteMeta::from_config(&config));
+        let now = chrono::Utc::now();
+        let posts = (1..=5).map(|d| {
+            post(
+                &format!("p{d}.md"),
+                d + 10,
+                if d % 2 == 0 { "even" } else { "odd" },
+            )
+        });
+        let listing = Listing::new(posts, now, ListOptions::default());
+        let pages = ArchivePages::new(Arc::clone(&meta), &listing, 60, dir.join("v.json"));
+        (meta, listing, pages)
+    }
+
+    fn tag(slug: &str) -> Scope {
+        Scope::Term(TermKind::Tag, slug.into())
+    }
+
+    #[test]
+    fn pages_come_from_the_snapshot_not_the_live_listing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, mut listing, pages) = setup(dir.path());
+        let route = paging::route(&Scope::All, 1, Format::Rss);
+        let odd = paging::route(&tag("odd"), 1, Format::Rss);
+        let first = pages.get(&route).expect("the oldest page of all posts");
+        assert!(std::str::from_utf8(&first.identity.bytes)
+            .unwrap()
+            .contains("<title>p1.md</title>"));
+        let odd_first = pages.get(&odd).expect("the oldest page of tag odd");
+        assert!(Arc::ptr_eq(&pages.get(&route).unwrap(), &first), "kept");
+        // The listing changes (an older post arrives) but no snapshot was taken: the same page.
+        listing.upsert(post("p0.md", 1, "even"), chrono::Utc::now());
+        assert!(Arc::ptr_eq(&pages.get(&route).unwrap(), &first));
+        // A snapshot of the scopes the change touched: all posts and tag `even`.
+        pages.update(&listing, [Scope::All, tag("even")]);
+        let now_first = pages.get(&route).unwrap();
+        assert!(std::str::from_utf8(&now_first.identity.bytes)
+            .unwrap()
+            .contains("<title>p0.md</title>"));
+        // An untouched scope keeps its version, so its cached page stays current.
+        assert!(Arc::ptr_eq(&pages.get(&odd).unwrap(), &odd_first));
+        // No such page, no such format, no such scope.
+        assert!(pages
+            .get(&paging::route(&Scope::All, 9, Format::Rss))
+            .is_none());
+        assert!(pages
+            .get(&paging::route(&tag("none"), 1, Format::Rss))
+            .is_none());
+        assert!(pages.get("/archive/1/index.html").is_none());
+    }
+
+    #[test]
+    fn validators_are_saved_outside_the_cache_lock_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let (meta, listing, pages) = setup(dir.path());
+        let route = paging::route(&Scope::All, 1, Format::Atom);
+        let doc = pages.get(&route).unwrap();
+        pages.save_validators();
+        assert!(dir.path().join("v.json").exists());
+        let again = ArchivePages::new(meta, &listing, 60, dir.path().join("v.json"));
+        assert_eq!(again.get(&route).unwrap().last_modified, doc.last_modified);
     }
 }

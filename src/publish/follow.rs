@@ -6,7 +6,6 @@
 
 use std::path::Path;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -58,34 +57,18 @@ pub fn log_report(what: &str, r: &Report) {
     );
 }
 
-/// Archive pages come from the publisher, which holds the listing they are cut from: a
-/// request waits at most for the republish in progress.
-pub struct ArchivePages(pub Arc<Mutex<Publisher>>);
-
-impl crate::server::Archives for ArchivePages {
-    fn get(&self, route: &str) -> Option<Arc<crate::store::Document>> {
-        publisher_lock(&self.0).archive(route)
-    }
-}
-
-/// The publisher, even if a thread panicked while holding it (its state is replaced whole
-/// by each publish, so it is never left half-updated for readers).
-pub fn publisher_lock(p: &Mutex<Publisher>) -> std::sync::MutexGuard<'_, Publisher> {
-    p.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Applies watcher batches and the schedule of future posts until the channel closes.
-pub fn follow(shared: &Mutex<Publisher>, rx: Receiver<Batch>, tx: Sender<Batch>, watcher: Watcher) {
+/// Applies watcher batches and the schedule of future posts until the channel closes. The
+/// publisher is this thread's alone: requests read only what it swaps out (the store, the
+/// archive pages' snapshot).
+pub fn follow(mut publisher: Publisher, rx: Receiver<Batch>, tx: Sender<Batch>, watcher: Watcher) {
     let mut watcher = Some(watcher);
-    let (root, window, drafts, mode) = {
-        let p = publisher_lock(shared);
-        (
-            p.config.paths.posts.clone(),
-            Duration::from_millis(p.config.server.debounce_ms),
-            p.opts.drafts,
-            p.config.server.watch,
-        )
-    };
+    let (root, window, drafts, mode) = (
+        publisher.config.paths.posts.clone(),
+        Duration::from_millis(publisher.config.server.debounce_ms),
+        publisher.opts.drafts,
+        publisher.config.server.watch,
+    );
+    let archives = publisher.archive_pages();
     // Polling, when the kernel watch is missing (`poll` mode, no watch possible) or failed.
     let mut poller: Option<watch::Poller> = None;
     let mut degraded = false;
@@ -100,15 +83,13 @@ pub fn follow(shared: &Mutex<Publisher>, rx: Receiver<Batch>, tx: Sender<Batch>,
         if !wants_poll {
             poller = None;
         }
-        // The walk of a poll runs before the lock is taken: archive requests need it.
         let polled = poller
             .as_mut()
             .filter(|_| last_poll.elapsed() >= POLL_EVERY)
             .map(watch::Poller::poll);
-        // Housekeeping under one lock: the poller's first snapshot (against the site as read)
-        // or its changes, documents to write again, the next scheduled post.
+        // Housekeeping: the poller's first snapshot (against the site as read) or its changes,
+        // documents to write again, the next scheduled post.
         let next_due = {
-            let mut publisher = publisher_lock(shared);
             let changes = match (wants_poll, poller.is_some()) {
                 (true, false) => {
                     let (p, changes) = watch::Poller::new(&root, drafts, &publisher.site);
@@ -157,8 +138,7 @@ pub fn follow(shared: &Mutex<Publisher>, rx: Receiver<Batch>, tx: Sender<Batch>,
         } else {
             wait
         };
-        // The whole burst is gathered before the publisher is locked: archive requests
-        // need the lock meanwhile.
+        // The whole burst is gathered before it is published.
         let received = rx
             .recv_timeout(wait)
             .map(|first| timing::burst(first, &rx, window));
@@ -166,8 +146,9 @@ pub fn follow(shared: &Mutex<Publisher>, rx: Receiver<Batch>, tx: Sender<Batch>,
         if received.as_ref().is_ok_and(Gathered::is_empty) {
             continue;
         }
-        let mut publisher = publisher_lock(shared);
-        publisher.save_archive_state();
+        if let Some(archives) = &archives {
+            archives.save_validators();
+        }
         match received {
             Ok(mut gathered) => {
                 // Many removals at once: let them settle, so a tree that is being deleted or
@@ -175,10 +156,7 @@ pub fn follow(shared: &Mutex<Publisher>, rx: Receiver<Batch>, tx: Sender<Batch>,
                 // published shrinking batch by batch. A directory moved away is one event but
                 // counts for every post under it.
                 if timing::removed_posts(&publisher.site, &gathered.changes) >= MASS_REMOVAL {
-                    // Archive requests need not wait for the removals to settle.
-                    drop(publisher);
                     timing::settle(&mut gathered, &rx);
-                    publisher = publisher_lock(shared);
                 }
                 let Gathered {
                     changes,

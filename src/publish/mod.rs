@@ -13,9 +13,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
 
-use hyper::header::HeaderValue;
-
 mod archive;
+
+pub use archive::ArchivePages;
 pub mod follow;
 mod pages;
 
@@ -30,7 +30,6 @@ use crate::post::{ParseContext, PostError};
 use crate::render::{self, Doc, Fragments, Rendered, HTML_TYPE};
 use crate::site::Delta;
 use crate::site::{Change, ListOptions, Listing, Scope, Site};
-use crate::store::archive::PageCache;
 use crate::store::{self, Document, Lazy, Render, Store};
 use rayon::prelude::*;
 
@@ -97,12 +96,8 @@ pub struct Publisher {
     /// Each listed post's page route, and which posts claim each route.
     pages: HashMap<Arc<std::path::Path>, PageClaim>,
     claims: HashMap<Arc<str>, BTreeSet<ClaimOrder>>,
-    /// RFC 5005 archive pages rendered on request.
-    archives: PageCache,
-    /// `Cache-Control` of archive pages.
-    archive_cache_control: HeaderValue,
-    /// Where the archive pages' validators are kept across restarts.
-    archive_state: PathBuf,
+    /// RFC 5005 archive pages rendered on request, from a snapshot taken at each publish.
+    archive_pages: Option<Arc<ArchivePages>>,
     /// The earliest `Last-Modified` of any post page (see [`page_epoch`]).
     page_epoch: SystemTime,
     /// Where each published feed's items are (to release fragments pointing into it).
@@ -154,24 +149,19 @@ impl Publisher {
             docs: BTreeMap::new(),
             pages: HashMap::new(),
             claims: HashMap::new(),
-            archives: PageCache::default(),
-            archive_cache_control: HeaderValue::from_str(&format!(
-                "public, max-age={}",
-                config.server.archive_max_age
-            ))
-            .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=86400")),
-            archive_state: config.hub.state_dir.join(ARCHIVE_STATE_FILE),
+            archive_pages: None,
             page_epoch: epoch,
             doc_items: HashMap::new(),
             meta: Arc::new(meta),
             config,
         };
         if p.meta.archive_page.is_some() {
-            if let Err(e) = p.archives.load_validators(&p.archive_state) {
-                tracing::warn!(
-                    "archive validators not read ({e}); pages get Last-Modified from their posts"
-                );
-            }
+            p.archive_pages = Some(Arc::new(ArchivePages::new(
+                Arc::clone(&p.meta),
+                &p.listing,
+                p.config.server.archive_max_age,
+                p.config.hub.state_dir.join(ARCHIVE_STATE_FILE),
+            )));
         }
         let keep: BTreeSet<String> = rendered.failures.keys().cloned().collect();
         let sync = output::sync(&p.config.paths.output, &rendered.docs, &keep);
@@ -232,6 +222,11 @@ impl Publisher {
     pub fn tick(&mut self, now: DateTime<Utc>) -> Report {
         let delta = self.listing.advance(now);
         self.republish(delta, Instant::now())
+    }
+
+    /// The archive pages of the site, when it has them (`feeds.archive`).
+    pub fn archive_pages(&self) -> Option<Arc<ArchivePages>> {
+        self.archive_pages.clone()
     }
 
     /// Whether some documents could not be written to (or removed from) `feeds/` yet.
@@ -299,8 +294,9 @@ impl Publisher {
                 ..Report::default()
             };
         }
-        for scope in &delta.scopes {
-            self.archives.invalidate(scope);
+        // The archive pages' snapshot of the scopes that changed, swapped in with the store.
+        if let Some(archives) = &self.archive_pages {
+            archives.update(&self.listing, delta.scopes.iter().cloned());
         }
         let (render_now, gone): (Vec<Scope>, Vec<Scope>) = delta
             .scopes

@@ -352,6 +352,20 @@ impl Listing {
         }
     }
 
+    /// Every post of a scope, oldest first (what a snapshot of the scope holds).
+    pub fn scope_all(&self, scope: &Scope) -> Vec<Arc<Post>> {
+        match scope {
+            Scope::All => self.posts.values().rev().cloned().collect(),
+            _ => self.term(scope).map_or_else(Vec::new, |t| {
+                t.posts
+                    .iter()
+                    .rev()
+                    .filter_map(|k| self.posts.get(k).cloned())
+                    .collect()
+            }),
+        }
+    }
+
     /// `take` posts of a scope after skipping `skip` from the oldest, newest first (an RFC 5005
     /// archive page).
     pub fn scope_page(&self, scope: &Scope, skip: usize, take: usize) -> Vec<&Post> {

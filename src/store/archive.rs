@@ -8,13 +8,12 @@ use std::time::SystemTime;
 
 use super::cache::{ByteCache, Cost};
 use super::Document;
-use crate::site::Scope;
 
 /// Rendered archive pages kept for the next request, and the validators every page served
 /// so far was sent with.
 ///
-/// A page is valid while its scope has not changed since it was rendered (each republish
-/// bumps the generation of the scopes it touched). A stale page is rendered again; when its
+/// A page is valid while it was rendered from the current version of its scope (each
+/// republish takes a new snapshot, with a new version, of the scopes it touched). A stale page is rendered again; when its
 /// bytes came out the same it keeps its document — ETag, `Last-Modified` and compressed
 /// forms — and when they differ its `Last-Modified` becomes the time of that change. The bytes
 /// are bounded ([`PageCache::MAX_BYTES`]); the validators (a few dozen bytes
@@ -24,7 +23,6 @@ pub struct PageCache {
     seen: HashMap<String, (u128, SystemTime)>,
     /// `seen` changed since it was last saved.
     dirty: bool,
-    generations: HashMap<Scope, u64>,
 }
 
 /// Why the validators file could not be read or written.
@@ -42,6 +40,22 @@ pub enum StateError {
     },
 }
 
+/// Validators taken to be saved.
+pub struct Unsaved(SavedValidators);
+
+impl Unsaved {
+    /// Writes them to `path`, atomically and durably.
+    pub fn write(self, path: &std::path::Path) -> Result<(), StateError> {
+        let at = || path.to_owned();
+        let bytes = serde_json::to_vec(&self.0)
+            .map_err(|source| StateError::Json { path: at(), source })?;
+        crate::output::Atomic::STATE
+            .write(path, &bytes)
+            .map(|_| ())
+            .map_err(|source| StateError::Io { path: at(), source })
+    }
+}
+
 /// The validators file: every archive page's content hash and `Last-Modified`, so that after a
 /// restart a page whose bytes changed meanwhile gets a new `Last-Modified` (and one that did
 /// not keeps its old one) even though `serve` keeps no archive files on disk.
@@ -55,7 +69,7 @@ struct SavedValidators {
 #[derive(Clone)]
 struct Cached {
     doc: Arc<Document>,
-    generation: u64,
+    version: u64,
 }
 
 impl Cost for Cached {
@@ -70,7 +84,6 @@ impl Default for PageCache {
             pages: ByteCache::new(Self::MAX_BYTES, 64 << 10),
             seen: HashMap::new(),
             dirty: false,
-            generations: HashMap::new(),
         }
     }
 }
@@ -87,19 +100,10 @@ impl PageCache {
     /// Bytes of rendered pages kept at most.
     pub const MAX_BYTES: usize = 16 * 1024 * 1024;
 
-    /// Notes that the documents of `scope` may differ now.
-    pub fn invalidate(&mut self, scope: &Scope) {
-        *self.generations.entry(scope.clone()).or_default() += 1;
-    }
-
-    fn generation(&self, scope: &Scope) -> u64 {
-        self.generations.get(scope).copied().unwrap_or(0)
-    }
-
-    /// The cached page at `route` of `scope`, if it is current.
-    pub fn lookup(&self, route: &str, scope: &Scope) -> Lookup {
+    /// The cached page at `route`, if it was rendered from `version` of its scope.
+    pub fn lookup(&self, route: &str, version: u64) -> Lookup {
         match self.pages.get(&route.to_owned()) {
-            Some(c) if c.generation == self.generation(scope) => Lookup::Fresh(c.doc),
+            Some(c) if c.version == version => Lookup::Fresh(c.doc),
             _ => Lookup::Render,
         }
     }
@@ -109,13 +113,12 @@ impl PageCache {
     pub fn insert(
         &mut self,
         route: &str,
-        scope: &Scope,
+        version: u64,
         bytes: &[u8],
         first_seen: SystemTime,
         make: impl FnOnce(SystemTime) -> Document,
     ) -> Arc<Document> {
         let hash = super::content_hash(bytes);
-        let generation = self.generation(scope);
         let key = route.to_owned();
         if let Some(c) = self.pages.peek(&key) {
             if c.doc.hash == hash {
@@ -124,7 +127,7 @@ impl PageCache {
                     key,
                     Cached {
                         doc: Arc::clone(&doc),
-                        generation,
+                        version,
                     },
                 );
                 return doc;
@@ -146,7 +149,7 @@ impl PageCache {
             key,
             Cached {
                 doc: Arc::clone(&doc),
-                generation,
+                version,
             },
         );
         doc
@@ -184,10 +187,22 @@ impl PageCache {
 
     /// Writes the validators if they changed since the last save (atomically).
     pub fn save_validators(&mut self, path: &std::path::Path) -> Result<(), StateError> {
-        if !self.dirty {
-            return Ok(());
+        match self.unsaved() {
+            Some(saved) => saved.write(path),
+            None => Ok(()),
         }
-        let saved = SavedValidators {
+    }
+
+    /// The validators to save, if they changed since the last call: taken under the caller's
+    /// lock, written after it is released ([`Unsaved::write`]).
+    pub fn unsaved(&mut self) -> Option<Unsaved> {
+        if !self.dirty {
+            return None;
+        }
+        // Tried once per change: a state directory that cannot be written is reported, not
+        // retried every second.
+        self.dirty = false;
+        Some(Unsaved(SavedValidators {
             version: 1,
             pages: self
                 .seen
@@ -199,17 +214,7 @@ impl PageCache {
                     (route.clone(), (format!("{hash:032x}"), secs))
                 })
                 .collect(),
-        };
-        // Tried once per change: a state directory that cannot be written is reported, not
-        // retried every second.
-        self.dirty = false;
-        let at = || path.to_owned();
-        let bytes =
-            serde_json::to_vec(&saved).map_err(|source| StateError::Json { path: at(), source })?;
-        crate::output::Atomic::STATE
-            .write(path, &bytes)
-            .map_err(|source| StateError::Io { path: at(), source })?;
-        Ok(())
+        }))
     }
 
     /// Pages and bytes held.
@@ -223,39 +228,35 @@ mod tests {
     use super::*;
     use crate::config::Format;
     use crate::feed::paging::route;
-    use crate::site::TermKind;
+    use crate::site::Scope;
     #[test]
     fn cached_pages_keep_their_validators_until_their_bytes_change() {
         use std::time::{Duration, UNIX_EPOCH};
-        let scope = Scope::All;
         let route = "/archive/1/rss.xml";
         let doc = |bytes: &'static [u8]| {
             move |t| Document::new("t", bytes::Bytes::from_static(bytes), t, None)
         };
         let first_seen = UNIX_EPOCH + Duration::from_secs(1_000_000);
         let mut cache = PageCache::default();
-        assert!(matches!(cache.lookup(route, &scope), Lookup::Render));
-        let a = cache.insert(route, &scope, b"one", first_seen, doc(b"one"));
+        assert!(matches!(cache.lookup(route, 1), Lookup::Render));
+        let a = cache.insert(route, 1, b"one", first_seen, doc(b"one"));
         assert_eq!(a.last_modified, first_seen);
-        assert!(matches!(cache.lookup(route, &scope), Lookup::Fresh(d) if Arc::ptr_eq(&d, &a)));
-        // Another scope changing leaves it current; its own scope changing does not.
-        cache.invalidate(&Scope::Term(TermKind::Tag, "x".into()));
-        assert!(matches!(cache.lookup(route, &scope), Lookup::Fresh(_)));
-        cache.invalidate(&scope);
-        assert!(matches!(cache.lookup(route, &scope), Lookup::Render));
+        assert!(matches!(cache.lookup(route, 1), Lookup::Fresh(d) if Arc::ptr_eq(&d, &a)));
+        // A new version of its scope: rendered again.
+        assert!(matches!(cache.lookup(route, 2), Lookup::Render));
         // Rendered again to the same bytes: the same document (validators, compressed forms).
-        let again = cache.insert(route, &scope, b"one", SystemTime::now(), doc(b"one"));
+        let again = cache.insert(route, 2, b"one", SystemTime::now(), doc(b"one"));
         assert!(Arc::ptr_eq(&again, &a));
+        assert!(matches!(cache.lookup(route, 2), Lookup::Fresh(_)));
         // Other bytes: Last-Modified is the time of the change, not the first-seen time.
-        cache.invalidate(&scope);
         let before = crate::store::whole_seconds(SystemTime::now());
-        let b = cache.insert(route, &scope, b"two", first_seen, doc(b"two"));
+        let b = cache.insert(route, 3, b"two", first_seen, doc(b"two"));
         assert!(b.last_modified >= before);
         assert_ne!(b.hash, a.hash);
         // Evicted and rendered again with the same bytes: the validators it was served with.
         cache.remove(route);
         assert_eq!(cache.held(), (0, 0));
-        let c = cache.insert(route, &scope, b"two", first_seen, doc(b"two"));
+        let c = cache.insert(route, 3, b"two", first_seen, doc(b"two"));
         assert_eq!(c.last_modified, b.last_modified);
     }
 
@@ -271,18 +272,18 @@ mod tests {
         assert!(!path.exists(), "nothing to save yet");
         let make =
             |b: &'static [u8]| move |t| Document::new("t", bytes::Bytes::from_static(b), t, None);
-        cache.insert(route, &Scope::All, b"v1", t0, make(b"v1"));
+        cache.insert(route, 1, b"v1", t0, make(b"v1"));
         cache.save_validators(&path).unwrap();
         // The next run: same bytes → the same Last-Modified, whatever the fallback says.
         let mut next = PageCache::default();
         next.load_validators(&path).unwrap();
         let later = t0 + Duration::from_secs(99);
-        let d = next.insert(route, &Scope::All, b"v1", later, make(b"v1"));
+        let d = next.insert(route, 1, b"v1", later, make(b"v1"));
         assert_eq!(d.last_modified, t0);
         // Other bytes than the last run served: changed now, not at the fallback time.
         let mut third = PageCache::default();
         third.load_validators(&path).unwrap();
-        let d = third.insert(route, &Scope::All, b"v2", t0, make(b"v2"));
+        let d = third.insert(route, 1, b"v2", t0, make(b"v2"));
         assert!(d.last_modified > t0);
         // A corrupt file is an error, not a panic.
         std::fs::write(&path, b"{not json").unwrap();
@@ -291,8 +292,7 @@ mod tests {
         let blocked = dir.path().join("file-not-dir");
         std::fs::write(&blocked, b"x").unwrap();
         let target = blocked.join("archive-validators.json");
-        third.invalidate(&Scope::All);
-        third.insert(route, &Scope::All, b"v3", t0, make(b"v3"));
+        third.insert(route, 1, b"v3", t0, make(b"v3"));
         assert!(third.save_validators(&target).is_err());
         assert!(
             third.save_validators(&target).is_ok(),
@@ -307,7 +307,7 @@ mod tests {
         for k in 1..=200 {
             let route = route(&Scope::All, k, Format::Rss);
             let bytes = bytes::Bytes::from(page.clone());
-            cache.insert(&route, &Scope::All, &bytes, SystemTime::now(), |t| {
+            cache.insert(&route, 1, &bytes, SystemTime::now(), |t| {
                 Document::new("t", bytes.clone(), t, None)
             });
             assert!(cache.held().1 <= PageCache::MAX_BYTES);
