@@ -325,7 +325,8 @@ mod tests {
     use super::*;
     use notify::event::{AccessKind, CreateKind, DataChange, RemoveKind};
 
-    fn ev(kind: EventKind, paths: &[&str]) -> Event {
+    /// An event of `kind` on `paths` (also for the timing tests).
+    pub(crate) fn ev(kind: EventKind, paths: &[&str]) -> Event {
         let mut e = Event::new(kind);
         for p in paths {
             e = e.add_path(PathBuf::from(p));
