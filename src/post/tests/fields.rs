@@ -1,5 +1,7 @@
 //! Each front matter key, and the sample post of the SPEC.
 
+// Test code only (the whole file is compiled under `cfg(test)`, from post/tests/mod.rs).
+#[cfg(test)]
 use super::*;
 
 // ---------------------------------------------------------------- the sample post

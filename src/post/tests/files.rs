@@ -1,6 +1,8 @@
 //! Encodings and delimiters, body rewriting, errors, file classification and reading, limits,
 //! content kept compressed.
 
+// Test code only (the whole file is compiled under `cfg(test)`, from post/tests/mod.rs).
+#[cfg(test)]
 use super::*;
 
 // ---------------------------------------------------------------- encoding and delimiters
