@@ -62,7 +62,7 @@ for name in before after; do
   mkdir -p "$WORK/$name"
   PORT[$name]=$(free_port)
   (cd "$WORK/$name" && exec "$bin" serve --config "$cfg" --posts "$c10k" --out "$WORK/$name/feeds" \
-    --listen "127.0.0.1:${PORT[$name]}" --url "http://127.0.0.1:${PORT[$name]}/" \
+    --listen "127.0.0.1:${PORT[$name]}" --url "http://127.0.0.1:8080/" \
     > "$WORK/$name/serve.out" 2> "$WORK/$name/serve.err") &
   PIDS+=($!)
   wait_listening "$!" "$WORK/$name/serve.out"
@@ -127,7 +127,7 @@ printf '[feeds]\narchive = false\n' > "$WORK/off.toml"
 for size in 10000 100000; do
   c=$c10k; runs=3
   [ "$size" = 100000 ] && { c=$c100k; runs=1; }
-  cat "$c"/* > /dev/null  # a warm page cache for every run
+  find "$c" -type f -exec cat {} + > /dev/null  # a warm page cache for every run
   for r in $(seq 1 "$runs"); do
     order="before:on after:on before:off after:off"
     [ $((r % 2)) = 0 ] && order="after:off before:off after:on before:on"

@@ -4,9 +4,12 @@
 //! one. Rendered pages are kept in the byte-budgeted page cache, with their validators.
 //!
 //! A snapshot holds, for each scope that has archive pages, its posts oldest first (shared
-//! `Arc`s of the posts, no copies) and a version. A republish takes a new snapshot of only the
-//! scopes it touched; the others are shared with the previous snapshot, keep their version,
-//! and their cached pages stay current.
+//! `Arc`s of the posts, no copies) in chunks of [`CHUNK`], and a version. A republish takes a
+//! new snapshot of only the scopes it touched, and of those only the chunks that changed: a
+//! chunk whose posts are the same `Arc`s is shared with the previous snapshot. An edit at a
+//! site of 100,000 posts thus costs a walk of its scopes' listings (pointer comparisons), not a
+//! copy of them. Scopes that did not change keep their version, and their cached pages stay
+//! current.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -25,14 +28,76 @@ use crate::site::{Listing, Scope};
 use crate::store::archive::{Lookup, PageCache};
 use crate::store::Document;
 
+/// Posts per chunk of a snapshot.
+const CHUNK: usize = 256;
+
 /// One scope's posts as they were when the snapshot was taken.
 struct ScopeView {
-    /// Changes whenever the scope's posts (or their order, or the term's name) may have.
+    /// Changes whenever the scope's posts (or their order, or the term's name) did.
     version: u64,
     /// The term as written (`None` for all posts).
     term: Option<String>,
-    /// Oldest first.
-    posts: Vec<Arc<Post>>,
+    /// Posts in the scope.
+    len: usize,
+    /// Oldest first, [`CHUNK`] posts a chunk (the last one may hold fewer).
+    chunks: Vec<Arc<[Arc<Post>]>>,
+}
+
+impl ScopeView {
+    /// The scope's posts in `listing`, sharing every chunk that did not change with `old`;
+    /// `None` when nothing changed (the old view stays, with its version).
+    fn take(
+        listing: &Listing,
+        scope: &Scope,
+        old: Option<&ScopeView>,
+        version: impl FnOnce() -> u64,
+    ) -> Option<ScopeView> {
+        let term = listing.term(scope).map(|t| t.name.clone());
+        let mut chunks: Vec<Arc<[Arc<Post>]>> = Vec::new();
+        let mut changed = old.is_none_or(|o| o.term != term);
+        let mut part: Vec<&Arc<Post>> = Vec::with_capacity(CHUNK);
+        let mut len = 0;
+        let mut close = |part: &mut Vec<&Arc<Post>>, chunks: &mut Vec<Arc<[Arc<Post>]>>| {
+            let same = old.and_then(|o| o.chunks.get(chunks.len())).filter(|c| {
+                c.len() == part.len() && c.iter().zip(part.iter()).all(|(a, b)| Arc::ptr_eq(a, b))
+            });
+            match same {
+                Some(c) => chunks.push(Arc::clone(c)),
+                None => {
+                    changed = true;
+                    chunks.push(part.iter().map(|p| Arc::clone(p)).collect());
+                }
+            }
+            part.clear();
+        };
+        for post in listing.scope_oldest_first(scope) {
+            part.push(post);
+            len += 1;
+            if part.len() == CHUNK {
+                close(&mut part, &mut chunks);
+            }
+        }
+        if !part.is_empty() {
+            close(&mut part, &mut chunks);
+        }
+        let changed = changed || old.is_some_and(|o| o.chunks.len() != chunks.len());
+        changed.then(|| ScopeView {
+            version: version(),
+            term,
+            len,
+            chunks,
+        })
+    }
+
+    /// `take` posts after skipping `skip` from the oldest, newest first (an archive page).
+    fn page(&self, skip: usize, take: usize) -> Vec<&Post> {
+        let mut page: Vec<&Post> = (skip..(skip + take).min(self.len))
+            .filter_map(|i| self.chunks.get(i / CHUNK)?.get(i % CHUNK))
+            .map(Arc::as_ref)
+            .collect();
+        page.reverse();
+        page
+    }
 }
 
 /// The scopes with archive pages, as of one publish.
@@ -95,12 +160,11 @@ impl ArchivePages {
                 next.remove(&scope);
                 continue;
             }
-            let view = ScopeView {
-                version: self.versions.fetch_add(1, Ordering::Relaxed) + 1,
-                term: listing.term(&scope).map(|t| t.name.clone()),
-                posts: listing.scope_all(&scope),
-            };
-            next.insert(scope, Arc::new(view));
+            let old = next.get(&scope).map(Arc::as_ref);
+            let version = || self.versions.fetch_add(1, Ordering::Relaxed) + 1;
+            if let Some(view) = ScopeView::take(listing, &scope, old, version) {
+                next.insert(scope, Arc::new(view));
+            }
         }
         self.snapshot.store(Arc::new(Snapshot { scopes: next }));
     }
@@ -124,18 +188,10 @@ impl ArchivePages {
         if let Lookup::Fresh(doc) = self.cache().lookup(route, view.version) {
             return Some(doc);
         }
-        let take_page = |skip: usize, take: usize| -> Vec<&Post> {
-            view.posts
-                .iter()
-                .skip(skip)
-                .take(take)
-                .rev()
-                .map(Arc::as_ref)
-                .collect()
-        };
+        let take_page = |skip: usize, take: usize| view.page(skip, take);
         let posts = ScopePosts {
             term: view.term.as_deref(),
-            len: view.posts.len(),
+            len: view.len,
             page: &take_page,
         };
         let Some(spec) = FeedSpec::archive_of(&self.meta, &scope, &posts, format, page) else {
@@ -269,5 +325,35 @@ mod tests {
         assert!(dir.path().join("v.json").exists());
         let again = ArchivePages::new(meta, &listing, 60, dir.path().join("v.json"));
         assert_eq!(again.get(&route).unwrap().last_modified, doc.last_modified);
+    }
+
+    #[test]
+    fn a_snapshot_shares_the_chunks_an_edit_did_not_touch() {
+        let posts: Vec<Arc<Post>> = (0..600)
+            .map(|i| post(&format!("p{i:03}.md"), 1 + (i % 28) as u32, "t"))
+            .collect();
+        let mut listing = Listing::new(posts, chrono::Utc::now(), ListOptions::default());
+        let first = ScopeView::take(&listing, &Scope::All, None, || 1).expect("a first view");
+        assert_eq!((first.len, first.chunks.len()), (600, 3));
+        // Pages across chunk boundaries read as the listing does.
+        for (skip, take) in [(0, 5), (250, 10), (254, 3), (510, 90), (598, 5)] {
+            let names = |ps: Vec<&Post>| ps.iter().map(|p| p.source.clone()).collect::<Vec<_>>();
+            assert_eq!(
+                names(first.page(skip, take)),
+                names(listing.scope_page(&Scope::All, skip, take)),
+                "skip {skip}, take {take}"
+            );
+        }
+        // Nothing changed: no new view, the version stays.
+        assert!(ScopeView::take(&listing, &Scope::All, Some(&first), || 2).is_none());
+        // One of the oldest posts edited: only its chunk is taken again.
+        let oldest = first.page(0, 1)[0].source.to_string_lossy().into_owned();
+        let edited = post(&oldest, 1, "t");
+        listing.upsert(edited, chrono::Utc::now());
+        let next = ScopeView::take(&listing, &Scope::All, Some(&first), || 2).expect("changed");
+        assert_eq!(next.version, 2);
+        assert!(!Arc::ptr_eq(&next.chunks[0], &first.chunks[0]));
+        assert!(Arc::ptr_eq(&next.chunks[1], &first.chunks[1]));
+        assert!(Arc::ptr_eq(&next.chunks[2], &first.chunks[2]));
     }
 }

@@ -352,17 +352,17 @@ impl Listing {
         }
     }
 
-    /// Every post of a scope, oldest first (what a snapshot of the scope holds).
-    pub fn scope_all(&self, scope: &Scope) -> Vec<Arc<Post>> {
+    /// Every post of a scope, oldest first (what a snapshot of the scope is taken from).
+    pub fn scope_oldest_first<'a>(
+        &'a self,
+        scope: &Scope,
+    ) -> Box<dyn Iterator<Item = &'a Arc<Post>> + 'a> {
         match scope {
-            Scope::All => self.posts.values().rev().cloned().collect(),
-            _ => self.term(scope).map_or_else(Vec::new, |t| {
-                t.posts
-                    .iter()
-                    .rev()
-                    .filter_map(|k| self.posts.get(k).cloned())
-                    .collect()
-            }),
+            Scope::All => Box::new(self.posts.values().rev()),
+            _ => match self.term(scope) {
+                Some(t) => Box::new(t.posts.iter().rev().filter_map(|k| self.posts.get(k))),
+                None => Box::new(std::iter::empty()),
+            },
         }
     }
 
