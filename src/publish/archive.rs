@@ -149,10 +149,12 @@ impl ArchivePages {
     /// Takes a new snapshot of `scopes` (those a republish touched) from `listing`, sharing
     /// every other scope's with the current snapshot, and swaps it in.
     pub fn update(&self, listing: &Listing, scopes: impl IntoIterator<Item = Scope>) {
+        let started = std::time::Instant::now();
         let touched: BTreeSet<Scope> = scopes.into_iter().collect();
         if touched.is_empty() {
             return;
         }
+        let n = touched.len();
         let mut next: HashMap<Scope, Arc<ScopeView>> = self.snapshot.load().scopes.clone();
         for scope in touched {
             let len = listing.scope_len(&scope);
@@ -167,6 +169,10 @@ impl ArchivePages {
             }
         }
         self.snapshot.store(Arc::new(Snapshot { scopes: next }));
+        tracing::debug!(
+            "archive pages: snapshot of {n} scopes in {:.2} ms",
+            started.elapsed().as_secs_f64() * 1000.0
+        );
     }
 
     fn cache(&self) -> MutexGuard<'_, PageCache> {

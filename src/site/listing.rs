@@ -84,7 +84,8 @@ pub struct Term {
     pub name: String,
     pub slug: String,
     /// Its posts, newest first.
-    pub posts: BTreeSet<Key>,
+    /// The term's posts (the same `Arc`s as the listing's), newest first.
+    pub posts: BTreeMap<Key, Arc<Post>>,
     spellings: BTreeMap<String, usize>,
 }
 
@@ -93,7 +94,7 @@ impl Term {
         Term {
             name: slug.clone(),
             slug,
-            posts: BTreeSet::new(),
+            posts: BTreeMap::new(),
             spellings: BTreeMap::new(),
         }
     }
@@ -296,7 +297,7 @@ impl Listing {
                 .terms_mut(kind)
                 .entry(slug.clone())
                 .or_insert_with(|| Term::new(slug.clone()));
-            if term.posts.insert(key.clone()) {
+            if term.posts.insert(key.clone(), Arc::clone(&post)).is_none() {
                 *term.spellings.entry(name.to_owned()).or_default() += 1;
                 term.rename();
             }
@@ -360,7 +361,7 @@ impl Listing {
         match scope {
             Scope::All => Box::new(self.posts.values().rev()),
             _ => match self.term(scope) {
-                Some(t) => Box::new(t.posts.iter().rev().filter_map(|k| self.posts.get(k))),
+                Some(t) => Box::new(t.posts.values().rev()),
                 None => Box::new(std::iter::empty()),
             },
         }
@@ -380,11 +381,11 @@ impl Listing {
                 .collect(),
             _ => self.term(scope).map_or_else(Vec::new, |t| {
                 t.posts
-                    .iter()
+                    .values()
                     .rev()
                     .skip(skip)
                     .take(take)
-                    .filter_map(|k| self.posts.get(k).map(Arc::as_ref))
+                    .map(Arc::as_ref)
                     .collect()
             }),
         };
@@ -398,11 +399,7 @@ impl Listing {
         match scope {
             Scope::All => self.posts.values().take(take).map(Arc::as_ref).collect(),
             _ => self.term(scope).map_or_else(Vec::new, |t| {
-                t.posts
-                    .iter()
-                    .take(take)
-                    .filter_map(|k| self.posts.get(k).map(Arc::as_ref))
-                    .collect()
+                t.posts.values().take(take).map(Arc::as_ref).collect()
             }),
         }
     }
