@@ -24,6 +24,7 @@ use super::system_time;
 use crate::feed::{paging, FeedSpec, ScopePosts, SiteMeta};
 use crate::post::Post;
 use crate::render::{self, Fragments};
+use crate::site::listing::Key;
 use crate::site::{Listing, Scope};
 use crate::store::archive::{Lookup, PageCache};
 use crate::store::Document;
@@ -44,6 +45,72 @@ struct ScopeView {
 }
 
 impl ScopeView {
+    /// The view after the posts at `changed` were edited in place: each one that is in the
+    /// scope found where it was (same date, same path) and its chunk copied with the new
+    /// version. `None` when that does not describe the change (a post came, went or moved:
+    /// the scope is walked instead); `Some(None)` when nothing in the scope changed.
+    fn patched(
+        &self,
+        listing: &Listing,
+        scope: &Scope,
+        changed: &BTreeSet<PathBuf>,
+        version: impl FnOnce() -> u64,
+    ) -> Option<Option<ScopeView>> {
+        let term = listing.term(scope).map(|t| t.name.clone());
+        if listing.scope_len(scope) != self.len || term != self.term {
+            return None;
+        }
+        let mut chunks = self.chunks.clone();
+        let mut any = false;
+        for source in changed {
+            let Some(post) = listing.get(source) else {
+                continue;
+            };
+            if !listing.in_scope(post, scope) {
+                continue;
+            }
+            let i = self.find(Key::order(post))?;
+            let (c, j) = (i / CHUNK, i % CHUNK);
+            if chunks
+                .get(c)
+                .and_then(|c| c.get(j))
+                .is_none_or(|old| Arc::ptr_eq(old, post))
+            {
+                continue;
+            }
+            let mut copy: Vec<Arc<Post>> = chunks[c].to_vec();
+            copy[j] = Arc::clone(post);
+            chunks[c] = copy.into();
+            any = true;
+        }
+        Some(any.then(|| ScopeView {
+            version: version(),
+            term,
+            len: self.len,
+            chunks,
+        }))
+    }
+
+    /// The index of the post that sorts at `order` (oldest first, so keys descend), if there
+    /// is one.
+    fn find(
+        &self,
+        order: (std::cmp::Reverse<chrono::DateTime<Utc>>, &std::path::Path),
+    ) -> Option<usize> {
+        let at = |i: usize| self.chunks.get(i / CHUNK)?.get(i % CHUNK);
+        let (mut lo, mut hi) = (0, self.len);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match Key::order(at(mid)?).cmp(&order) {
+                std::cmp::Ordering::Equal => return Some(mid),
+                // Oldest first: a key greater than `order` (an older post) comes first.
+                std::cmp::Ordering::Greater => lo = mid + 1,
+                std::cmp::Ordering::Less => hi = mid,
+            }
+        }
+        None
+    }
+
     /// The scope's posts in `listing`, sharing every chunk that did not change with `old`;
     /// `None` when nothing changed (the old view stays, with its version).
     fn take(
@@ -142,13 +209,19 @@ impl ArchivePages {
             state_file,
             versions: AtomicU64::new(0),
         };
-        pages.update(listing, listing.scopes());
+        pages.update(listing, listing.scopes(), &BTreeSet::new());
         pages
     }
 
-    /// Takes a new snapshot of `scopes` (those a republish touched) from `listing`, sharing
-    /// every other scope's with the current snapshot, and swaps it in.
-    pub fn update(&self, listing: &Listing, scopes: impl IntoIterator<Item = Scope>) {
+    /// Takes a new snapshot of `scopes` (those a republish touched, for the posts at
+    /// `changed`) from `listing`, sharing every other scope's with the current snapshot, and
+    /// swaps it in.
+    pub fn update(
+        &self,
+        listing: &Listing,
+        scopes: impl IntoIterator<Item = Scope>,
+        changed: &BTreeSet<PathBuf>,
+    ) {
         let started = std::time::Instant::now();
         let touched: BTreeSet<Scope> = scopes.into_iter().collect();
         if touched.is_empty() {
@@ -164,7 +237,13 @@ impl ArchivePages {
             }
             let old = next.get(&scope).map(Arc::as_ref);
             let version = || self.versions.fetch_add(1, Ordering::Relaxed) + 1;
-            if let Some(view) = ScopeView::take(listing, &scope, old, version) {
+            // An edit in place (the common case) patches its chunk; anything else walks the
+            // scope, sharing the chunks that did not change.
+            let view = match old.and_then(|o| o.patched(listing, &scope, changed, version)) {
+                Some(patched) => patched,
+                None => ScopeView::take(listing, &scope, old, version),
+            };
+            if let Some(view) = view {
                 next.insert(scope, Arc::new(view));
             }
         }
@@ -251,6 +330,8 @@ impl ArchivePages {
 mod tests {
     use std::path::Path;
 
+    use std::path::PathBuf;
+
     use super::*;
     use crate::config::{Config, Format};
     use crate::post::body::Markup;
@@ -304,7 +385,8 @@ mod tests {
         listing.upsert(post("p0.md", 1, "even"), chrono::Utc::now());
         assert!(Arc::ptr_eq(&pages.get(&route).unwrap(), &first));
         // A snapshot of the scopes the change touched: all posts and tag `even`.
-        pages.update(&listing, [Scope::All, tag("even")]);
+        let p0: BTreeSet<PathBuf> = [PathBuf::from("p0.md")].into();
+        pages.update(&listing, [Scope::All, tag("even")], &p0);
         let now_first = pages.get(&route).unwrap();
         assert!(std::str::from_utf8(&now_first.identity.bytes)
             .unwrap()
@@ -352,14 +434,50 @@ mod tests {
         }
         // Nothing changed: no new view, the version stays.
         assert!(ScopeView::take(&listing, &Scope::All, Some(&first), || 2).is_none());
-        // One of the oldest posts edited: only its chunk is taken again.
-        let oldest = first.page(0, 1)[0].source.to_string_lossy().into_owned();
-        let edited = post(&oldest, 1, "t");
-        listing.upsert(edited, chrono::Utc::now());
-        let next = ScopeView::take(&listing, &Scope::All, Some(&first), || 2).expect("changed");
-        assert_eq!(next.version, 2);
-        assert!(!Arc::ptr_eq(&next.chunks[0], &first.chunks[0]));
-        assert!(Arc::ptr_eq(&next.chunks[1], &first.chunks[1]));
-        assert!(Arc::ptr_eq(&next.chunks[2], &first.chunks[2]));
+        // One of the oldest posts edited: only its chunk is taken again, walked or patched.
+        let oldest = first.page(0, 1)[0].source.clone();
+        let edited = post(&oldest.to_string_lossy(), 1, "t");
+        listing.upsert(Arc::clone(&edited), chrono::Utc::now());
+        let walked = ScopeView::take(&listing, &Scope::All, Some(&first), || 2).expect("changed");
+        let changed: BTreeSet<PathBuf> = [oldest.clone()].into();
+        let patched = first
+            .patched(&listing, &Scope::All, &changed, || 3)
+            .expect("an edit in place")
+            .expect("changed");
+        for next in [&walked, &patched] {
+            assert!(
+                Arc::ptr_eq(&next.chunks[0][0], &edited),
+                "the new version is in"
+            );
+            assert!(!Arc::ptr_eq(&next.chunks[0], &first.chunks[0]));
+            assert!(Arc::ptr_eq(&next.chunks[1], &first.chunks[1]));
+            assert!(Arc::ptr_eq(&next.chunks[2], &first.chunks[2]));
+        }
+        assert_eq!((walked.version, patched.version), (2, 3));
+        // A post in the middle edited: patched where it is.
+        let middle = first.page(300, 1)[0].source.clone();
+        let date = first.page(300, 1)[0].date.format("%d").to_string();
+        let again = post(&middle.to_string_lossy(), date.parse().unwrap(), "t");
+        listing.upsert(Arc::clone(&again), chrono::Utc::now());
+        let changed: BTreeSet<PathBuf> = [middle].into();
+        let p2 = patched
+            .patched(&listing, &Scope::All, &changed, || 4)
+            .unwrap()
+            .unwrap();
+        assert!(Arc::ptr_eq(&p2.chunks[1][300 - CHUNK], &again));
+        assert!(Arc::ptr_eq(&p2.chunks[0], &patched.chunks[0]));
+        // A post that comes (or goes) is not an edit in place: the scope is walked.
+        listing.upsert(post("new.md", 2, "t"), chrono::Utc::now());
+        let changed: BTreeSet<PathBuf> = [PathBuf::from("new.md")].into();
+        assert!(p2.patched(&listing, &Scope::All, &changed, || 5).is_none());
+        // A post whose date moved is not found where it was: walked too.
+        let base = ScopeView::take(&listing, &Scope::All, None, || 6).unwrap();
+        let mut moved = listing.clone();
+        moved.upsert(post(&oldest.to_string_lossy(), 27, "t"), chrono::Utc::now());
+        let changed: BTreeSet<PathBuf> = [oldest].into();
+        assert!(base.patched(&moved, &Scope::All, &changed, || 7).is_none());
+        // Nothing changed in the scope: the view stays.
+        let same = base.patched(&listing, &Scope::All, &changed, || 8);
+        assert!(matches!(same, Some(None)));
     }
 }

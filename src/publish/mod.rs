@@ -468,7 +468,7 @@ impl Publisher {
         // that every archive page a new feed links to is there (a walk of those scopes: about
         // 4 ms for all posts at 100,000).
         if let Some(archives) = &self.archive_pages {
-            archives.update(&self.listing, changed_scopes.iter().cloned());
+            archives.update(&self.listing, changed_scopes.iter().cloned(), changed_posts);
         }
         self.outlet.publish(Published {
             store: Arc::clone(&self.store),

@@ -68,6 +68,15 @@ pub struct Key {
 }
 
 impl Key {
+    /// Where `post` sorts in a listing, compared without building a key: newest first, ties
+    /// by path (the order of [`Key`]).
+    pub fn order(post: &Post) -> (Reverse<DateTime<Utc>>, &Path) {
+        (
+            Reverse(post.date.with_timezone(&Utc)),
+            post.source.as_path(),
+        )
+    }
+
     fn of(post: &Post) -> Key {
         Key {
             date: Reverse(post.date.with_timezone(&Utc)),
@@ -350,6 +359,16 @@ impl Listing {
         match scope {
             Scope::All => self.posts.len(),
             _ => self.term(scope).map_or(0, |t| t.posts.len()),
+        }
+    }
+
+    /// Whether the listed `post` is in `scope`.
+    pub fn in_scope(&self, post: &Post, scope: &Scope) -> bool {
+        match scope {
+            Scope::All => self.get(&post.source).is_some(),
+            _ => self
+                .term(scope)
+                .is_some_and(|t| t.posts.contains_key(&Key::of(post))),
         }
     }
 
