@@ -66,7 +66,7 @@ pub struct FeedsConfig {
     pub limit: usize,
     pub content: ContentMode,
     pub formats: Vec<Format>,
-    /// RFC 5005 archive pages for the posts beyond `limit` (see `crate::archive`).
+    /// RFC 5005 archive pages for the posts beyond `limit` (see `crate::feed::paging`).
     pub archive: bool,
     /// Posts per archive page; 0 = half of `limit`, rounded up. At most `limit`.
     pub archive_page: usize,

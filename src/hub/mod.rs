@@ -5,13 +5,15 @@
 //! ```text
 //! POST /hub ─► request (parse, check) ─► Hub::accept ─► job: verify intent ─┐
 //!                                                                            ├─► workers ─► callbacks
-//! Publisher::swap_in ─► Hub::published (enqueue only) ─► job: deliver ──────┘      │
+//! publish's Outlet ──► Hub::published (enqueue only) ─► job: deliver ──────┘      │
 //!                                      retries (backoff) ◄─ scheduler ◄────────────┘
 //! ```
 //!
 //! * [`request`]: the subscriber's form body, parsed strictly; callback and address checks.
 //! * [`deliver`]: the outgoing HTTP requests (verification, denial, distribution, HMAC).
 //! * `persist`: the subscriptions file, replaced atomically.
+//! * `subscriptions`: the table; `jobs`: the queue, the scheduler and the workers' threads;
+//!   `work`: what a worker does (verify an intent, deliver a version).
 //!
 //! Nothing here runs on the publisher thread or an HTTP event loop but short, lock-bounded
 //! bookkeeping: all network I/O happens on the hub's own worker threads, each request bounded
