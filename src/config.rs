@@ -125,6 +125,16 @@ impl Format {
             .find(|f| f.content_type() == content_type)
     }
 
+    /// The format of the feed at `route` (`…/rss.xml`, `…/atom.xml`, `…/feed.json`), if it
+    /// is a feed's route.
+    pub fn of_route(route: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| {
+            route
+                .strip_suffix(f.file_name())
+                .is_some_and(|dir| dir.ends_with('/'))
+        })
+    }
+
     /// The document's file name inside a scope directory.
     pub fn file_name(self) -> &'static str {
         match self {

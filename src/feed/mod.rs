@@ -53,11 +53,7 @@ impl SiteMeta {
     /// targets for the `Link` header): `self` for feeds, the OPML and the index, and `hub` for
     /// feeds when a WebSub hub is advertised — only feeds are WebSub topics.
     pub fn relations(&self, route: &str) -> Vec<(&'static str, String)> {
-        let is_feed = Format::ALL.iter().any(|f| {
-            route
-                .strip_suffix(f.file_name())
-                .is_some_and(|r| r.ends_with('/'))
-        });
+        let is_feed = Format::of_route(route).is_some();
         let is_list = route == OPML_ROUTE || route == INDEX_ROUTE;
         let mut rels = Vec::new();
         if is_feed || is_list {

@@ -137,11 +137,6 @@ fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// Whether a content type is a feed's (RSS, Atom, JSON Feed).
-pub fn is_feed_type(content_type: &str) -> bool {
-    Format::ALL.iter().any(|f| f.content_type() == content_type)
-}
-
 impl Hub {
     /// Starts the hub of a site: loads the saved subscriptions (dropping expired ones) and
     /// starts its worker and scheduler threads.
@@ -252,7 +247,7 @@ impl Hub {
         let route = self.route_of(&req.topic).filter(|route| {
             store
                 .get(route)
-                .is_some_and(|d| is_feed_type(d.content_type))
+                .is_some_and(|d| Format::of_content_type(d.content_type).is_some())
                 || (req.mode == Mode::Unsubscribe
                     && inner.subs.contains_key(&(route.clone(), callback.clone())))
         });

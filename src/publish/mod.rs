@@ -406,7 +406,7 @@ impl Publisher {
             .collect();
         let feeds_removed: Vec<String> = removals
             .iter()
-            .filter(|r| Format::ALL.iter().any(|f| r.ends_with(f.file_name())))
+            .filter(|r| Format::of_route(r).is_some())
             .cloned()
             .collect();
         let mut upserts: Vec<(String, Doc, Option<SystemTime>)> =
