@@ -156,7 +156,8 @@ impl Service {
     }
 }
 
-/// An answer: at once (most of them), or later, from work on a blocking thread.
+/// An answer: at once (most of them), or later, from work on a blocking thread. `Unpin`, as
+/// the steering server needs to take hyper's connection back between requests.
 pub enum Reply {
     Now(Option<Answer>),
     Later(Later),

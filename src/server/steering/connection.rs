@@ -44,7 +44,7 @@ use tokio::sync::{watch, OwnedSemaphorePermit};
 
 use super::listen;
 use super::loops::{hand_over, Loops, OwnedLoad};
-use crate::server::service::{self, Answer, Blocking, Later};
+use crate::server::service::{self, Answer, Blocking, Reply};
 use crate::server::{State, HEADER_READ_TIMEOUT, MAX_CONCURRENT_STREAMS, MAX_HEAD_BYTES};
 
 /// Requests between two questions of where a connection's packets come from (one
@@ -466,36 +466,12 @@ pub struct Service {
     traffic: Arc<Traffic>,
 }
 
-/// An answer: at once (most of them), or later, from work done off the event loop. Both
-/// are `Unpin`, as hyper needs to hand the connection back between requests.
-pub enum Reply {
-    Now(Option<Answer>),
-    Later(Later, Arc<Traffic>),
-}
-
-impl Future for Reply {
-    type Output = Result<Answer, Infallible>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.get_mut() {
-            Reply::Now(response) => match response.take() {
-                Some(response) => Poll::Ready(Ok(response)),
-                None => Poll::Pending,
-            },
-            Reply::Later(later, traffic) => {
-                let response = std::task::ready!(later.as_mut().poll(cx));
-                traffic.answered.fetch_add(1, Ordering::Relaxed);
-                Poll::Ready(Ok(response))
-            }
-        }
-    }
-}
-
 impl hyper::service::Service<Request<Incoming>> for Service {
     type Response = Answer;
     type Error = Infallible;
     type Future = Reply;
 
+    /// The stock server's [`Reply`], counted: an answer made later counts once it is made.
     fn call(&self, req: Request<Incoming>) -> Reply {
         let traffic = &self.traffic;
         traffic.called.fetch_add(1, Ordering::Relaxed);
@@ -507,7 +483,14 @@ impl hyper::service::Service<Request<Incoming>> for Service {
                 traffic.answered.fetch_add(1, Ordering::Relaxed);
                 Reply::Now(Some(response))
             }
-            Err(later) => Reply::Later(later, Arc::clone(traffic)),
+            Err(later) => {
+                let traffic = Arc::clone(traffic);
+                Reply::Later(Box::pin(async move {
+                    let response = later.await;
+                    traffic.answered.fetch_add(1, Ordering::Relaxed);
+                    response
+                }))
+            }
         }
     }
 }
