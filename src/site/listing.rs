@@ -362,10 +362,10 @@ impl Listing {
         }
     }
 
-    /// Whether the listed `post` is in `scope`.
+    /// Whether `post`, one of the listed posts, is in `scope`.
     pub fn in_scope(&self, post: &Post, scope: &Scope) -> bool {
         match scope {
-            Scope::All => self.get(&post.source).is_some(),
+            Scope::All => true,
             _ => self
                 .term(scope)
                 .is_some_and(|t| t.posts.contains_key(&Key::of(post))),
