@@ -16,7 +16,7 @@ use chrono::Utc;
 use crate::config::{own_address_url, Config};
 use crate::hub::Hub;
 use crate::publish::follow;
-use crate::publish::{ArchivePages, Outlet, Published, Publisher};
+use crate::publish::{Outlet, Published, Publisher};
 use crate::server::State;
 use crate::site::ListOptions;
 use crate::store::Store;
@@ -29,20 +29,11 @@ struct Serving {
 
 impl Outlet for Serving {
     fn publish(&self, published: Published) {
-        self.state.store.store(published.store);
+        self.state.swap(published.store);
         if let Some(hub) = &self.hub {
             // Only bookkeeping and enqueueing: never waits for a subscriber.
             hub.published(published.feeds_changed, &published.feeds_removed);
         }
-    }
-}
-
-/// The server asks the archive pages for a page; they render it from their own snapshot.
-struct Archives(Arc<ArchivePages>);
-
-impl crate::server::Archives for Archives {
-    fn get(&self, route: &str) -> Option<Arc<crate::store::Document>> {
-        self.0.get(route)
     }
 }
 
@@ -109,7 +100,9 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
     }
     let archives = publisher.archive_pages();
     if let Some(archives) = &archives {
-        let _ = state.archives.set(Arc::new(Archives(Arc::clone(archives))));
+        let _ = state
+            .archives
+            .set(Arc::clone(archives) as Arc<dyn crate::server::Archives>);
     }
     std::thread::Builder::new()
         .name("publisher".into())

@@ -686,21 +686,12 @@ impl HttpFixture {
     }
 }
 
-/// Archive pages come from the publisher's snapshot, as in `serve`.
-struct ArchivePages(Arc<feedsmith::publish::ArchivePages>);
-
 /// Each publish swapped into the server's state, as `serve` does.
 struct IntoState(Arc<State>);
 
 impl feedsmith::publish::Outlet for IntoState {
     fn publish(&self, published: feedsmith::publish::Published) {
-        self.0.store.store(published.store);
-    }
-}
-
-impl Archives for ArchivePages {
-    fn get(&self, route: &str) -> Option<Arc<Document>> {
-        self.0.get(route)
+        self.0.swap(published.store);
     }
 }
 
@@ -755,7 +746,7 @@ pub fn http_fixture() -> &'static HttpFixture {
         let archives = publisher
             .archive_pages()
             .expect("the fixture site has archive pages");
-        let _ = state.archives.set(Arc::new(ArchivePages(archives)));
+        let _ = state.archives.set(archives as Arc<dyn Archives>);
         let store = state.store.load();
         let mut routes: Vec<String> = store.routes().into_iter().map(str::to_owned).collect();
         for route in &page_routes {

@@ -26,8 +26,8 @@ use crate::post::Post;
 use crate::render::{self, Fragments};
 use crate::site::listing::Key;
 use crate::site::{Listing, Scope};
-use crate::store::archive::{Lookup, PageCache};
-use crate::store::Document;
+use crate::store::archive::{Archives, Lookup, PageCache};
+use crate::store::{link_header, Document};
 
 /// Posts per chunk of a snapshot.
 const CHUNK: usize = 256;
@@ -258,9 +258,21 @@ impl ArchivePages {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Saves the pages' validators if they changed (the publisher's thread calls this at least
+    /// once a second, so a crash loses at most that much).
+    pub fn save_validators(&self) {
+        // Taken under the cache's lock, written (and fsynced) after it is released.
+        let unsaved = self.cache().unsaved();
+        if let Some(Err(e)) = unsaved.map(|u| u.write(&self.state_file)) {
+            tracing::warn!("cannot save archive validators: {e}");
+        }
+    }
+}
+
+impl Archives for ArchivePages {
     /// The archive page at `route` (RFC 5005), from the cache or rendered now; `None` if
     /// there is no such page. A page that fails its check keeps its last good version.
-    pub fn get(&self, route: &str) -> Option<Arc<Document>> {
+    fn get(&self, route: &str) -> Option<Arc<Document>> {
         let (scope, page, format) = paging::parse_route(route)?;
         if !self.meta.formats.contains(&format) {
             return None;
@@ -290,7 +302,7 @@ impl ArchivePages {
         // keep: every item is rendered (and checked) here.
         match render::assemble_spec(&self.meta, &Fragments::default(), &spec, format) {
             Ok((doc, _)) => {
-                let link = format!("<{}>; rel=\"self\"", spec.self_url);
+                let link = link_header(&[("self", spec.self_url.clone())]);
                 let cache_control = self.cache_control.clone();
                 Some(self.cache().insert(
                     route,
@@ -298,13 +310,8 @@ impl ArchivePages {
                     &doc.bytes,
                     first_seen,
                     |last_modified| {
-                        Document::new(
-                            doc.content_type,
-                            doc.bytes.clone(),
-                            last_modified,
-                            Some(link),
-                        )
-                        .with_cache_control(cache_control)
+                        Document::new(doc.content_type, doc.bytes.clone(), last_modified, link)
+                            .with_cache_control(cache_control)
                     },
                 ))
             }
@@ -312,16 +319,6 @@ impl ArchivePages {
                 tracing::error!("not published {route}: {e} (previous version kept, if any)");
                 self.cache().last_good(route)
             }
-        }
-    }
-
-    /// Saves the pages' validators if they changed (the publisher's thread calls this at least
-    /// once a second, so a crash loses at most that much).
-    pub fn save_validators(&self) {
-        // Taken under the cache's lock, written (and fsynced) after it is released.
-        let unsaved = self.cache().unsaved();
-        if let Some(Err(e)) = unsaved.map(|u| u.write(&self.state_file)) {
-            tracing::warn!("cannot save archive validators: {e}");
         }
     }
 }
@@ -411,8 +408,20 @@ mod tests {
         let doc = pages.get(&route).unwrap();
         pages.save_validators();
         assert!(dir.path().join("v.json").exists());
-        let again = ArchivePages::new(meta, &listing, 60, dir.path().join("v.json"));
+        let again = ArchivePages::new(Arc::clone(&meta), &listing, 60, dir.path().join("v.json"));
         assert_eq!(again.get(&route).unwrap().last_modified, doc.last_modified);
+        // The page's post edited (same date: the same first-seen time) before the next start:
+        // the saved validators say its bytes changed, so it is new now, not first seen then.
+        let mut edited = listing.clone();
+        let text = "---\ntitle: p1.md\ndate: 2024-01-11\ntags: odd\n---\nanother body\n";
+        let ctx = Config::default().parse_context();
+        let p1 =
+            crate::post::parse_post(Path::new("p1.md"), text.as_bytes(), Markup::Markdown, &ctx);
+        edited.upsert(Arc::new(p1.unwrap()), chrono::Utc::now());
+        let third = ArchivePages::new(meta, &edited, 60, dir.path().join("v.json"));
+        let changed = third.get(&route).unwrap();
+        assert_ne!(changed.hash, doc.hash);
+        assert!(changed.last_modified > doc.last_modified, "{changed:?}");
     }
 
     #[test]

@@ -62,8 +62,7 @@ pub fn page_epoch(meta: &SiteMeta, ctx: &ParseContext, state_dir: &std::path::Pa
         }
     }
     let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let saved = std::fs::create_dir_all(state_dir)
-        .and_then(|()| output::Atomic::STATE.write(&path, format!("{hash} {secs}\n").as_bytes()));
+    let saved = output::Atomic::STATE.write(&path, format!("{hash} {secs}\n").as_bytes());
     if let Err(e) = saved {
         tracing::warn!(
             "{}: not written ({e}); post pages get Last-Modified = now at every start",

@@ -77,12 +77,7 @@ pub struct State {
     pub forms: crate::store::Forms,
 }
 
-/// The source of archive pages: far more bytes than the subscription documents (every post,
-/// in every scope, in every format), so they are rendered when asked for and cached.
-pub trait Archives: Send + Sync {
-    /// The archive page at `route`, if there is one. May block while it is rendered.
-    fn get(&self, route: &str) -> Option<Arc<crate::store::Document>>;
-}
+pub use crate::store::archive::Archives;
 
 impl State {
     pub fn new(store: Store, max_age: u32, access_log: bool) -> State {
@@ -113,8 +108,8 @@ impl State {
     }
 
     /// Publishes a new store; requests already running keep the one they loaded.
-    pub fn swap(&self, store: Store) {
-        self.store.store(Arc::new(store));
+    pub fn swap(&self, store: impl Into<Arc<Store>>) {
+        self.store.store(store.into());
     }
 }
 

@@ -56,6 +56,13 @@ impl Unsaved {
     }
 }
 
+/// The source of archive pages: far more bytes than the subscription documents (every post,
+/// in every scope, in every format), so they are rendered when asked for and cached.
+pub trait Archives: Send + Sync {
+    /// The archive page at `route`, if there is one. May block while it is rendered.
+    fn get(&self, route: &str) -> Option<Arc<Document>>;
+}
+
 /// The validators file: every archive page's content hash and `Last-Modified`, so that after a
 /// restart a page whose bytes changed meanwhile gets a new `Last-Modified` (and one that did
 /// not keeps its old one) even though `serve` keeps no archive files on disk.
