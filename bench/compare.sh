@@ -20,6 +20,8 @@ BEFORE=$(realpath "$1")
 AFTER=$(realpath "$2")
 OUT=${3:-/dev/stdout}
 BENCH=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/nginx.sh
+. "$BENCH/nginx.sh"
 CACHE=${FEEDSMITH_BENCH_CACHE:-/tmp/feedsmith-bench}
 WORK=$(mktemp -d /tmp/feedsmith-compare.XXXXXX)
 RESULTS=$WORK/compare.jsonl
@@ -68,39 +70,14 @@ for name in before after; do
   wait_listening "$!" "$WORK/$name/serve.out"
 done
 feeds=$WORK/after/feeds
-path=$(python3 - "$feeds" <<'EOF'
-import os, sys
-root = sys.argv[1]
-best = min((abs(os.path.getsize(os.path.join(root, "tags", t, "rss.xml")) - 100_000), t)
-           for t in os.listdir(os.path.join(root, "tags"))
-           if os.path.isfile(os.path.join(root, "tags", t, "rss.xml")))
-print(f"/tags/{best[1]}/rss.xml")
-EOF
-)
+path=$(nearest_100k_feed "$feeds")
+[ -n "$path" ] || die "no tags/*/rss.xml in $feeds"
 cmp -s "$WORK/before/feeds$path" "$feeds$path" || die "before and after wrote different bytes for $path"
 gzip -k -6 -f "$feeds$path"
 chmod -R a+rX "$WORK"
 ng_port=$(free_port)
-mkdir -p "$WORK/nginx/tmp"
-cat > "$WORK/nginx/nginx.conf" <<EOF
-worker_processes 2;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-  types { application/rss+xml xml; }
-  default_type application/octet-stream;
-  access_log off; sendfile on; tcp_nopush on; etag on; gzip_static on;
-  keepalive_requests 1000000;
-  client_body_temp_path $WORK/nginx/tmp/body; proxy_temp_path $WORK/nginx/tmp/proxy;
-  fastcgi_temp_path $WORK/nginx/tmp/fastcgi; uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
-  scgi_temp_path $WORK/nginx/tmp/scgi;
-  server { listen 127.0.0.1:$ng_port; root $feeds; }
-}
-EOF
-nginx -e "$WORK/nginx/error.log" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' \
-  > "$WORK/nginx/stdout.log" 2>&1 &
-PIDS+=($!)
+start_nginx "$WORK/nginx" "$feeds" "$ng_port"
+PIDS+=("$NGINX_PID")
 sleep 1
 log "1. serving $path: before, after, nginx"
 python3 "$BENCH/serve_bench.py" --path "$path" \

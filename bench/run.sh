@@ -33,6 +33,8 @@ done
 [ -z "${SCALE_SIZES:-}" ] || CMDLINE="SCALE_SIZES=\"$SCALE_SIZES\" $CMDLINE"
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=bench/nginx.sh
+. "$BENCH/nginx.sh"
 REPO=$(dirname "$BENCH")
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-bench}
 FEEDSMITH=$CARGO_TARGET_DIR/release/feedsmith
@@ -249,48 +251,13 @@ serve_section() {
   fs_pid=$!; PIDS+=("$fs_pid")
   wait_listening "$fs_pid" "$WORK/serve-fs.out" 300
   # The tag feed whose size is nearest 100 KB.
-  path=$(python3 - "$feeds" <<'EOF'
-import os, sys
-root = sys.argv[1]
-best = min(((abs(os.path.getsize(os.path.join(root, "tags", t, "rss.xml")) - 100_000), t)
-            for t in os.listdir(os.path.join(root, "tags"))
-            if os.path.isfile(os.path.join(root, "tags", t, "rss.xml"))), default=None)
-print(f"/tags/{best[1]}/rss.xml" if best else "")
-EOF
-)
+  path=$(nearest_100k_feed "$feeds")
   [ -n "$path" ] || die "no tags/*/rss.xml in $feeds"
   gzip -k -6 -f "$feeds$path"
   chmod -R a+rX "$feeds"
   ng_port=$(free_port)
-  mkdir -p "$WORK/nginx/tmp"
-  cat > "$WORK/nginx/nginx.conf" <<EOF
-worker_processes 2;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-  types { application/rss+xml xml; application/json json; text/html html; text/x-opml opml; }
-  default_type application/octet-stream;
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  etag on;
-  gzip_static on;
-  keepalive_requests 1000000;
-  client_body_temp_path $WORK/nginx/tmp/body;
-  proxy_temp_path $WORK/nginx/tmp/proxy;
-  fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
-  uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
-  scgi_temp_path $WORK/nginx/tmp/scgi;
-  server {
-    listen 127.0.0.1:$ng_port;
-    root $feeds;
-  }
-}
-EOF
-  nginx -e "$WORK/nginx/error.log" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' \
-    > "$WORK/nginx/stdout.log" 2>&1 &
-  ng_pid=$!; PIDS+=("$ng_pid")
+  start_nginx "$WORK/nginx" "$feeds" "$ng_port"
+  ng_pid=$NGINX_PID; PIDS+=("$ng_pid")
   wait_http "$ng_pid" "http://127.0.0.1:$ng_port/rss.xml" 30
   python3 "$BENCH/serve_bench.py" --path "$path" \
     --server "feedsmith=http://127.0.0.1:$fs_port" --server "nginx=http://127.0.0.1:$ng_port" \
