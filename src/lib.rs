@@ -18,38 +18,95 @@
 //! once) and `slug`/`text` (small helpers) are used by every stage.
 
 // Helpers every stage uses.
-pub mod config;
-pub mod slug;
+mod config;
+mod slug;
 mod text;
 
 // The pipeline, in the order the data flows.
 /// One file → one post.
-pub mod post;
+mod post;
 /// All posts, the listing of each scope, the terms.
-pub mod site;
+mod site;
 /// One document (RSS, Atom, JSON Feed, OPML, index, post page, RFC 5005 paging).
-pub mod feed;
+mod feed;
 /// Every document of a site, checked.
-pub mod render;
+mod render;
 /// `feeds/` on disk, and the one atomic write.
 mod output;
 /// Documents in memory: validators, compressed forms, the byte-budgeted cache.
-pub mod store;
+mod store;
 /// File events → changes, and the watcher's timing.
 mod watch;
 /// Apply a change, swap the store (`serve`).
-pub mod publish;
+mod publish;
 /// HTTP: the request path, the stock server and the CPU steering.
-pub mod server;
+mod server;
 /// WebSub: subscriptions and pushes.
 mod hub;
 
 // The commands.
-pub mod build;
-pub mod cli;
-pub mod serve;
+mod build;
+mod cli;
+mod serve;
 
+// The API: what the binary needs.
 pub use build::Build;
+pub use cli::{BuildArgs, CheckArgs, Cli, Command, ServeArgs};
 pub use config::{Config, Format};
 pub use post::{Post, PostError};
+pub use serve::run as serve;
 pub use site::{ListOptions, Listing, Scope, Site};
+
+/// The inner pieces the integration tests and the fuzz harness (`fuzz/src/lib.rs`) drive
+/// directly: parse one post, render one site, answer one request without a socket. Not a
+/// stable API. Each name is re-exported one by one, by stage, so every other item stays
+/// private to its stage.
+#[doc(hidden)]
+pub mod internals {
+    pub mod config {
+        pub use crate::config::{Config, ContentMode, DEFAULT_PERMALINK};
+    }
+    pub mod slug {
+        pub use crate::slug::{encode_path, slugify};
+    }
+    pub mod post {
+        pub use crate::post::{classify, parse_post, FileKind, ParseContext, Post};
+        pub mod body {
+            pub use crate::post::body::Markup;
+        }
+    }
+    pub mod site {
+        pub use crate::site::{ListOptions, Listing, Scope};
+    }
+    pub mod feed {
+        pub use crate::feed::{render, route, scope_paging, FeedSpec, SiteMeta};
+        pub mod paging {
+            pub use crate::feed::paging::{looks_like_archive, parse_route, route};
+        }
+        pub mod page {
+            pub use crate::feed::page::{page_route, render};
+        }
+    }
+    pub mod render {
+        pub use crate::render::{
+            archive_jobs, render_archive_jobs, render_site, Doc, Fragments, Rendered,
+        };
+    }
+    pub mod store {
+        pub use crate::store::{compress, content_hash, etag_for, Coding, Document, Store};
+    }
+    pub mod publish {
+        pub use crate::publish::{Outlet, Published, Publisher};
+    }
+    pub mod server {
+        pub use crate::server::{serve, Archives, State, HEADER_READ_TIMEOUT, SHUTDOWN_GRACE};
+        pub mod conditional {
+            pub use crate::server::conditional::{negotiate, Preconditions};
+        }
+        pub mod handler {
+            pub use crate::server::handler::{
+                handle, handle_fetched, render_page, route_of, Handled, MAX_PATH_BYTES,
+            };
+        }
+    }
+}

@@ -5,8 +5,8 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use feedsmith::cli::{BuildArgs, CheckArgs, Cli, Command, ServeArgs};
 use feedsmith::{Build, Config};
+use feedsmith::{BuildArgs, CheckArgs, Cli, Command, ServeArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -140,6 +140,6 @@ fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(steering) = args.steering {
         config.server.steering = steering.is_on();
     }
-    feedsmith::serve::run(config, args.build.list_options())?;
+    feedsmith::serve(config, args.build.list_options())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -9,12 +9,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use feedsmith::config::Config;
-use feedsmith::feed::SiteMeta;
-use feedsmith::post::body::Markup;
-use feedsmith::post::{parse_post, Post};
-use feedsmith::render::{render_site, Rendered};
-use feedsmith::site::{ListOptions, Listing};
+use feedsmith::internals::config::Config;
+use feedsmith::internals::feed::SiteMeta;
+use feedsmith::internals::post::body::Markup;
+use feedsmith::internals::post::{parse_post, Post};
+use feedsmith::internals::render::{render_site, Rendered};
+use feedsmith::internals::site::{ListOptions, Listing};
 use proptest::prelude::*;
 use serde_json::Value;
 use serde_yaml_ng::{Mapping, Value as Yaml};
@@ -264,7 +264,7 @@ fn check(input: &Input) -> Result<(), TestCaseError> {
     // Every term with a non-empty slug has its three feeds.
     for (dir, list) in [("categories", &input.categories), ("tags", &input.tags)] {
         for t in expected_terms(list) {
-            let slug = feedsmith::slug::slugify(&t);
+            let slug = feedsmith::internals::slug::slugify(&t);
             if slug.is_empty() {
                 continue;
             }

@@ -28,17 +28,17 @@ use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use chrono::{DateTime, TimeZone, Utc};
-use feedsmith::config::{Config, ContentMode};
-use feedsmith::feed::{self, SiteMeta};
-use feedsmith::post::body::Markup;
-use feedsmith::post::{parse_post, FileKind, ParseContext, Post};
-use feedsmith::publish::Publisher;
-use feedsmith::render::{self, render_site, Fragments, Rendered};
-use feedsmith::server::conditional::{negotiate, Preconditions};
-use feedsmith::server::handler::{handle, handle_fetched, route_of, Handled};
-use feedsmith::server::{Archives, State};
-use feedsmith::site::{ListOptions, Listing, Scope};
-use feedsmith::store::{Coding, Document};
+use feedsmith::internals::config::{Config, ContentMode};
+use feedsmith::internals::feed::{self, SiteMeta};
+use feedsmith::internals::post::body::Markup;
+use feedsmith::internals::post::{parse_post, FileKind, ParseContext, Post};
+use feedsmith::internals::publish::Publisher;
+use feedsmith::internals::render::{self, render_site, Fragments, Rendered};
+use feedsmith::internals::server::conditional::{negotiate, Preconditions};
+use feedsmith::internals::server::handler::{handle, handle_fetched, route_of, Handled};
+use feedsmith::internals::server::{Archives, State};
+use feedsmith::internals::site::{ListOptions, Listing, Scope};
+use feedsmith::internals::store::{Coding, Document};
 use feedsmith::Format;
 use http_body_util::Full;
 use hyper::body::Body;
@@ -82,7 +82,7 @@ pub fn config_of(selector: u8) -> (Config, ListOptions) {
         future: selector & 16 != 0,
     };
     config.site.permalink = [
-        feedsmith::config::DEFAULT_PERMALINK,
+        feedsmith::internals::config::DEFAULT_PERMALINK,
         "pretty",
         "/:title/",
         "/blog/:year/:i_month/:slug:output_ext",
@@ -214,10 +214,12 @@ pub fn check_site(data: &[u8]) {
         .enumerate()
         .filter_map(|(i, bytes)| {
             let name = site_name(i);
-            let markup = match feedsmith::post::classify(Path::new(&name).file_name()?.to_str()?) {
-                FileKind::Post(m) => m,
-                FileKind::Ignored => return None,
-            };
+            let markup =
+                match feedsmith::internals::post::classify(Path::new(&name).file_name()?.to_str()?)
+                {
+                    FileKind::Post(m) => m,
+                    FileKind::Ignored => return None,
+                };
             parse_post(Path::new(&name), bytes, markup, &ctx)
                 .ok()
                 .map(Arc::new)
@@ -298,9 +300,9 @@ fn check_archives(meta: &SiteMeta, listing: &Listing, reversed: &Listing) {
             let mut seen: Vec<&Path> = Vec::new();
             let mut repeated = 0;
             for page in 1..=paging.pages {
-                let route = feedsmith::feed::paging::route(&scope, page, *format);
+                let route = feedsmith::internals::feed::paging::route(&scope, page, *format);
                 assert_eq!(
-                    feedsmith::feed::paging::parse_route(&route),
+                    feedsmith::internals::feed::paging::parse_route(&route),
                     Some((scope.clone(), page, *format)),
                     "{route} does not read back"
                 );
@@ -454,8 +456,8 @@ fn feed_level_has(bytes: &[u8], name: &[u8]) -> bool {
 /// post's path.
 fn check_post_pages(meta: &SiteMeta, listing: &Listing) {
     for post in listing.iter() {
-        let route = feedsmith::feed::page::page_route(post);
-        let bytes = feedsmith::feed::page::render(meta, post);
+        let route = feedsmith::internals::feed::page::page_route(post);
+        let bytes = feedsmith::internals::feed::page::render(meta, post);
         assert!(!bytes.is_empty(), "the page of {:?} is empty", post.source);
         let text = std::str::from_utf8(&bytes)
             .unwrap_or_else(|e| panic!("the page of {:?} is not UTF-8: {e}", post.source));
@@ -471,12 +473,12 @@ fn check_post_pages(meta: &SiteMeta, listing: &Listing) {
             post.source
         );
         assert!(
-            feedsmith::feed::page::render(meta, post) == bytes,
+            feedsmith::internals::feed::page::render(meta, post) == bytes,
             "the page of {:?} renders to other bytes the second time",
             post.source
         );
         // A reader following the post's link (its path, percent-encoded) reaches the page.
-        let requested = feedsmith::slug::encode_path(&post.path);
+        let requested = feedsmith::internals::slug::encode_path(&post.path);
         assert_eq!(
             route_of(&requested).ok().as_deref(),
             Some(route.as_str()),
@@ -679,7 +681,7 @@ impl HttpFixture {
     /// The document at `route`: from the store (kept or lazy), else the archive page.
     pub fn document(&self, route: &str) -> Option<Arc<Document>> {
         self.state.store.load().document(route).or_else(|| {
-            feedsmith::feed::paging::looks_like_archive(route)
+            feedsmith::internals::feed::paging::looks_like_archive(route)
                 .then(|| self.state.archives.get()?.get(route))
                 .flatten()
         })
@@ -689,8 +691,8 @@ impl HttpFixture {
 /// Each publish swapped into the server's state, as `serve` does.
 struct IntoState(Arc<State>);
 
-impl feedsmith::publish::Outlet for IntoState {
-    fn publish(&self, published: feedsmith::publish::Published) {
+impl feedsmith::internals::publish::Outlet for IntoState {
+    fn publish(&self, published: feedsmith::internals::publish::Published) {
         self.0.swap(published.store);
     }
 }
@@ -719,7 +721,7 @@ pub fn http_fixture() -> &'static HttpFixture {
         config.feeds.archive = true;
         config.feeds.archive_page = 0;
         let state = Arc::new(State::new(
-            feedsmith::store::Store::default(),
+            feedsmith::internals::store::Store::default(),
             config.server.max_age,
             false,
         ));
@@ -735,12 +737,14 @@ pub fn http_fixture() -> &'static HttpFixture {
         assert_eq!(report.posts, HTTP_POSTS.len(), "fixture posts listed");
         let archive_routes: Vec<String> = render::archive_jobs(&publisher.meta, &publisher.listing)
             .into_iter()
-            .map(|(scope, format, page)| feedsmith::feed::paging::route(&scope, page, format))
+            .map(|(scope, format, page)| {
+                feedsmith::internals::feed::paging::route(&scope, page, format)
+            })
             .collect();
         let page_routes: Vec<String> = publisher
             .listing
             .iter()
-            .map(|p| feedsmith::feed::page::page_route(p))
+            .map(|p| feedsmith::internals::feed::page::page_route(p))
             .collect();
         // As `serve` does: archive pages only when they are on.
         let archives = publisher
@@ -871,8 +875,12 @@ pub fn check_http(data: &[u8]) {
             (Some(doc), made)
         }
         Handled::Page(route, lazy, coding) => {
-            let (doc, made) =
-                feedsmith::server::handler::render_page(&fixture.state, &route, &lazy, coding);
+            let (doc, made) = feedsmith::internals::server::handler::render_page(
+                &fixture.state,
+                &route,
+                &lazy,
+                coding,
+            );
             (Some(doc), made)
         }
     };
@@ -894,9 +902,9 @@ fn expand(value: &[u8], fixture: &HttpFixture, route: &str) -> Vec<u8> {
         let next = value.get(i + 1).copied();
         match (value[i], next, doc.as_deref()) {
             (b'@', Some(b'E'), Some(d)) => out.extend_from_slice(d.identity.etag().as_bytes()),
-            (b'@', Some(b'G'), Some(d)) => {
-                out.extend_from_slice(feedsmith::store::etag_for(d.hash, Coding::Gzip).as_bytes())
-            }
+            (b'@', Some(b'G'), Some(d)) => out.extend_from_slice(
+                feedsmith::internals::store::etag_for(d.hash, Coding::Gzip).as_bytes(),
+            ),
             (b'@', Some(b'L'), Some(d)) => out.extend_from_slice(d.last_modified_header.as_bytes()),
             (b'@', Some(b'R'), _) => {
                 let pick = value.get(i + 2).copied().unwrap_or(0);
@@ -1006,7 +1014,7 @@ fn check_response<B>(req: &Request<B>, response: Response<Full<Bytes>>, fixture:
     let target = req.uri().to_string();
     assert_eq!(
         status == StatusCode::URI_TOO_LONG,
-        target.len() > feedsmith::server::handler::MAX_PATH_BYTES,
+        target.len() > feedsmith::internals::server::handler::MAX_PATH_BYTES,
         "{method} of a {}-byte target answered {status}",
         target.len()
     );
@@ -1075,7 +1083,7 @@ fn check_response<B>(req: &Request<B>, response: Response<Full<Bytes>>, fixture:
                 let expected = doc.identity_bytes();
                 assert_eq!(expected.len(), doc.len(), "{route}: length of the document");
                 assert_eq!(
-                    feedsmith::store::content_hash(&expected),
+                    feedsmith::internals::store::content_hash(&expected),
                     doc.hash,
                     "{route}: the ETag is not of the bytes served"
                 );
@@ -1087,8 +1095,8 @@ fn check_response<B>(req: &Request<B>, response: Response<Full<Bytes>>, fixture:
                     Some(other) => panic!("unexpected Content-Encoding {other:?}"),
                 };
                 assert!(
-                    doc.matches_etag(&feedsmith::store::etag_for(doc.hash, coding))
-                        && etag == feedsmith::store::etag_for(doc.hash, coding),
+                    doc.matches_etag(&feedsmith::internals::store::etag_for(doc.hash, coding))
+                        && etag == feedsmith::internals::store::etag_for(doc.hash, coding),
                     "{route}: ETag {etag} is not the one of {coding:?}"
                 );
                 if !head {
@@ -1105,7 +1113,7 @@ fn check_response<B>(req: &Request<B>, response: Response<Full<Bytes>>, fixture:
                     // Rendered and compressed for HEAD as for GET.
                     let sent = match coding {
                         Coding::Identity => expected.len(),
-                        c => feedsmith::store::compress(c, &expected)
+                        c => feedsmith::internals::store::compress(c, &expected)
                             .map_or(expected.len(), |b| b.len()),
                     };
                     assert_eq!(len, sent, "HEAD Content-Length of {route}");

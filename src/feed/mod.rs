@@ -440,7 +440,7 @@ pub const OPML_ROUTE: &str = "/feeds.opml";
 /// Route of the index page.
 pub const INDEX_ROUTE: &str = "/index.html";
 
-pub use crate::text::{clean_text, is_xml_char};
+pub use crate::text::clean_text;
 
 /// RSS 2.0 date: RFC 822 with a numeric offset, the post's own.
 pub fn rfc822(d: &DateTime<FixedOffset>) -> String {

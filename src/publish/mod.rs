@@ -19,7 +19,7 @@ pub use archive::ArchivePages;
 pub mod follow;
 mod pages;
 
-pub use pages::{page_epoch, PAGE_EPOCH_FILE};
+pub use pages::page_epoch;
 use pages::{ClaimOrder, PageClaim};
 
 use crate::config::{Config, Format};

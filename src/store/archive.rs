@@ -192,7 +192,14 @@ impl PageCache {
         Ok(())
     }
 
+    /// Pages and bytes held.
+    #[cfg(test)]
+    pub fn held(&self) -> (usize, usize) {
+        self.pages.held()
+    }
+
     /// Writes the validators if they changed since the last save (atomically).
+    #[cfg(test)]
     pub fn save_validators(&mut self, path: &std::path::Path) -> Result<(), StateError> {
         match self.unsaved() {
             Some(saved) => saved.write(path),
@@ -223,11 +230,6 @@ impl PageCache {
                 .collect(),
         }))
     }
-
-    /// Pages and bytes held.
-    pub fn held(&self) -> (usize, usize) {
-        self.pages.held()
-    }
 }
 
 #[cfg(test)]
@@ -256,7 +258,7 @@ mod tests {
         assert!(Arc::ptr_eq(&again, &a));
         assert!(matches!(cache.lookup(route, 2), Lookup::Fresh(_)));
         // Other bytes: Last-Modified is the time of the change, not the first-seen time.
-        let before = crate::store::whole_seconds(SystemTime::now());
+        let before = crate::store::document::whole_seconds(SystemTime::now());
         let b = cache.insert(route, 3, b"two", first_seen, doc(b"two"));
         assert!(b.last_modified >= before);
         assert_ne!(b.hash, a.hash);

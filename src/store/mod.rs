@@ -19,10 +19,9 @@ mod forms;
 pub mod route;
 
 pub use document::{
-    content_hash, etag_for, link_header, whole_seconds, Document, Lazy, Render, RenderedPages,
-    Representation,
+    content_hash, etag_for, link_header, Document, Lazy, Render, RenderedPages, Representation,
 };
-pub use encodings::{compress, Coding, BROTLI_QUALITY, GZIP_LEVEL, ZSTD_LEVEL};
+pub use encodings::{compress, Coding};
 pub use forms::Forms;
 
 use crate::render::Doc;

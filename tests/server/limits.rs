@@ -34,7 +34,7 @@ fn sigterm_and_sigint_exit_cleanly() {
 }
 
 /// A response still being sent when SIGTERM arrives is sent whole, and the process then exits
-/// 0 within [`feedsmith::server::SHUTDOWN_GRACE`] (plus a margin), accepting nothing new.
+/// 0 within [`feedsmith::internals::server::SHUTDOWN_GRACE`] (plus a margin), accepting nothing new.
 #[test]
 fn sigterm_lets_a_large_response_in_flight_finish() {
     let site = TempSite::new();
@@ -115,7 +115,7 @@ fn sigterm_lets_a_large_response_in_flight_finish() {
     assert!(text.trim_end().ends_with("</rss>"), "not the whole feed");
     assert!(text.contains("The last paragraph."));
 
-    let limit = feedsmith::server::SHUTDOWN_GRACE + Duration::from_secs(5);
+    let limit = feedsmith::internals::server::SHUTDOWN_GRACE + Duration::from_secs(5);
     let status = server
         .wait_exit(limit.saturating_sub(signalled.elapsed()))
         .unwrap_or_else(|| {
@@ -187,7 +187,7 @@ fn hostile_connections_do_not_take_the_server_down() {
 fn slow_clients_are_timed_out() {
     let site = site();
     let server = Server::start(&site, &[]);
-    let limit = feedsmith::server::HEADER_READ_TIMEOUT + Duration::from_secs(10);
+    let limit = feedsmith::internals::server::HEADER_READ_TIMEOUT + Duration::from_secs(10);
     let partial = std::thread::spawn({
         let addr = server.addr.clone();
         move || closed_within(&addr, b"GET /rss.xml HTTP/1.1\r\nHost: x\r\n", limit)

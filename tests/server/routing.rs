@@ -72,7 +72,7 @@ fn overlong_request_targets_are_414() {
             assert_eq!(r.status, 414, "{method} of a {} byte target", target.len());
         }
     }
-    let limit = feedsmith::server::handler::MAX_PATH_BYTES;
+    let limit = feedsmith::internals::server::handler::MAX_PATH_BYTES;
     let at_limit = format!("/{}", "a".repeat(limit - 1));
     assert_eq!(raw::request(&server.addr, "GET", &at_limit).status, 404);
     let over = format!("/{}", "a".repeat(limit));

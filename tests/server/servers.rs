@@ -22,13 +22,13 @@ fn big_rss(version: &str, items: usize) -> Vec<u8> {
     s.into_bytes()
 }
 
-fn store_with(route: &str, bytes: &[u8], t: SystemTime) -> feedsmith::store::Store {
-    let doc = feedsmith::render::Doc {
+fn store_with(route: &str, bytes: &[u8], t: SystemTime) -> feedsmith::internals::store::Store {
+    let doc = feedsmith::internals::render::Doc {
         content_type: RSS_TYPE,
         bytes: bytes.to_vec().into(),
     };
-    feedsmith::store::Store::next(
-        &feedsmith::store::Store::default(),
+    feedsmith::internals::store::Store::next(
+        &feedsmith::internals::store::Store::default(),
         [(route.to_owned(), doc, Some(t))],
         |_| None,
         t,
@@ -37,8 +37,8 @@ fn store_with(route: &str, bytes: &[u8], t: SystemTime) -> feedsmith::store::Sto
 
 #[test]
 fn requests_see_whole_documents_while_the_store_is_swapped() {
-    use feedsmith::server::{serve, State};
-    use feedsmith::store::{content_hash, etag_for, Coding};
+    use feedsmith::internals::server::{serve, State};
+    use feedsmith::internals::store::{content_hash, etag_for, Coding};
 
     const ROUTE: &str = "/big/rss.xml";
     let a = Arc::new(big_rss("A", 1500));
