@@ -6,6 +6,7 @@
 
 mod atom;
 mod error;
+pub mod html;
 mod index;
 mod json;
 mod opml;
@@ -432,7 +433,7 @@ pub fn assemble<'f>(
     (out, ranges)
 }
 
-pub use index::{html_head, render as render_index};
+pub use index::render as render_index;
 pub use opml::render as render_opml;
 
 /// Route of the OPML list.

@@ -42,7 +42,7 @@ pub fn render(meta: &SiteMeta, post: &Post) -> Vec<u8> {
     let mut h = String::with_capacity(post.content_html.len() + 4096);
     let lang = post.lang.as_deref().unwrap_or(&meta.language);
     let title = format!("{} — {}", text(&post.title), text(&meta.title));
-    crate::feed::html_head(&mut h, lang, &title);
+    crate::feed::html::html_head(&mut h, lang, &title);
     let _ = writeln!(h, "<link rel=\"canonical\" href=\"{}\">", attr(&post.url));
     let (content, summary) = post.content_html.both();
     if !summary.is_empty() {
@@ -73,10 +73,8 @@ pub fn render(meta: &SiteMeta, post: &Post) -> Vec<u8> {
     }
     let _ = write!(
         h,
-        "<style>body{{font:17px/1.6 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem}}\
-         img,video{{max-width:100%;height:auto}}.meta{{color:#666;font-size:.9em}}\
-         .terms a{{margin-right:.6rem}}</style>\n</head>\n<body>\n\
-         <p class=\"meta\"><a href=\"{}\">{}</a></p>\n<article>\n<h1>{}</h1>\n\
+        "</head>\n<body>\n<header class=\"meta\"><a href=\"{}\">{}</a></header>\n<main>\n\
+         <article>\n<h1>{}</h1>\n\
          <p class=\"meta\"><time datetime=\"{}\">{}</time>{}</p>\n",
         attr(&meta.home()),
         text(&meta.title),
@@ -120,7 +118,7 @@ pub fn render(meta: &SiteMeta, post: &Post) -> Vec<u8> {
             text(name)
         );
     }
-    h.push_str("</p>\n</body>\n</html>\n");
+    h.push_str("</p>\n</main>\n</body>\n</html>\n");
     h.into_bytes()
 }
 
