@@ -211,6 +211,9 @@ pub struct ServerConfig {
     /// (`crate::server::steering`), rather than with one multi-thread runtime (the stock
     /// server). Default: on Linux only, where the sockets can be steered.
     pub steering: bool,
+    /// Answer a browser's navigation to a feed with an HTML page of it (`feed/view.rs`); feed
+    /// readers get the feed either way.
+    pub browser_view: bool,
 }
 
 /// `server.watch`: kernel file events (falling back to polling when they fail), or polling
@@ -233,6 +236,7 @@ impl Default for ServerConfig {
             watch: WatchMode::Auto,
             compressed_cache_mb: (DEFAULT_COMPRESSED_BUDGET >> 20) as u64,
             steering: cfg!(target_os = "linux"),
+            browser_view: true,
         }
     }
 }

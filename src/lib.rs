@@ -99,6 +99,7 @@ pub mod internals {
         pub use crate::publish::{Outlet, Published, Publisher};
     }
     pub mod server {
+        pub use crate::server::navigation::wants_view;
         pub use crate::server::{serve, Archives, State, HEADER_READ_TIMEOUT, SHUTDOWN_GRACE};
         pub mod conditional {
             pub use crate::server::conditional::{negotiate, Preconditions};

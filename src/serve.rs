@@ -69,14 +69,14 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
     } else {
         None
     };
+    let mut state = State::new(
+        Store::default(),
+        config.server.max_age,
+        config.server.access_log,
+    );
+    state.browser_view = config.server.browser_view;
     let state = Arc::new(
-        State::new(
-            Store::default(),
-            config.server.max_age,
-            config.server.access_log,
-        )
-        .with_hub(hub.clone())
-        .with_compressed_budget(
+        state.with_hub(hub.clone()).with_compressed_budget(
             usize::try_from(config.server.compressed_cache_mb.saturating_mul(1 << 20))
                 .unwrap_or(usize::MAX),
         ),

@@ -14,4 +14,5 @@ mod pages;
 mod props;
 mod roundtrip;
 mod server;
+mod view;
 mod watch;

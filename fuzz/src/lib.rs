@@ -679,6 +679,17 @@ pub struct HttpFixture {
 
 impl HttpFixture {
     /// The document at `route`: from the store (kept or lazy), else the archive page.
+    /// The document a request for `route` is answered with: the browser view of a feed for a
+    /// browser's navigation to it, else [`HttpFixture::document`].
+    pub fn answer_for<B>(&self, req: &Request<B>, route: &str) -> Option<Arc<Document>> {
+        let view = feedsmith::Format::of_route(route)
+            .is_some_and(|format| feedsmith::internals::server::wants_view(req.headers(), format));
+        match self.state.archives.get() {
+            Some(archives) if view => archives.view(route).or_else(|| self.document(route)),
+            _ => self.document(route),
+        }
+    }
+
     pub fn document(&self, route: &str) -> Option<Arc<Document>> {
         self.state.store.load().document(route).or_else(|| {
             feedsmith::internals::feed::paging::looks_like_archive(route)
@@ -870,6 +881,14 @@ pub fn check_http(data: &[u8]) {
                 .and_then(|d| fixture.state.forms.representation(d, coding));
             (doc, made)
         }
+        Handled::View(route, archives, coding) => {
+            // As the server does: the view, else the feed itself.
+            let doc = archives.view(&route).or_else(|| fixture.document(&route));
+            let made = doc
+                .as_ref()
+                .and_then(|d| fixture.state.forms.representation(d, coding));
+            (doc, made)
+        }
         Handled::Compress(doc, coding) => {
             let made = fixture.state.forms.representation(&doc, coding);
             (Some(doc), made)
@@ -1048,7 +1067,7 @@ fn check_response<B>(req: &Request<B>, response: Response<Full<Bytes>>, fixture:
             let route = route_of(req.uri().path())
                 .unwrap_or_else(|e| panic!("{status} for an unroutable path: {e:?}"));
             let doc = fixture
-                .document(&route)
+                .answer_for(req, &route)
                 .unwrap_or_else(|| panic!("{status} for {route}, which is not served"));
             let etag = header(&parts, "etag").expect("ETag");
             assert!(doc.matches_etag(etag), "ETag {etag} is not the document's");

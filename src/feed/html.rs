@@ -28,7 +28,7 @@ blockquote{margin:1rem 0;padding-left:1rem;border-left:3px solid var(--line);col
 .meta,.n{color:var(--muted);font-size:.92em}\
 .terms a{margin-right:.7rem}.feeds a{margin-right:.6rem}\
 ul.entries{list-style:none;padding:0}ul.entries>li{padding:.9rem 0;border-top:1px solid var(--line)}\
-ul.entries h3{margin:0 0 .2rem;font-size:1.12rem}\
+ul.entries h3{margin:0 0 .2rem;font-size:1.12rem}ul.entries p{margin:.25rem 0}\
 .subscribe{border:1px solid var(--line);border-radius:.4rem;padding:.4rem 1rem;margin:1rem 0}\
 .url{display:block;padding:.5rem .6rem;background:var(--code);border-radius:.3rem;\
 font:.92em ui-monospace,monospace;overflow-wrap:anywhere;user-select:all}\

@@ -12,6 +12,7 @@ mod json;
 mod opml;
 pub mod page;
 pub mod paging;
+mod view;
 mod rss;
 pub mod verify;
 
@@ -184,6 +185,38 @@ impl<'a> FeedSpec<'a> {
         FeedSpec::with_items(
             meta,
             listing.term(scope).map(|t| t.name.as_str()),
+            scope,
+            items,
+            self_url.clone(),
+            self_url,
+            history,
+        )
+    }
+
+    /// [`FeedSpec::new`] from a scope's posts as they were when they were taken (the browser
+    /// view of a feed is rendered from such a snapshot).
+    pub fn current_of(
+        meta: &'a SiteMeta,
+        scope: &Scope,
+        posts: &ScopePosts<'a, '_>,
+        format: Format,
+    ) -> Self {
+        let paging = paging::Paging::new(posts.len, meta.limit, meta.archive_page);
+        let take = paging.current_len(meta.limit);
+        let items = if take == 0 {
+            Vec::new()
+        } else {
+            (posts.page)(posts.len - take, take)
+        };
+        let self_url = meta.url(&route(scope, format));
+        let history = History {
+            prev_archive: (paging.pages > 0)
+                .then(|| meta.url(&paging::route(scope, paging.pages, format))),
+            ..History::default()
+        };
+        FeedSpec::with_items(
+            meta,
+            posts.term,
             scope,
             items,
             self_url.clone(),
@@ -435,6 +468,7 @@ pub fn assemble<'f>(
 
 pub use index::render as render_index;
 pub use opml::render as render_opml;
+pub use view::render as render_view;
 
 /// Route of the OPML list.
 pub const OPML_ROUTE: &str = "/feeds.opml";

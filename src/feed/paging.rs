@@ -91,21 +91,35 @@ pub fn parse_route(route: &str) -> Option<(Scope, usize, Format)> {
     }
     let page: usize = number.parse().ok()?;
     let dir = rest.strip_suffix(SEGMENT)?.strip_suffix('/')?;
-    let scope = if dir.is_empty() {
-        Scope::All
-    } else {
-        let (kind, slug) = dir.strip_prefix('/')?.split_once('/')?;
-        let kind = match kind {
-            "categories" => TermKind::Category,
-            "tags" => TermKind::Tag,
-            _ => return None,
-        };
-        if slug.is_empty() || slug.contains('/') {
-            return None;
-        }
-        Scope::Term(kind, slug.to_owned())
+    Some((scope_of_dir(dir)?, page, format))
+}
+
+/// Reads a feed route back, a subscription document's or an archive page's: (scope, archive
+/// page if it is one, format).
+pub fn parse_feed_route(route: &str) -> Option<(Scope, Option<usize>, Format)> {
+    if let Some((scope, page, format)) = parse_route(route) {
+        return Some((scope, Some(page), format));
+    }
+    let (dir, file) = route.rsplit_once('/')?;
+    let format = Format::ALL.into_iter().find(|f| f.file_name() == file)?;
+    Some((scope_of_dir(dir)?, None, format))
+}
+
+/// The scope whose documents live in `dir` (`""`, `/categories/{slug}`, `/tags/{slug}`).
+fn scope_of_dir(dir: &str) -> Option<Scope> {
+    if dir.is_empty() {
+        return Some(Scope::All);
+    }
+    let (kind, slug) = dir.strip_prefix('/')?.split_once('/')?;
+    let kind = match kind {
+        "categories" => TermKind::Category,
+        "tags" => TermKind::Tag,
+        _ => return None,
     };
-    Some((scope, page, format))
+    if slug.is_empty() || slug.contains('/') {
+        return None;
+    }
+    Some(Scope::Term(kind, slug.to_owned()))
 }
 
 /// Whether a route could name an archive page (a cheap test before [`parse_route`]).
@@ -115,6 +129,36 @@ pub fn looks_like_archive(route: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn feed_routes_read_back() {
+        let tag = Scope::Term(TermKind::Tag, "rust".into());
+        for scope in [Scope::All, tag.clone()] {
+            for format in Format::ALL {
+                let current = crate::feed::route(&scope, format);
+                assert_eq!(
+                    parse_feed_route(&current),
+                    Some((scope.clone(), None, format))
+                );
+                let page = route(&scope, 3, format);
+                assert_eq!(
+                    parse_feed_route(&page),
+                    Some((scope.clone(), Some(3), format))
+                );
+            }
+        }
+        for not_a_feed in [
+            "/index.html",
+            "/feeds.opml",
+            "/notes/rss.xml",
+            "/tags/rss.xml",
+            "/tags/a/b/rss.xml",
+            "/rss.xml.gz",
+            "rss.xml",
+        ] {
+            assert_eq!(parse_feed_route(not_a_feed), None, "{not_a_feed}");
+        }
+    }
 
     #[test]
     fn pages_hold_what_the_subscription_document_does_not() {

@@ -230,8 +230,9 @@ impl ArchivePages {
         let n = touched.len();
         let mut next: HashMap<Scope, Arc<ScopeView>> = self.snapshot.load().scopes.clone();
         for scope in touched {
-            let len = listing.scope_len(&scope);
-            if paging::Paging::new(len, self.meta.limit, self.meta.archive_page).pages == 0 {
+            // Every scope is kept, with archive pages or not: its browser view comes from here
+            // too. A term with no posts left is gone.
+            if scope != Scope::All && !listing.has_scope(&scope) {
                 next.remove(&scope);
                 continue;
             }
@@ -320,6 +321,46 @@ impl Archives for ArchivePages {
                 self.cache().last_good(route)
             }
         }
+    }
+
+    /// The browser view of the feed at `route` (a subscription document or an archive page),
+    /// from the cache or rendered now; `None` if there is no such feed.
+    fn view(&self, route: &str) -> Option<Arc<Document>> {
+        let (scope, page, format) = paging::parse_feed_route(route)?;
+        if !self.meta.formats.contains(&format) {
+            return None;
+        }
+        let snapshot = self.snapshot.load_full();
+        let view = snapshot.scopes.get(&scope)?;
+        // Kept beside the archive pages, under a key no route can be.
+        let key = format!("view:{route}");
+        if let Lookup::Fresh(doc) = self.cache().lookup(&key, view.version) {
+            return Some(doc);
+        }
+        let take_page = |skip: usize, take: usize| view.page(skip, take);
+        let posts = ScopePosts {
+            term: view.term.as_deref(),
+            len: view.len,
+            page: &take_page,
+        };
+        let spec = match page {
+            Some(page) => FeedSpec::archive_of(&self.meta, &scope, &posts, format, page)?,
+            None => FeedSpec::current_of(&self.meta, &scope, &posts, format),
+        };
+        let bytes = bytes::Bytes::from(crate::feed::render_view(&spec, &scope, format));
+        let first_seen = system_time(&spec.updated.with_timezone(&Utc));
+        // An archive page's view changes as rarely as the page.
+        let cache_control = page.map(|_| self.cache_control.clone());
+        Some(
+            self.cache()
+                .insert(&key, view.version, &bytes, first_seen, |last_modified| {
+                    let doc = Document::new(render::HTML_TYPE, bytes.clone(), last_modified, None);
+                    match cache_control {
+                        Some(c) => doc.with_cache_control(c),
+                        None => doc,
+                    }
+                }),
+        )
     }
 }
 

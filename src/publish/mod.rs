@@ -155,7 +155,9 @@ impl Publisher {
             meta: Arc::new(meta),
             config,
         };
-        if p.meta.archive_page.is_some() {
+        // Archive pages and the browser views of feeds are rendered on request from the same
+        // snapshot of the scopes.
+        if p.meta.archive_page.is_some() || p.config.server.browser_view {
             p.archive_pages = Some(Arc::new(ArchivePages::new(
                 Arc::clone(&p.meta),
                 &p.listing,

@@ -83,6 +83,10 @@ pub enum Handled {
     /// A post page to render (and compress in the coding given) with [`render_page`], which
     /// may take a while for a long post, then answer with [`handle_fetched`].
     Page(String, crate::store::Lazy, Coding),
+    /// A browser's navigation to the feed at this route: its browser view (rendered from the
+    /// source, where it may block) in the coding given, answered with [`handle_fetched`] — or
+    /// the feed itself if there is no view.
+    View(String, std::sync::Arc<dyn super::Archives>, Coding),
     /// A document whose form in the coding given is not at hand: to compress (with
     /// [`Document::representation`], which keeps it) on a thread that may block, then answer with
     /// [`handle_fetched`] and that representation.
@@ -191,6 +195,17 @@ fn respond<B>(req: &Request<B>, state: &State) -> Handled {
             return Handled::Done(plain(StatusCode::NOT_FOUND, "404 not found\n"))
         }
     };
+    if let Some(archives) = state.archives.get().filter(|_| state.browser_view) {
+        let view = crate::config::Format::of_route(&route)
+            .is_some_and(|format| super::navigation::wants_view(req.headers(), format));
+        if view {
+            return Handled::View(
+                route.into_owned(),
+                std::sync::Arc::clone(archives),
+                choose_coding(req.headers()),
+            );
+        }
+    }
     let store = state.store.load();
     if let Some(doc) = store.get(&route) {
         // Compressing a large feed takes milliseconds: not on a thread that serves connections.
@@ -345,12 +360,24 @@ fn respond_made<B>(
         Outcome::NotModified => {
             let mut r = Response::new(Full::new(Bytes::new()));
             *r.status_mut() = StatusCode::NOT_MODIFIED;
-            validators(r.headers_mut(), doc, etag, cache_control());
+            validators(
+                r.headers_mut(),
+                doc,
+                etag,
+                cache_control(),
+                vary(req, state),
+            );
             r
         }
         Outcome::PreconditionFailed => {
             let mut r = plain(StatusCode::PRECONDITION_FAILED, "412 precondition failed\n");
-            validators(r.headers_mut(), doc, etag, cache_control());
+            validators(
+                r.headers_mut(),
+                doc,
+                etag,
+                cache_control(),
+                vary(req, state),
+            );
             r
         }
         Outcome::Full => {
@@ -365,7 +392,7 @@ fn respond_made<B>(
             if coding != Coding::Identity {
                 h.insert(CONTENT_ENCODING, HeaderValue::from_static(coding.token()));
             }
-            validators(h, doc, etag, cache_control());
+            validators(h, doc, etag, cache_control(), vary(req, state));
             if let Some(link) = &doc.link_header {
                 h.insert(LINK, link.clone());
             }
@@ -384,11 +411,26 @@ fn validators(
     doc: &Document,
     etag: HeaderValue,
     cache_control: HeaderValue,
+    vary: &'static str,
 ) {
     h.insert(ETAG, etag);
     h.insert(LAST_MODIFIED, doc.last_modified_header.clone());
     h.insert(CACHE_CONTROL, cache_control);
-    h.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+    h.insert(VARY, HeaderValue::from_static(vary));
+}
+
+/// What a response varies on: a feed's address has two representations when browser views
+/// are on (the view and the feed), every other document one in several codings.
+fn vary<B>(req: &Request<B>, state: &State) -> &'static str {
+    let feed = state.browser_view
+        && state.archives.get().is_some()
+        && route_of(req.uri().path())
+            .is_ok_and(|route| crate::config::Format::of_route(&route).is_some());
+    if feed {
+        super::navigation::FEED_VARY
+    } else {
+        "Accept-Encoding"
+    }
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {

@@ -20,6 +20,7 @@
 
 pub mod conditional;
 pub mod handler;
+pub(crate) mod navigation;
 pub mod service;
 pub mod steering;
 pub mod stock;
@@ -75,6 +76,8 @@ pub struct State {
     /// Compressed forms of the documents, within the budget `server.compressed_cache_mb`
     /// gives (see [`crate::store::Forms`]).
     pub forms: crate::store::Forms,
+    /// Answer browsers navigating to a feed with its browser view (`server.browser_view`).
+    pub browser_view: bool,
 }
 
 pub use crate::store::archive::Archives;
@@ -92,6 +95,7 @@ impl State {
             connections: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
             rendered: crate::store::RenderedPages::new(RENDERED_PAGES_BUDGET),
             forms: crate::store::Forms::new(crate::config::DEFAULT_COMPRESSED_BUDGET),
+            browser_view: true,
         }
     }
 

@@ -103,6 +103,23 @@ pub fn answer(
             let (doc, made) = fetched.map_or((None, None), |(d, m)| (Some(d), m));
             handler::handle_fetched(&req, &state, doc, made, started)
         })),
+        handler::Handled::View(route, archives, coding) => Err(Box::pin(async move {
+            let started = std::time::Instant::now();
+            let kept = Arc::clone(&state);
+            let fetched = blocking(&state, &*pool, move || {
+                // No view (the feed's scope is gone meanwhile): the feed itself, if any.
+                let doc = archives
+                    .view(&route)
+                    .or_else(|| kept.store.load().document(&route))
+                    .or_else(|| archives.get(&route))?;
+                let made = kept.forms.representation(&doc, coding);
+                Some((doc, made))
+            })
+            .await
+            .flatten();
+            let (doc, made) = fetched.map_or((None, None), |(d, m)| (Some(d), m));
+            handler::handle_fetched(&req, &state, doc, made, started)
+        })),
         handler::Handled::Page(route, lazy, coding) => Err(Box::pin(async move {
             let started = std::time::Instant::now();
             let kept = Arc::clone(&state);

@@ -61,6 +61,9 @@ impl Unsaved {
 pub trait Archives: Send + Sync {
     /// The archive page at `route`, if there is one. May block while it is rendered.
     fn get(&self, route: &str) -> Option<Arc<Document>>;
+    /// The browser view (HTML) of the feed at `route`, a subscription document or an archive
+    /// page, if there is such a feed. May block while it is rendered.
+    fn view(&self, route: &str) -> Option<Arc<Document>>;
 }
 
 /// The validators file: every archive page's content hash and `Last-Modified`, so that after a
