@@ -70,6 +70,9 @@ pub struct FeedsConfig {
     pub archive: bool,
     /// Posts per archive page; 0 = half of `limit`, rounded up. At most `limit`.
     pub archive_page: usize,
+    /// For static hosting: an `<?xml-stylesheet?>` in RSS and Atom and the XSLT it names
+    /// (`feed/stylesheet.rs`). Off: `serve` shows browsers each feed's view without it.
+    pub stylesheet: bool,
 }
 
 impl Default for FeedsConfig {
@@ -80,6 +83,7 @@ impl Default for FeedsConfig {
             formats: vec![Format::Rss, Format::Atom, Format::Json],
             archive: true,
             archive_page: 0,
+            stylesheet: false,
         }
     }
 }

@@ -322,6 +322,8 @@ pub enum DocJob {
     Feed(Scope, Format),
     Opml,
     Index,
+    /// The XSLT stylesheet (`feeds.stylesheet`).
+    Stylesheet,
 }
 
 /// The documents of `scopes` in every configured format, then the OPML list and the index.
@@ -335,6 +337,9 @@ pub fn doc_jobs(meta: &SiteMeta, scopes: &[Scope]) -> Vec<DocJob> {
         })
         .collect();
     jobs.extend([DocJob::Opml, DocJob::Index]);
+    if meta.stylesheet.is_some() {
+        jobs.push(DocJob::Stylesheet);
+    }
     jobs
 }
 
@@ -374,6 +379,12 @@ pub fn render_job(
             feed::INDEX_ROUTE,
             HTML_TYPE,
             feed::render_index(meta, listing),
+        ),
+        DocJob::Stylesheet => list(
+            feed::stylesheet::ROUTE,
+            feed::stylesheet::CONTENT_TYPE,
+            Ok(feed::stylesheet::render(meta))
+                .and_then(|b| verify::well_formed_xml(&b).map(|()| b)),
         ),
     }
 }

@@ -326,3 +326,51 @@ fn the_view_can_be_turned_off() {
     assert!(r.h("content-type").starts_with("application/rss+xml"));
     assert_eq!(r.h("vary"), "Accept-Encoding");
 }
+
+/// `feeds.stylesheet` (static hosting): RSS and Atom name the XSLT written beside them, still
+/// parse as feeds, and serve and build agree; JSON Feed has no such thing. Off by default.
+#[test]
+fn the_stylesheet_is_opt_in_for_static_hosting() {
+    let site = site();
+    let plain = site.build(&[]);
+    assert!(plain.status.success(), "{}", crate::common::stderr(&plain));
+    assert!(!site.read_out("rss.xml").contains("xml-stylesheet"));
+    assert!(!site.out().join("feed.xsl").exists());
+
+    let config = site.write_config("xsl.toml", "[feeds]\nstylesheet = true\n");
+    let built = site.build(&["--config", &config]);
+    assert!(built.status.success(), "{}", crate::common::stderr(&built));
+    let pi = "<?xml-stylesheet type=\"text/xsl\" href=\"https://example.com/feed.xsl\"?>";
+    for feed in [
+        "rss.xml",
+        "atom.xml",
+        "tags/harbour/rss.xml",
+        "categories/news/atom.xml",
+    ] {
+        let text = site.read_out(feed);
+        assert!(text.starts_with("<?xml "), "{feed}");
+        assert_eq!(text.matches(pi).count(), 1, "{feed}:\n{text}");
+        let parsed = feed_rs::parser::parse(text.as_bytes())
+            .unwrap_or_else(|e| panic!("{feed} does not parse with the stylesheet: {e}"));
+        assert_eq!(
+            parsed.entries.len(),
+            if feed.contains("harbour") { 2 } else { 3 }
+        );
+    }
+    assert!(!site.read_out("feed.json").contains("xml-stylesheet"));
+    let xsl = site.read_out("feed.xsl");
+    assert!(xsl.contains("<xsl:stylesheet"), "{xsl}");
+    let tree = crate::common::xmltree::parse(&xsl);
+    assert!(tree.is_ok(), "feed.xsl is not well-formed XML");
+    // Serving the same settings gives the same bytes, and the stylesheet itself.
+    let server = Server::start(
+        &site,
+        &["--config", &config, "--url", "https://example.com"],
+    );
+    let served = get(&server, "/rss.xml", &[]);
+    assert_eq!(served.body, site.read_out("rss.xml").as_bytes());
+    let sheet = get(&server, "/feed.xsl", &[]);
+    assert_eq!(sheet.status, 200);
+    assert!(sheet.h("content-type").starts_with("text/xsl"));
+    assert_eq!(sheet.body, xsl.as_bytes());
+}

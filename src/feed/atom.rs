@@ -103,12 +103,12 @@ pub fn render(spec: &FeedSpec<'_>) -> Result<Vec<u8>, FeedError> {
         .iter()
         .map(|p| entry(spec.meta, p, &p.content_html.both()))
         .collect();
-    write(&f)
+    write(&f).map(|doc| super::stylesheet::link(spec.meta, doc))
 }
 
 /// The document without entries, checked, cut where the entries go.
 pub fn envelope(spec: &FeedSpec<'_>) -> Result<Envelope, FeedError> {
-    let doc = write(&feed(spec))?;
+    let doc = super::stylesheet::link(spec.meta, write(&feed(spec))?);
     verify::feed(
         Format::Atom,
         &doc,

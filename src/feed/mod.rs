@@ -14,6 +14,7 @@ pub mod page;
 pub mod paging;
 mod view;
 mod rss;
+pub mod stylesheet;
 pub mod verify;
 
 pub use error::FeedError;
@@ -48,6 +49,8 @@ pub struct SiteMeta {
     pub formats: Vec<Format>,
     /// WebSub hub URL to advertise, if any.
     pub hub: Option<String>,
+    /// The XSLT stylesheet's URL, when `feeds.stylesheet` is on.
+    pub stylesheet: Option<String>,
 }
 
 impl SiteMeta {
@@ -74,7 +77,7 @@ impl SiteMeta {
         } else {
             config.site.author.trim()
         };
-        SiteMeta {
+        let mut meta = SiteMeta {
             title: clean_text(config.site.title.trim()),
             description: clean_text(config.site.description.trim()),
             language: config.site.language.trim().to_owned(),
@@ -89,7 +92,12 @@ impl SiteMeta {
             archive_page: config.feeds.archive_page_size(),
             formats: config.formats(),
             hub: None,
+            stylesheet: None,
+        };
+        if config.feeds.stylesheet {
+            meta.stylesheet = Some(meta.url(stylesheet::ROUTE));
         }
+        meta
     }
 
     /// Whether items carry full content.

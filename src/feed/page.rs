@@ -34,6 +34,7 @@ pub fn is_reserved_route(route: &str) -> bool {
     (feed_file && feed_dir)
         || route == crate::feed::OPML_ROUTE
         || route == crate::feed::INDEX_ROUTE
+        || route == crate::feed::stylesheet::ROUTE
         || route == "/hub"
 }
 

@@ -94,12 +94,12 @@ pub fn render(spec: &FeedSpec<'_>) -> Result<Vec<u8>, FeedError> {
         .iter()
         .map(|p| item(spec.meta, p, &p.content_html.both()))
         .collect();
-    write(&ch)
+    write(&ch).map(|doc| super::stylesheet::link(spec.meta, doc))
 }
 
 /// The document without items, checked, cut where the items go.
 pub fn envelope(spec: &FeedSpec<'_>) -> Result<Envelope, FeedError> {
-    let doc = write(&channel(spec))?;
+    let doc = super::stylesheet::link(spec.meta, write(&channel(spec))?);
     verify::feed(
         Format::Rss,
         &doc,
