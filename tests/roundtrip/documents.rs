@@ -15,6 +15,27 @@ fn opml_lists_every_feed() {
         root.child("head").and_then(|h| h.child("title")).is_some(),
         "OPML head title"
     );
+    // Only the head elements the W3C validator knows (OPML 1.0's).
+    let known = [
+        "title",
+        "dateCreated",
+        "dateModified",
+        "ownerName",
+        "ownerEmail",
+        "expansionState",
+        "vertScrollState",
+        "windowTop",
+        "windowLeft",
+        "windowBottom",
+        "windowRight",
+    ];
+    for e in &root.child("head").expect("head").children {
+        assert!(
+            known.contains(&e.name.as_str()),
+            "unknown OPML head element {}",
+            e.name
+        );
+    }
     let body = root.child("body").expect("OPML body");
     let outlines: Vec<&Node> = body.children_named("outline").collect();
     assert_eq!(
@@ -32,6 +53,8 @@ fn opml_lists_every_feed() {
     for (i, label, kind) in [(1, "Categories", Kind::Category), (2, "Tags", Kind::Tag)] {
         let group = outlines[i];
         assert_eq!(group.attr("text"), Some(label));
+        // A folder: only `text` (the W3C validator wants any outline with more typed).
+        assert_eq!(group.attrs.len(), 1, "{label}: {:?}", group.attrs);
         let want: BTreeMap<String, String> = term_wants()
             .into_iter()
             .filter(|t| t.kind == kind)
