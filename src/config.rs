@@ -70,6 +70,13 @@ pub struct FeedsConfig {
     pub archive: bool,
     /// Posts per archive page; 0 = half of `limit`, rounded up. At most `limit`.
     pub archive_page: usize,
+    /// The scopes whose history is archived: the whole site's (the default: a mirror gets
+    /// every post from it), and each category's or tag's only when asked for — each of those
+    /// copies every post of the term once more.
+    pub archive_scopes: Vec<ArchiveScope>,
+    /// The formats archived; empty (the default) = Atom, RFC 5005's own format, or the first
+    /// format written when Atom is not.
+    pub archive_formats: Vec<Format>,
     /// For static hosting: an `<?xml-stylesheet?>` in RSS and Atom and the XSLT it names
     /// (`feed/stylesheet.rs`). Off: `serve` shows browsers each feed's view without it.
     pub stylesheet: bool,
@@ -83,6 +90,8 @@ impl Default for FeedsConfig {
             formats: vec![Format::Rss, Format::Atom, Format::Json],
             archive: true,
             archive_page: 0,
+            archive_scopes: vec![ArchiveScope::Site],
+            archive_formats: Vec::new(),
             stylesheet: false,
         }
     }
@@ -99,6 +108,35 @@ impl FeedsConfig {
             0 => self.limit.div_ceil(2),
             n => n,
         })
+    }
+}
+
+/// A kind of scope `feeds.archive_scopes` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArchiveScope {
+    /// All posts.
+    Site,
+    Categories,
+    Tags,
+}
+
+impl FeedsConfig {
+    /// The formats whose documents have archive pages (see [`FeedsConfig::archive_formats`]),
+    /// among those written.
+    pub fn archived_formats(&self) -> Vec<Format> {
+        if !self.archive_formats.is_empty() {
+            return Format::ALL
+                .into_iter()
+                .filter(|f| self.archive_formats.contains(f) && self.formats.contains(f))
+                .collect();
+        }
+        let default = if self.formats.contains(&Format::Atom) {
+            Some(Format::Atom)
+        } else {
+            Format::ALL.into_iter().find(|f| self.formats.contains(f))
+        };
+        default.into_iter().collect()
     }
 }
 
@@ -452,6 +490,17 @@ impl Config {
                 self.feeds.archive_page
             );
         }
+        if let Some(f) = self
+            .feeds
+            .archive_formats
+            .iter()
+            .find(|f| !self.feeds.formats.contains(f))
+        {
+            bail!(
+                "feeds.archive_formats: {} is not in feeds.formats",
+                f.file_name()
+            );
+        }
         if self.server.debounce_ms == 0 || self.server.debounce_ms > 60_000 {
             bail!(
                 "server.debounce_ms: must be between 1 and 60000, got {}",
@@ -619,6 +668,51 @@ max_age = 60
         assert_eq!(c.feeds.content, ContentMode::Summary);
         assert_eq!(c.formats(), vec![Format::Rss, Format::Json]);
         assert_eq!(c.site_url().as_str(), "https://example.com/");
+    }
+
+    #[test]
+    fn archives_default_to_the_whole_site_in_atom() {
+        use crate::feed::SiteMeta;
+        use crate::site::{Scope, TermKind};
+        let tag = Scope::Term(TermKind::Tag, "t".into());
+        let category = Scope::Term(TermKind::Category, "c".into());
+        let meta = SiteMeta::from_config(&Config::from_toml("").unwrap());
+        assert_eq!(meta.archive_page_of(&Scope::All, Format::Atom), Some(25));
+        for (scope, format) in [
+            (&Scope::All, Format::Rss),
+            (&Scope::All, Format::Json),
+            (&tag, Format::Atom),
+            (&category, Format::Atom),
+        ] {
+            assert_eq!(
+                meta.archive_page_of(scope, format),
+                None,
+                "{scope:?} {format:?}"
+            );
+        }
+        // No Atom written: the first format that is.
+        let c = Config::from_toml("[feeds]\nformats = [\"json\", \"rss\"]\n").unwrap();
+        assert_eq!(c.feeds.archived_formats(), vec![Format::Rss]);
+        // Chosen.
+        let c = Config::from_toml(
+            "[feeds]\narchive_scopes = [\"site\", \"tags\"]\narchive_formats = [\"rss\", \"json\"]\n",
+        )
+        .unwrap();
+        let meta = SiteMeta::from_config(&c);
+        assert_eq!(meta.archive_page_of(&tag, Format::Json), Some(25));
+        assert_eq!(meta.archive_page_of(&tag, Format::Atom), None);
+        assert_eq!(meta.archive_page_of(&category, Format::Rss), None);
+        // Off, and a format not written.
+        let meta = SiteMeta::from_config(&Config::from_toml("[feeds]\narchive = false\n").unwrap());
+        assert_eq!(meta.archive_page_of(&Scope::All, Format::Atom), None);
+        let err = Config::from_toml("[feeds]\nformats = [\"rss\"]\narchive_formats = [\"atom\"]\n")
+            .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("feeds.archive_formats"),
+            "{err:#}"
+        );
+        let err = Config::from_toml("[feeds]\narchive_scopes = [\"posts\"]\n").unwrap_err();
+        assert!(format!("{err:#}").contains("archive_scopes"), "{err:#}");
     }
 
     #[test]

@@ -64,7 +64,7 @@ pub use site::{ListOptions, Listing, Scope, Site};
 #[doc(hidden)]
 pub mod internals {
     pub mod config {
-        pub use crate::config::{Config, ContentMode, DEFAULT_PERMALINK};
+        pub use crate::config::{ArchiveScope, Config, ContentMode, DEFAULT_PERMALINK};
     }
     pub mod slug {
         pub use crate::slug::{encode_path, slugify};

@@ -87,6 +87,15 @@ fn build(args: &BuildArgs) -> anyhow::Result<ExitCode> {
         plural(b.failures.len(), "document failed", "documents failed"),
         config.paths.output.display(),
     )?;
+    // What the output holds, by kind: the cost of each setting is visible.
+    let kinds: Vec<String> = sync
+        .kinds
+        .iter()
+        .map(|(kind, t)| format!("{}: {} files, {}", kind.label(), t.files, size(t.bytes)))
+        .collect();
+    if !kinds.is_empty() {
+        writeln!(out, "  {}", kinds.join("; "))?;
+    }
     // The process ends here: freeing every post and document one by one (tens of
     // milliseconds at 10,000 posts) would only delay the exit.
     std::mem::forget(b);
@@ -95,6 +104,20 @@ fn build(args: &BuildArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// A byte count for people: `512 B`, `3.4 KB`, `296.1 MB` (decimal units, as `du --si`).
+fn size(bytes: u64) -> String {
+    let b = bytes as f64;
+    if bytes < 1000 {
+        format!("{bytes} B")
+    } else if b < 1e6 {
+        format!("{:.1} KB", b / 1e3)
+    } else if b < 1e9 {
+        format!("{:.1} MB", b / 1e6)
+    } else {
+        format!("{:.2} GB", b / 1e9)
+    }
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {

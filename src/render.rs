@@ -285,8 +285,8 @@ pub fn assemble_spec(
 pub fn archive_jobs(meta: &SiteMeta, listing: &Listing) -> Vec<(Scope, Format, usize)> {
     let mut jobs = Vec::new();
     for scope in listing.scopes() {
-        let pages = feed::scope_paging(meta, listing, &scope).pages;
         for format in &meta.formats {
+            let pages = feed::scope_paging(meta, listing, &scope, *format).pages;
             for page in 1..=pages {
                 jobs.push((scope.clone(), *format, page));
             }
@@ -474,6 +474,12 @@ mod tests {
             for limit in [0, 1, 2] {
                 let mut config = Config::default_for_test(Path::new("p"), Path::new("o"));
                 config.feeds.limit = limit;
+                config.feeds.archive_scopes = vec![
+                    crate::config::ArchiveScope::Site,
+                    crate::config::ArchiveScope::Categories,
+                    crate::config::ArchiveScope::Tags,
+                ];
+                config.feeds.archive_formats = Format::ALL.to_vec();
                 config.feeds.content = if content == "full" {
                     crate::config::ContentMode::Full
                 } else {
@@ -502,7 +508,7 @@ mod tests {
                         equals_whole_render_and_checks(&doc, &spec, format, &what);
                         // Archive pages splice the same way (Atom's `fh:archive` is placed
                         // before the entries by hand).
-                        let pages = feed::scope_paging(&meta, &listing, scope).pages;
+                        let pages = feed::scope_paging(&meta, &listing, scope, format).pages;
                         if limit > 0 && scope == &Scope::All {
                             assert!(pages > 0, "limit {limit}: 3 posts make archives");
                         }

@@ -249,7 +249,7 @@ fn archive_pages_have_views_with_their_links() {
     let site = site();
     let config = site.write_config(
         "archive.toml",
-        "[feeds]\nlimit = 2\narchive = true\narchive_page = 1\n",
+        "[feeds]\nlimit = 2\narchive = true\narchive_page = 1\narchive_formats = [\"rss\"]\n",
     );
     let server = Server::start(&site, &["--config", &config]);
     let current = get(&server, "/rss.xml", BROWSER).text();

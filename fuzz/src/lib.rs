@@ -28,7 +28,7 @@ use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use chrono::{DateTime, TimeZone, Utc};
-use feedsmith::internals::config::{Config, ContentMode};
+use feedsmith::internals::config::{ArchiveScope, Config, ContentMode};
 use feedsmith::internals::feed::{self, SiteMeta};
 use feedsmith::internals::post::body::Markup;
 use feedsmith::internals::post::{parse_post, FileKind, ParseContext, Post};
@@ -77,6 +77,13 @@ pub fn config_of(selector: u8) -> (Config, ListOptions) {
     if selector & 4 != 0 {
         config.feeds.content = ContentMode::Summary;
     }
+    // Every scope and format archived: the archive invariants are checked on all of them.
+    config.feeds.archive_scopes = vec![
+        ArchiveScope::Site,
+        ArchiveScope::Categories,
+        ArchiveScope::Tags,
+    ];
+    config.feeds.archive_formats = Format::ALL.to_vec();
     let opts = ListOptions {
         drafts: selector & 8 != 0,
         future: selector & 16 != 0,
@@ -286,12 +293,12 @@ fn check_archives(meta: &SiteMeta, listing: &Listing, reversed: &Listing) {
         );
     }
     for scope in listing.scopes() {
-        let paging = feed::scope_paging(meta, listing, &scope);
-        assert!(
-            paging.pages == 0 || meta.limit > 0,
-            "{scope:?}: archives with no limit"
-        );
         for format in &meta.formats {
+            let paging = feed::scope_paging(meta, listing, &scope, *format);
+            assert!(
+                paging.pages == 0 || meta.limit > 0,
+                "{scope:?}: archives with no limit"
+            );
             let in_feed: Vec<&Path> = feed::FeedSpec::new(meta, listing, &scope, *format)
                 .items
                 .iter()
@@ -507,8 +514,8 @@ fn check_rendered(meta: &SiteMeta, listing: &Listing, rendered: &Rendered) {
     );
     for scope in &scopes {
         // What is not in a complete RFC 5005 archive page, at most `limit`.
-        let items = feed::scope_paging(meta, listing, scope).current_len(meta.limit);
         for format in &meta.formats {
+            let items = feed::scope_paging(meta, listing, scope, *format).current_len(meta.limit);
             let route = feed::route(scope, *format);
             let doc = rendered
                 .docs

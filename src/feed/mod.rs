@@ -46,6 +46,10 @@ pub struct SiteMeta {
     pub limit: usize,
     /// Posts per RFC 5005 archive page; `None` = no archives.
     pub archive_page: Option<usize>,
+    /// Which scopes and formats have archive pages (`feeds.archive_scopes`/`_formats`);
+    /// see [`SiteMeta::archive_page_of`].
+    pub archive_scopes: Vec<crate::config::ArchiveScope>,
+    pub archive_formats: Vec<Format>,
     pub formats: Vec<Format>,
     /// WebSub hub URL to advertise, if any.
     pub hub: Option<String>,
@@ -90,6 +94,8 @@ impl SiteMeta {
             content: config.feeds.content,
             limit: config.feeds.limit,
             archive_page: config.feeds.archive_page_size(),
+            archive_scopes: config.feeds.archive_scopes.clone(),
+            archive_formats: config.feeds.archived_formats(),
             formats: config.formats(),
             hub: None,
             stylesheet: None,
@@ -98,6 +104,20 @@ impl SiteMeta {
             meta.stylesheet = Some(meta.url(stylesheet::ROUTE));
         }
         meta
+    }
+
+    /// The archive page size of `scope`'s document in `format`: `None` when it has no
+    /// archive pages (archives off, or not asked for that scope or format).
+    pub fn archive_page_of(&self, scope: &Scope, format: Format) -> Option<usize> {
+        use crate::config::ArchiveScope;
+        let kind = match scope {
+            Scope::All => ArchiveScope::Site,
+            Scope::Term(TermKind::Category, _) => ArchiveScope::Categories,
+            Scope::Term(TermKind::Tag, _) => ArchiveScope::Tags,
+        };
+        self.archive_page.filter(|_| {
+            self.archive_scopes.contains(&kind) && self.archive_formats.contains(&format)
+        })
     }
 
     /// Whether items carry full content.
@@ -177,7 +197,7 @@ impl<'a> FeedSpec<'a> {
     /// Prepares the subscription document of `scope` in `format`: its newest posts (at most
     /// `limit`; those not in a complete archive page when archives are on).
     pub fn new(meta: &'a SiteMeta, listing: &'a Listing, scope: &Scope, format: Format) -> Self {
-        let paging = scope_paging(meta, listing, scope);
+        let paging = scope_paging(meta, listing, scope, format);
         let take = paging.current_len(meta.limit);
         let items = if take == 0 {
             Vec::new()
@@ -209,7 +229,8 @@ impl<'a> FeedSpec<'a> {
         posts: &ScopePosts<'a, '_>,
         format: Format,
     ) -> Self {
-        let paging = paging::Paging::new(posts.len, meta.limit, meta.archive_page);
+        let paging =
+            paging::Paging::new(posts.len, meta.limit, meta.archive_page_of(scope, format));
         let take = paging.current_len(meta.limit);
         let items = if take == 0 {
             Vec::new()
@@ -262,7 +283,8 @@ impl<'a> FeedSpec<'a> {
         format: Format,
         page: usize,
     ) -> Option<Self> {
-        let paging = paging::Paging::new(posts.len, meta.limit, meta.archive_page);
+        let paging =
+            paging::Paging::new(posts.len, meta.limit, meta.archive_page_of(scope, format));
         let (skip, take) = paging.page(page)?;
         let items = (posts.page)(skip, take);
         let at = |k: usize| meta.url(&paging::route(scope, k, format));
@@ -343,8 +365,17 @@ impl<'a> FeedSpec<'a> {
 }
 
 /// How a scope's posts split into its subscription document and archive pages.
-pub fn scope_paging(meta: &SiteMeta, listing: &Listing, scope: &Scope) -> paging::Paging {
-    paging::Paging::new(listing.scope_len(scope), meta.limit, meta.archive_page)
+pub fn scope_paging(
+    meta: &SiteMeta,
+    listing: &Listing,
+    scope: &Scope,
+    format: Format,
+) -> paging::Paging {
+    paging::Paging::new(
+        listing.scope_len(scope),
+        meta.limit,
+        meta.archive_page_of(scope, format),
+    )
 }
 
 /// 1970-01-01T00:00:00Z: the `updated` time of a feed with no items.

@@ -52,6 +52,47 @@ pub struct SyncReport {
     /// The mtime of each written or unchanged document's file: when its bytes were first
     /// written (the server's `Last-Modified`, stable across restarts).
     pub times: std::collections::HashMap<String, std::time::SystemTime>,
+    /// Files and bytes now in the output (written or unchanged), by kind: what a site costs.
+    pub kinds: std::collections::BTreeMap<Kind, Tally>,
+}
+
+/// What a file in the output is, for the build's report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    /// Subscription documents: each scope's feed in each format.
+    Feeds,
+    /// RFC 5005 archive pages.
+    ArchivePages,
+    /// Everything else: HTML pages, the OPML list, the stylesheet.
+    Pages,
+}
+
+impl Kind {
+    /// The kind of the document at `route`.
+    pub fn of(route: &str) -> Kind {
+        if Format::of_route(route).is_none() {
+            Kind::Pages
+        } else if feed::paging::parse_route(route).is_some() {
+            Kind::ArchivePages
+        } else {
+            Kind::Feeds
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Feeds => "feeds",
+            Kind::ArchivePages => "archive pages",
+            Kind::Pages => "pages",
+        }
+    }
+}
+
+/// Files and bytes of one [`Kind`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    pub files: usize,
+    pub bytes: u64,
 }
 
 impl SyncReport {
@@ -64,6 +105,11 @@ impl SyncReport {
         self.failed_writes.extend(other.failed_writes);
         self.failed_removals.extend(other.failed_removals);
         self.times.extend(other.times);
+        for (kind, t) in other.kinds {
+            let mine = self.kinds.entry(kind).or_default();
+            mine.files += t.files;
+            mine.bytes += t.bytes;
+        }
     }
 }
 
@@ -174,20 +220,22 @@ pub fn sync_made<J: Sync>(
             return (report, failures);
         }
     };
-    let outcomes: Vec<(String, Result<Written, FeedError>)> = jobs
+    let outcomes: Vec<(String, Result<(Written, usize), FeedError>)> = jobs
         .par_iter()
         .map(|job| {
             let (route, made) = make(job);
             // The document is dropped as soon as it is on disk.
-            let outcome =
-                made.map(|doc| write_route(dir, &route, &doc, None, Overwrite::IfChanged));
+            let outcome = made.map(|doc| {
+                let written = write_route(dir, &route, &doc, None, Overwrite::IfChanged);
+                (written, doc.bytes.len())
+            });
             (route, outcome)
         })
         .collect();
     let mut live: BTreeSet<String> = keep.clone();
     for (route, outcome) in outcomes {
         match outcome {
-            Ok(written) => record(&mut report, &route, written),
+            Ok((written, len)) => record(&mut report, &route, written, len),
             Err(why) => {
                 failures.insert(route.clone(), OutputError::Render(why));
             }
@@ -254,8 +302,8 @@ fn write_docs<'a>(
         .par_iter()
         .map(|(route, doc, mtime)| write_route(dir, route, doc, *mtime, how))
         .collect();
-    for ((route, _, _), outcome) in docs.iter().zip(outcomes) {
-        record(report, route, outcome);
+    for ((route, doc, _), outcome) in docs.iter().zip(outcomes) {
+        record(report, route, outcome, doc.bytes.len());
     }
 }
 
@@ -285,7 +333,7 @@ fn write_route(
 }
 
 /// Counts one document's write in `report`.
-fn record(report: &mut SyncReport, route: &str, outcome: Written) {
+fn record(report: &mut SyncReport, route: &str, outcome: Written, len: usize) {
     match outcome {
         Ok((written, time)) => {
             if written {
@@ -293,6 +341,9 @@ fn record(report: &mut SyncReport, route: &str, outcome: Written) {
             } else {
                 report.unchanged += 1;
             }
+            let tally = report.kinds.entry(Kind::of(route)).or_default();
+            tally.files += 1;
+            tally.bytes += len as u64;
             if let Some(t) = time {
                 report.times.insert(route.to_owned(), t);
             }

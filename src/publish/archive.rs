@@ -389,6 +389,12 @@ mod tests {
         config.feeds.limit = 2;
         config.feeds.archive = true;
         config.feeds.archive_page = 1;
+        config.feeds.archive_scopes = vec![
+            crate::config::ArchiveScope::Site,
+            crate::config::ArchiveScope::Categories,
+            crate::config::ArchiveScope::Tags,
+        ];
+        config.feeds.archive_formats = Format::ALL.to_vec();
         let meta = Arc::new(SiteMeta::from_config(&config));
         let now = chrono::Utc::now();
         let posts = (1..=5).map(|d| {

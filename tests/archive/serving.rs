@@ -73,7 +73,7 @@ fn conditional_and_errors() {
                     format!("public, max-age={ARCHIVE_MAX_AGE}"),
                     "{what}"
                 );
-                assert_eq!(nm.h("vary"), "Accept-Encoding", "{what}");
+                assert_eq!(nm.h("vary"), crate::common::FEED_VARY, "{what}");
             }
             let r = get(&url, &[("If-None-Match", "\"0000000000000000\"")]);
             assert_eq!(r.status, 200, "{route}: mismatched If-None-Match");
@@ -83,7 +83,7 @@ fn conditional_and_errors() {
             let gz = get(&url, &[("Accept-Encoding", "gzip")]);
             assert_eq!(gz.status, 200, "{route} gzip");
             assert_eq!(gz.header("content-encoding"), Some("gzip"), "{route}");
-            assert_eq!(gz.h("vary"), "Accept-Encoding", "{route} gzip");
+            assert_eq!(gz.h("vary"), crate::common::FEED_VARY, "{route} gzip");
             assert_eq!(
                 gz.h("cache-control"),
                 format!("public, max-age={ARCHIVE_MAX_AGE}"),
@@ -414,7 +414,7 @@ fn archive_validators_across_restarts() {
 /// With the defaults (limit 50, archives on), a site of 60 posts has the newest 50 in every
 /// format of its subscription feed: archives add pages, they do not shorten the feed.
 #[test]
-fn default_feeds_keep_the_newest_limit_items_with_archives_on() {
+fn default_archives_are_the_whole_site_in_atom() {
     let site = TempSite::new();
     for p in defs(60) {
         site.write_post(&p.file, &p.text());
@@ -428,9 +428,42 @@ fn default_feeds_keep_the_newest_limit_items_with_archives_on() {
     for fmt in Fmt::ALL {
         let bytes = fs::read(site.out().join(fmt.file())).unwrap();
         let doc = parse_doc(fmt, &bytes).unwrap();
+        // Every feed keeps its newest `limit` items, archives or not.
         assert_eq!(doc.titles, newest, "{}", fmt.file());
-        // And the archive page holding the 10 beyond it (pages of 25, from the oldest).
-        assert!(site.out().join("archive/1").join(fmt.file()).is_file());
+        // Atom, RFC 5005's own format, links the page holding the 10 beyond it (pages of 25,
+        // from the oldest); RSS and JSON Feed have none and say so by linking none.
+        let archived = fmt == Fmt::Atom;
+        assert_eq!(
+            site.out().join("archive/1").join(fmt.file()).is_file(),
+            archived,
+            "{}",
+            fmt.file()
+        );
+        assert_eq!(doc.older.is_some(), archived, "{}", fmt.file());
         assert!(!site.out().join("archive/2").exists());
+    }
+    // No term's history is copied, even where a term has more posts than its feed holds:
+    // term feeds link no archive and none is written.
+    let config = site.write_config("small.toml", "[feeds]\nlimit = 4\n");
+    let out = site.build(&["--config", &config]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(site.out().join("archive/3/atom.xml").is_file());
+    assert!(!site.out().join("archive/1/rss.xml").exists());
+    let terms: Vec<&Scope> = all.iter().filter(|s| !s.dir.is_empty()).collect();
+    assert!(
+        terms.iter().filter(|s| s.posts.len() > 4).count() >= 3,
+        "the fixture's terms must exceed the feed"
+    );
+    for s in terms {
+        for fmt in Fmt::ALL {
+            let rel = format!("{}/{}", s.dir.trim_start_matches('/'), fmt.file());
+            let doc = parse_doc(fmt, &fs::read(site.out().join(&rel)).unwrap()).unwrap();
+            assert_eq!(doc.older, None, "{rel}");
+        }
+        let dir = site
+            .out()
+            .join(s.dir.trim_start_matches('/'))
+            .join("archive");
+        assert!(!dir.exists(), "{} written", dir.display());
     }
 }

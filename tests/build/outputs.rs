@@ -124,9 +124,9 @@ fn full_build_writes_every_expected_file() {
     assert!(index.contains("rel=\"alternate\""), "{index}");
     assert!(index.contains("https://example.com/rss.xml"), "{index}");
 
-    // One summary line on stdout: posts, documents, time.
+    // A summary line on stdout: posts, documents, time; then what the output holds by kind.
     let out_text = stdout(&o);
-    assert_eq!(out_text.lines().count(), 1, "{out_text}");
+    assert_eq!(out_text.lines().count(), 2, "{out_text}");
     let docs = expected.len();
     assert!(
         out_text.starts_with(&format!("built 3 posts into {docs} documents in ")),
@@ -441,4 +441,59 @@ fn hidden_files_leftovers_and_drafts_are_skipped_silently() {
     line_naming(&err, "posts/_drafts/unfinished.md");
     line_naming(&err, "posts/news/_drafts/unfinished.md");
     assert_eq!(err.lines().count(), 2, "{err}");
+}
+
+/// `build` says what it wrote by kind — feeds, archive pages, pages — in files and bytes that
+/// are the output's own.
+#[test]
+fn build_reports_files_and_bytes_per_kind() {
+    let site = TempSite::new();
+    for i in 0..9 {
+        site.write_post(
+            &format!("2024-01-1{i}-p{i}.md"),
+            &news_post(
+                &format!("Post {i}"),
+                &format!("2024-01-1{i} 08:00:00 +0800"),
+                "news",
+                "a b",
+                "Body.",
+            ),
+        );
+    }
+    let config = site.write_config("small.toml", "[feeds]\nlimit = 4\n");
+    let o = site.build(&["--config", &config]);
+    assert_ok(&o);
+    let out_text = stdout(&o);
+    let kinds = out_text
+        .lines()
+        .nth(1)
+        .unwrap_or_else(|| panic!("no kinds line: {out_text}"));
+    let all = common::regular_files(&site.out());
+    let tally = |pick: &dyn Fn(&str) -> bool| {
+        let picked: Vec<usize> = all
+            .iter()
+            .filter(|(rel, _)| pick(rel))
+            .map(|(_, b)| b.len())
+            .collect();
+        (picked.len(), picked.iter().sum::<usize>())
+    };
+    let is_feed = |r: &str| {
+        ["rss.xml", "atom.xml", "feed.json"]
+            .iter()
+            .any(|f| r.ends_with(f))
+    };
+    let (feeds, feed_bytes) = tally(&|r| is_feed(r) && !r.contains("archive/"));
+    let (archives, archive_bytes) = tally(&|r| r.contains("archive/"));
+    let (pages, page_bytes) = tally(&|r| !is_feed(r));
+    // 9 posts, limit 4, pages of 2: only the site's Atom feed has archive pages (3 complete).
+    assert_eq!(archives, 3, "{all:?}", all = all.keys().collect::<Vec<_>>());
+    assert_eq!(feeds, 3 * 4, "site, news, a, b in three formats");
+    let kb = |b: usize| format!("{:.1} KB", b as f64 / 1e3);
+    for want in [
+        format!("feeds: {feeds} files, {}", kb(feed_bytes)),
+        format!("archive pages: {archives} files, {}", kb(archive_bytes)),
+        format!("pages: {pages} files, {}", kb(page_bytes)),
+    ] {
+        assert!(kinds.contains(&want), "{want:?} not in {kinds:?}");
+    }
 }

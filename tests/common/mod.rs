@@ -108,6 +108,23 @@ pub fn news_post(title: &str, date: &str, category: &str, tags: &str, body: &str
     )
 }
 
+/// `Vary` on a feed's address (a feed and its browser view) and on every other document.
+pub const FEED_VARY: &str = "Accept, Sec-Fetch-Dest, Sec-Fetch-Mode, Accept-Encoding";
+
+/// The `Vary` a response for `path` carries: feeds (subscription documents and archive pages,
+/// which have browser views) vary on what tells a browser from a reader too.
+pub fn vary_of(path: &str) -> &'static str {
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    if ["/rss.xml", "/atom.xml", "/feed.json"]
+        .iter()
+        .any(|f| path.ends_with(f))
+    {
+        FEED_VARY
+    } else {
+        "Accept-Encoding"
+    }
+}
+
 /// A strict XML tree reader for checking documents independently of the writers.
 pub mod xmltree;
 

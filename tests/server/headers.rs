@@ -41,7 +41,7 @@ fn check_200_headers(server: &Server, path: &str, ctype: &str, r: &Resp, max_age
         format!("public, max-age={max_age}"),
         "{what}"
     );
-    assert_eq!(r.h("vary"), "Accept-Encoding", "{what}");
+    assert_eq!(r.h("vary"), crate::common::vary_of(path), "{what}");
     if is_feed(path) {
         let own = server.at(path);
         // `serve` runs its WebSub hub by default and advertises it next to the self link.
