@@ -13,6 +13,7 @@ mod opml;
 pub mod page;
 pub mod paging;
 mod rss;
+pub mod term;
 pub mod verify;
 
 pub use error::FeedError;
@@ -47,6 +48,8 @@ pub struct SiteMeta {
     pub formats: Vec<Format>,
     /// WebSub hub URL to advertise, if any.
     pub hub: Option<String>,
+    /// Absolute URL of the site's icon (`site.icon`), linked from every HTML page.
+    pub icon: Option<String>,
 }
 
 impl SiteMeta {
@@ -88,6 +91,7 @@ impl SiteMeta {
             archive_page: config.feeds.archive_page_size(),
             formats: config.formats(),
             hub: None,
+            icon: config.icon_url(),
         }
     }
 
@@ -316,6 +320,30 @@ pub fn epoch() -> DateTime<FixedOffset> {
 /// The server path of a scope's document in a format: `/rss.xml`, `/tags/{slug}/atom.xml`.
 pub fn route(scope: &Scope, format: Format) -> String {
     format!("{}/{}", scope.dir(), format.file_name())
+}
+
+/// The route of a scope's HTML page: the index for all posts, `/tags/{slug}/index.html` (served
+/// at `/tags/{slug}/`) for a term.
+pub fn page_route(scope: &Scope) -> String {
+    match scope {
+        Scope::All => INDEX_ROUTE.to_owned(),
+        Scope::Term(..) => format!("{}/index.html", scope.dir()),
+    }
+}
+
+/// The URL of a scope's HTML page, as links name it (`…/tags/{slug}/`, not `…/index.html`).
+pub fn page_url(meta: &SiteMeta, scope: &Scope) -> String {
+    match scope {
+        Scope::All => meta.home(),
+        Scope::Term(..) => meta.url(&format!("{}/", scope.dir())),
+    }
+}
+
+/// The scope of a term named `name` as written in a post (`None` when it slugifies to nothing
+/// and so has no feeds or page).
+pub fn term_scope(kind: TermKind, name: &str) -> Option<Scope> {
+    let slug = crate::slug::slugify(name);
+    (!slug.is_empty()).then_some(Scope::Term(kind, slug))
 }
 
 /// Renders one feed document in one go, with the crate's writer (the reference that spliced
