@@ -369,7 +369,7 @@ pub fn render_job(
                 .map(|(doc, items)| (doc, Some(items))),
         ),
         DocJob::TermPage(scope) => list(
-            &feed::page_route(scope),
+            &feed::scope_page_route(scope),
             HTML_TYPE,
             feed::term::render(meta, listing, scope)
                 .ok_or_else(|| FeedError::from(format!("{scope:?}: no such term"))),

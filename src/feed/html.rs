@@ -8,7 +8,7 @@ use std::fmt::Write;
 
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 
-use super::{page_url, rfc3339, term_scope, terms_of, SiteMeta, OPML_ROUTE};
+use super::{rfc3339, scope_page_url, term_scope, terms_of, SiteMeta, OPML_ROUTE};
 use crate::post::Post;
 use crate::site::TermKind;
 
@@ -173,7 +173,7 @@ pub fn term_links(h: &mut String, meta: &SiteMeta, post: &Post, lead: &str, clas
         let _ = write!(
             h,
             "<a class=\"p-category{kind_class}{class}\" href=\"{}\">{}</a>",
-            attr(&page_url(meta, &scope)),
+            attr(&scope_page_url(meta, &scope)),
             text(name)
         );
     }

@@ -8,7 +8,7 @@ use std::fmt::Write;
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 
 use super::html::{entry, page_head, site_footer, site_header, EntryStyle};
-use super::{page_url, route, SiteMeta};
+use super::{route, scope_page_url, SiteMeta};
 use crate::config::Format;
 use crate::site::{Listing, Scope, TermKind};
 
@@ -86,7 +86,7 @@ pub fn render(meta: &SiteMeta, listing: &Listing) -> Result<Vec<u8>, FeedError> 
                  <span class=\"feeds\">",
                 kind.dir(),
                 attr(&crate::slug::encode_segment(&term.slug)),
-                attr(&page_url(meta, &scope)),
+                attr(&scope_page_url(meta, &scope)),
                 text(&term.name),
                 term.posts.len()
             );

@@ -324,7 +324,7 @@ pub fn route(scope: &Scope, format: Format) -> String {
 
 /// The route of a scope's HTML page: the index for all posts, `/tags/{slug}/index.html` (served
 /// at `/tags/{slug}/`) for a term.
-pub fn page_route(scope: &Scope) -> String {
+pub fn scope_page_route(scope: &Scope) -> String {
     match scope {
         Scope::All => INDEX_ROUTE.to_owned(),
         Scope::Term(..) => format!("{}/index.html", scope.dir()),
@@ -332,7 +332,7 @@ pub fn page_route(scope: &Scope) -> String {
 }
 
 /// The URL of a scope's HTML page, as links name it (`…/tags/{slug}/`, not `…/index.html`).
-pub fn page_url(meta: &SiteMeta, scope: &Scope) -> String {
+pub fn scope_page_url(meta: &SiteMeta, scope: &Scope) -> String {
     match scope {
         Scope::All => meta.home(),
         Scope::Term(..) => meta.url(&format!("{}/", scope.dir())),

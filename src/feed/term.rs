@@ -13,7 +13,7 @@ use std::fmt::Write;
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 
 use super::html::{entry, page_head, site_footer, site_header, EntryStyle};
-use super::{page_url, paging, route, scope_paging, SiteMeta, OPML_ROUTE};
+use super::{paging, route, scope_page_url, scope_paging, SiteMeta, OPML_ROUTE};
 use crate::site::{Listing, Scope, TermKind};
 
 /// The most posts a term page lists (its newest).
@@ -42,7 +42,7 @@ pub fn render(meta: &SiteMeta, listing: &Listing, scope: &Scope) -> Option<Vec<u
     let _ = writeln!(
         h,
         "<link rel=\"canonical\" href=\"{}\">",
-        attr(&page_url(meta, scope))
+        attr(&scope_page_url(meta, scope))
     );
     for f in &meta.formats {
         let _ = writeln!(

@@ -319,7 +319,7 @@ impl Publisher {
         let removals: Vec<String> = gone
             .iter()
             .flat_map(|s| {
-                let page = matches!(s, Scope::Term(..)).then(|| feed::page_route(s));
+                let page = matches!(s, Scope::Term(..)).then(|| feed::scope_page_route(s));
                 self.meta
                     .formats
                     .iter()
