@@ -198,7 +198,7 @@ mod tests {
         );
         for f in ["rss.xml", "atom.xml", "feed.json"] {
             let url = format!("https://example.com/tags/even/{f}");
-            assert!(html.contains(&format!("rel=\"alternate\" type=")), "{html}");
+            assert!(html.contains("rel=\"alternate\" type="), "{html}");
             assert_eq!(
                 html.matches(&format!("href=\"{url}\"")).count(),
                 2,

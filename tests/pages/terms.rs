@@ -6,7 +6,7 @@
 use std::fs;
 use std::time::Duration;
 
-use crate::common::http::{self, wait_for, Resp};
+use crate::common::http::{wait_for, Resp};
 use crate::common::{news_post, stderr, Server, TempSite};
 
 /// `厦门`, percent-encoded as the pages link it.
