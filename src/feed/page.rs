@@ -99,7 +99,11 @@ pub fn render(meta: &SiteMeta, post: &Post) -> Vec<u8> {
         );
     }
     if let Some(a) = &post.author {
-        match a.uri.as_deref().filter(|u| !u.trim().is_empty()) {
+        // Only a web address becomes a link (the front matter may hold anything).
+        let web = |u: &&str| {
+            url::Url::parse(u.trim()).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+        };
+        match a.uri.as_deref().filter(web) {
             Some(uri) => {
                 let _ = write!(
                     h,
@@ -151,6 +155,66 @@ pub fn render(meta: &SiteMeta, post: &Post) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use crate::config::Config;
+    use crate::feed::SiteMeta;
+    use crate::post::{body::Markup, parse_post};
+    use std::path::Path;
+
+    fn page(front_matter: &str) -> String {
+        let mut config = Config::default_for_test(Path::new("p"), Path::new("o"));
+        config.site.icon = Some("https://cdn.example.org/i.png".into());
+        let post = parse_post(
+            Path::new("2021-12-21-a.md"),
+            format!("---\n{front_matter}---\n<p>Body <em>here</em>.</p>\n").as_bytes(),
+            Markup::Markdown,
+            &config.parse_context(),
+        )
+        .unwrap();
+        String::from_utf8(super::render(&SiteMeta::from_config(&config), &post)).unwrap()
+    }
+
+    #[test]
+    fn a_post_page_is_an_h_entry_linking_its_terms_pages() {
+        let html = page(
+            "title: \"<A> & B\"\ndate: 2021-12-21 08:10:27 +0800\nupdated: 2021-12-22 09:00:00 +0800\n\
+             categories: news\ntags: [厦门]\nauthor: {name: Ann, uri: \"https://ann.example\"}\n\
+             source_url: https://src.example/1\n",
+        );
+        for want in [
+            "<link rel=\"icon\" href=\"https://cdn.example.org/i.png\">",
+            "<article class=\"h-entry\">",
+            "<h1 class=\"p-name\">&lt;A&gt; &amp; B</h1>",
+            "<a class=\"u-url\" href=\"https://example.com/news/2021/12/21/a.html\">\
+             <time class=\"dt-published\" datetime=\"2021-12-21T08:10:27+08:00\">\
+             2021-12-21 08:10 +08:00</time></a>",
+            "<time class=\"dt-updated\" datetime=\"2021-12-22T09:00:00+08:00\">",
+            "<a class=\"p-author h-card\" href=\"https://ann.example\">Ann</a>",
+            "<div class=\"e-content\">\n<p>Body <em>here</em>.</p>",
+            "<a class=\"u-syndication\" href=\"https://src.example/1\"",
+            "<a class=\"p-category\" href=\"https://example.com/categories/news/\">news</a>",
+            "<a class=\"p-category tag\" href=\"https://example.com/tags/%E5%8E%A6%E9%97%A8/\">厦门</a>",
+            "class=\"home\" href=\"https://example.com/\"",
+        ] {
+            assert!(html.contains(want), "no {want} in\n{html}");
+        }
+        assert!(!html.to_ascii_lowercase().contains("<script"));
+    }
+
+    #[test]
+    fn only_a_web_address_becomes_the_authors_link() {
+        let html =
+            page("title: T\ndate: 2021-12-21\nauthor: {name: Eve, uri: \"javascript:alert(1)\"}\n");
+        assert!(
+            html.contains("<span class=\"p-author h-card\">Eve</span>"),
+            "{html}"
+        );
+        assert!(!html.contains("javascript:"), "{html}");
+        assert!(
+            !html.contains("dt-updated"),
+            "no update, no dt-updated: {html}"
+        );
+    }
+
     #[test]
     fn reserved_routes_are_the_site_documents() {
         for r in [
