@@ -58,13 +58,19 @@ pub fn render(meta: &SiteMeta, listing: &Listing, scope: &Scope) -> Option<Vec<u
     h.push_str("</head>\n<body>\n");
     site_header(&mut h, meta);
     let count = term.posts.len();
+    let listed = if count > LISTED {
+        format!("{count} posts in this {whats}; here are the newest {LISTED}.")
+    } else if count == 1 {
+        format!("1 post in this {whats}.")
+    } else {
+        format!("{count} posts in this {whats}, newest first.")
+    };
     let _ = write!(
         h,
         "<main class=\"h-feed\">\n<p class=\"meta\">{what}</p>\n\
-         <h1 class=\"p-name{class}\">{name}</h1>\n<p>{count} post{} in this {whats}, newest first.</p>\n\
+         <h1 class=\"p-name{class}\">{name}</h1>\n<p>{listed}</p>\n\
          <div class=\"subscribe\"><p>Follow this {whats} in a feed reader: \
-         <span class=\"feeds\">",
-        if count == 1 { "" } else { "s" }
+         <span class=\"feeds\">"
     );
     for f in &meta.formats {
         let _ = write!(
@@ -224,6 +230,9 @@ mod tests {
         let (meta, listing) = site(n);
         let html = String::from_utf8(render(&meta, &listing, &tag("all")).unwrap()).unwrap();
         assert_eq!(html.matches("<li class=\"h-entry\">").count(), LISTED);
+        assert!(html.contains(&format!(
+            "<p>{n} posts in this tag; here are the newest {LISTED}."
+        )));
         assert_eq!(
             html.matches("class=\"p-summary summary\"").count(),
             SUMMARIES
