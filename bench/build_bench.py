@@ -71,6 +71,17 @@ def run_once(tool, workdir, tag):
     return wall, rss
 
 
+def output_size(out):
+    """Files and bytes (apparent sizes) under the tool's output directory."""
+    files = size = 0
+    for dirpath, _, names in os.walk(out):
+        for name in names:
+            st = os.lstat(os.path.join(dirpath, name))
+            files += 1
+            size += st.st_size
+    return files, size
+
+
 def count_feeds(tool):
     out = subprocess.run([sys.executable, os.path.join(HERE, "peers.py"), "count-feeds",
                           tool["kind"], tool["out"]], capture_output=True, text=True, check=True)
@@ -88,6 +99,7 @@ def main():
     walls = {t["name"]: [] for t in tools}
     rsss = {t["name"]: [] for t in tools}
     feeds = {}
+    sizes = {}
     for r in range(max(t["rounds"] for t in tools)):
         order = tools[r % len(tools):] + tools[:r % len(tools)]
         for t in order:
@@ -97,8 +109,11 @@ def main():
             walls[t["name"]].append(wall)
             rsss[t["name"]].append(rss)
             feeds[t["name"]] = count_feeds(t)
+            sizes[t["name"]] = output_size(t["out"])
+            files, size = sizes[t["name"]]
             print(f"  build {spec['size']:>6} posts  round {r + 1}  {t['name']:<10} "
-                  f"{wall:8.2f} s  {rss / 1024:7.1f} MiB  {feeds[t['name']]} feeds", flush=True)
+                  f"{wall:8.2f} s  {rss / 1024:7.1f} MiB  {feeds[t['name']]} feeds  "
+                  f"{files} files  {size / 1e6:.1f} MB", flush=True)
     # The trash stays until run.sh removes its work dir at exit: emptied here, its freed
     # inodes would slow file creation in the next section (ext4 skips recently deleted
     # inodes for minutes), charging one size's cleanup to the next size's builds.
@@ -110,6 +125,7 @@ def main():
                 "wall_median": statistics.median(walls[t["name"]]),
                 "rss_kb": rsss[t["name"]], "rss_kb_max": max(rsss[t["name"]]),
                 "feeds": feeds[t["name"]], "note": t.get("note", ""),
+                "files": sizes[t["name"]][0], "bytes": sizes[t["name"]][1],
             }) + "\n")
 
 

@@ -78,9 +78,9 @@ def build_table(recs):
     if not recs:
         return []
     out = ["## 1. Cold build (no output dir or caches at the start of each run; page cache warm)", "",
-           "| posts | tool | output | feeds written | runs | median wall | peer / feedsmith "
-           "| peak RSS | RSS peer / feedsmith |",
-           "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+           "| posts | tool | output | feeds written | files | bytes | runs | median wall "
+           "| tool / feedsmith | peak RSS | RSS tool / feedsmith |",
+           "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for size in sorted({r["size"] for r in recs}):
         rs = [r for r in recs if r["size"] == size]
         base = next((r for r in rs if r["tool"] == "feedsmith"), None)
@@ -89,7 +89,10 @@ def build_table(recs):
                                                     if base else "–")
             rrel = "" if r is base else (ratio(r["rss_kb_max"], base["rss_kb_max"])
                                          if base else "–")
-            out.append(f"| {size:,} | {r['tool']} | {r['note']} | {r['feeds']:,} | {r['runs']} | "
+            files = f"{r['files']:,}" if "files" in r else "–"
+            size_mb = f"{r['bytes'] / 1e6:,.0f} MB" if "bytes" in r else "–"
+            out.append(f"| {size:,} | {r['tool']} | {r['note']} | {r['feeds']:,} | {files} | "
+                       f"{size_mb} | {r['runs']} | "
                        f"{r['wall_median']:.2f} s | {rel} | {r['rss_kb_max'] / 1024:.0f} MiB | "
                        f"{rrel} |")
     return out

@@ -204,15 +204,20 @@ build_section() {
     c=$(corpus "$n")
     out=$WORK/build-$n
     mkdir -p "$out"
-    # Like for like with the peers (newest-50 feeds only), then the default with RFC 5005
-    # archive pages holding every post of every scope in every format.
-    printf '[feeds]\narchive = false\n' > "$WORK/no-archive.toml"
+    # The default (three formats, the whole site's history as Atom archive pages), then
+    # like for like with Hugo (RSS only, newest 50, no archives), then every scope archived in
+    # every format (the default before #20: every post's content again per term and format).
+    printf '[feeds]\narchive = false\nformats = ["rss"]\n' > "$WORK/rss-only.toml"
+    printf '[feeds]\narchive_scopes = ["site", "categories", "tags"]\narchive_formats = ["rss", "atom", "json"]\n' > "$WORK/every-archive.toml"
     tools="{\"name\": \"feedsmith\", \"kind\": \"feedsmith\", \"rounds\": $BUILD_ROUNDS, \"timeout\": 900,
-       \"cmd\": [\"$FEEDSMITH\", \"build\", \"--config\", \"$WORK/no-archive.toml\", \"--posts\", \"$c\", \"--out\", \"$out/feedsmith\", \"--url\", \"$URL\"],
-       \"clean\": [\"$out/feedsmith\"], \"out\": \"$out/feedsmith\", \"note\": \"RSS + Atom + JSON Feed (archive = false, like the peers)\"},
-      {\"name\": \"feedsmith+archives\", \"kind\": \"feedsmith\", \"rounds\": $BUILD_ROUNDS, \"timeout\": 900,
-       \"cmd\": [\"$FEEDSMITH\", \"build\", \"--posts\", \"$c\", \"--out\", \"$out/feedsmith-archives\", \"--url\", \"$URL\"],
-       \"clean\": [\"$out/feedsmith-archives\"], \"out\": \"$out/feedsmith-archives\", \"note\": \"the same plus RFC 5005 archive pages of every post (default)\"}"
+       \"cmd\": [\"$FEEDSMITH\", \"build\", \"--posts\", \"$c\", \"--out\", \"$out/feedsmith\", \"--url\", \"$URL\"],
+       \"clean\": [\"$out/feedsmith\"], \"out\": \"$out/feedsmith\", \"note\": \"defaults: RSS + Atom + JSON Feed, the site's history as Atom archive pages\"},
+      {\"name\": \"feedsmith-rss\", \"kind\": \"feedsmith\", \"rounds\": $BUILD_ROUNDS, \"timeout\": 900,
+       \"cmd\": [\"$FEEDSMITH\", \"build\", \"--config\", \"$WORK/rss-only.toml\", \"--posts\", \"$c\", \"--out\", \"$out/feedsmith-rss\", \"--url\", \"$URL\"],
+       \"clean\": [\"$out/feedsmith-rss\"], \"out\": \"$out/feedsmith-rss\", \"note\": \"RSS only, no archives (Hugo's work)\"},
+      {\"name\": \"feedsmith-all\", \"kind\": \"feedsmith\", \"rounds\": $BUILD_ROUNDS, \"timeout\": 900,
+       \"cmd\": [\"$FEEDSMITH\", \"build\", \"--config\", \"$WORK/every-archive.toml\", \"--posts\", \"$c\", \"--out\", \"$out/feedsmith-all\", \"--url\", \"$URL\"],
+       \"clean\": [\"$out/feedsmith-all\"], \"out\": \"$out/feedsmith-all\", \"note\": \"every scope archived in every format\"}"
     if [ "$QUICK" = 0 ] || [ "$n" = 1000 ]; then
       h=$(hugo_site "$n")
       j=$(jekyll_site "$n")

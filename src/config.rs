@@ -11,6 +11,9 @@ use chrono::FixedOffset;
 use serde::Deserialize;
 use url::Url;
 
+mod icon;
+use icon::parse_icon;
+
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -36,6 +39,10 @@ pub struct SiteConfig {
     /// Fixed UTC offset for dates written without one (`+08:00`, `-0500`, `UTC`).
     pub timezone: String,
     pub permalink: String,
+    /// The site's icon (`<link rel="icon">` on every HTML page): an absolute `http`/`https`
+    /// (or `data:image/…`) URL, or a file's path under `posts/`, which is served at the same
+    /// path under the site URL.
+    pub icon: Option<String>,
 }
 
 impl Default for SiteConfig {
@@ -48,6 +55,7 @@ impl Default for SiteConfig {
             language: "en".to_owned(),
             timezone: "+00:00".to_owned(),
             permalink: DEFAULT_PERMALINK.to_owned(),
+            icon: None,
         }
     }
 }
@@ -467,6 +475,9 @@ impl Config {
                 "site.permalink: must start with '/' or be one of {}, got {p:?}",
                 crate::post::PERMALINK_STYLES.join(", ")
             );
+        }
+        if let Some(icon) = &self.site.icon {
+            parse_icon(icon).context("site.icon")?;
         }
         validate_limits(&self.limits)?;
         if self.site.title.trim().is_empty() {

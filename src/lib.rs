@@ -79,7 +79,7 @@ pub mod internals {
         pub use crate::site::{ListOptions, Listing, Scope};
     }
     pub mod feed {
-        pub use crate::feed::{render, route, scope_paging, FeedSpec, SiteMeta};
+        pub use crate::feed::{render, route, scope_page_route, scope_paging, FeedSpec, SiteMeta};
         pub mod paging {
             pub use crate::feed::paging::{looks_like_archive, parse_route, route};
         }

@@ -316,26 +316,29 @@ pub fn render_archive_jobs(
     out
 }
 
-/// One document of a site other than an archive page: a scope's feed in one format, or one
-/// of the lists of feeds.
+/// One document of a site other than an archive page: a scope's feed in one format, a term's
+/// HTML page, or one of the lists of feeds.
 pub enum DocJob {
     Feed(Scope, Format),
+    /// The page of a category or tag (`feed::term`): it lists the term's posts, so it is
+    /// rendered whenever the term's feeds are.
+    TermPage(Scope),
     Opml,
     Index,
     /// The XSLT stylesheet (`feeds.stylesheet`).
     Stylesheet,
 }
 
-/// The documents of `scopes` in every configured format, then the OPML list and the index.
+/// The documents of `scopes` (each feed format, and a term's page), then the OPML list and
+/// the index.
 pub fn doc_jobs(meta: &SiteMeta, scopes: &[Scope]) -> Vec<DocJob> {
-    let mut jobs: Vec<DocJob> = scopes
-        .iter()
-        .flat_map(|s| {
-            meta.formats
-                .iter()
-                .map(move |f| DocJob::Feed(s.clone(), *f))
-        })
-        .collect();
+    let mut jobs: Vec<DocJob> = Vec::with_capacity(scopes.len() * (meta.formats.len() + 1) + 2);
+    for s in scopes {
+        jobs.extend(meta.formats.iter().map(|f| DocJob::Feed(s.clone(), *f)));
+        if matches!(s, Scope::Term(..)) {
+            jobs.push(DocJob::TermPage(s.clone()));
+        }
+    }
     jobs.extend([DocJob::Opml, DocJob::Index]);
     if meta.stylesheet.is_some() {
         jobs.push(DocJob::Stylesheet);
@@ -369,6 +372,12 @@ pub fn render_job(
             feed::route(scope, *format),
             render_feed(meta, listing, fragments, scope, *format)
                 .map(|(doc, items)| (doc, Some(items))),
+        ),
+        DocJob::TermPage(scope) => list(
+            &feed::scope_page_route(scope),
+            HTML_TYPE,
+            feed::term::render(meta, listing, scope)
+                .ok_or_else(|| FeedError::from(format!("{scope:?}: no such term"))),
         ),
         DocJob::Opml => list(
             feed::OPML_ROUTE,

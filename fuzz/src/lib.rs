@@ -504,7 +504,8 @@ fn check_rendered(meta: &SiteMeta, listing: &Listing, rendered: &Rendered) {
         rendered.failures
     );
     let scopes = listing.scopes();
-    let expected = scopes.len() * meta.formats.len() + 2;
+    // Every scope's feeds, each term's page, the OPML list and the index.
+    let expected = scopes.len() * meta.formats.len() + (scopes.len() - 1) + 2;
     assert_eq!(
         rendered.docs.len(),
         expected,
@@ -522,6 +523,19 @@ fn check_rendered(meta: &SiteMeta, listing: &Listing, rendered: &Rendered) {
                 .get(&route)
                 .unwrap_or_else(|| panic!("no document at {route} for {scope:?}"));
             check_feed_doc(&route, &doc.bytes, items, scope);
+        }
+        if matches!(scope, Scope::Term(..)) {
+            let route = feed::scope_page_route(scope);
+            let page = rendered
+                .docs
+                .get(&route)
+                .unwrap_or_else(|| panic!("no page at {route} for {scope:?}"));
+            assert!(
+                String::from_utf8_lossy(&page.bytes)
+                    .trim_end()
+                    .ends_with("</html>"),
+                "{route}: the page is cut short"
+            );
         }
     }
     for (route, doc) in &rendered.docs {

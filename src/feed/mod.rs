@@ -15,6 +15,7 @@ pub mod paging;
 mod view;
 mod rss;
 pub mod stylesheet;
+pub mod term;
 pub mod verify;
 
 pub use error::FeedError;
@@ -55,6 +56,8 @@ pub struct SiteMeta {
     pub hub: Option<String>,
     /// The XSLT stylesheet's URL, when `feeds.stylesheet` is on.
     pub stylesheet: Option<String>,
+    /// Absolute URL of the site's icon (`site.icon`), linked from every HTML page.
+    pub icon: Option<String>,
 }
 
 impl SiteMeta {
@@ -99,6 +102,7 @@ impl SiteMeta {
             formats: config.formats(),
             hub: None,
             stylesheet: None,
+            icon: config.icon_url(),
         };
         if config.feeds.stylesheet {
             meta.stylesheet = Some(meta.url(stylesheet::ROUTE));
@@ -388,6 +392,30 @@ pub fn epoch() -> DateTime<FixedOffset> {
 /// The server path of a scope's document in a format: `/rss.xml`, `/tags/{slug}/atom.xml`.
 pub fn route(scope: &Scope, format: Format) -> String {
     format!("{}/{}", scope.dir(), format.file_name())
+}
+
+/// The route of a scope's HTML page: the index for all posts, `/tags/{slug}/index.html` (served
+/// at `/tags/{slug}/`) for a term.
+pub fn scope_page_route(scope: &Scope) -> String {
+    match scope {
+        Scope::All => INDEX_ROUTE.to_owned(),
+        Scope::Term(..) => format!("{}/index.html", scope.dir()),
+    }
+}
+
+/// The URL of a scope's HTML page, as links name it (`…/tags/{slug}/`, not `…/index.html`).
+pub fn scope_page_url(meta: &SiteMeta, scope: &Scope) -> String {
+    match scope {
+        Scope::All => meta.home(),
+        Scope::Term(..) => meta.url(&format!("{}/", scope.dir())),
+    }
+}
+
+/// The scope of a term named `name` as written in a post (`None` when it slugifies to nothing
+/// and so has no feeds or page).
+pub fn term_scope(kind: TermKind, name: &str) -> Option<Scope> {
+    let slug = crate::slug::slugify(name);
+    (!slug.is_empty()).then_some(Scope::Term(kind, slug))
 }
 
 /// Renders one feed document in one go, with the crate's writer (the reference that spliced

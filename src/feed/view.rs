@@ -10,7 +10,7 @@ use std::fmt::Write;
 
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 
-use super::html::html_head;
+use super::html::{page_head, site_header};
 use super::{rfc3339, route, terms_of, FeedSpec, OPML_ROUTE};
 use crate::config::Format;
 use crate::site::{Scope, TermKind};
@@ -24,7 +24,7 @@ pub fn render(spec: &FeedSpec<'_>, scope: &Scope, format: Format) -> Vec<u8> {
     let meta = spec.meta;
     let mut h = String::with_capacity(8 * 1024 + spec.items.len() * 512);
     let title = text(&spec.title);
-    html_head(&mut h, &meta.language, &title);
+    page_head(&mut h, meta, &meta.language, &title);
     // The feed itself, for browser extensions and readers that look for it on the page.
     let _ = writeln!(
         h,
@@ -33,12 +33,11 @@ pub fn render(spec: &FeedSpec<'_>, scope: &Scope, format: Format) -> Vec<u8> {
         attr(&spec.title),
         attr(&spec.self_url)
     );
+    h.push_str("</head>\n<body>\n");
+    site_header(&mut h, meta);
     let _ = write!(
         h,
-        "</head>\n<body>\n<header class=\"meta\"><a href=\"{}\">{}</a></header>\n<main class=\"h-feed\">\n\
-         <p class=\"meta\">{} feed{}</p>\n<h1 class=\"p-name\">{title}</h1>\n",
-        attr(&meta.home()),
-        text(&meta.title),
+        "<main class=\"h-feed\">\n<p class=\"meta\">{} feed{}</p>\n<h1 class=\"p-name\">{title}</h1>\n",
         format.label(),
         if spec.history.archive {
             " · archive page"

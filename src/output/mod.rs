@@ -441,6 +441,9 @@ fn archive_page_dirs(scope_dir: &Path) -> Vec<(String, PathBuf)> {
         .collect()
 }
 
+/// The file of a term's page inside its directory (`tags/{slug}/index.html`).
+const TERM_PAGE_FILE: &str = "index.html";
+
 /// The routes feedsmith owns under the output directory, as found on disk.
 pub fn managed_files(dir: &Path) -> Vec<String> {
     let feed_names: Vec<&str> = Format::ALL.iter().map(|f| f.file_name()).collect();
@@ -455,6 +458,10 @@ pub fn managed_files(dir: &Path) -> Vec<String> {
             if scope_dir.join(name).is_file() {
                 out.push(format!("{scope}/{name}"));
             }
+        }
+        // A term's page (the root's `index.html` is the site's index, counted above).
+        if !scope.is_empty() && scope_dir.join(TERM_PAGE_FILE).is_file() {
+            out.push(format!("{scope}/{TERM_PAGE_FILE}"));
         }
         // RFC 5005 archive pages: `{scope}/archive/{n}/{name}`.
         for (n, page_dir) in archive_page_dirs(&scope_dir) {

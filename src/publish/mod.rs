@@ -317,9 +317,17 @@ impl Publisher {
             &self.fragments,
             &render_now,
         );
+        // A term gone for good takes its feeds and its page with it.
         let removals: Vec<String> = gone
             .iter()
-            .flat_map(|s| self.meta.formats.iter().map(move |f| feed::route(s, *f)))
+            .flat_map(|s| {
+                let page = matches!(s, Scope::Term(..)).then(|| feed::scope_page_route(s));
+                self.meta
+                    .formats
+                    .iter()
+                    .map(move |f| feed::route(s, *f))
+                    .chain(page)
+            })
             .collect();
         // The output directory went away (or something else took its name): the files of the
         // documents not rendered now are gone with it, so all are to be written again.

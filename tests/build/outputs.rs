@@ -46,6 +46,8 @@ fn full_build_writes_every_expected_file() {
         for f in FEED_FILES {
             expected.insert(format!("{dir}/{f}"));
         }
+        // The term's own page.
+        expected.insert(format!("{dir}/index.html"));
     }
     assert_eq!(files(&out), expected);
 
@@ -204,8 +206,9 @@ fn rebuild_is_byte_identical_and_leaves_mtimes_alone() {
     let first = site.build(&[]);
     assert_ok(&first);
     let before = snapshot(&site.out());
-    // All posts, 2 categories and 3 tags: 6 scopes × 3 feeds, plus the OPML and the index.
-    assert_eq!(before.len(), 6 * 3 + 2, "{:?}", before.keys());
+    // All posts, 2 categories and 3 tags: 6 scopes × 3 feeds, a page per term, plus the OPML
+    // and the index.
+    assert_eq!(before.len(), 6 * 3 + 5 + 2, "{:?}", before.keys());
     tick();
     let second = site.build(&[]);
     assert_ok(&second);
@@ -257,7 +260,8 @@ fn stale_term_feeds_are_removed() {
     );
     let o = site.build(&[]);
     assert_ok(&o);
-    assert!(stdout(&o).contains(", 3 removed"), "{}", stdout(&o));
+    // Its three feeds and its page.
+    assert!(stdout(&o).contains(", 4 removed"), "{}", stdout(&o));
     assert!(!out.join("tags/solo").exists(), "tags/solo/ is gone");
     let after = snapshot(&out);
     let expected_files: BTreeSet<&String> = before
@@ -312,16 +316,25 @@ fn editing_a_post_rewrites_only_the_feeds_that_hold_it() {
         }
     }
     for dir in ["tags/tb/", "categories/cb/"] {
-        for f in FEED_FILES {
+        for f in FEED_FILES.iter().chain(&["index.html"]) {
             let k = format!("{dir}{f}");
             assert_eq!(before[&k], after[&k], "{k} should not have been touched");
         }
     }
-    // The lists did not change either.
-    for k in ["feeds.opml", "index.html"] {
-        assert_eq!(before[k], after[k], "{k} should not have been touched");
+    // The pages of A's terms show its summary, as the index does (it is among the newest).
+    for k in [
+        "tags/ta/index.html",
+        "categories/ca/index.html",
+        "index.html",
+    ] {
+        assert!(
+            String::from_utf8_lossy(&after[k].0).contains("A new body."),
+            "{k}"
+        );
     }
-    assert!(stdout(&o).contains("(9 written, "), "{}", stdout(&o));
+    // The list of feeds did not change.
+    assert_eq!(before["feeds.opml"], after["feeds.opml"]);
+    assert!(stdout(&o).contains("(12 written, "), "{}", stdout(&o));
 }
 
 // ---------------------------------------------------------------- what is listed

@@ -554,7 +554,7 @@ fn disk_full_keeps_old_files_whole_and_writes_the_new_ones_once_space_is_freed()
     );
     let mut expected: BTreeSet<PathBuf> = before.keys().cloned().collect();
     for scope in ["categories/big", "tags/bulk"] {
-        for name in ["rss.xml", "atom.xml", "feed.json"] {
+        for name in ["rss.xml", "atom.xml", "feed.json", "index.html"] {
             expected.insert(out.join(scope).join(name));
         }
     }

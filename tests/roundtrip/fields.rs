@@ -519,6 +519,10 @@ fn check_all_documents(out_dir: &Path, limit: usize) {
         .collect();
     for scope in &scopes {
         let items = ordered(&wants, &scope.members, limit);
+        if !scope.dir.is_empty() {
+            // A term's page, beside its feeds.
+            expected_files.insert(format!("{}index.html", scope.dir));
+        }
         for fmt in FORMATS {
             let file = format!("{}{}", scope.dir, fmt.file());
             expected_files.insert(file.clone());

@@ -167,6 +167,9 @@ fn documents() -> Vec<(&'static str, &'static str)> {
         ),
         ("/feeds.opml", OPML_TYPE),
         ("/index.html", HTML_TYPE),
+        // Term pages.
+        ("/tags/rust/", HTML_TYPE),
+        ("/categories/tech/index.html", HTML_TYPE),
     ]
 }
 

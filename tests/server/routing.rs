@@ -107,9 +107,10 @@ fn paths_unknown_hostile_and_unicode() {
         "/rss.xml/",
         "/rss.xmlx",
         "/tags/rust",
-        "/tags/rust/",
+        "/tags/no-such-tag/",
         "/tags/no-such-tag/rss.xml",
-        "/categories/tech/index.html",
+        "/categories/no-such/index.html",
+        "/tags/rust/index.htm",
         "/posts/2024-01-15-rust-feeds.md",
         "/feeds/rss.xml",
         "/secret.txt",
@@ -254,13 +255,13 @@ fn every_item_link_resolves_to_its_post_page() {
     }
 }
 
-/// The page of `post` shows its date, its category and tags (each linking to its feed), a
+/// The page of `post` shows its date, its category and tags (each linking to its page), a
 /// piece of its content, and its source link when it has one.
 fn check_post_page(server: &Server, link: &str, html: &str, post: &FixturePost) {
     // The date: machine-readable (RFC 3339, the post's own offset) and as read.
     let (datetime, shown) = page_dates(post.date);
     let time = html
-        .split_once("<time datetime=\"")
+        .split_once("<time class=\"dt-published\" datetime=\"")
         .and_then(|(_, rest)| rest.split_once("</time>"))
         .map(|(time, _)| time)
         .unwrap_or_else(|| panic!("{link}: no <time> element"));
@@ -271,15 +272,15 @@ fn check_post_page(server: &Server, link: &str, html: &str, post: &FixturePost) 
         post.date
     );
     assert_eq!(text, shown, "{link}: date shown (from {:?})", post.date);
-    // Terms, each linking to its RSS feed.
+    // Terms, each linking to its page (a tag's `#` is the stylesheet's).
     let terms = std::iter::once(("categories", post.category, ""))
-        .chain(post.tags.iter().map(|t| ("tags", *t, "#")));
-    for (kind, term, label) in terms {
-        let feed = server.at(&format!(
-            "/{kind}/{}/rss.xml",
+        .chain(post.tags.iter().map(|t| ("tags", *t, " tag")));
+    for (kind, term, class) in terms {
+        let page = server.at(&format!(
+            "/{kind}/{}/",
             percent_encoding::utf8_percent_encode(term, percent_encoding::NON_ALPHANUMERIC)
         ));
-        let anchor = format!("<a href=\"{feed}\">{label}{term}</a>");
+        let anchor = format!("<a class=\"p-category{class}\" href=\"{page}\">{term}</a>");
         assert!(html.contains(&anchor), "{link}: no {anchor}");
     }
     // Content.
@@ -296,7 +297,9 @@ fn check_post_page(server: &Server, link: &str, html: &str, post: &FixturePost) 
     // The source link, only when the post has one.
     match post.source {
         Some(src) => assert!(
-            html.contains(&format!("Source: <a href=\"{src}\"")),
+            html.contains(&format!(
+                "Source: <a class=\"u-syndication\" href=\"{src}\""
+            )),
             "{link}: no source link {src}"
         ),
         None => assert!(

@@ -399,15 +399,16 @@ fn unrelated_feeds_keep_their_etag_and_last_modified() {
     assert_eq!(r.status, 304);
 
     // The store keeps an unchanged document's validators even when it is rendered again, so
-    // the log shows what was: all posts, cata and taga in 3 formats, the OPML list and the
-    // index page (always), and a.md's page — not catb's and tagb's feeds, nor b.md's page.
+    // the log shows what was: all posts, cata and taga in 3 formats and their two term pages,
+    // the OPML list and the index page (always), and a.md's page — not catb's and tagb's
+    // feeds and pages, nor b.md's page.
     // (An in-place write may first be seen empty: that round changes no file.)
     let line = wait_log_line(&server, "the republish of a.md", mark, |l| {
         Rebuild::parse(l).is_some_and(|r| r.what == "republished" && r.files_changed == 1)
     });
     let rebuild = Rebuild::parse(&line).expect("a rebuild line");
-    assert_eq!(rebuild.rendered, 3 * 3 + 2 + 1, "{line}");
-    assert_eq!(initial.rendered, 5 * 3 + 2 + 2, "{}", initial.line);
+    assert_eq!(rebuild.rendered, 3 * 3 + 2 + 2 + 1, "{line}");
+    assert_eq!(initial.rendered, 5 * 3 + 4 + 2 + 2, "{}", initial.line);
 }
 
 /// SPEC §6: "only the feeds whose content can change are re-rendered", read from the rebuild
@@ -437,9 +438,9 @@ fn an_edit_renders_only_the_edited_posts_scopes() {
     let server = serve_with(&site, TOML);
     let initial = initial_build(&server);
     // What a full render is: every scope (all posts, each category, each tag) in each format,
-    // the OPML list and the index page, and every post's page.
+    // each term's page, the OPML list and the index page, and every post's page.
     let scopes = 1 + POSTS + 2 * POSTS;
-    let full = scopes * FORMATS + 2 + POSTS;
+    let full = scopes * FORMATS + (scopes - 1) + 2 + POSTS;
     assert_eq!(initial.rendered, full, "{}", initial.line);
     assert_eq!(initial.served, full, "{}", initial.line);
 
@@ -457,10 +458,10 @@ fn an_edit_renders_only_the_edited_posts_scopes() {
         "the edit is served once its rebuild is logged"
     );
     // The affected scopes are those p05.md is in (before and after the edit): all posts,
-    // cat05, tag05a and tag05b, each in both formats. The OPML list and the index page are
-    // rendered with every republish (they list the scopes, which may come and go), and the
-    // edited post's page with it.
-    let expected = 4 * FORMATS + 2 + 1;
+    // cat05, tag05a and tag05b, each in both formats, and the three terms' pages. The OPML
+    // list and the index page are rendered with every republish (they list the scopes, which
+    // may come and go), and the edited post's page with it.
+    let expected = 4 * FORMATS + 3 + 2 + 1;
     assert_eq!(rebuild.files_changed, 1, "{line}");
     assert_eq!(rebuild.rendered, expected, "{line}");
     assert!(rebuild.rendered * 4 < full, "{line}");

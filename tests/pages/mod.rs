@@ -4,6 +4,8 @@
 use std::fs;
 use std::time::Duration;
 
+mod terms;
+
 use crate::common::http::{self, wait_for};
 use crate::common::{news_post, Server, TempSite};
 
