@@ -371,6 +371,7 @@ impl Config {
             compact: false,
             dict: None,
             limits: self.limits,
+            assets: std::sync::Arc::default(),
         }
     }
 
