@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+pub mod assets;
 mod atomic;
 
 pub use atomic::Atomic;
