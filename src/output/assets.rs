@@ -31,6 +31,27 @@ pub const MANIFEST: &str = ".feedsmith-assets.json";
 /// its copy on disk.
 pub const IN_MEMORY_MAX: u64 = 1 << 20;
 
+/// Whether `route` is one the site's own documents may take: feeds of every scope, their
+/// archive pages, the OPML list and the index. An asset there is not served or copied (the
+/// documents win, and would overwrite its copy); post pages, which `serve` alone makes, win
+/// by being looked up first.
+pub fn reserved(route: &str) -> bool {
+    use crate::config::Format;
+    use crate::feed::{paging, INDEX_ROUTE, OPML_ROUTE};
+    if route == OPML_ROUTE || route == INDEX_ROUTE || paging::parse_route(route).is_some() {
+        return true;
+    }
+    let Some(format) = Format::of_route(route) else {
+        return false;
+    };
+    let dir = &route[..route.len() - format.file_name().len()];
+    dir == "/"
+        || matches!(
+            dir.trim_end_matches('/').rsplit_once('/'),
+            Some(("/categories" | "/tags", slug)) if !slug.is_empty()
+        )
+}
+
 /// How much of a file is read at a time when copying.
 const COPY_CHUNK: usize = 256 << 10;
 

@@ -11,7 +11,33 @@ fn write(root: &Path, rel: &str, bytes: &[u8]) {
 
 fn sync(copies: &mut Copies, posts: &Path) -> AssetSync {
     let assets = Assets::load(posts, 1 << 20);
-    copies.sync(posts, &assets.files, |r| r == "/rss.xml", 1 << 20)
+    copies.sync(posts, &assets.files, reserved, 1 << 20)
+}
+
+#[test]
+fn the_sites_own_routes_are_reserved() {
+    for yes in [
+        "/rss.xml",
+        "/feed.json",
+        "/tags/rust/atom.xml",
+        "/categories/新闻/rss.xml",
+        "/archive/3/rss.xml",
+        "/tags/rust/archive/1/feed.json",
+        "/feeds.opml",
+        "/index.html",
+    ] {
+        assert!(reserved(yes), "{yes}");
+    }
+    for no in [
+        "/images/rss.xml",
+        "/tags/rss.xml",
+        "/a/tags/rust/rss.xml",
+        "/archive/2019/photo.jpg",
+        "/images/p.png",
+        "/feeds.opml.bak",
+    ] {
+        assert!(!reserved(no), "{no}");
+    }
 }
 
 #[test]
