@@ -87,10 +87,13 @@ pub enum Handled {
     /// [`Document::representation`], which keeps it) on a thread that may block, then answer with
     /// [`handle_fetched`] and that representation.
     Compress(std::sync::Arc<Document>, Coding),
+    /// An asset's file to open and stream ([`super::file::open`], which may block), then
+    /// answer with [`super::file::answer`].
+    File(super::file::Planned),
 }
 
 /// The access log line of a request: method, path, status, body bytes, microseconds.
-fn log_access(method: &Method, path: &str, response: &Response<Full<Bytes>>, started: Instant) {
+pub(super) fn log_access<B>(method: &Method, path: &str, response: &Response<B>, started: Instant) {
     let bytes = response
         .headers()
         .get(CONTENT_LENGTH)
@@ -226,6 +229,11 @@ fn respond<B>(req: &Request<B>, state: &State) -> Handled {
     {
         return Handled::Done(text(StatusCode::OK, hub.page()));
     }
+    // Post assets come after every document the site makes (one at a route an archive page
+    // could take is never published: see `output::assets::reserved`).
+    if let Some(asset) = store.asset(&route) {
+        return super::file::respond(req, state, asset);
+    }
     match state.archives.get() {
         Some(archives) if crate::feed::paging::looks_like_archive(&route) => Handled::Archive(
             route.into_owned(),
@@ -280,7 +288,7 @@ fn respond_with<B>(req: &Request<B>, state: &State, doc: &Document) -> Response<
 }
 
 /// [`respond_with`] for a request whose acceptable coding is already chosen.
-fn respond_in<B>(
+pub(super) fn respond_in<B>(
     req: &Request<B>,
     state: &State,
     doc: &Document,
@@ -370,7 +378,7 @@ fn respond_made<B>(
                 h.insert(LINK, link.clone());
             }
             h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-            if doc.content_type.starts_with("text/html") {
+            if super::file::scriptable(doc.content_type) {
                 h.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(HTML_CSP));
             }
             r

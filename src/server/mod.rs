@@ -18,8 +18,11 @@
 //! SIGINT or SIGTERM they stop accepting and let in-flight requests finish
 //! ([`SHUTDOWN_GRACE`]).
 
+pub mod body;
 pub mod conditional;
+pub mod file;
 pub mod handler;
+pub mod range;
 pub mod service;
 pub mod steering;
 pub mod stock;

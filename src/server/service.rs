@@ -1,9 +1,10 @@
 //! The hyper service both servers run: a request in, the handler's answer out.
 //!
-//! Most answers are made at once from the store. Three kinds of work may take milliseconds
+//! Most answers are made at once from the store. Four kinds of work may take milliseconds
 //! or block — rendering an archive page, rendering a post page, compressing a large
-//! document — and run on a blocking thread, at most [`super::BLOCKING_CONCURRENCY`] at a
-//! time; the subscription POST of the hub reads its body. The thread pool is the server's to
+//! document, opening an asset's file — and run on a blocking thread, at most
+//! [`super::BLOCKING_CONCURRENCY`] at a time; an asset's file is then read a chunk at a time
+//! as it is sent ([`super::body`]); the subscription POST of the hub reads its body. The thread pool is the server's to
 //! pick ([`Blocking`]): the stock server uses its runtime's, the steering server one shared
 //! by its event loops.
 
@@ -14,16 +15,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 
-use super::{handler, State};
+use super::body::Body;
+use super::{file, handler, State};
 use crate::store::Coding;
 
 /// A response as both servers send it.
-pub type Answer = Response<Full<Bytes>>;
+pub type Answer = Response<Body>;
 
 /// Work for a blocking thread.
 pub type Job = Box<dyn FnOnce() + Send>;
@@ -75,7 +75,7 @@ pub fn answer(
 ) -> Result<Answer, Later> {
     // RFC 9112 §3.2: exactly one Host in an HTTP/1.1 request (HTTP/2 has `:authority`).
     if !handler::host_is_valid(req.version(), req.headers()) {
-        return Ok(handler::handle_bad_host(&req, state));
+        return Ok(handler::handle_bad_host(&req, state).map(Body::from));
     }
     let state = Arc::clone(state);
     // The one request whose body is read: a subscription to the hub.
@@ -84,12 +84,12 @@ pub fn answer(
         && req.uri().path() == crate::hub::HUB_ROUTE
     {
         return Err(Box::pin(async move {
-            handler::handle_hub_post(req, &state).await
+            handler::handle_hub_post(req, &state).await.map(Body::from)
         }));
     }
     let pool = Arc::clone(pool);
     match handler::handle(&req, &state) {
-        handler::Handled::Done(response) => Ok(response),
+        handler::Handled::Done(response) => Ok(response.map(Body::from)),
         handler::Handled::Archive(route, archives, coding) => Err(Box::pin(async move {
             let started = std::time::Instant::now();
             let kept = Arc::clone(&state);
@@ -101,7 +101,7 @@ pub fn answer(
             .await
             .flatten();
             let (doc, made) = fetched.map_or((None, None), |(d, m)| (Some(d), m));
-            handler::handle_fetched(&req, &state, doc, made, started)
+            handler::handle_fetched(&req, &state, doc, made, started).map(Body::from)
         })),
         handler::Handled::Page(route, lazy, coding) => Err(Box::pin(async move {
             let started = std::time::Instant::now();
@@ -112,7 +112,7 @@ pub fn answer(
             })
             .await
             .unwrap_or_else(|| (Arc::new(fallback.materialize()), None));
-            handler::handle_fetched(&req, &state, Some(doc), made, started)
+            handler::handle_fetched(&req, &state, Some(doc), made, started).map(Body::from)
         })),
         handler::Handled::Compress(doc, coding) => Err(Box::pin(async move {
             let started = std::time::Instant::now();
@@ -126,6 +126,14 @@ pub fn answer(
             .flatten()
             .unwrap_or_else(|| (Coding::Identity, doc.identity.clone()));
             handler::handle_fetched(&req, &state, Some(doc), Some(made), started)
+                .map(Body::from)
+        })),
+        handler::Handled::File(plan) => Err(Box::pin(async move {
+            let started = std::time::Instant::now();
+            let plan = Arc::new(plan);
+            let opening = Arc::clone(&plan);
+            let opened = blocking(&state, &*pool, move || file::open(&opening)).await;
+            file::answer(&req, &state, &plan, opened, pool, started)
         })),
     }
 }

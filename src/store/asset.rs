@@ -1,0 +1,51 @@
+//! Post assets in the store: looked up by route like documents, after them (a document at the
+//! same route wins). A small text-like asset is an ordinary [`Document`] in memory (its ETag,
+//! 304s and compressed forms come from the document machinery); any other asset is served
+//! from its copy in the output directory, and the store holds only its validators and where
+//! the copy is.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+
+use super::document::{etag_for, Document, Representation};
+use super::encodings::Coding;
+
+/// One asset, as the server answers it.
+#[derive(Debug, Clone)]
+pub enum Asset {
+    /// Kept in memory and answered as a document.
+    Memory(Arc<Document>),
+    /// Answered from a file.
+    File(Arc<FileAsset>),
+}
+
+/// An asset answered from its copy in the output directory, which only feedsmith writes
+/// (atomically): the hash was taken from the copy's bytes as they were written.
+#[derive(Debug)]
+pub struct FileAsset {
+    /// The validators (ETag, `Last-Modified`) and content type; no bytes.
+    pub doc: Document,
+    /// The copy.
+    pub path: PathBuf,
+    /// Its length in bytes.
+    pub len: u64,
+}
+
+impl FileAsset {
+    /// An asset of `len` bytes whose hash is `hash`, last modified at `modified`.
+    pub fn new(
+        content_type: &'static str,
+        path: PathBuf,
+        len: u64,
+        hash: u128,
+        modified: SystemTime,
+    ) -> FileAsset {
+        let mut doc = Document::new(content_type, Bytes::new(), modified, None);
+        doc.hash = hash;
+        doc.identity = Representation::new(Bytes::new(), etag_for(hash, Coding::Identity));
+        FileAsset { doc, path, len }
+    }
+}
