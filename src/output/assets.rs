@@ -322,7 +322,11 @@ impl Copies {
                 Err(e) => report.failed.push((rel.clone(), e)),
             }
         }
-        let stale: Vec<String> = self.routes().filter(|r| !live.contains(*r)).cloned().collect();
+        let stale: Vec<String> = self
+            .routes()
+            .filter(|r| !live.contains(*r))
+            .cloned()
+            .collect();
         for route in stale {
             match self.remove(&route, reserved(&route)) {
                 Ok(true) => report.removed += 1,

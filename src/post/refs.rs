@@ -196,8 +196,14 @@ mod tests {
     #[test]
     fn keys_resolve_against_the_source_directory() {
         let dir = |d: &[&str]| d.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        assert_eq!(asset_key(&dir(&[]), "images/p.png").as_deref(), Some("images/p.png"));
-        assert_eq!(asset_key(&dir(&["trip"]), "./map.jpg").as_deref(), Some("trip/map.jpg"));
+        assert_eq!(
+            asset_key(&dir(&[]), "images/p.png").as_deref(),
+            Some("images/p.png")
+        );
+        assert_eq!(
+            asset_key(&dir(&["trip"]), "./map.jpg").as_deref(),
+            Some("trip/map.jpg")
+        );
         assert_eq!(
             asset_key(&dir(&["2024", "trip"]), "../shared/a%20b.png").as_deref(),
             Some("2024/shared/a b.png")
@@ -222,7 +228,10 @@ mod tests {
         let base = Url::parse("https://site.example/blog/news/2024/02/10/post.html").unwrap();
         let assets = set(&["images/p.png", "trip/map.jpg", "a b.png"]);
         let r = Resolver::new(&base, &site, Path::new("2024-02-10-post.md"), &assets);
-        assert_eq!(r.url("images/p.png"), "https://site.example/blog/images/p.png");
+        assert_eq!(
+            r.url("images/p.png"),
+            "https://site.example/blog/images/p.png"
+        );
         assert_eq!(
             r.url(" ./images/p.png?v=2#top "),
             "https://site.example/blog/images/p.png?v=2#top"
@@ -249,7 +258,10 @@ mod tests {
         // From a page bundle's directory.
         let r = Resolver::new(&base, &site, Path::new("trip/index.md"), &assets);
         assert_eq!(r.url("map.jpg"), "https://site.example/blog/trip/map.jpg");
-        assert_eq!(r.url("../images/p.png"), "https://site.example/blog/images/p.png");
+        assert_eq!(
+            r.url("../images/p.png"),
+            "https://site.example/blog/images/p.png"
+        );
         assert_eq!(
             r.url("../../outside.png"),
             "https://site.example/blog/news/2024/outside.png"
@@ -274,16 +286,43 @@ mod tests {
             ..config.parse_context()
         };
         let md = "---\ntitle: T\ndate: 2024-02-10\nimage: cover.jpg\n---\n![d](../images/p.png) [x](gone.pdf)\n";
-        let post = parse_post(Path::new("2024/t.md"), md.as_bytes(), Markup::Markdown, &ctx).unwrap();
+        let post = parse_post(
+            Path::new("2024/t.md"),
+            md.as_bytes(),
+            Markup::Markdown,
+            &ctx,
+        )
+        .unwrap();
         let html = post.content_html.get().into_owned();
-        assert!(html.contains(r#"src="https://example.com/images/p.png""#), "{html}");
-        assert!(html.contains(r#"href="https://example.com/2024/02/10/gone.pdf""#), "{html}");
-        assert_eq!(post.image.as_deref(), Some("https://example.com/2024/cover.jpg"));
-        assert_eq!(&*post.asset_refs, ["images/p.png", "2024/gone.pdf", "2024/cover.jpg"]);
+        assert!(
+            html.contains(r#"src="https://example.com/images/p.png""#),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"href="https://example.com/2024/02/10/gone.pdf""#),
+            "{html}"
+        );
+        assert_eq!(
+            post.image.as_deref(),
+            Some("https://example.com/2024/cover.jpg")
+        );
+        assert_eq!(
+            &*post.asset_refs,
+            ["images/p.png", "2024/gone.pdf", "2024/cover.jpg"]
+        );
         let page = "---\ntitle: H\ndate: 2024-02-10\n---\n<img data-src=\"../images/p.png\">\n";
-        let post = parse_post(Path::new("2024/h.html"), page.as_bytes(), Markup::Html, &ctx).unwrap();
+        let post = parse_post(
+            Path::new("2024/h.html"),
+            page.as_bytes(),
+            Markup::Html,
+            &ctx,
+        )
+        .unwrap();
         let html = post.content_html.get().into_owned();
-        assert!(html.contains(r#"src="https://example.com/images/p.png""#), "{html}");
+        assert!(
+            html.contains(r#"src="https://example.com/images/p.png""#),
+            "{html}"
+        );
         assert_eq!(&*post.asset_refs, ["images/p.png"]);
     }
 }

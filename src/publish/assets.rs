@@ -50,12 +50,12 @@ impl AssetCopies {
 fn store_asset(copied: Copied) -> (String, store::Asset) {
     // Never later than now (RFC 9110 §8.8.2.1): a file dated in the future would answer 304
     // to every revalidation until then.
-    let modified = copied.modified.min(SystemTime::now());
+    let last_modified = copied.modified.min(SystemTime::now());
     let asset = match copied.bytes {
         Some(bytes) => store::Asset::Memory(Arc::new(Document::new(
             copied.content_type,
             bytes,
-            modified,
+            last_modified,
             None,
         ))),
         None => store::Asset::File(Arc::new(FileAsset::new(
@@ -63,7 +63,8 @@ fn store_asset(copied: Copied) -> (String, store::Asset) {
             copied.path,
             copied.len,
             copied.hash,
-            modified,
+            copied.modified,
+            last_modified,
         ))),
     };
     (copied.route, asset)
@@ -101,7 +102,9 @@ impl Publisher {
         }
         for gone in &delta.removed {
             let route = gone.route();
-            self.asset_copies.unwritten.remove(&PathBuf::from(&gone.key));
+            self.asset_copies
+                .unwritten
+                .remove(&PathBuf::from(&gone.key));
             self.asset_copies.removals.push(route.clone());
             self.asset_copies.doomed.push(route);
         }

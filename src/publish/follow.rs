@@ -95,7 +95,8 @@ pub fn follow(mut publisher: Publisher, rx: Receiver<Batch>, tx: Sender<Batch>, 
         let next_due = {
             let changes = match (wants_poll, poller.is_some()) {
                 (true, false) => {
-                    let (p, changes) = watch::Poller::new(&root, drafts, &publisher.site, &publisher.assets);
+                    let (p, changes) =
+                        watch::Poller::new(&root, drafts, &publisher.site, &publisher.assets);
                     poller = Some(p);
                     Some(changes)
                 }

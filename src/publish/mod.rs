@@ -226,9 +226,16 @@ impl Publisher {
         let changes: std::borrow::Cow<'_, [Change]> = if rereads.is_empty() {
             changes.into()
         } else {
-            changes.iter().cloned().chain(rereads).collect::<Vec<_>>().into()
+            changes
+                .iter()
+                .cloned()
+                .chain(rereads)
+                .collect::<Vec<_>>()
+                .into()
         };
-        let applied = self.site.apply(&root, &self.ctx, self.opts.drafts, &changes);
+        let applied = self
+            .site
+            .apply(&root, &self.ctx, self.opts.drafts, &changes);
         let mut delta = Delta::default();
         for source in &applied.changed {
             delta.extend(match self.site.posts.get(source) {

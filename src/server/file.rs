@@ -11,13 +11,13 @@
 
 use std::io::{Seek, SeekFrom};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{
     HeaderValue, ACCEPT_RANGES, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE,
-    CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, IF_RANGE, LAST_MODIFIED, RANGE,
+    CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, IF_RANGE, LAST_MODIFIED, RANGE, RETRY_AFTER,
     X_CONTENT_TYPE_OPTIONS,
 };
 use hyper::{Method, Request, Response, StatusCode};
@@ -75,10 +75,7 @@ fn respond_file<B>(req: &Request<B>, state: &State, file: &Arc<FileAsset>) -> Ha
             return Handled::Done(r);
         }
         Outcome::PreconditionFailed => {
-            let mut r = text(
-                StatusCode::PRECONDITION_FAILED,
-                "412 precondition failed\n",
-            );
+            let mut r = text(StatusCode::PRECONDITION_FAILED, "412 precondition failed\n");
             validators(r.headers_mut(), state, file);
             return Handled::Done(r);
         }
@@ -129,17 +126,29 @@ fn respond_file<B>(req: &Request<B>, state: &State, file: &Arc<FileAsset>) -> Ha
     })
 }
 
+/// Why an asset's copy could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The copy is not the one the store published: replaced or removed by a publish whose
+    /// store is about to be swapped in (or was, since this request looked).
+    #[error("the copy was replaced since it was published")]
+    Replaced,
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
 /// Opens the asset's copy and reads the first chunk of what `plan` sends. It may block: run it
 /// where blocking is allowed.
-pub fn open(plan: &Planned) -> std::io::Result<(std::fs::File, Bytes)> {
-    let mut file = std::fs::File::open(&plan.asset.path)?;
+pub fn open(plan: &Planned) -> Result<(std::fs::File, Bytes), OpenError> {
+    let asset = &plan.asset;
+    let mut file = match std::fs::File::open(&asset.path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(OpenError::Replaced),
+        Err(e) => return Err(e.into()),
+    };
     let meta = file.metadata()?;
-    if meta.len() != plan.asset.len {
-        return Err(std::io::Error::other(format!(
-            "the copy is {} bytes, not the {} it had when published",
-            meta.len(),
-            plan.asset.len
-        )));
+    if meta.len() != asset.len || meta.modified().ok() != Some(asset.modified) {
+        return Err(OpenError::Replaced);
     }
     file.seek(SeekFrom::Start(plan.start))?;
     let first = usize::try_from(plan.end - plan.start).map_or(CHUNK, |n| n.min(CHUNK));
@@ -147,13 +156,47 @@ pub fn open(plan: &Planned) -> std::io::Result<(std::fs::File, Bytes)> {
     Ok((file, first))
 }
 
+/// How long a request whose copy was replaced waits for the store that serves the new one.
+const REPLACED_WAIT: Duration = Duration::from_secs(2);
+
+/// Answers a `GET` of an asset's file: opens it on a blocking thread, then streams it (the
+/// rest read on `pool`). A copy replaced between the lookup and the open (its new store not
+/// swapped in yet) is looked up again once the store has changed, so the bytes sent are
+/// always those the validators sent with them name.
+pub async fn serve<B>(
+    req: &Request<B>,
+    state: &Arc<State>,
+    pool: Arc<dyn Blocking>,
+    plan: Planned,
+) -> Response<Body> {
+    let started = Instant::now();
+    let mut plan = Arc::new(plan);
+    loop {
+        let opening = Arc::clone(&plan);
+        let opened = super::service::blocking(state, &*pool, move || open(&opening)).await;
+        let replaced = matches!(opened, Some(Err(OpenError::Replaced)));
+        if !replaced || started.elapsed() >= REPLACED_WAIT {
+            return answer(req, state, &plan, opened, pool, started);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        match handler::handle(req, state) {
+            Handled::File(next) => plan = Arc::new(next),
+            // Gone, not modified, or now kept in memory: answered (and logged) at once.
+            Handled::Done(response) => return response.map(Body::from),
+            _ => {
+                return answer(req, state, &plan, opened, pool, started);
+            }
+        }
+    }
+}
+
 /// The response to `plan`'s request once its file was opened (`None`: the open never ran);
 /// the rest of the file is read on `pool` as it is sent.
-pub fn answer<B>(
+fn answer<B>(
     req: &Request<B>,
     state: &State,
     plan: &Planned,
-    opened: Option<std::io::Result<(std::fs::File, Bytes)>>,
+    opened: Option<Result<(std::fs::File, Bytes), OpenError>>,
     pool: Arc<dyn Blocking>,
     started: Instant,
 ) -> Response<Body> {
@@ -182,11 +225,13 @@ pub fn answer<B>(
                 |r| r.err().map(|e| e.to_string()).unwrap_or_default(),
             );
             tracing::error!("{}: cannot serve asset: {why}", plan.asset.path.display());
-            text(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "500 cannot read this file\n",
-            )
-            .map(Body::from)
+            let mut r = text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "503 this file cannot be read now\n",
+            );
+            r.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            r.map(Body::from)
         }
     };
     if state.access_log {
@@ -204,7 +249,10 @@ fn content_headers(
     end: u64,
     partial: bool,
 ) {
-    h.insert(CONTENT_TYPE, HeaderValue::from_static(asset.doc.content_type));
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(asset.doc.content_type),
+    );
     h.insert(CONTENT_LENGTH, HeaderValue::from(end - start));
     if partial {
         let range = format!("bytes {start}-{}/{}", end.saturating_sub(1), asset.len);

@@ -125,15 +125,10 @@ pub fn answer(
             .await
             .flatten()
             .unwrap_or_else(|| (Coding::Identity, doc.identity.clone()));
-            handler::handle_fetched(&req, &state, Some(doc), Some(made), started)
-                .map(Body::from)
+            handler::handle_fetched(&req, &state, Some(doc), Some(made), started).map(Body::from)
         })),
         handler::Handled::File(plan) => Err(Box::pin(async move {
-            let started = std::time::Instant::now();
-            let plan = Arc::new(plan);
-            let opening = Arc::clone(&plan);
-            let opened = blocking(&state, &*pool, move || file::open(&opening)).await;
-            file::answer(&req, &state, &plan, opened, pool, started)
+            file::serve(&req, &state, pool, plan).await
         })),
     }
 }

@@ -270,7 +270,9 @@ impl Assets {
                 }
                 if is_dir && e.path_is_symlink() {
                     if let Some(Err(err)) = inside(e.path(), canonical_root) {
-                        outside_dirs.borrow_mut().push((e.path().to_path_buf(), err));
+                        outside_dirs
+                            .borrow_mut()
+                            .push((e.path().to_path_buf(), err));
                         return false;
                     }
                 }

@@ -32,20 +32,30 @@ pub struct FileAsset {
     pub path: PathBuf,
     /// Its length in bytes.
     pub len: u64,
+    /// The copy's mtime, exactly (`doc` has it in whole seconds, no later than now): with
+    /// `len`, how a reader tells that the copy was replaced since this was published.
+    pub modified: SystemTime,
 }
 
 impl FileAsset {
-    /// An asset of `len` bytes whose hash is `hash`, last modified at `modified`.
+    /// The copy at `path`, of `len` bytes whose hash is `hash`, with the mtime `modified`;
+    /// `last_modified` is what `Last-Modified` says.
     pub fn new(
         content_type: &'static str,
         path: PathBuf,
         len: u64,
         hash: u128,
         modified: SystemTime,
+        last_modified: SystemTime,
     ) -> FileAsset {
-        let mut doc = Document::new(content_type, Bytes::new(), modified, None);
+        let mut doc = Document::new(content_type, Bytes::new(), last_modified, None);
         doc.hash = hash;
         doc.identity = Representation::new(Bytes::new(), etag_for(hash, Coding::Identity));
-        FileAsset { doc, path, len }
+        FileAsset {
+            doc,
+            path,
+            len,
+            modified,
+        }
     }
 }

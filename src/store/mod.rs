@@ -19,10 +19,10 @@ mod encodings;
 mod forms;
 pub mod route;
 
+pub use asset::{Asset, FileAsset};
 pub use document::{
     content_hash, etag_for, link_header, Document, Lazy, Render, RenderedPages, Representation,
 };
-pub use asset::{Asset, FileAsset};
 pub use encodings::{compress, Coding};
 pub use forms::Forms;
 

@@ -43,7 +43,9 @@ fn the_sites_own_routes_are_reserved() {
 #[test]
 fn the_hash_of_a_copy_is_the_hash_of_its_bytes() {
     let dir = tempfile::tempdir().unwrap();
-    let bytes: Vec<u8> = (0..3 * COPY_CHUNK + 17).map(|i| (i * 7 % 251) as u8).collect();
+    let bytes: Vec<u8> = (0..3 * COPY_CHUNK + 17)
+        .map(|i| (i * 7 % 251) as u8)
+        .collect();
     let (src, dest) = (dir.path().join("a.bin"), dir.path().join("out/a.bin"));
     fs::write(&src, &bytes).unwrap();
     let (hash, len, modified, kept) = copy_file(&src, &dest, 1 << 30, true).unwrap();
@@ -55,7 +57,10 @@ fn the_hash_of_a_copy_is_the_hash_of_its_bytes() {
     assert_eq!(fs::metadata(&src).unwrap().modified().unwrap(), modified);
     // Over the limit while copying: no copy, no temporary file left.
     let err = copy_file(&src, &dir.path().join("out/b.bin"), 100, false).unwrap_err();
-    assert!(matches!(err, CopyError::TooLarge { limit: 100, .. }), "{err}");
+    assert!(
+        matches!(err, CopyError::TooLarge { limit: 100, .. }),
+        "{err}"
+    );
     let names: Vec<_> = fs::read_dir(dir.path().join("out"))
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -78,10 +83,22 @@ fn copies_only_what_changed_and_removes_only_its_own_stale_copies() {
     assert_eq!((r.written, r.unchanged, r.removed), (2, 0, 0), "{r:?}");
     assert!(r.failed.is_empty() && r.errors.is_empty(), "{r:?}");
     assert_eq!(fs::read(out.join("images/p.png")).unwrap(), b"png bytes");
-    assert_eq!(fs::read(out.join("rss.xml")).unwrap(), b"<rss/>", "documents win");
-    let css = r.copied.iter().find(|c| c.route == "/css/site.css").unwrap();
+    assert_eq!(
+        fs::read(out.join("rss.xml")).unwrap(),
+        b"<rss/>",
+        "documents win"
+    );
+    let css = r
+        .copied
+        .iter()
+        .find(|c| c.route == "/css/site.css")
+        .unwrap();
     assert_eq!(css.bytes.as_deref(), Some(&b"body { color: red }"[..]));
-    let png = r.copied.iter().find(|c| c.route == "/images/p.png").unwrap();
+    let png = r
+        .copied
+        .iter()
+        .find(|c| c.route == "/images/p.png")
+        .unwrap();
     assert!(png.bytes.is_none(), "served from its file");
     assert_eq!(png.hash, crate::store::content_hash(b"png bytes"));
     assert!(out.join(MANIFEST).is_file());
@@ -90,9 +107,17 @@ fn copies_only_what_changed_and_removes_only_its_own_stale_copies() {
     let mut copies = Copies::open(&out);
     let r = sync(&mut copies, &posts);
     assert_eq!((r.written, r.unchanged, r.removed), (0, 2, 0), "{r:?}");
-    let again = r.copied.iter().find(|c| c.route == "/images/p.png").unwrap();
+    let again = r
+        .copied
+        .iter()
+        .find(|c| c.route == "/images/p.png")
+        .unwrap();
     assert_eq!(again.hash, png.hash);
-    let css = r.copied.iter().find(|c| c.route == "/css/site.css").unwrap();
+    let css = r
+        .copied
+        .iter()
+        .find(|c| c.route == "/css/site.css")
+        .unwrap();
     assert_eq!(css.bytes.as_deref(), Some(&b"body { color: red }"[..]));
 
     // A changed source is copied again; a removed one's copy goes, with its empty directory.
@@ -100,7 +125,10 @@ fn copies_only_what_changed_and_removes_only_its_own_stale_copies() {
     fs::remove_file(posts.join("css/site.css")).unwrap();
     let r = sync(&mut copies, &posts);
     assert_eq!((r.written, r.unchanged, r.removed), (1, 0, 1), "{r:?}");
-    assert_eq!(fs::read(out.join("images/p.png")).unwrap(), b"new png bytes");
+    assert_eq!(
+        fs::read(out.join("images/p.png")).unwrap(),
+        b"new png bytes"
+    );
     assert!(!out.join("css").exists());
 
     // No asset left: no copy and no manifest; files feedsmith did not write stay.

@@ -49,7 +49,12 @@ fn content_types_and_what_is_compressed() {
     assert_eq!(content_type("d.PDF"), "application/pdf");
     assert_eq!(content_type("README"), "application/octet-stream");
     assert_eq!(content_type("s.svg"), "image/svg+xml");
-    for yes in ["text/css", "image/svg+xml", "application/json", "text/javascript"] {
+    for yes in [
+        "text/css",
+        "image/svg+xml",
+        "application/json",
+        "text/javascript",
+    ] {
         assert!(is_compressible(yes), "{yes}");
     }
     for no in ["image/png", "audio/mpeg", "application/pdf", "video/mp4"] {
@@ -73,9 +78,19 @@ fn loading_keeps_assets_and_reports_what_it_leaves_out() {
     let assets = Assets::load(&root, 64);
     assert_eq!(keys(&assets), ["docs/a.pdf", "images/p.png"]);
     let big = assets.errors.get(Path::new("big.bin")).unwrap();
-    assert!(matches!(big, AssetError::TooLarge { len: 100, limit: 64, .. }));
+    assert!(matches!(
+        big,
+        AssetError::TooLarge {
+            len: 100,
+            limit: 64,
+            ..
+        }
+    ));
     let text = big.to_string();
-    assert!(text.contains("big.bin") && text.contains("assets.max_bytes"), "{text}");
+    assert!(
+        text.contains("big.bin") && text.contains("assets.max_bytes"),
+        "{text}"
+    );
     assert_eq!(assets.errors.len(), 1);
     let p = &assets.files[Path::new("images/p.png")];
     assert_eq!((p.len, p.route().as_str()), (3, "/images/p.png"));
@@ -109,9 +124,16 @@ fn symbolic_links_must_stay_inside_posts() {
     assert_eq!(assets.errors.len(), 2, "{:?}", assets.errors);
     // The same, one change at a time (a link made while serving).
     let mut later = Assets::load(&root, 1 << 20);
-    symlink(dir.path().join("secret/key.pem"), root.join("images/k2.png")).unwrap();
+    symlink(
+        dir.path().join("secret/key.pem"),
+        root.join("images/k2.png"),
+    )
+    .unwrap();
     let delta = later.apply(&root, &[Change::Upsert("images/k2.png".into())]);
-    assert!(delta.upserted.is_empty() && delta.flipped.is_empty(), "{delta:?}");
+    assert!(
+        delta.upserted.is_empty() && delta.flipped.is_empty(),
+        "{delta:?}"
+    );
     assert!(matches!(&delta.errors[..], [AssetError::Outside { .. }]));
     let delta = later.apply(&root, &[Change::Upsert("ext/key.pem".into())]);
     assert!(delta.upserted.is_empty(), "{delta:?}");
@@ -157,7 +179,10 @@ fn changes_say_what_came_changed_and_went() {
         ],
     );
     assert_eq!(d.flipped, ["images/p.png"]);
-    assert!(assets.files.is_empty() && assets.errors.is_empty(), "{assets:?}");
+    assert!(
+        assets.files.is_empty() && assets.errors.is_empty(),
+        "{assets:?}"
+    );
 
     // Moved back: its assets come again.
     std::fs::rename(root.join("_old"), root.join("img")).unwrap();
