@@ -346,15 +346,13 @@ impl Copies {
     }
 }
 
+/// What [`copy_file`] wrote: the hash of the bytes, their length, the source's mtime as the
+/// open file reported it (the copy has it too), and the bytes when they were to be kept.
+type Written = (u128, u64, SystemTime, Option<Vec<u8>>);
+
 /// Copies `source` to `dest` through a temporary file renamed into place, hashing the bytes
-/// as they are written (and keeping them when `keep`). Returns the hash, the length and the
-/// source's mtime as the open file reports them.
-fn copy_file(
-    source: &Path,
-    dest: &Path,
-    max_bytes: u64,
-    keep: bool,
-) -> Result<(u128, u64, SystemTime, Option<Vec<u8>>), CopyError> {
+/// as they are written (and keeping them when `keep`).
+fn copy_file(source: &Path, dest: &Path, max_bytes: u64, keep: bool) -> Result<Written, CopyError> {
     let read_err = |e| CopyError::Read {
         path: source.to_path_buf(),
         source: e,

@@ -6,6 +6,7 @@
 //! Order matters for readers: a new or changed asset is copied before the store that serves
 //! it is published; a removed asset's copy is deleted only after the store without it is.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -92,10 +93,34 @@ impl Publisher {
         errors
     }
 
+    /// Applies file changes to the assets (see [`Publisher::take_asset_delta`]). Returns the
+    /// changes to apply to the posts (`changes`, and the posts to read again), the assets
+    /// that changed (paths under `posts/`) and the errors found.
+    pub(super) fn apply_assets<'c>(
+        &mut self,
+        root: &std::path::Path,
+        changes: &'c [Change],
+    ) -> (Cow<'c, [Change]>, Vec<PathBuf>, Vec<String>) {
+        let delta = self.assets.apply(root, changes);
+        let changed: Vec<PathBuf> = delta
+            .upserted
+            .iter()
+            .cloned()
+            .chain(delta.removed.iter().map(|a| PathBuf::from(&a.key)))
+            .collect();
+        let (rereads, errors) = self.take_asset_delta(delta);
+        let changes = if rereads.is_empty() {
+            Cow::Borrowed(changes)
+        } else {
+            Cow::Owned(changes.iter().cloned().chain(rereads).collect())
+        };
+        (changes, changed, errors)
+    }
+
     /// Takes what changing the files did to the assets: copies the new and changed ones,
     /// queues the removals, and returns the posts to read again (those that looked up an
     /// asset that came or went) with the errors found.
-    pub(super) fn take_asset_delta(&mut self, delta: AssetDelta) -> (Vec<Change>, Vec<String>) {
+    fn take_asset_delta(&mut self, delta: AssetDelta) -> (Vec<Change>, Vec<String>) {
         let mut errors: Vec<String> = delta.errors.iter().map(ToString::to_string).collect();
         for rel in &delta.upserted {
             errors.extend(self.copy_asset(rel));

@@ -215,24 +215,7 @@ impl Publisher {
         }
         // Assets first: the posts that looked up one that came or went are read again, with
         // the new set.
-        let asset_delta = self.assets.apply(&root, changes);
-        let assets_changed: Vec<PathBuf> = asset_delta
-            .upserted
-            .iter()
-            .cloned()
-            .chain(asset_delta.removed.iter().map(|a| PathBuf::from(&a.key)))
-            .collect();
-        let (rereads, asset_errors) = self.take_asset_delta(asset_delta);
-        let changes: std::borrow::Cow<'_, [Change]> = if rereads.is_empty() {
-            changes.into()
-        } else {
-            changes
-                .iter()
-                .cloned()
-                .chain(rereads)
-                .collect::<Vec<_>>()
-                .into()
-        };
+        let (changes, assets_changed, asset_errors) = self.apply_assets(&root, changes);
         let applied = self
             .site
             .apply(&root, &self.ctx, self.opts.drafts, &changes);
