@@ -223,7 +223,7 @@ impl Copies {
         let bytes = if in_memory {
             let bytes = fs::read(dest).ok()?;
             // Read back whole: its hash is checked, not trusted.
-            (crate::store::content_hash(&bytes) == hash).then_some(Bytes::from(bytes))?
+            (hash_of(&bytes) == hash).then_some(Bytes::from(bytes))?
         } else {
             Bytes::new()
         };
@@ -344,6 +344,13 @@ impl Copies {
         }
         report
     }
+}
+
+/// The hash of a copy's bytes, as [`copy_file`] takes it while writing: XXH3-128, the
+/// function behind every document's ETag (`store::content_hash`; the publisher's tests check
+/// they agree).
+pub fn hash_of(bytes: &[u8]) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(bytes)
 }
 
 /// What [`copy_file`] wrote: the hash of the bytes, their length, the source's mtime as the

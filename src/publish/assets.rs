@@ -289,3 +289,25 @@ impl Publisher {
 pub(super) fn load(config: &crate::config::Config) -> Assets {
     Assets::load(&config.paths.posts, config.assets.max_bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    /// An asset's ETag, taken while its copy is written, is the ETag its bytes would have as
+    /// a document (an in-memory asset is one).
+    #[test]
+    fn asset_copies_hash_as_documents_do() {
+        let bytes: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        assert_eq!(
+            crate::output::assets::hash_of(&bytes),
+            crate::store::content_hash(&bytes)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let posts = dir.path().join("posts");
+        std::fs::create_dir_all(&posts).unwrap();
+        std::fs::write(posts.join("a.bin"), &bytes).unwrap();
+        let assets = crate::site::assets::Assets::load(&posts, 1 << 20);
+        let mut copies = crate::output::assets::Copies::open(&dir.path().join("out"));
+        let synced = copies.sync(&posts, &assets.files, |_| false, 1 << 20);
+        assert_eq!(synced.copied[0].hash, crate::store::content_hash(&bytes));
+    }
+}

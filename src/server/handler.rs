@@ -87,8 +87,7 @@ pub enum Handled {
     /// [`Document::representation`], which keeps it) on a thread that may block, then answer with
     /// [`handle_fetched`] and that representation.
     Compress(std::sync::Arc<Document>, Coding),
-    /// An asset's file to open and stream ([`super::file::open`], which may block), then
-    /// answer with [`super::file::answer`].
+    /// An asset's file to open (which may block) and stream: [`super::file::serve`].
     File(super::file::Planned),
 }
 

@@ -3,10 +3,10 @@
 //! Most answers are made at once from the store. Four kinds of work may take milliseconds
 //! or block — rendering an archive page, rendering a post page, compressing a large
 //! document, opening an asset's file — and run on a blocking thread, at most
-//! [`super::BLOCKING_CONCURRENCY`] at a time; an asset's file is then read a chunk at a time
-//! as it is sent ([`super::body`]); the subscription POST of the hub reads its body. The thread pool is the server's to
-//! pick ([`Blocking`]): the stock server uses its runtime's, the steering server one shared
-//! by its event loops.
+//! [`super::BLOCKING_CONCURRENCY`] at a time (an asset's file is then read a chunk at a time
+//! as it is sent, see [`super::body`]); the subscription POST of the hub reads its body. The
+//! thread pool is the server's to pick ([`Blocking`]): the stock server uses its runtime's,
+//! the steering server one shared by its event loops.
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -49,7 +49,7 @@ fn the_hash_of_a_copy_is_the_hash_of_its_bytes() {
     let (src, dest) = (dir.path().join("a.bin"), dir.path().join("out/a.bin"));
     fs::write(&src, &bytes).unwrap();
     let (hash, len, modified, kept) = copy_file(&src, &dest, 1 << 30, true).unwrap();
-    assert_eq!(hash, crate::store::content_hash(&bytes));
+    assert_eq!(hash, hash_of(&bytes));
     assert_eq!(len, bytes.len() as u64);
     assert_eq!(kept.unwrap(), bytes);
     assert_eq!(fs::read(&dest).unwrap(), bytes);
@@ -100,7 +100,7 @@ fn copies_only_what_changed_and_removes_only_its_own_stale_copies() {
         .find(|c| c.route == "/images/p.png")
         .unwrap();
     assert!(png.bytes.is_none(), "served from its file");
-    assert_eq!(png.hash, crate::store::content_hash(b"png bytes"));
+    assert_eq!(png.hash, hash_of(b"png bytes"));
     assert!(out.join(MANIFEST).is_file());
 
     // Again, from a fresh start: nothing is copied, the hashes come from the manifest.
