@@ -12,8 +12,9 @@ use crate::config::Config;
 use crate::feed::paging;
 use crate::feed::SiteMeta;
 use crate::output::{self, SyncReport};
-use crate::post::PostError;
+use crate::post::{ParseContext, PostError};
 use crate::render::{self, Fragments};
+use crate::site::assets::Assets;
 use crate::site::{ListOptions, Listing, Site};
 
 /// Everything a build produced.
@@ -30,6 +31,13 @@ pub struct Build {
     pub failures: BTreeMap<String, crate::output::OutputError>,
     /// RFC 5005 archive pages written by [`Build::write`].
     pub archive_pages: usize,
+    /// The files beside the posts, copied into the output by [`Build::write`].
+    pub assets: Assets,
+    /// Assets in the output directory after [`Build::write`].
+    pub assets_copied: usize,
+    /// Assets left out, with why (over the size limit, a link out of `posts/`, unreadable,
+    /// at a route of the site's own documents).
+    pub asset_notes: Vec<String>,
     pub elapsed: Duration,
 }
 
@@ -42,7 +50,12 @@ impl Build {
     /// themselves are rendered by [`Build::write`], each written as soon as it is made.
     pub fn run(config: &Config, opts: ListOptions, now: DateTime<Utc>) -> Build {
         let start = Instant::now();
-        let ctx = config.parse_context();
+        // Assets first: a post's relative references are resolved against them.
+        let assets = Assets::load(&config.paths.posts, config.assets.max_bytes);
+        let ctx = ParseContext {
+            assets: std::sync::Arc::new(assets.names()),
+            ..config.parse_context()
+        };
         let site = Site::load(&config.paths.posts, &ctx, opts.drafts);
         let loaded = start.elapsed();
         let listing = site.listing(now, opts);
@@ -64,6 +77,9 @@ impl Build {
             documents: 0,
             failures: BTreeMap::new(),
             archive_pages: 0,
+            asset_notes: assets.errors.values().map(ToString::to_string).collect(),
+            assets,
+            assets_copied: 0,
             elapsed: start.elapsed(),
         }
     }
@@ -129,7 +145,37 @@ impl Build {
                 }
             }
         }
+        self.write_assets(config, &mut report);
         self.elapsed += start.elapsed();
         report
+    }
+
+    /// Copies the assets into the output directory (the changed ones) and removes the copies
+    /// of assets that are gone.
+    fn write_assets(&mut self, config: &Config, report: &mut SyncReport) {
+        for asset in self.assets.files.values() {
+            let route = asset.route();
+            if output::assets::reserved(&route) {
+                self.asset_notes.push(format!(
+                    "{}: asset at {route}, where the site's own document goes; not copied",
+                    config.paths.posts.join(&asset.key).display()
+                ));
+            }
+        }
+        let mut copies = output::assets::Copies::open(&config.paths.output);
+        let synced = copies.sync(
+            &config.paths.posts,
+            &self.assets.files,
+            output::assets::reserved,
+            config.assets.max_bytes,
+        );
+        self.assets_copied = synced.copied.len();
+        for (_, e) in synced.failed {
+            match e {
+                output::assets::CopyError::Write { .. } => report.errors.push(e.to_string()),
+                other => self.asset_notes.push(other.to_string()),
+            }
+        }
+        report.errors.extend(synced.errors);
     }
 }

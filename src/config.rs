@@ -24,6 +24,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub hub: HubConfig,
     pub limits: crate::post::Limits,
+    pub assets: AssetsConfig,
 }
 
 /// `[site]`: what the feeds say about the site.
@@ -291,6 +292,24 @@ impl Default for ServerConfig {
     }
 }
 
+/// `[assets]`: the files beside the posts that are served and copied as they are (see
+/// `crate::site::assets`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AssetsConfig {
+    /// Largest asset served and copied; a bigger file is reported and left out. The default
+    /// (256 MiB) holds an hour-long podcast episode or a short video.
+    pub max_bytes: u64,
+}
+
+impl Default for AssetsConfig {
+    fn default() -> Self {
+        AssetsConfig {
+            max_bytes: 256 << 20,
+        }
+    }
+}
+
 /// `[limits]`: [`crate::post::Limits`], read as they are (every field has its default).
 fn validate_limits(l: &crate::post::Limits) -> Result<()> {
     for (key, value) in [
@@ -425,6 +444,7 @@ impl Config {
             compact: false,
             dict: None,
             limits: self.limits,
+            assets: std::sync::Arc::default(),
         }
     }
 
@@ -480,6 +500,9 @@ impl Config {
             parse_icon(icon).context("site.icon")?;
         }
         validate_limits(&self.limits)?;
+        if self.assets.max_bytes == 0 {
+            bail!("assets.max_bytes: must be at least 1");
+        }
         if self.site.title.trim().is_empty() {
             bail!("site.title: must not be empty");
         }
@@ -648,6 +671,17 @@ retry_base_ms = 10
         assert_eq!(c.hub.max_subscriptions, 5);
         assert!(c.hub.allow_private_callbacks);
         assert_eq!(c.hub.state_dir, Path::new("/var/lib/feedsmith"));
+    }
+
+    #[test]
+    fn assets_section_is_strict() {
+        assert_eq!(Config::from_toml("").unwrap().assets.max_bytes, 256 << 20);
+        let c = Config::from_toml("[assets]\nmax_bytes = 1024\n").unwrap();
+        assert_eq!(c.assets.max_bytes, 1024);
+        let zero = Config::from_toml("[assets]\nmax_bytes = 0\n").unwrap_err();
+        assert!(format!("{zero:#}").contains("assets.max_bytes"), "{zero:#}");
+        let typo = Config::from_toml("[assets]\nmax_byte = 10\n").unwrap_err();
+        assert!(format!("{typo:#}").contains("max_byte"), "{typo:#}");
     }
 
     #[test]

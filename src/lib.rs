@@ -81,7 +81,9 @@ pub mod internals {
     pub mod feed {
         pub use crate::feed::{render, route, scope_page_route, scope_paging, FeedSpec, SiteMeta};
         pub mod paging {
-            pub use crate::feed::paging::{looks_like_archive, parse_route, route};
+            pub use crate::feed::paging::{
+                looks_like_archive, parse_feed_route, parse_route, route,
+            };
         }
         pub mod page {
             pub use crate::feed::page::{page_route, render};

@@ -67,6 +67,9 @@ fn build(args: &BuildArgs) -> anyhow::Result<ExitCode> {
         writeln!(err, "skipped {e}")?;
     }
     let sync = b.write(&config);
+    for note in &b.asset_notes {
+        writeln!(err, "skipped {note}")?;
+    }
     for (route, why) in &b.failures {
         writeln!(err, "not published {route}: {why}")?;
     }
@@ -76,9 +79,14 @@ fn build(args: &BuildArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "built {} posts into {} documents in {} ms ({} written, {} unchanged, {} removed{}{}) → {}",
+        "built {} posts into {} documents{} in {} ms ({} written, {} unchanged, {} removed{}{}) → {}",
         b.listing.len(),
         b.documents + b.archive_pages,
+        match b.assets_copied {
+            0 => String::new(),
+            1 => " and 1 asset".to_owned(),
+            n => format!(" and {n} assets"),
+        },
         b.elapsed.as_millis(),
         sync.written,
         sync.unchanged,

@@ -6,6 +6,7 @@
 mod common;
 
 mod archive;
+mod assets;
 mod build;
 mod faults;
 mod fuzz_regressions;

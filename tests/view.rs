@@ -374,3 +374,19 @@ fn the_stylesheet_is_opt_in_for_static_hosting() {
     assert!(sheet.h("content-type").starts_with("text/xsl"));
     assert_eq!(sheet.body, xsl.as_bytes());
 }
+
+/// Only the site's own feeds have views: a file beside the posts that happens to be named like
+/// a feed is served as it is, to browsers too.
+#[test]
+fn an_asset_named_like_a_feed_is_just_a_file() {
+    let site = site();
+    let bytes = b"<rss version=\"2.0\"><channel><title>someone else's</title></channel></rss>\n";
+    site.write_post_bytes("notes/rss.xml", bytes);
+    let server = Server::start(&site, &[]);
+    for headers in [BROWSER, &[]] {
+        let r = get(&server, "/notes/rss.xml", headers);
+        assert_eq!(r.status, 200, "{headers:?}");
+        assert_eq!(r.body, bytes, "{headers:?}");
+        assert_eq!(r.h("vary"), "Accept-Encoding");
+    }
+}

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+pub mod assets;
 mod atomic;
 
 pub use atomic::Atomic;
@@ -220,7 +221,9 @@ pub fn sync_made<J: Sync>(
             return (report, failures);
         }
     };
-    let outcomes: Vec<(String, Result<(Written, usize), FeedError>)> = jobs
+    // Each job's write and its document's length, or why it could not be made.
+    type Outcome = Result<(Written, usize), FeedError>;
+    let outcomes: Vec<(String, Outcome)> = jobs
         .par_iter()
         .map(|job| {
             let (route, made) = make(job);

@@ -16,6 +16,8 @@ use std::borrow::Cow;
 use std::sync::LazyLock;
 use url::Url;
 
+use super::refs::Resolver;
+
 /// How the body text is to be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Markup {
@@ -53,7 +55,14 @@ pub struct Rewritten {
     pub first_paragraph: String,
 }
 
-/// Makes URLs absolute against `base`, fixes lazy images, drops scripts, and extracts the first
+/// [`rewrite_with`] for a post with no assets: every URL resolved against `base`.
+#[cfg(test)]
+pub fn rewrite(html: &str, base: &Url) -> Result<Rewritten, HtmlError> {
+    rewrite_with(html, &Resolver::plain(base))
+}
+
+/// Makes URLs absolute (`resolver`: against the post's URL, or an asset's, see
+/// [`super::refs`]), fixes lazy images, drops scripts, and extracts the first
 /// non-empty paragraph's text.
 ///
 /// Two passes over the input, each cheap for what it does: the rewrite has no text handler, so
@@ -63,11 +72,11 @@ pub struct Rewritten {
 /// type selectors used before, that compilation alone was 7% of a cold build. The rewrite now
 /// matches one short selector list of the elements it may change, the text pass the universal
 /// selector, and both dispatch on the tag name here.
-pub fn rewrite(html: &str, base: &Url) -> Result<Rewritten, HtmlError> {
+pub fn rewrite_with(html: &str, resolver: &Resolver<'_>) -> Result<Rewritten, HtmlError> {
     let settings = settings().append_element_content_handler((
         Cow::Borrowed(&*FIXED),
         ElementContentHandlers::default().element(|el: &mut Element<'_, '_>| {
-            fix_element(el, base);
+            fix_element(el, resolver);
             Ok(())
         }),
     ));
@@ -107,21 +116,21 @@ static FIXED: LazyLock<Selector> = LazyLock::new(|| {
 
 /// What the rewrite does to one element: scripts go, lazy images get a real source, URL
 /// attributes become absolute.
-fn fix_element(el: &mut Element<'_, '_>, base: &Url) {
+fn fix_element(el: &mut Element<'_, '_>, resolver: &Resolver<'_>) {
     let name = el.tag_name();
     if name == "script" {
         el.remove();
         return;
     }
     if name == "img" {
-        fix_lazy_image(el, base);
+        fix_lazy_image(el, resolver);
     }
     for attr in ["href", "src", "srcset", "poster"] {
         if let Some(v) = el.get_attribute(attr) {
             let abs = if attr == "srcset" {
-                absolute_srcset(&v, base)
+                resolver.srcset(&v)
             } else {
-                absolute_url(&v, base)
+                resolver.url(&v)
             };
             if abs != v {
                 // Attribute names here are fixed, valid names: setting cannot fail.
@@ -292,16 +301,16 @@ fn plain_text(raw_html_text: &str) -> String {
 ///
 /// The new value is made absolute here, as it is set; [`fix_element`] then makes every URL
 /// attribute absolute, which leaves an absolute one as it is.
-fn fix_lazy_image(el: &mut Element<'_, '_>, base: &Url) {
+fn fix_lazy_image(el: &mut Element<'_, '_>, resolver: &Resolver<'_>) {
     if let Some(data_src) = el.get_attribute("data-src") {
         let src = el.get_attribute("src");
         if src.as_deref().is_none_or(is_placeholder) && !data_src.trim().is_empty() {
-            let _ = el.set_attribute("src", &absolute_url(data_src.trim(), base));
+            let _ = el.set_attribute("src", &resolver.url(data_src.trim()));
         }
     }
     if let Some(data_srcset) = el.get_attribute("data-srcset") {
         if el.get_attribute("srcset").is_none() && !data_srcset.trim().is_empty() {
-            let _ = el.set_attribute("srcset", &absolute_srcset(data_srcset.trim(), base));
+            let _ = el.set_attribute("srcset", &resolver.srcset(data_srcset.trim()));
         }
     }
 }
@@ -351,7 +360,7 @@ pub fn absolute_url(value: &str, base: &Url) -> String {
 }
 
 /// True when `v` starts with `scheme:` (so it is already absolute: http:, mailto:, data:, …).
-fn has_scheme(v: &str) -> bool {
+pub(super) fn has_scheme(v: &str) -> bool {
     match v.find(':') {
         Some(i) if i > 0 => {
             let scheme = &v[..i];
@@ -362,27 +371,6 @@ fn has_scheme(v: &str) -> bool {
         }
         _ => false,
     }
-}
-
-/// Resolves each URL of a `srcset` list (`url [descriptor], …`).
-pub fn absolute_srcset(value: &str, base: &Url) -> String {
-    value
-        .split(',')
-        .map(|candidate| {
-            let c = candidate.trim();
-            if c.is_empty() {
-                return String::new();
-            }
-            match c.split_once(char::is_whitespace) {
-                Some((url, descriptor)) => {
-                    format!("{} {}", absolute_url(url, base), descriptor.trim())
-                }
-                None => absolute_url(c, base),
-            }
-        })
-        .filter(|c| !c.is_empty())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The last line of the body that is a bare autolink `<http…>`, as SPEC §1 defines the source.

@@ -11,6 +11,7 @@ mod file;
 pub mod front_matter;
 mod html;
 mod permalink;
+pub mod refs;
 
 pub use error::{PostError, PostErrorKind};
 pub use file::{
@@ -18,6 +19,7 @@ pub use file::{
 };
 pub use html::{ContentDict, Html};
 pub use permalink::{expand_permalink, DEFAULT_PERMALINK, PERMALINK_STYLES};
+pub use refs::AssetSet;
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -92,6 +94,9 @@ pub struct Post {
     /// When the file was last modified (`None` for a post parsed from bytes alone): a post's
     /// page changes when its file does, whatever its front matter dates say.
     pub modified: Option<std::time::SystemTime>,
+    /// The asset paths (under `posts/`) its relative references were looked up as, found or
+    /// not (see [`refs`]): the post is read again when one of them appears or goes.
+    pub asset_refs: Box<[String]>,
 }
 
 impl Post {
@@ -123,6 +128,9 @@ pub struct ParseContext {
     /// The dictionary compressed content uses, if the site has one.
     pub dict: Option<Arc<ContentDict>>,
     pub limits: Limits,
+    /// The files beside the posts that relative references may name (see [`refs`]); empty
+    /// when not known (`check`, the fuzz harness).
+    pub assets: Arc<AssetSet>,
 }
 
 impl ParseContext {
@@ -249,6 +257,7 @@ pub fn parse_post(
             reason: format!("does not form a valid URL ({e})"),
         })
     })?;
+    let resolver = refs::Resolver::new(&base, &ctx.site_url, rel, &ctx.assets);
 
     // Body → HTML with absolute links.
     let body_text = split.body;
@@ -256,8 +265,8 @@ pub fn parse_post(
         Markup::Markdown => body::markdown_to_html(body_text),
         Markup::Html => body_text.to_owned(),
     };
-    let rewritten =
-        body::rewrite(&html, &base).map_err(|e| field_err(PostErrorKind::Html(e.to_string())))?;
+    let rewritten = body::rewrite_with(&html, &resolver)
+        .map_err(|e| field_err(PostErrorKind::Html(e.to_string())))?;
 
     let summary = match fields
         .text(&["excerpt", "description", "summary"])
@@ -272,7 +281,7 @@ pub fn parse_post(
             None => Ok(None),
             Some((key, v)) => {
                 let s = front_matter::scalar(v).unwrap_or_default();
-                let abs = body::absolute_url(s.trim(), &base);
+                let abs = resolver.url(s.trim());
                 match Url::parse(&abs) {
                     Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(Some(u.to_string())),
                     _ => Err(field_err(PostErrorKind::Field {
@@ -289,6 +298,7 @@ pub fn parse_post(
             None => body::trailing_autolink(body_text),
         };
     let image = absolute_field(&["image"])?;
+    let asset_refs = resolver.into_looked_up().into_boxed_slice();
 
     let id = fields
         .text(&["id", "guid"])
@@ -338,6 +348,7 @@ pub fn parse_post(
         unpublished,
         draft,
         modified: None,
+        asset_refs,
     })
 }
 

@@ -29,6 +29,9 @@ pub fn log_report(what: &str, r: &Report) {
     for e in &r.errors {
         tracing::warn!("{e} (last good version kept, if any)");
     }
+    for e in &r.asset_errors {
+        tracing::warn!("{e}");
+    }
     for (route, why) in &r.failures {
         tracing::error!("not published {route}: {why} (previous version kept)");
     }
@@ -92,7 +95,8 @@ pub fn follow(mut publisher: Publisher, rx: Receiver<Batch>, tx: Sender<Batch>, 
         let next_due = {
             let changes = match (wants_poll, poller.is_some()) {
                 (true, false) => {
-                    let (p, changes) = watch::Poller::new(&root, drafts, &publisher.site);
+                    let (p, changes) =
+                        watch::Poller::new(&root, drafts, &publisher.site, &publisher.assets);
                     poller = Some(p);
                     Some(changes)
                 }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use chrono::{DateTime, Utc};
 
 mod archive;
+mod assets;
 
 pub use archive::ArchivePages;
 pub mod follow;
@@ -50,6 +51,8 @@ pub struct Report {
     pub failures: Vec<(String, String)>,
     /// Post errors found by this publish.
     pub errors: Vec<PostError>,
+    /// Assets left out or not copied by this publish, with why.
+    pub asset_errors: Vec<String>,
     pub sync: SyncReport,
     pub elapsed: Duration,
 }
@@ -77,6 +80,10 @@ pub struct Publisher {
     pub meta: Arc<SiteMeta>,
     pub ctx: ParseContext,
     pub site: Site,
+    /// The files beside the posts (the parse context holds their names).
+    pub assets: crate::site::assets::Assets,
+    /// Their copies in the output directory, and what the next store gets of them.
+    asset_copies: assets::AssetCopies,
     pub listing: Listing,
     /// The store last published (the one the server answers from).
     store: Arc<Store>,
@@ -120,9 +127,12 @@ impl Publisher {
         outlet: Arc<dyn Outlet>,
     ) -> (Publisher, Report) {
         let started = Instant::now();
+        // Assets first: a post's relative references are resolved against them.
+        let asset_index = assets::load(&config);
         // The server holds every post for as long as it runs: content compressed.
         let mut ctx = ParseContext {
             compact: true,
+            assets: Arc::new(asset_index.names()),
             ..config.parse_context()
         };
         let mut meta = SiteMeta::from_config(&config);
@@ -143,6 +153,8 @@ impl Publisher {
             ctx,
             opts,
             site,
+            assets: asset_index,
+            asset_copies: assets::AssetCopies::new(&config.paths.output),
             listing,
             store: Arc::new(Store::default()),
             outlet,
@@ -167,6 +179,7 @@ impl Publisher {
         }
         let keep: BTreeSet<String> = rendered.failures.keys().cloned().collect();
         let sync = output::sync(&p.config.paths.output, &rendered.docs, &keep);
+        let asset_errors = p.copy_all_assets();
         p.record_sync(rendered.docs.keys(), &sync);
         let times = sync.times.clone();
         let mut report = p.swap_in(
@@ -178,8 +191,9 @@ impl Publisher {
             &BTreeSet::new(),
         );
         report.sync = sync;
-        report.files_changed = p.site.posts.len() + p.site.errors.len();
+        report.files_changed = p.site.posts.len() + p.site.errors.len() + p.assets.files.len();
         report.errors = p.site.errors.values().cloned().collect();
+        report.asset_errors = asset_errors;
         (p, report)
     }
 
@@ -201,7 +215,12 @@ impl Publisher {
             ));
             return r;
         }
-        let applied = self.site.apply(&root, &self.ctx, self.opts.drafts, changes);
+        // Assets first: the posts that looked up one that came or went are read again, with
+        // the new set.
+        let (changes, assets_changed, asset_errors) = self.apply_assets(&root, changes);
+        let applied = self
+            .site
+            .apply(&root, &self.ctx, self.opts.drafts, &changes);
         let mut delta = Delta::default();
         for source in &applied.changed {
             delta.extend(match self.site.posts.get(source) {
@@ -211,14 +230,16 @@ impl Publisher {
         }
         delta.extend(self.listing.advance(now));
         let mut report = self.republish(delta, started);
-        report.files_changed = applied.changed.len();
+        report.files_changed = applied.changed.len() + assets_changed.len();
         report.changed = applied
             .changed
             .iter()
+            .chain(&assets_changed)
             .take(CHANGED_SHOWN)
             .cloned()
             .collect();
         report.errors = applied.errors;
+        report.asset_errors = asset_errors;
         report
     }
 
@@ -240,7 +261,10 @@ impl Publisher {
 
     /// Whether some documents could not be written to (or removed from) `feeds/` yet.
     pub fn has_unwritten(&self) -> bool {
-        self.resync || !self.unwritten.is_empty() || !self.unremoved.is_empty()
+        self.resync
+            || !self.unwritten.is_empty()
+            || !self.unremoved.is_empty()
+            || self.has_unwritten_assets()
     }
 
     /// Tries again to write (and remove) what failed before; the store is unaffected.
@@ -266,7 +290,9 @@ impl Publisher {
                 .collect()
         };
         let removals: Vec<String> = self.unremoved.iter().cloned().collect();
-        let sync = output::apply(dir, docs, &removals);
+        let mut sync = output::apply(dir, docs, &removals);
+        // The asset copies went with the directory, or some could not be written.
+        sync.written += self.retry_assets(self.resync);
         self.resync = false;
         self.unwritten = sync.failed_writes.iter().cloned().collect();
         self.unremoved = sync.failed_removals.iter().cloned().collect();
@@ -296,6 +322,10 @@ impl Publisher {
     /// Re-renders only the scopes a change touched, and the pages of the posts it touched.
     fn republish(&mut self, delta: Delta, started: Instant) -> Report {
         if delta.is_empty() {
+            if self.assets_pending() {
+                // Only assets changed: a store with them, and nothing rendered.
+                self.publish_assets();
+            }
             return Report {
                 posts: self.listing.len(),
                 documents: self.store.len(),
@@ -462,6 +492,7 @@ impl Publisher {
         for (route, entry) in pages {
             store.put_lazy(route, entry);
         }
+        self.put_assets(&mut store);
         let documents = store.len();
         // A feed changed when its document is not the previous one: the store keeps the same
         // `Arc` for unchanged bytes.
@@ -485,6 +516,7 @@ impl Publisher {
             feeds_changed,
             feeds_removed,
         });
+        self.after_publish();
         Report {
             posts: self.listing.len(),
             documents,

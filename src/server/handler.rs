@@ -91,10 +91,12 @@ pub enum Handled {
     /// [`Document::representation`], which keeps it) on a thread that may block, then answer with
     /// [`handle_fetched`] and that representation.
     Compress(std::sync::Arc<Document>, Coding),
+    /// An asset's file to open (which may block) and stream: [`super::file::serve`].
+    File(super::file::Planned),
 }
 
 /// The access log line of a request: method, path, status, body bytes, microseconds.
-fn log_access(method: &Method, path: &str, response: &Response<Full<Bytes>>, started: Instant) {
+pub(super) fn log_access<B>(method: &Method, path: &str, response: &Response<B>, started: Instant) {
     let bytes = response
         .headers()
         .get(CONTENT_LENGTH)
@@ -196,8 +198,9 @@ fn respond<B>(req: &Request<B>, state: &State) -> Handled {
         }
     };
     if let Some(archives) = state.archives.get().filter(|_| state.browser_view) {
-        let view = crate::config::Format::of_route(&route)
-            .is_some_and(|format| super::navigation::wants_view(req.headers(), format));
+        // Only a site feed's address: an asset named `notes/rss.xml` is a file like any other.
+        let view = crate::feed::paging::parse_feed_route(&route)
+            .is_some_and(|(_, _, format)| super::navigation::wants_view(req.headers(), format));
         if view {
             return Handled::View(
                 route.into_owned(),
@@ -240,6 +243,11 @@ fn respond<B>(req: &Request<B>, state: &State) -> Handled {
         .filter(|_| route == crate::hub::HUB_ROUTE)
     {
         return Handled::Done(text(StatusCode::OK, hub.page()));
+    }
+    // Post assets come after every document the site makes (one at a route an archive page
+    // could take is never published: see `output::assets::reserved`).
+    if let Some(asset) = store.asset(&route) {
+        return super::file::respond(req, state, asset);
     }
     match state.archives.get() {
         Some(archives) if crate::feed::paging::looks_like_archive(&route) => Handled::Archive(
@@ -295,7 +303,7 @@ fn respond_with<B>(req: &Request<B>, state: &State, doc: &Document) -> Response<
 }
 
 /// [`respond_with`] for a request whose acceptable coding is already chosen.
-fn respond_in<B>(
+pub(super) fn respond_in<B>(
     req: &Request<B>,
     state: &State,
     doc: &Document,
@@ -397,7 +405,7 @@ fn respond_made<B>(
                 h.insert(LINK, link.clone());
             }
             h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-            if doc.content_type.starts_with("text/html") {
+            if super::file::scriptable(doc.content_type) {
                 h.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(HTML_CSP));
             }
             r
@@ -425,7 +433,7 @@ fn vary<B>(req: &Request<B>, state: &State) -> &'static str {
     let feed = state.browser_view
         && state.archives.get().is_some()
         && route_of(req.uri().path())
-            .is_ok_and(|route| crate::config::Format::of_route(&route).is_some());
+            .is_ok_and(|route| crate::feed::paging::parse_feed_route(&route).is_some());
     if feed {
         super::navigation::FEED_VARY
     } else {

@@ -18,9 +18,12 @@
 //! SIGINT or SIGTERM they stop accepting and let in-flight requests finish
 //! ([`SHUTDOWN_GRACE`]).
 
+pub mod body;
 pub mod conditional;
+pub mod file;
 pub mod handler;
 pub(crate) mod navigation;
+pub mod range;
 pub mod service;
 pub mod steering;
 pub mod stock;

@@ -1,11 +1,12 @@
 //! The hyper service both servers run: a request in, the handler's answer out.
 //!
-//! Most answers are made at once from the store. Three kinds of work may take milliseconds
+//! Most answers are made at once from the store. Four kinds of work may take milliseconds
 //! or block — rendering an archive page, rendering a post page, compressing a large
-//! document — and run on a blocking thread, at most [`super::BLOCKING_CONCURRENCY`] at a
-//! time; the subscription POST of the hub reads its body. The thread pool is the server's to
-//! pick ([`Blocking`]): the stock server uses its runtime's, the steering server one shared
-//! by its event loops.
+//! document, opening an asset's file — and run on a blocking thread, at most
+//! [`super::BLOCKING_CONCURRENCY`] at a time (an asset's file is then read a chunk at a time
+//! as it is sent, see [`super::body`]); the subscription POST of the hub reads its body. The
+//! thread pool is the server's to pick ([`Blocking`]): the stock server uses its runtime's,
+//! the steering server one shared by its event loops.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -14,16 +15,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 
-use super::{handler, State};
+use super::body::Body;
+use super::{file, handler, State};
 use crate::store::Coding;
 
 /// A response as both servers send it.
-pub type Answer = Response<Full<Bytes>>;
+pub type Answer = Response<Body>;
 
 /// Work for a blocking thread.
 pub type Job = Box<dyn FnOnce() + Send>;
@@ -64,6 +64,30 @@ pub async fn blocking<T: Send + 'static>(
     rx.await.ok()
 }
 
+/// The answer to `req` with the document `fetch` gets on a blocking thread (an archive page, a
+/// feed's browser view: rendered there, it may take a while) in `coding`, or 404 without one.
+fn fetched(
+    req: Request<Incoming>,
+    state: Arc<State>,
+    pool: Arc<dyn Blocking>,
+    coding: Coding,
+    fetch: impl FnOnce() -> Option<Arc<crate::store::Document>> + Send + 'static,
+) -> Later {
+    Box::pin(async move {
+        let started = std::time::Instant::now();
+        let kept = Arc::clone(&state);
+        let fetched = blocking(&state, &*pool, move || {
+            let doc = fetch()?;
+            let made = kept.forms.representation(&doc, coding);
+            Some((doc, made))
+        })
+        .await
+        .flatten();
+        let (doc, made) = fetched.map_or((None, None), |(d, m)| (Some(d), m));
+        handler::handle_fetched(&req, &state, doc, made, started).map(Body::from)
+    })
+}
+
 /// A future answer, from work done on a blocking thread.
 pub type Later = Pin<Box<dyn Future<Output = Answer> + Send>>;
 
@@ -75,7 +99,7 @@ pub fn answer(
 ) -> Result<Answer, Later> {
     // RFC 9112 §3.2: exactly one Host in an HTTP/1.1 request (HTTP/2 has `:authority`).
     if !handler::host_is_valid(req.version(), req.headers()) {
-        return Ok(handler::handle_bad_host(&req, state));
+        return Ok(handler::handle_bad_host(&req, state).map(Body::from));
     }
     let state = Arc::clone(state);
     // The one request whose body is read: a subscription to the hub.
@@ -84,42 +108,27 @@ pub fn answer(
         && req.uri().path() == crate::hub::HUB_ROUTE
     {
         return Err(Box::pin(async move {
-            handler::handle_hub_post(req, &state).await
+            handler::handle_hub_post(req, &state).await.map(Body::from)
         }));
     }
     let pool = Arc::clone(pool);
     match handler::handle(&req, &state) {
-        handler::Handled::Done(response) => Ok(response),
-        handler::Handled::Archive(route, archives, coding) => Err(Box::pin(async move {
-            let started = std::time::Instant::now();
+        handler::Handled::Done(response) => Ok(response.map(Body::from)),
+        handler::Handled::Archive(route, archives, coding) => {
+            Err(fetched(req, state, pool, coding, move || {
+                archives.get(&route)
+            }))
+        }
+        handler::Handled::View(route, archives, coding) => {
             let kept = Arc::clone(&state);
-            let fetched = blocking(&state, &*pool, move || {
-                let doc = archives.get(&route)?;
-                let made = kept.forms.representation(&doc, coding);
-                Some((doc, made))
-            })
-            .await
-            .flatten();
-            let (doc, made) = fetched.map_or((None, None), |(d, m)| (Some(d), m));
-            handler::handle_fetched(&req, &state, doc, made, started)
-        })),
-        handler::Handled::View(route, archives, coding) => Err(Box::pin(async move {
-            let started = std::time::Instant::now();
-            let kept = Arc::clone(&state);
-            let fetched = blocking(&state, &*pool, move || {
+            Err(fetched(req, state, pool, coding, move || {
                 // No view (the feed's scope is gone meanwhile): the feed itself, if any.
-                let doc = archives
+                archives
                     .view(&route)
                     .or_else(|| kept.store.load().document(&route))
-                    .or_else(|| archives.get(&route))?;
-                let made = kept.forms.representation(&doc, coding);
-                Some((doc, made))
-            })
-            .await
-            .flatten();
-            let (doc, made) = fetched.map_or((None, None), |(d, m)| (Some(d), m));
-            handler::handle_fetched(&req, &state, doc, made, started)
-        })),
+                    .or_else(|| archives.get(&route))
+            }))
+        }
         handler::Handled::Page(route, lazy, coding) => Err(Box::pin(async move {
             let started = std::time::Instant::now();
             let kept = Arc::clone(&state);
@@ -129,7 +138,7 @@ pub fn answer(
             })
             .await
             .unwrap_or_else(|| (Arc::new(fallback.materialize()), None));
-            handler::handle_fetched(&req, &state, Some(doc), made, started)
+            handler::handle_fetched(&req, &state, Some(doc), made, started).map(Body::from)
         })),
         handler::Handled::Compress(doc, coding) => Err(Box::pin(async move {
             let started = std::time::Instant::now();
@@ -142,7 +151,10 @@ pub fn answer(
             .await
             .flatten()
             .unwrap_or_else(|| (Coding::Identity, doc.identity.clone()));
-            handler::handle_fetched(&req, &state, Some(doc), Some(made), started)
+            handler::handle_fetched(&req, &state, Some(doc), Some(made), started).map(Body::from)
+        })),
+        handler::Handled::File(plan) => Err(Box::pin(async move {
+            file::serve(&req, &state, pool, plan).await
         })),
     }
 }

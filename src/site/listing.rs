@@ -451,6 +451,7 @@ mod tests {
             compact: false,
             dict: None,
             limits: crate::post::Limits::default(),
+            assets: Arc::default(),
         };
         let text =
             format!("---\ntitle: {name}\ndate: {date}\ncategories: {cats}\ntags: {tags}\n---\nx\n");

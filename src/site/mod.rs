@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 use walkdir::WalkDir;
 
+pub mod assets;
 pub mod listing;
 use crate::post::{self, FileKind, ParseContext, Post, PostError, PostErrorKind, DRAFTS_DIR};
 pub use listing::{Delta, ListOptions, Listing, Scope, Term, TermKind};

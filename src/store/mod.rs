@@ -12,12 +12,14 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 pub mod archive;
+mod asset;
 pub mod cache;
 mod document;
 mod encodings;
 mod forms;
 pub mod route;
 
+pub use asset::{Asset, FileAsset};
 pub use document::{
     content_hash, etag_for, link_header, Document, Lazy, Render, RenderedPages, Representation,
 };
@@ -39,6 +41,9 @@ pub struct Store {
     shards: Vec<Arc<HashMap<String, Arc<Document>>>>,
     /// Documents whose bytes are not kept (post pages), sharded the same way.
     lazy: Vec<Arc<HashMap<String, Lazy>>>,
+    /// Post assets, looked up after the documents: far fewer than post pages, and changed
+    /// one file at a time.
+    assets: Arc<HashMap<String, Asset>>,
     len: usize,
 }
 
@@ -47,6 +52,7 @@ impl Default for Store {
         Store {
             shards: (0..SHARDS).map(|_| Arc::new(HashMap::new())).collect(),
             lazy: (0..SHARDS).map(|_| Arc::new(HashMap::new())).collect(),
+            assets: Arc::new(HashMap::new()),
             len: 0,
         }
     }
@@ -86,6 +92,31 @@ impl Store {
         }
     }
 
+    /// Looks a decoded route up among the assets (a document at the same route wins: look
+    /// it up first).
+    pub fn asset(&self, route: &str) -> Option<&Asset> {
+        self.assets.get(route)
+    }
+
+    /// Adds, replaces and removes assets.
+    pub fn update_assets(
+        &mut self,
+        upserts: impl IntoIterator<Item = (String, Asset)>,
+        removals: impl IntoIterator<Item = String>,
+    ) {
+        let assets = Arc::make_mut(&mut self.assets);
+        for route in removals {
+            assets.remove(&route);
+        }
+        assets.extend(upserts);
+    }
+
+    /// How many assets there are.
+    pub fn assets_len(&self) -> usize {
+        self.assets.len()
+    }
+
+    /// Documents (assets aside).
     pub fn len(&self) -> usize {
         self.len
     }

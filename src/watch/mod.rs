@@ -194,18 +194,30 @@ pub fn batch_of(result: Delivered, root: &Path, drafts: bool) -> Option<Batch> {
 pub struct Poller {
     root: PathBuf,
     drafts: bool,
-    seen: std::collections::HashMap<PathBuf, (Option<std::time::SystemTime>, u64)>,
+    seen: std::collections::HashMap<PathBuf, Stamp>,
+    /// The assets' stamps, apart from the posts': an asset is known to the publisher by its
+    /// own index.
+    seen_assets: std::collections::HashMap<PathBuf, Stamp>,
 }
+
+/// What a poll compares a file by: its mtime and size.
+type Stamp = (Option<std::time::SystemTime>, u64);
 
 impl Poller {
     /// Takes the first snapshot; returns it with the changes against `known` (the site as
     /// read): posts whose files differ, files not read yet, posts whose files are gone — so
     /// nothing changed before the snapshot is missed.
-    pub fn new(root: &Path, drafts: bool, known: &crate::site::Site) -> (Poller, Vec<Change>) {
+    pub fn new(
+        root: &Path,
+        drafts: bool,
+        known: &crate::site::Site,
+        known_assets: &crate::site::assets::Assets,
+    ) -> (Poller, Vec<Change>) {
         let mut poller = Poller {
             root: root.to_path_buf(),
             drafts,
             seen: std::collections::HashMap::new(),
+            seen_assets: std::collections::HashMap::new(),
         };
         let _ = poller.poll();
         let mut changes: Vec<Change> = poller
@@ -222,6 +234,22 @@ impl Poller {
                 .posts
                 .keys()
                 .filter(|rel| !poller.seen.contains_key(*rel))
+                .map(|rel| Change::Remove(rel.clone())),
+        );
+        for (rel, stamp) in &poller.seen_assets {
+            let same = known_assets
+                .files
+                .get(rel)
+                .is_some_and(|a| (Some(a.modified), a.len) == *stamp);
+            if !same {
+                changes.push(Change::Upsert(rel.clone()));
+            }
+        }
+        changes.extend(
+            known_assets
+                .files
+                .keys()
+                .filter(|rel| !poller.seen_assets.contains_key(*rel))
                 .map(|rel| Change::Remove(rel.clone())),
         );
         changes.sort_by(|a, b| a.path().cmp(b.path()));
@@ -248,6 +276,24 @@ impl Poller {
             }
         }
         self.seen = now;
+        // Assets at any size: one shrinking under the limit is a change too.
+        let assets = crate::site::assets::Assets::load(&self.root, u64::MAX);
+        let now: std::collections::HashMap<PathBuf, Stamp> = assets
+            .files
+            .into_iter()
+            .map(|(rel, a)| (rel, (Some(a.modified), a.len)))
+            .collect();
+        for (rel, stamp) in &now {
+            if self.seen_assets.get(rel) != Some(stamp) {
+                changes.push(Change::Upsert(rel.clone()));
+            }
+        }
+        for rel in self.seen_assets.keys() {
+            if !now.contains_key(rel) {
+                changes.push(Change::Remove(rel.clone()));
+            }
+        }
+        self.seen_assets = now;
         changes.sort_by(|a, b| a.path().cmp(b.path()));
         changes
     }
@@ -367,7 +413,7 @@ mod tests {
         known
             .posts
             .insert(PathBuf::from("a.md"), std::sync::Arc::new(a));
-        let (mut poller, first) = Poller::new(root, false, &known);
+        let (mut poller, first) = Poller::new(root, false, &known, &Default::default());
         assert_eq!(first, vec![Change::Upsert(PathBuf::from("sub/b.md"))]);
         assert!(poller.poll().is_empty(), "nothing changed since");
 
@@ -386,6 +432,14 @@ mod tests {
             ]
         );
         assert!(poller.poll().is_empty());
+
+        // Assets are polled too.
+        write("img/p.png", "png");
+        assert_eq!(poller.poll(), [Change::Upsert(PathBuf::from("img/p.png"))]);
+        write("img/p.png", "png, changed");
+        assert_eq!(poller.poll(), [Change::Upsert(PathBuf::from("img/p.png"))]);
+        std::fs::remove_file(root.join("img/p.png")).unwrap();
+        assert_eq!(poller.poll(), [Change::Remove(PathBuf::from("img/p.png"))]);
     }
 
     fn changes(events: &[Event]) -> Vec<Change> {

@@ -21,6 +21,7 @@ pub(super) fn ctx_with(url: &str, timezone: FixedOffset, permalink: &str) -> Par
         compact: false,
         dict: None,
         limits: Limits::default(),
+        assets: Arc::default(),
     }
 }
 
