@@ -39,11 +39,13 @@ def problem(msg):
     print(f"FAIL: {msg}", file=sys.stderr)
 
 
-def fetch(url):
+def fetch(url, accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"):
+    """GETs `url` as an IndieWeb reader does (HTML first); a feed is asked for as a feed reader
+    asks (a browser-like Accept would get the feed's HTML view)."""
     req = urllib.request.Request(
         url,
         headers={
-            "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1",
+            "Accept": accept,
             "User-Agent": "feedsmith-mf2-check/1 (mf2py)",
         },
     )
@@ -129,7 +131,7 @@ def expected_order(site, index_html):
         href = links.get(kind)
         if not href:
             continue
-        status, _, body = fetch(site.local(href))
+        status, _, body = fetch(site.local(href), accept=f"{kind}, */*;q=0.1")
         if status != 200:
             problem(f"index: its {kind} link {href} answered {status}")
             return None
