@@ -125,9 +125,11 @@ fn fix_element(el: &mut Element<'_, '_>, resolver: &Resolver<'_>) {
     if name == "img" {
         fix_lazy_image(el, resolver);
     }
-    for attr in ["href", "src", "srcset", "poster"] {
+    // `data-src`/`data-srcset` too: a reader that runs the page's lazy loader (or a validator
+    // reading them) must not meet a relative or protocol-relative URL.
+    for attr in ["href", "src", "srcset", "poster", "data-src", "data-srcset"] {
         if let Some(v) = el.get_attribute(attr) {
-            let abs = if attr == "srcset" {
+            let abs = if attr.ends_with("srcset") {
                 resolver.srcset(&v)
             } else {
                 resolver.url(&v)
@@ -347,7 +349,9 @@ pub fn is_placeholder(src: &str) -> bool {
 /// Resolves `value` against `base`; leaves absolute URLs, fragments and non-HTTP schemes alone.
 pub fn absolute_url(value: &str, base: &Url) -> String {
     let v = value.trim();
-    if v.is_empty() || v.starts_with('#') {
+    // A fragment-only link (`#fn1`, a footnote) resolves against the post's URL too: in a
+    // feed reader the item is not at the post's address, and a relative `#x` leads nowhere.
+    if v.is_empty() {
         return value.to_owned();
     }
     if has_scheme(v) {
@@ -437,7 +441,9 @@ mod tests {
         );
         assert!(out.contains(r#"href="https://abs.example/""#));
         assert!(out.contains(r#"href="mailto:x@y""#));
-        assert!(out.contains(r##"href="#fn1""##));
+        // A footnote link: against the post's URL, so it works in a reader too.
+        let fn1 = base().join("#fn1").unwrap();
+        assert!(out.contains(&format!("href=\"{fn1}\"")), "{out}");
     }
 
     #[test]

@@ -242,10 +242,14 @@ mod tests {
             r.url("missing.png"),
             "https://site.example/blog/news/2024/02/10/missing.png"
         );
-        // Root-relative, protocol-relative, fragments, schemes: as before, not looked up.
+        // Root-relative, protocol-relative, fragments (against the post's URL), schemes: as
+        // before, not looked up.
         assert_eq!(r.url("/images/p.png"), "https://site.example/images/p.png");
         assert_eq!(r.url("//cdn.example/x.png"), "https://cdn.example/x.png");
-        assert_eq!(r.url("#fn1"), "#fn1");
+        assert_eq!(
+            r.url("#fn1"),
+            "https://site.example/blog/news/2024/02/10/post.html#fn1"
+        );
         assert_eq!(r.url("mailto:a@b"), "mailto:a@b");
         assert_eq!(
             r.srcset("images/p.png 1x, other.png 2x"),

@@ -127,7 +127,10 @@ fn relative_links_resolve_against_the_post_url() {
         h.contains(r#"href="https://example.com/news/2021/12/index.html""#),
         "{h}"
     );
-    assert!(h.contains(r##"href="#fn""##), "{h}");
+    assert!(
+        h.contains(r##"href="https://example.com/news/2021/12/21/x.html#fn""##),
+        "{h}"
+    );
 }
 
 #[test]
@@ -185,9 +188,15 @@ fn lazy_images_get_a_real_absolute_src() {
     assert!(h.contains(r#"src="https://example.com/lazy/3.jpg""#), "{h}");
     assert!(h.contains(r#"src="https://example.com/real/4.jpg""#), "{h}");
     assert!(
-        !h.contains(r#"src="https://example.com/lazy/4.jpg""#),
+        !h.contains(r#" src="https://example.com/lazy/4.jpg""#),
         "{h}"
     );
+    // The lazy loader's own attributes are absolute too (no relative URL is left).
+    assert!(
+        h.contains(r#"data-src="https://example.com/lazy/1.jpg""#),
+        "{h}"
+    );
+    assert!(h.contains(r#"data-src="https://cdn.example/2.jpg""#), "{h}");
     assert!(
         h.contains(r#"srcset="https://example.com/s/5.jpg 1x, https://example.com/s/5@2.jpg 2x""#),
         "{h}"
