@@ -199,34 +199,42 @@ jekyll_site() {   # jekyll_site N → Jekyll site dir (cached)
 # ---------------------------------------------------------------- 1. cold build
 build_section() {
   log "1. cold build"
-  local sizes=(1000 10000) n c h j out spec rounds_j tools
+  local sizes=(1000 10000) n c h j out spec rounds_j tools rounds
+  # 100,000 posts (full runs only): the defaults, RSS only and Hugo, one round each; not
+  # Jekyll (hours) nor every archive (10 GB).
+  [ "$QUICK" = 0 ] && sizes+=(100000)
   for n in "${sizes[@]}"; do
     c=$(corpus "$n")
     out=$WORK/build-$n
     mkdir -p "$out"
+    if [ "$n" = 100000 ]; then rounds=1; else rounds=$BUILD_ROUNDS; fi
     # The default (three formats, the whole site's history as Atom archive pages), then
     # like for like with Hugo (RSS only, newest 50, no archives), then every scope archived in
     # every format (the default before #20: every post's content again per term and format).
     printf '[feeds]\narchive = false\nformats = ["rss"]\n' > "$WORK/rss-only.toml"
     printf '[feeds]\narchive_scopes = ["site", "categories", "tags"]\narchive_formats = ["rss", "atom", "json"]\n' > "$WORK/every-archive.toml"
-    tools="{\"name\": \"feedsmith\", \"kind\": \"feedsmith\", \"rounds\": $BUILD_ROUNDS, \"timeout\": 900,
+    tools="{\"name\": \"feedsmith\", \"kind\": \"feedsmith\", \"rounds\": $rounds, \"timeout\": 1800,
        \"cmd\": [\"$FEEDSMITH\", \"build\", \"--posts\", \"$c\", \"--out\", \"$out/feedsmith\", \"--url\", \"$URL\"],
        \"clean\": [\"$out/feedsmith\"], \"out\": \"$out/feedsmith\", \"note\": \"defaults: RSS + Atom + JSON Feed, the site's history as Atom archive pages\"},
-      {\"name\": \"feedsmith-rss\", \"kind\": \"feedsmith\", \"rounds\": $BUILD_ROUNDS, \"timeout\": 900,
+      {\"name\": \"feedsmith-rss\", \"kind\": \"feedsmith\", \"rounds\": $rounds, \"timeout\": 1800,
        \"cmd\": [\"$FEEDSMITH\", \"build\", \"--config\", \"$WORK/rss-only.toml\", \"--posts\", \"$c\", \"--out\", \"$out/feedsmith-rss\", \"--url\", \"$URL\"],
-       \"clean\": [\"$out/feedsmith-rss\"], \"out\": \"$out/feedsmith-rss\", \"note\": \"RSS only, no archives (Hugo's work)\"},
-      {\"name\": \"feedsmith-all\", \"kind\": \"feedsmith\", \"rounds\": $BUILD_ROUNDS, \"timeout\": 900,
+       \"clean\": [\"$out/feedsmith-rss\"], \"out\": \"$out/feedsmith-rss\", \"note\": \"RSS only, no archives (Hugo's work)\"}"
+    [ "$n" = 100000 ] || tools="$tools,
+      {\"name\": \"feedsmith-all\", \"kind\": \"feedsmith\", \"rounds\": $rounds, \"timeout\": 1800,
        \"cmd\": [\"$FEEDSMITH\", \"build\", \"--config\", \"$WORK/every-archive.toml\", \"--posts\", \"$c\", \"--out\", \"$out/feedsmith-all\", \"--url\", \"$URL\"],
        \"clean\": [\"$out/feedsmith-all\"], \"out\": \"$out/feedsmith-all\", \"note\": \"every scope archived in every format\"}"
     if [ "$QUICK" = 0 ] || [ "$n" = 1000 ]; then
       h=$(hugo_site "$n")
+      tools="$tools,
+      {\"name\": \"hugo\", \"kind\": \"hugo\", \"rounds\": $rounds, \"timeout\": 1800,
+       \"cmd\": [\"hugo\", \"--quiet\", \"-s\", \"$h\", \"-d\", \"$out/hugo\"],
+       \"clean\": [\"$out/hugo\", \"$h/resources\", \"$h/.hugo_build.lock\"], \"out\": \"$out/hugo\", \"note\": \"RSS only\"}"
+    fi
+    if [ "$n" != 100000 ] && { [ "$QUICK" = 0 ] || [ "$n" = 1000 ]; }; then
       j=$(jekyll_site "$n")
       # Jekyll 10k takes minutes: one run.
       if [ "$n" = 1000 ]; then rounds_j=$BUILD_ROUNDS; else rounds_j=1; fi
       tools="$tools,
-      {\"name\": \"hugo\", \"kind\": \"hugo\", \"rounds\": $BUILD_ROUNDS, \"timeout\": 900,
-       \"cmd\": [\"hugo\", \"--quiet\", \"-s\", \"$h\", \"-d\", \"$out/hugo\"],
-       \"clean\": [\"$out/hugo\", \"$h/resources\", \"$h/.hugo_build.lock\"], \"out\": \"$out/hugo\", \"note\": \"RSS only\"},
       {\"name\": \"jekyll\", \"kind\": \"jekyll\", \"rounds\": $rounds_j, \"timeout\": 2400,
        \"cmd\": [\"jekyll\", \"build\", \"--quiet\", \"-s\", \"$j\", \"-d\", \"$out/jekyll\"],
        \"clean\": [\"$out/jekyll\", \"$j/.jekyll-cache\", \"$j/.jekyll-metadata\"], \"out\": \"$out/jekyll\",
