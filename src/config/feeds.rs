@@ -1,0 +1,95 @@
+//! `[feeds]`: what goes into each document, and where a site's history is archived.
+
+use serde::Deserialize;
+
+use super::Format;
+
+/// `[feeds]`: what goes into each document.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeedsConfig {
+    /// Items per feed; 0 = all.
+    pub limit: usize,
+    pub content: ContentMode,
+    pub formats: Vec<Format>,
+    /// RFC 5005 archive pages for the posts beyond `limit` (see `crate::feed::paging`).
+    pub archive: bool,
+    /// Posts per archive page; 0 = half of `limit`, rounded up. At most `limit`.
+    pub archive_page: usize,
+    /// The scopes whose history is archived: the whole site's (the default: a mirror gets
+    /// every post from it), and each category's or tag's only when asked for — each of those
+    /// copies every post of the term once more.
+    pub archive_scopes: Vec<ArchiveScope>,
+    /// The formats archived; empty (the default) = Atom, RFC 5005's own format, or the first
+    /// format written when Atom is not.
+    pub archive_formats: Vec<Format>,
+    /// For static hosting: an `<?xml-stylesheet?>` in RSS and Atom and the XSLT it names
+    /// (`feed/stylesheet.rs`). Off: `serve` shows browsers each feed's view without it.
+    pub stylesheet: bool,
+}
+
+impl Default for FeedsConfig {
+    fn default() -> Self {
+        FeedsConfig {
+            limit: 50,
+            content: ContentMode::Full,
+            formats: vec![Format::Rss, Format::Atom, Format::Json],
+            archive: true,
+            archive_page: 0,
+            archive_scopes: vec![ArchiveScope::Site],
+            archive_formats: Vec::new(),
+            stylesheet: false,
+        }
+    }
+}
+
+impl FeedsConfig {
+    /// The archive page size in effect, or `None` when there are no archives (turned off, or
+    /// `limit = 0`: every feed holds every post).
+    pub fn archive_page_size(&self) -> Option<usize> {
+        if !self.archive || self.limit == 0 {
+            return None;
+        }
+        Some(match self.archive_page {
+            0 => self.limit.div_ceil(2),
+            n => n,
+        })
+    }
+}
+
+/// A kind of scope `feeds.archive_scopes` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArchiveScope {
+    /// All posts.
+    Site,
+    Categories,
+    Tags,
+}
+
+impl FeedsConfig {
+    /// The formats whose documents have archive pages (see [`FeedsConfig::archive_formats`]),
+    /// among those written.
+    pub fn archived_formats(&self) -> Vec<Format> {
+        if !self.archive_formats.is_empty() {
+            return Format::ALL
+                .into_iter()
+                .filter(|f| self.archive_formats.contains(f) && self.formats.contains(f))
+                .collect();
+        }
+        let default = if self.formats.contains(&Format::Atom) {
+            Some(Format::Atom)
+        } else {
+            Format::ALL.into_iter().find(|f| self.formats.contains(f))
+        };
+        default.into_iter().collect()
+    }
+}
+
+/// Whether items carry the full HTML content or only the summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContentMode {
+    Full,
+    Summary,
+}
