@@ -26,6 +26,11 @@ pub struct FeedsConfig {
     /// For static hosting: an `<?xml-stylesheet?>` in RSS and Atom and the XSLT it names
     /// (`feed/stylesheet.rs`). Off: `serve` shows browsers each feed's view without it.
     pub stylesheet: bool,
+    /// Where a post's lead image comes from (Media RSS `media:content`, JSON Feed `image`).
+    pub lead_image: LeadImage,
+    /// The marker that ends a post's excerpt (Jekyll's `excerpt_separator`): the summary is
+    /// the body's text before it. Empty: no separator, the first paragraph as before.
+    pub excerpt_separator: String,
 }
 
 impl Default for FeedsConfig {
@@ -39,6 +44,8 @@ impl Default for FeedsConfig {
             archive_scopes: vec![ArchiveScope::Site],
             archive_formats: Vec::new(),
             stylesheet: false,
+            lead_image: LeadImage::FrontMatter,
+            excerpt_separator: DEFAULT_EXCERPT_SEPARATOR.to_owned(),
         }
     }
 }
@@ -92,4 +99,36 @@ impl FeedsConfig {
 pub enum ContentMode {
     Full,
     Summary,
+}
+
+/// Jekyll's default excerpt separator: an HTML comment, invisible in the rendered post.
+pub const DEFAULT_EXCERPT_SEPARATOR: &str = "<!--more-->";
+
+/// `feeds.lead_image`: which image represents a post in readers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeadImage {
+    /// Only front matter `image`: an author who wants none gets none.
+    FrontMatter,
+    /// Front matter `image`, else the first `<img>` of the body with an http(s) source, as
+    /// readers that show a card per item pick one themselves.
+    First,
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Config, LeadImage};
+
+    #[test]
+    fn lead_image_and_excerpt_separator() {
+        let c = Config::from_toml("").unwrap();
+        assert_eq!(c.feeds.lead_image, LeadImage::FrontMatter);
+        assert_eq!(c.feeds.excerpt_separator, "<!--more-->");
+        let c = Config::from_toml("[feeds]\nlead_image = \"first\"\nexcerpt_separator = \"\"\n")
+            .unwrap();
+        assert_eq!(c.feeds.lead_image, LeadImage::First);
+        assert_eq!(c.feeds.excerpt_separator, "");
+        let err = Config::from_toml("[feeds]\nlead_image = \"body\"\n").unwrap_err();
+        assert!(format!("{err:#}").contains("lead_image"), "{err:#}");
+    }
 }
