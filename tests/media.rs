@@ -241,3 +241,33 @@ print("ok")
         );
     }
 }
+
+/// While serving, an attached asset that grows republishes its post with the new `length`.
+#[test]
+fn a_resized_attachment_changes_its_enclosure_length_while_serving() {
+    use crate::common::http::wait_for;
+    use crate::common::Server;
+    let site = site();
+    let config = site.write_config(
+        "media-serve.toml",
+        "[server]\ndebounce_ms = 20\naccess_log = false\n",
+    );
+    let server = Server::start(&site, &["--config", &config, "--url", SITE]);
+    let length = |server: &Server| -> Result<String, String> {
+        let body = String::from_utf8_lossy(&server.get("/rss.xml").body).into_owned();
+        let at = body.find("ep1.mp3\" length=\"").ok_or("no enclosure")?;
+        let rest = &body[at + "ep1.mp3\" length=\"".len()..];
+        Ok(rest[..rest.find('"').ok_or("no end")?].to_owned())
+    };
+    assert_eq!(length(&server), Ok("3210".to_owned()));
+    site.write_post_bytes("audio/ep1.mp3", &vec![7u8; 5000]);
+    wait_for(
+        "the enclosure's new length",
+        std::time::Duration::from_secs(10),
+        Some(&server),
+        || match length(&server)? {
+            l if l == "5000" => Ok(()),
+            l => Err(l),
+        },
+    );
+}
