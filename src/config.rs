@@ -13,7 +13,7 @@ use url::Url;
 
 mod feeds;
 mod icon;
-pub use feeds::{ArchiveScope, ContentMode, FeedsConfig, LeadImage};
+pub use feeds::{ArchiveScope, ContentMode, FeedsConfig};
 use icon::parse_icon;
 
 /// The whole configuration file.

@@ -82,14 +82,14 @@ fn lead_images_are_media_rss_and_attachments_enclosures_read_back_with_feed_rs()
                 .filter(|c| c.content_type.as_ref().is_some_and(|t| t.ty() == "image"))
                 .filter_map(|c| c.url.as_ref().map(|u| u.to_string()))
                 .collect();
-            assert_eq!(images, [image.clone()], "{name} {title}");
+            assert_eq!(images, [image.as_str()], "{name} {title}");
             let thumbs: Vec<String> = e
                 .media
                 .iter()
                 .flat_map(|m| &m.thumbnails)
                 .map(|t| t.image.uri.clone())
                 .collect();
-            assert_eq!(thumbs, [image.clone()], "{name} {title}");
+            assert_eq!(thumbs, [image.as_str()], "{name} {title}");
         }
     }
     // The attachment: RSS's enclosure (feed-rs reads it as media content with its size; it

@@ -3,6 +3,7 @@
 use serde::Deserialize;
 
 use super::Format;
+pub use crate::post::media::{ContentMode, LeadImage};
 
 /// `[feeds]`: what goes into each document.
 #[derive(Debug, Clone, Deserialize)]
@@ -93,31 +94,13 @@ impl FeedsConfig {
     }
 }
 
-/// Whether items carry the full HTML content or only the summary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ContentMode {
-    Full,
-    Summary,
-}
-
 /// Jekyll's default excerpt separator: an HTML comment, invisible in the rendered post.
 pub const DEFAULT_EXCERPT_SEPARATOR: &str = "<!--more-->";
 
-/// `feeds.lead_image`: which image represents a post in readers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LeadImage {
-    /// Only front matter `image`: an author who wants none gets none.
-    FrontMatter,
-    /// Front matter `image`, else the first `<img>` of the body with an http(s) source, as
-    /// readers that show a card per item pick one themselves.
-    First,
-}
-
 #[cfg(test)]
 mod tests {
-    use crate::config::{Config, LeadImage};
+    use super::LeadImage;
+    use crate::config::Config;
 
     #[test]
     fn lead_image_and_excerpt_separator() {

@@ -230,7 +230,7 @@ fn media_extensions(post: &Post) -> atom_syndication::extension::ExtensionMap {
         map.entry(media::PREFIX.into())
             .or_default()
             .entry(local.into())
-            .or_insert_with(Vec::new)
+            .or_default()
             .push(atom_syndication::extension::Extension {
                 name: el.name.into(),
                 attrs: el.attrs,

@@ -194,7 +194,7 @@ fn media_extensions(post: &Post) -> rss::extension::ExtensionMap {
         map.entry(media::PREFIX.into())
             .or_default()
             .entry(local.into())
-            .or_insert_with(Vec::new)
+            .or_default()
             .push(rss::extension::Extension {
                 name: el.name.into(),
                 attrs: el.attrs,

@@ -12,7 +12,29 @@ use super::body::{self, Markup};
 use super::front_matter::{self, Fields};
 use super::refs::Resolver;
 use super::PostErrorKind;
-use crate::config::ContentMode;
+use serde::Deserialize;
+
+// The two settings a post reads are defined here, where they are used first; `config`
+// re-exports them (config depends on post, never the other way).
+
+/// Whether items carry the full HTML content or only the summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContentMode {
+    Full,
+    Summary,
+}
+
+/// `feeds.lead_image`: which image represents a post in readers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeadImage {
+    /// Only front matter `image`: an author who wants none gets none.
+    FrontMatter,
+    /// Front matter `image`, else the first `<img>` of the body with an http(s) source, as
+    /// readers that show a card per item pick one themselves.
+    First,
+}
 
 /// A post's attachment (RSS `enclosure`, Atom `link rel="enclosure"`, JSON Feed `attachments`).
 #[derive(Debug, Clone, PartialEq, Eq)]

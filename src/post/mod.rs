@@ -94,7 +94,7 @@ pub struct Post {
     pub enclosure: Option<Attachment>,
     /// Front matter `feed_content`: this post's items carry full content or the summary,
     /// whatever `feeds.content` says.
-    pub feed_content: Option<crate::config::ContentMode>,
+    pub feed_content: Option<media::ContentMode>,
     pub lang: Option<String>,
     /// `published: false` in front matter.
     pub unpublished: bool,
@@ -143,7 +143,7 @@ pub struct ParseContext {
     /// when not known (`check`, the fuzz harness).
     pub assets: Arc<AssetSet>,
     /// `feeds.lead_image`: whether a post without `image` takes its body's first image.
-    pub lead_image: crate::config::LeadImage,
+    pub lead_image: media::LeadImage,
     /// `feeds.excerpt_separator`, the default of front matter `excerpt_separator`.
     pub excerpt_separator: String,
 }
@@ -319,7 +319,7 @@ pub fn parse_post(
             None => body::trailing_autolink(body_text),
         };
     let image = match absolute_field(&["image"])? {
-        None if ctx.lead_image == crate::config::LeadImage::First => rewritten.first_image.clone(),
+        None if ctx.lead_image == media::LeadImage::First => rewritten.first_image.clone(),
         image => image,
     };
     let enclosure = media::enclosure(&fields, &resolver).map_err(field_err)?;

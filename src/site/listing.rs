@@ -452,7 +452,7 @@ mod tests {
             dict: None,
             limits: crate::post::Limits::default(),
             assets: Arc::default(),
-            lead_image: crate::config::LeadImage::FrontMatter,
+            lead_image: crate::post::media::LeadImage::FrontMatter,
             excerpt_separator: String::new(),
         };
         let text =

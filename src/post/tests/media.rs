@@ -1,7 +1,7 @@
 //! Front matter `enclosure`, `feed_content`, `excerpt_separator` and the lead image.
 
 use super::*;
-use crate::config::{ContentMode, LeadImage};
+use crate::post::media::{ContentMode, LeadImage};
 use crate::post::Attachment;
 
 /// Parses `text` as `posts/rel` on a site whose assets are `assets` (key, size).

@@ -22,8 +22,8 @@ pub(super) fn ctx_with(url: &str, timezone: FixedOffset, permalink: &str) -> Par
         dict: None,
         limits: Limits::default(),
         assets: Arc::default(),
-        lead_image: crate::config::LeadImage::FrontMatter,
-        excerpt_separator: crate::config::FeedsConfig::default().excerpt_separator,
+        lead_image: crate::post::media::LeadImage::FrontMatter,
+        excerpt_separator: "<!--more-->".to_owned(),
     }
 }
 
