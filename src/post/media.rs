@@ -81,7 +81,18 @@ pub fn enclosure(
                         bad(format!("`length` must be a number of bytes, got {l:?}"))
                     })?),
                 };
-            (url, get("type"), length)
+            let mime = get("type");
+            if let Some(t) = &mime {
+                // `type/subtype[; params]`: what readers and podcast apps match on.
+                let essence = t.split(';').next().unwrap_or_default().trim();
+                let ok = essence.split_once('/').is_some_and(|(a, b)| {
+                    !a.is_empty() && !b.is_empty() && !essence.contains(char::is_whitespace)
+                });
+                if !ok {
+                    return Err(bad(format!("`type` must be a media type, got {t:?}")));
+                }
+            }
+            (url, mime, length)
         }
         other => match front_matter::scalar(other).map(|s| s.trim().to_owned()) {
             Some(s) if !s.is_empty() => (s, None, None),

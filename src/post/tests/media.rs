@@ -64,6 +64,7 @@ fn an_image_enclosure_or_a_bad_one_is_refused() {
         "enclosure: {url: 'https://x.example/a', type: image/png}",
         "enclosure: {url: 'https://x.example/a.mp3', length: lots}",
         "enclosure: {type: audio/mpeg}",
+        "enclosure: {url: 'https://x.example/a.mp3', type: 'audio mpeg'}",
         "enclosure: 'ftp://x.example/a.mp3'",
         "enclosure: [a, b]",
     ] {
