@@ -46,6 +46,9 @@ pub struct SiteConfig {
     /// (or `data:image/…`) URL, or a file's path under `posts/`, which is served at the same
     /// path under the site URL.
     pub icon: Option<String>,
+    /// The site's logo (Atom `logo`, RSS `<image>`, JSON Feed `icon`): the same forms as
+    /// `icon`. Atom wants a wider image than the square icon, so the two are separate.
+    pub logo: Option<String>,
 }
 
 impl Default for SiteConfig {
@@ -59,6 +62,7 @@ impl Default for SiteConfig {
             timezone: "+00:00".to_owned(),
             permalink: DEFAULT_PERMALINK.to_owned(),
             icon: None,
+            logo: None,
         }
     }
 }
@@ -357,6 +361,8 @@ impl Config {
             dict: None,
             limits: self.limits,
             assets: std::sync::Arc::default(),
+            lead_image: self.feeds.lead_image,
+            excerpt_separator: self.feeds.excerpt_separator.clone(),
         }
     }
 
@@ -410,6 +416,9 @@ impl Config {
         }
         if let Some(icon) = &self.site.icon {
             parse_icon(icon).context("site.icon")?;
+        }
+        if let Some(logo) = &self.site.logo {
+            parse_icon(logo).context("site.logo")?;
         }
         validate_limits(&self.limits)?;
         if self.assets.max_bytes == 0 {

@@ -441,7 +441,7 @@ mod tests {
         let posts = [
             ("2021-12-21-a.md", "---\ntitle: \"港口 <b>&amp;</b> ]]>\"\ndate: 2021-12-21 08:10:27 +0800\ncategories: news\ntags: 厦门 Rust\n---\n<p>x ]]> </item></channel></feed> ]}\"</p>\n\n<http://n.example.cn/1>\n"),
             ("2022-01-01-b.md", "---\ntitle: B\nauthor: {name: Ann, email: ann@example.com}\nimage: /i.png\ntags: [rust]\n---\nplain *md* with [link](//h.example/x)\n"),
-            ("2022-01-01-c.html", "---\ntitle: C\ndate: 2022-01-01\ncategories: [news, other]\nid: c-1\n---\n<p>c</p>"),
+            ("2022-01-01-c.html", "---\ntitle: C\ndate: 2022-01-01\ncategories: [news, other]\nid: c-1\nenclosure: {url: /ep.mp3, length: 7}\nfeed_content: summary\n---\n<p>c</p>"),
         ];
         let parsed: Vec<Arc<Post>> = posts
             .iter()
@@ -483,6 +483,8 @@ mod tests {
             for limit in [0, 1, 2] {
                 let mut config = Config::default_for_test(Path::new("p"), Path::new("o"));
                 config.feeds.limit = limit;
+                config.site.icon = Some("icon.png".into());
+                config.site.logo = Some("logo.png".into());
                 config.feeds.archive_scopes = vec![
                     crate::config::ArchiveScope::Site,
                     crate::config::ArchiveScope::Categories,

@@ -11,6 +11,7 @@ mod build;
 mod faults;
 mod fuzz_regressions;
 mod hub;
+mod media;
 mod pages;
 mod props;
 mod roundtrip;

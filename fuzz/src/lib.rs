@@ -160,6 +160,10 @@ fn check_parsed(post: &Post, ctx: &ParseContext) {
     {
         assert_xml_text("optional field", s);
     }
+    if let Some(e) = &post.enclosure {
+        assert_xml_text("enclosure url", &e.url);
+        assert_xml_text("enclosure type", &e.mime_type);
+    }
     if let Some(a) = &post.author {
         assert_xml_text("author name", &a.name);
         for s in [&a.email, &a.uri].into_iter().flatten() {

@@ -3,6 +3,7 @@
 use serde::Deserialize;
 
 use super::Format;
+pub use crate::post::media::{ContentMode, LeadImage};
 
 /// `[feeds]`: what goes into each document.
 #[derive(Debug, Clone, Deserialize)]
@@ -26,6 +27,11 @@ pub struct FeedsConfig {
     /// For static hosting: an `<?xml-stylesheet?>` in RSS and Atom and the XSLT it names
     /// (`feed/stylesheet.rs`). Off: `serve` shows browsers each feed's view without it.
     pub stylesheet: bool,
+    /// Where a post's lead image comes from (Media RSS `media:content`, JSON Feed `image`).
+    pub lead_image: LeadImage,
+    /// The marker that ends a post's excerpt (Jekyll's `excerpt_separator`): the summary is
+    /// the body's text before it. Empty: no separator, the first paragraph as before.
+    pub excerpt_separator: String,
 }
 
 impl Default for FeedsConfig {
@@ -39,6 +45,8 @@ impl Default for FeedsConfig {
             archive_scopes: vec![ArchiveScope::Site],
             archive_formats: Vec::new(),
             stylesheet: false,
+            lead_image: LeadImage::FrontMatter,
+            excerpt_separator: DEFAULT_EXCERPT_SEPARATOR.to_owned(),
         }
     }
 }
@@ -86,10 +94,24 @@ impl FeedsConfig {
     }
 }
 
-/// Whether items carry the full HTML content or only the summary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ContentMode {
-    Full,
-    Summary,
+/// Jekyll's default excerpt separator: an HTML comment, invisible in the rendered post.
+pub const DEFAULT_EXCERPT_SEPARATOR: &str = "<!--more-->";
+
+#[cfg(test)]
+mod tests {
+    use super::LeadImage;
+    use crate::config::Config;
+
+    #[test]
+    fn lead_image_and_excerpt_separator() {
+        let c = Config::from_toml("").unwrap();
+        assert_eq!(c.feeds.lead_image, LeadImage::FrontMatter);
+        assert_eq!(c.feeds.excerpt_separator, "<!--more-->");
+        let c = Config::from_toml("[feeds]\nlead_image = \"first\"\nexcerpt_separator = \"\"\n")
+            .unwrap();
+        assert_eq!(c.feeds.lead_image, LeadImage::First);
+        assert_eq!(c.feeds.excerpt_separator, "");
+        let err = Config::from_toml("[feeds]\nlead_image = \"body\"\n").unwrap_err();
+        assert!(format!("{err:#}").contains("lead_image"), "{err:#}");
+    }
 }

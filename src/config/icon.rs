@@ -1,7 +1,7 @@
-//! `site.icon`: the site's icon, linked from every HTML page — an absolute URL, or a file under
-//! `posts/`, served (by the post assets) at the same path under the site URL. Read strictly, as
-//! every key is: a path that would leave `posts/` or name a hidden file is an error, not a
-//! broken link on every page.
+//! `site.icon` and `site.logo`: the site's icon (linked from every HTML page and every feed)
+//! and logo (every feed) — an absolute URL, or a file under `posts/`, served (by the post
+//! assets) at the same path under the site URL. Read strictly, as every key is: a path that
+//! would leave `posts/` or name a hidden file is an error, not a broken link on every page.
 
 use anyhow::{bail, Context, Result};
 use url::Url;
@@ -65,7 +65,16 @@ impl Config {
     /// The absolute URL of `site.icon`, if set: the URL as given, or a path under `posts/`
     /// resolved against the site URL (where post assets are served).
     pub fn icon_url(&self) -> Option<String> {
-        let icon = parse_icon(self.site.icon.as_deref()?).ok()?;
+        self.image_url(self.site.icon.as_deref()?)
+    }
+
+    /// The absolute URL of `site.logo`, if set, resolved as [`Config::icon_url`] is.
+    pub fn logo_url(&self) -> Option<String> {
+        self.image_url(self.site.logo.as_deref()?)
+    }
+
+    fn image_url(&self, text: &str) -> Option<String> {
+        let icon = parse_icon(text).ok()?;
         Some(match icon {
             Icon::Url(url) => url,
             Icon::Path(path) => format!(
@@ -108,6 +117,15 @@ mod tests {
             "https://example.com/blog/%E5%9B%BE%E6%A0%87%201.png"
         );
         assert!(icon("data:image/svg+xml,<svg/>").is_ok());
+        let logo = Config::from_toml(
+            "[site]\nurl = \"https://example.com/\"\nlogo = \"images/logo.png\"\n",
+        );
+        assert_eq!(
+            logo.unwrap().logo_url().as_deref(),
+            Some("https://example.com/images/logo.png")
+        );
+        let bad = Config::from_toml("[site]\nlogo = \"../logo.png\"\n").unwrap_err();
+        assert!(format!("{bad:#}").contains("site.logo"), "{bad:#}");
         for bad in [
             "",
             "../icon.png",

@@ -8,7 +8,7 @@ use atom_syndication::{
 use bytes::Bytes;
 
 use super::{
-    image_mime, splice_out, terms_of, verify, Envelope, FeedSpec, SiteMeta, Texts, GENERATOR,
+    media, splice_out, terms_of, verify, Envelope, FeedSpec, SiteMeta, Texts, GENERATOR,
     GENERATOR_URI, VERSION,
 };
 use crate::config::Format;
@@ -48,6 +48,9 @@ fn feed(spec: &FeedSpec<'_>) -> Feed {
     // `fh:archive` itself is placed by [`write`]: the crate writes extension elements after
     // the entries, where RFC 4287's schema allows none.
     let mut namespaces = std::collections::BTreeMap::new();
+    if media::any_image(spec.items.iter().copied()) {
+        namespaces.insert(media::PREFIX.to_owned(), media::NAMESPACE.to_owned());
+    }
     if h.archive {
         namespaces.insert(
             "fh".to_owned(),
@@ -68,6 +71,8 @@ fn feed(spec: &FeedSpec<'_>) -> Feed {
         links,
         subtitle: Some(Text::plain(spec.description.clone())),
         lang: Some(meta.language.clone()).filter(|l| !l.is_empty()),
+        icon: meta.icon.clone(),
+        logo: meta.logo.clone(),
         ..Default::default()
     }
 }
@@ -127,6 +132,7 @@ pub fn fragment(meta: &SiteMeta, post: &Post, texts: &Texts<'_>) -> Result<Bytes
         id: "urn:feedsmith:fragment".into(),
         updated: post.updated,
         entries: vec![entry(meta, post, texts)],
+        namespaces: [(media::PREFIX.to_owned(), media::NAMESPACE.to_owned())].into(),
         ..Default::default()
     };
     let doc = write(&f)?;
@@ -177,11 +183,13 @@ fn entry(meta: &SiteMeta, post: &Post, (content, summary): &Texts<'_>) -> Entry 
             ..Default::default()
         });
     }
-    if let Some(img) = &post.image {
+    // Only a real attachment (the lead image is Media RSS, below).
+    if let Some(a) = &post.enclosure {
         links.push(Link {
-            href: img.clone(),
+            href: a.url.clone(),
             rel: "enclosure".into(),
-            mime_type: Some(image_mime(img).into()),
+            mime_type: Some(a.mime_type.clone()),
+            length: a.length.map(|l| l.to_string()),
             ..Default::default()
         });
     }
@@ -202,7 +210,8 @@ fn entry(meta: &SiteMeta, post: &Post, (content, summary): &Texts<'_>) -> Entry 
             .collect(),
         links,
         summary: Some(summary).filter(|s| !s.value.is_empty()),
-        content: meta.full_content().then(|| Content {
+        extensions: media_extensions(post),
+        content: meta.full_content(post).then(|| Content {
             value: Some(content.to_string()),
             content_type: Some("html".into()),
             lang: post.lang.clone(),
@@ -213,6 +222,24 @@ fn entry(meta: &SiteMeta, post: &Post, (content, summary): &Texts<'_>) -> Entry 
     }
 }
 
+/// The lead image's Media RSS elements (extension elements, which RFC 4287 allows in an
+/// entry), as the `atom_syndication` crate's extension map.
+fn media_extensions(post: &Post) -> atom_syndication::extension::ExtensionMap {
+    let mut map = atom_syndication::extension::ExtensionMap::new();
+    for (local, el) in media::elements(post) {
+        map.entry(media::PREFIX.into())
+            .or_default()
+            .entry(local.into())
+            .or_default()
+            .push(atom_syndication::extension::Extension {
+                name: el.name.into(),
+                attrs: el.attrs,
+                ..Default::default()
+            });
+    }
+    map
+}
+
 #[cfg(test)]
 mod tests {
     //! One test per row of SPEC §2's element mapping, Atom column: a post made from front
@@ -221,7 +248,7 @@ mod tests {
     //! back with `feed-rs`.
 
     use super::*;
-    use crate::feed::rss::tests::{all, config, one, post, read_xml, term_feed, El};
+    use crate::feed::rss::tests::{all, config, one, post, read_xml, site_feed, term_feed, El};
     use crate::site::{Scope, TermKind};
 
     /// The `<entry>` of `post`, read back.
@@ -366,14 +393,54 @@ mod tests {
     }
 
     #[test]
-    fn image_is_an_enclosure_link() {
+    fn image_is_media_content_and_thumbnail_not_an_enclosure() {
         let entry = entry(&post("image: /img/lead.png", ""));
-        let enclosure = link(&entry, "enclosure");
-        assert_eq!(
-            enclosure.attr("href"),
-            Some("https://example.com/img/lead.png")
+        let content = one(&entry, "media:content");
+        let url = Some("https://example.com/img/lead.png");
+        assert_eq!(content.attr("url"), url);
+        assert_eq!(content.attr("medium"), Some("image"));
+        assert_eq!(content.attr("type"), Some("image/png"));
+        assert_eq!(one(&entry, "media:thumbnail").attr("url"), url);
+        assert!(
+            all(&entry, "link")
+                .iter()
+                .all(|l| l.attr("rel") != Some("enclosure")),
+            "{entry:#?}"
         );
-        assert_eq!(enclosure.attr("type"), Some("image/png"));
+    }
+
+    #[test]
+    fn enclosure_is_an_enclosure_link_with_its_length() {
+        let entry = entry(&post(
+            "enclosure: {url: 'https://cdn.example.org/ep1.mp3', type: audio/mp4, length: 99}",
+            "",
+        ));
+        let e = link(&entry, "enclosure");
+        assert_eq!(e.attr("href"), Some("https://cdn.example.org/ep1.mp3"));
+        assert_eq!(e.attr("type"), Some("audio/mp4"));
+        assert_eq!(e.attr("length"), Some("99"));
+        // Unknown length: none written (Atom's `length` is optional).
+        let entry = self::entry(&post("enclosure: https://cdn.example.org/a.ogg", ""));
+        assert_eq!(link(&entry, "enclosure").attr("length"), None);
+    }
+
+    #[test]
+    fn per_post_feed_content_overrides_the_site_setting() {
+        let entry = entry(&post("feed_content: summary", "<p>Body.</p>\n"));
+        assert!(all(&entry, "content").is_empty(), "{entry:#?}");
+        assert_eq!(one(&entry, "summary").text, "Body.");
+    }
+
+    #[test]
+    fn icon_and_logo() {
+        let mut c = config();
+        c.site.icon = Some("favicon.ico".into());
+        c.site.logo = Some("https://cdn.example.org/logo.png".into());
+        let feed = read_xml(&site_feed(&c, "", Format::Atom));
+        assert_eq!(one(&feed, "icon").text, "https://example.com/favicon.ico");
+        assert_eq!(one(&feed, "logo").text, "https://cdn.example.org/logo.png");
+        let feed = read_xml(&site_feed(&config(), "", Format::Atom));
+        assert!(all(&feed, "icon").is_empty() && all(&feed, "logo").is_empty());
     }
 
     #[test]

@@ -20,6 +20,12 @@ struct JsonFeed<'a> {
     home_page_url: String,
     feed_url: &'a str,
     description: &'a str,
+    /// The site's logo, else its icon (JSON Feed: "the URL of an image for the feed").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    icon: Option<&'a str>,
+    /// The site's icon (JSON Feed: a small image for the feed in lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    favicon: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     language: Option<&'a str>,
     authors: Vec<Author<'a>>,
@@ -67,6 +73,16 @@ struct JsonItem<'a> {
     tags: Vec<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     language: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    attachments: Vec<Attachment<'a>>,
+}
+
+#[derive(Serialize)]
+struct Attachment<'a> {
+    url: &'a str,
+    mime_type: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size_in_bytes: Option<u64>,
 }
 
 fn author(p: &Person) -> Author<'_> {
@@ -87,6 +103,8 @@ fn feed<'a>(spec: &'a FeedSpec<'a>) -> JsonFeed<'a> {
         home_page_url: meta.home(),
         feed_url: &spec.self_url,
         description: &spec.description,
+        icon: meta.logo.as_deref().or(meta.icon.as_deref()),
+        favicon: meta.icon.as_deref(),
         language: Some(meta.language.as_str()).filter(|l| !l.is_empty()),
         authors: vec![author(&meta.default_author)],
         next_url: spec.history.prev_archive.as_deref(),
@@ -151,7 +169,7 @@ fn item<'a>(meta: &'a SiteMeta, post: &'a Post, (content, summary): &'a Texts<'_
             tags.push(name);
         }
     }
-    let full = meta.full_content();
+    let full = meta.full_content(post);
     JsonItem {
         id: &post.id,
         url: &post.url,
@@ -167,6 +185,15 @@ fn item<'a>(meta: &'a SiteMeta, post: &'a Post, (content, summary): &'a Texts<'_
         authors: vec![author(meta.author_of(post))],
         tags,
         language: post.lang.as_deref(),
+        attachments: post
+            .enclosure
+            .iter()
+            .map(|a| Attachment {
+                url: &a.url,
+                mime_type: &a.mime_type,
+                size_in_bytes: a.length,
+            })
+            .collect(),
     }
 }
 
@@ -180,7 +207,7 @@ mod tests {
     use serde_json::{json, Value};
 
     use super::*;
-    use crate::feed::rss::tests::{config, post, term_feed};
+    use crate::feed::rss::tests::{config, post, site_feed, term_feed};
     use crate::site::{Scope, TermKind};
 
     /// The item object of `post`, read back.
@@ -280,6 +307,64 @@ mod tests {
     fn image() {
         let item = item(&post("image: /img/lead.png", ""));
         assert_eq!(item["image"], "https://example.com/img/lead.png");
+        assert!(item.get("attachments").is_none(), "{item}");
+    }
+
+    #[test]
+    fn enclosure_is_an_attachment() {
+        let item = item(&post(
+            "enclosure: {url: 'https://cdn.example.org/ep1.mp3', length: 12345}",
+            "",
+        ));
+        assert_eq!(
+            item["attachments"],
+            json!([{"url": "https://cdn.example.org/ep1.mp3", "mime_type": "audio/mpeg",
+                    "size_in_bytes": 12345}])
+        );
+        let item = self::item(&post("enclosure: https://cdn.example.org/a.pdf", ""));
+        assert_eq!(
+            item["attachments"],
+            json!([{"url": "https://cdn.example.org/a.pdf", "mime_type": "application/pdf"}])
+        );
+    }
+
+    #[test]
+    fn per_post_feed_content_overrides_the_site_setting() {
+        let item = item(&post("feed_content: summary", "<p>Body.</p>\n"));
+        assert!(item.get("content_html").is_none(), "{item}");
+        assert_eq!(item["content_text"], "Body.");
+        let mut c = config();
+        c.feeds.content = crate::config::ContentMode::Summary;
+        let p = post("feed_content: full", "<p>Body.</p>\n");
+        let bytes = fragment(&SiteMeta::from_config(&c), &p, &p.content_html.both()).unwrap();
+        let item: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(item["content_html"], "<p>Body.</p>\n");
+    }
+
+    #[test]
+    fn icon_is_the_logo_else_the_icon_and_favicon_the_icon() {
+        let feed = |logo: Option<&str>, icon: Option<&str>| {
+            let mut c = config();
+            c.site.logo = logo.map(str::to_owned);
+            c.site.icon = icon.map(str::to_owned);
+            let doc: Value = serde_json::from_slice(&site_feed(&c, "", Format::Json)).unwrap();
+            (doc["icon"].clone(), doc["favicon"].clone())
+        };
+        assert_eq!(feed(None, None), (Value::Null, Value::Null));
+        assert_eq!(
+            feed(Some("logo.png"), Some("icon.png")),
+            (
+                json!("https://example.com/logo.png"),
+                json!("https://example.com/icon.png")
+            )
+        );
+        assert_eq!(
+            feed(None, Some("icon.png")),
+            (
+                json!("https://example.com/icon.png"),
+                json!("https://example.com/icon.png")
+            )
+        );
     }
 
     #[test]

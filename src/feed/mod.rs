@@ -9,6 +9,7 @@ mod error;
 pub mod html;
 mod index;
 mod json;
+mod media;
 mod opml;
 pub mod page;
 pub mod paging;
@@ -56,8 +57,10 @@ pub struct SiteMeta {
     pub hub: Option<String>,
     /// The XSLT stylesheet's URL, when `feeds.stylesheet` is on.
     pub stylesheet: Option<String>,
-    /// Absolute URL of the site's icon (`site.icon`), linked from every HTML page.
+    /// Absolute URL of the site's icon (`site.icon`), linked from every HTML page and feed.
     pub icon: Option<String>,
+    /// Absolute URL of the site's logo (`site.logo`): Atom `logo`, RSS `<image>`, JSON `icon`.
+    pub logo: Option<String>,
 }
 
 impl SiteMeta {
@@ -103,6 +106,7 @@ impl SiteMeta {
             hub: None,
             stylesheet: None,
             icon: config.icon_url(),
+            logo: config.logo_url(),
         };
         if config.feeds.stylesheet {
             meta.stylesheet = Some(meta.url(stylesheet::ROUTE));
@@ -124,9 +128,10 @@ impl SiteMeta {
         })
     }
 
-    /// Whether items carry full content.
-    pub fn full_content(&self) -> bool {
-        self.content == ContentMode::Full
+    /// Whether `post`'s items carry full content: its own `feed_content`, else
+    /// `feeds.content`.
+    pub fn full_content(&self, post: &Post) -> bool {
+        post.feed_content.unwrap_or(self.content) == ContentMode::Full
     }
 
     /// The author of an item: its own, else the site default.
@@ -554,23 +559,6 @@ pub fn rfc3339(d: &DateTime<FixedOffset>) -> String {
     d.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
-/// Guesses an image's media type from its URL.
-pub fn image_mime(url: &str) -> &'static str {
-    let path = url
-        .split(['?', '#'])
-        .next()
-        .unwrap_or(url)
-        .to_ascii_lowercase();
-    match path.rsplit_once('.').map(|(_, e)| e) {
-        Some("png") => "image/png",
-        Some("gif") => "image/gif",
-        Some("webp") => "image/webp",
-        Some("svg") => "image/svg+xml",
-        Some("avif") => "image/avif",
-        _ => "image/jpeg",
-    }
-}
-
 /// The host of a URL, used as the visible name of a source without `source_name`.
 pub fn host_of(url: &str) -> String {
     url::Url::parse(url)
@@ -602,9 +590,7 @@ mod tests {
     }
 
     #[test]
-    fn mime_and_host() {
-        assert_eq!(image_mime("https://x/a.PNG?x=1"), "image/png");
-        assert_eq!(image_mime("https://x/a"), "image/jpeg");
+    fn host() {
         assert_eq!(host_of("http://news.example.cn/a?b"), "news.example.cn");
     }
 }

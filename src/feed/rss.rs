@@ -8,7 +8,7 @@ use rss::{Category, Channel, Enclosure, Guid, Item, Source};
 use bytes::Bytes;
 
 use super::{
-    host_of, image_mime, rfc822, splice_out, terms_of, verify, Envelope, FeedSpec, SiteMeta, Texts,
+    host_of, media, rfc822, splice_out, terms_of, verify, Envelope, FeedSpec, SiteMeta, Texts,
     GENERATOR, VERSION,
 };
 use crate::config::Format;
@@ -51,6 +51,9 @@ fn channel(spec: &FeedSpec<'_>) -> Channel {
         ..Default::default()
     }));
     let mut namespaces = namespaces();
+    if media::any_image(spec.items.iter().copied()) {
+        namespaces.insert(media::PREFIX.into(), media::NAMESPACE.into());
+    }
     let mut extensions = rss::extension::ExtensionMap::new();
     if h.archive {
         namespaces.insert("fh".into(), crate::feed::paging::FH_NAMESPACE.into());
@@ -69,6 +72,17 @@ fn channel(spec: &FeedSpec<'_>) -> Channel {
         language: Some(meta.language.clone()).filter(|l| !l.is_empty()),
         generator: Some(format!("{GENERATOR} {VERSION}")),
         docs: Some("https://www.rssboard.org/rss-specification".into()),
+        // The channel's picture: the logo, else the icon (RSS has one image).
+        image: meta
+            .logo
+            .as_ref()
+            .or(meta.icon.as_ref())
+            .map(|url| rss::Image {
+                url: url.clone(),
+                title: spec.title.clone(),
+                link: meta.home(),
+                ..Default::default()
+            }),
         last_build_date: Some(rfc822(&spec.updated)),
         atom_ext: Some(AtomExtension { links: atom_links }),
         namespaces,
@@ -113,9 +127,11 @@ pub fn envelope(spec: &FeedSpec<'_>) -> Result<Envelope, FeedError> {
 
 /// One post's `<item>…</item>`, checked by parsing a one-item document back.
 pub fn fragment(meta: &SiteMeta, post: &Post, texts: &Texts<'_>) -> Result<Bytes, FeedError> {
+    let mut namespaces = namespaces();
+    namespaces.insert(media::PREFIX.into(), media::NAMESPACE.into());
     let ch = Channel {
         items: vec![item(meta, post, texts)],
-        namespaces: namespaces(),
+        namespaces,
         ..Default::default()
     };
     let doc = write(&ch)?;
@@ -148,10 +164,12 @@ fn item(meta: &SiteMeta, post: &Post, (content, summary): &Texts<'_>) -> Item {
                 domain: Some(format!("{}/{}/", meta.base, kind.dir())),
             })
             .collect(),
-        enclosure: post.image.as_ref().map(|url| Enclosure {
-            url: url.clone(),
-            length: "0".into(),
-            mime_type: image_mime(url).into(),
+        // Only a real attachment: podcast apps take any enclosure as an episode. RSS requires
+        // `length`; the RSS Advisory Board's profile says 0 when it is unknown.
+        enclosure: post.enclosure.as_ref().map(|a| Enclosure {
+            url: a.url.clone(),
+            length: a.length.unwrap_or(0).to_string(),
+            mime_type: a.mime_type.clone(),
         }),
         guid: Some(Guid {
             value: post.id.clone(),
@@ -162,10 +180,28 @@ fn item(meta: &SiteMeta, post: &Post, (content, summary): &Texts<'_>) -> Item {
             url: url.clone(),
             title: Some(post.source_name.clone().unwrap_or_else(|| host_of(url))),
         }),
-        content: meta.full_content().then(|| content.to_string()),
+        content: meta.full_content(post).then(|| content.to_string()),
         dublin_core_ext: dc,
+        extensions: media_extensions(post),
         ..Default::default()
     }
+}
+
+/// The lead image's Media RSS elements, as the `rss` crate's extension map.
+fn media_extensions(post: &Post) -> rss::extension::ExtensionMap {
+    let mut map = rss::extension::ExtensionMap::new();
+    for (local, el) in media::elements(post) {
+        map.entry(media::PREFIX.into())
+            .or_default()
+            .entry(local.into())
+            .or_default()
+            .push(rss::extension::Extension {
+                name: el.name.into(),
+                attrs: el.attrs,
+                ..Default::default()
+            });
+    }
+    map
 }
 
 #[cfg(test)]
@@ -319,6 +355,15 @@ pub(in crate::feed) mod tests {
         (doc, feed.title.unwrap().content, selfs)
     }
 
+    /// The all-posts document in `format` of the site `c`, with one post of front matter
+    /// `front`.
+    pub(in crate::feed) fn site_feed(c: &Config, front: &str, format: Format) -> Vec<u8> {
+        let meta = SiteMeta::from_config(c);
+        let posts = [Arc::new(post(front, ""))];
+        let listing = Listing::new(posts, chrono::Utc::now(), ListOptions::default());
+        crate::feed::render(&FeedSpec::new(&meta, &listing, &Scope::All, format), format).unwrap()
+    }
+
     pub(in crate::feed) fn all<'a>(els: &'a [(String, El)], path: &str) -> Vec<&'a El> {
         els.iter()
             .filter(|(p, _)| p == path)
@@ -457,15 +502,70 @@ pub(in crate::feed) mod tests {
     }
 
     #[test]
-    fn image_is_an_enclosure_with_a_media_type() {
+    fn image_is_media_content_and_thumbnail_never_an_enclosure() {
         let item = item(&post("image: /img/lead.png", ""));
-        let enclosure = one(&item, "enclosure");
+        let content = one(&item, "media:content");
         assert_eq!(
-            enclosure.attr("url"),
+            content.attr("url"),
             Some("https://example.com/img/lead.png")
         );
-        assert_eq!(enclosure.attr("type"), Some("image/png"));
-        assert_eq!(enclosure.attr("length"), Some("0"));
+        assert_eq!(content.attr("medium"), Some("image"));
+        assert_eq!(content.attr("type"), Some("image/png"));
+        let thumb = one(&item, "media:thumbnail");
+        assert_eq!(thumb.attr("url"), Some("https://example.com/img/lead.png"));
+        assert!(all(&item, "enclosure").is_empty(), "{item:#?}");
+        // No type when the URL does not say.
+        let item = self::item(&post("image: https://cdn.example.org/photo", ""));
+        assert_eq!(one(&item, "media:content").attr("type"), None);
+    }
+
+    #[test]
+    fn enclosure_is_the_attachment_with_length_zero_when_unknown() {
+        let item = item(&post(
+            "enclosure: {url: 'https://cdn.example.org/ep1.mp3', length: 12345}",
+            "",
+        ));
+        let e = one(&item, "enclosure");
+        assert_eq!(e.attr("url"), Some("https://cdn.example.org/ep1.mp3"));
+        assert_eq!(e.attr("type"), Some("audio/mpeg"));
+        assert_eq!(e.attr("length"), Some("12345"));
+        assert!(all(&item, "media:content").is_empty(), "{item:#?}");
+        let item = self::item(&post("enclosure: https://cdn.example.org/talk.pdf", ""));
+        let e = one(&item, "enclosure");
+        assert_eq!(e.attr("type"), Some("application/pdf"));
+        assert_eq!(e.attr("length"), Some("0"));
+    }
+
+    #[test]
+    fn per_post_feed_content_overrides_the_site_setting() {
+        let item = item(&post("feed_content: summary", "<p>Body.</p>\n"));
+        assert!(all(&item, "content:encoded").is_empty(), "{item:#?}");
+        assert_eq!(one(&item, "description").text, "Body.");
+    }
+
+    #[test]
+    fn channel_image_is_the_logo_else_the_icon() {
+        let channel_image = |logo: Option<&str>, icon: Option<&str>| {
+            let mut c = config();
+            c.site.logo = logo.map(str::to_owned);
+            c.site.icon = icon.map(str::to_owned);
+            let els = read_xml(&site_feed(&c, "", Format::Rss));
+            all(&els, "channel/image").first().map(|_| {
+                let text = |p: &str| one(&els, p).text.clone();
+                [
+                    text("channel/image/url"),
+                    text("channel/image/title"),
+                    text("channel/image/link"),
+                ]
+            })
+        };
+        assert_eq!(channel_image(None, None), None);
+        let [url, title, link] = channel_image(Some("logo.png"), Some("icon.png")).unwrap();
+        assert_eq!(url, "https://example.com/logo.png");
+        assert_eq!(title, "Harbor News");
+        assert_eq!(link, "https://example.com/");
+        let [url, ..] = channel_image(None, Some("https://cdn.example.org/i.png")).unwrap();
+        assert_eq!(url, "https://cdn.example.org/i.png");
     }
 
     #[test]

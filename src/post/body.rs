@@ -53,6 +53,9 @@ pub enum HtmlError {
 pub struct Rewritten {
     pub html: String,
     pub first_paragraph: String,
+    /// The absolute `http(s)` source of the body's first `<img>` (after lazy images got a
+    /// real one): the lead image when `feeds.lead_image = "first"`.
+    pub first_image: Option<String>,
 }
 
 /// [`rewrite_with`] for a post with no assets: every URL resolved against `base`.
@@ -73,10 +76,17 @@ pub fn rewrite(html: &str, base: &Url) -> Result<Rewritten, HtmlError> {
 /// matches one short selector list of the elements it may change, the text pass the universal
 /// selector, and both dispatch on the tag name here.
 pub fn rewrite_with(html: &str, resolver: &Resolver<'_>) -> Result<Rewritten, HtmlError> {
+    let first_image: RefCell<Option<String>> = RefCell::default();
     let settings = settings().append_element_content_handler((
         Cow::Borrowed(&*FIXED),
         ElementContentHandlers::default().element(|el: &mut Element<'_, '_>| {
             fix_element(el, resolver);
+            if el.tag_name() == "img" && first_image.borrow().is_none() {
+                let src = el
+                    .get_attribute("src")
+                    .filter(|s| s.starts_with("https://") || s.starts_with("http://"));
+                *first_image.borrow_mut() = src;
+            }
             Ok(())
         }),
     ));
@@ -95,6 +105,7 @@ pub fn rewrite_with(html: &str, resolver: &Resolver<'_>) -> Result<Rewritten, Ht
         // `out` borrows the rewriter's buffer, so this makes the body's one copy.
         html: crate::text::clean_text(out),
         first_paragraph: first_paragraph(html)?,
+        first_image: first_image.into_inner(),
     })
 }
 
@@ -145,8 +156,20 @@ fn fix_element(el: &mut Element<'_, '_>, resolver: &Resolver<'_>) {
 /// The plain text of the first non-empty paragraph; when the body has none, of the start of
 /// the body. Script and style text is not prose and is left out.
 fn first_paragraph(html: &str) -> Result<String, HtmlError> {
+    text_pass(html, false)
+}
+
+/// The plain text of all of `html` (up to [`FALLBACK_TEXT`] bytes of it): an excerpt's text.
+pub fn plain_text_of(html: &str) -> Result<String, HtmlError> {
+    text_pass(html, true)
+}
+
+/// The text pass of [`first_paragraph`]; `whole`: never stop at a paragraph, the text of all
+/// of the start of `html`.
+fn text_pass(html: &str, whole: bool) -> Result<String, HtmlError> {
     #[derive(Default)]
     struct TextState {
+        whole: bool,
         in_p: usize,
         first_p: String,
         found: bool,
@@ -182,7 +205,10 @@ fn first_paragraph(html: &str) -> Result<String, HtmlError> {
             None => at_end(&mut state.borrow_mut()),
         }
     }
-    let state = Rc::new(RefCell::new(TextState::default()));
+    let state = Rc::new(RefCell::new(TextState {
+        whole,
+        ..TextState::default()
+    }));
     let el_state = Rc::clone(&state);
     let text_state = Rc::clone(&state);
     let settings = settings()
@@ -194,7 +220,7 @@ fn first_paragraph(html: &str) -> Result<String, HtmlError> {
                     el_state.borrow_mut().in_p += 1;
                     on_end(el, &el_state, |s| {
                         s.in_p = s.in_p.saturating_sub(1);
-                        if s.in_p == 0 && !s.found && !s.first_p.trim().is_empty() {
+                        if s.in_p == 0 && !s.found && !s.whole && !s.first_p.trim().is_empty() {
                             s.found = true;
                         }
                     });
@@ -236,7 +262,7 @@ fn first_paragraph(html: &str) -> Result<String, HtmlError> {
         rewriter.end()?;
     }
     let s = state.borrow();
-    let raw = if s.found || !s.first_p.trim().is_empty() {
+    let raw = if !whole && (s.found || !s.first_p.trim().is_empty()) {
         &s.first_p
     } else {
         &s.all

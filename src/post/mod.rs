@@ -10,6 +10,7 @@ mod error;
 mod file;
 pub mod front_matter;
 mod html;
+pub mod media;
 mod permalink;
 pub mod refs;
 
@@ -18,6 +19,7 @@ pub use file::{
     classify, is_ignored_name, lossless_name, normalize_path, read_post, FileKind, DRAFTS_DIR,
 };
 pub use html::{ContentDict, Html};
+pub use media::Attachment;
 pub use permalink::{expand_permalink, DEFAULT_PERMALINK, PERMALINK_STYLES};
 pub use refs::AssetSet;
 
@@ -85,7 +87,14 @@ pub struct Post {
     pub url: String,
     /// Stable identifier: front matter `id`/`guid`, else the URL.
     pub id: String,
+    /// The lead image's absolute URL: front matter `image`, else (with
+    /// `feeds.lead_image = "first"`) the body's first image. Never an enclosure.
     pub image: Option<String>,
+    /// Front matter `enclosure`: a real attachment (audio, video, PDF…).
+    pub enclosure: Option<Attachment>,
+    /// Front matter `feed_content`: this post's items carry full content or the summary,
+    /// whatever `feeds.content` says.
+    pub feed_content: Option<media::ContentMode>,
     pub lang: Option<String>,
     /// `published: false` in front matter.
     pub unpublished: bool,
@@ -102,6 +111,8 @@ pub struct Post {
 impl Post {
     /// The plain-text summary: front matter `excerpt`/`description`/`summary`, or the first
     /// paragraph's text cut at [`SUMMARY_CHARS`].
+    /// (With an `excerpt_separator` in the body, the text before it instead of the first
+    /// paragraph.)
     pub fn summary(&self) -> Cow<'_, str> {
         self.content_html.summary()
     }
@@ -131,6 +142,10 @@ pub struct ParseContext {
     /// The files beside the posts that relative references may name (see [`refs`]); empty
     /// when not known (`check`, the fuzz harness).
     pub assets: Arc<AssetSet>,
+    /// `feeds.lead_image`: whether a post without `image` takes its body's first image.
+    pub lead_image: media::LeadImage,
+    /// `feeds.excerpt_separator`, the default of front matter `excerpt_separator`.
+    pub excerpt_separator: String,
 }
 
 impl ParseContext {
@@ -273,7 +288,13 @@ pub fn parse_post(
         .map_err(field_err)?
     {
         Some(s) if !s.trim().is_empty() => s.split_whitespace().collect::<Vec<_>>().join(" "),
-        _ => body::truncate_summary(&rewritten.first_paragraph, SUMMARY_CHARS),
+        _ => match media::excerpt(&fields, &ctx.excerpt_separator, body_text, markup)
+            .map_err(field_err)?
+        {
+            // The author chose where the excerpt ends: not cut again.
+            Some(excerpt) => excerpt,
+            None => body::truncate_summary(&rewritten.first_paragraph, SUMMARY_CHARS),
+        },
     };
 
     let absolute_field = |keys: &[&'static str]| -> Result<Option<String>, PostError> {
@@ -297,7 +318,12 @@ pub fn parse_post(
             Some(u) => Some(u),
             None => body::trailing_autolink(body_text),
         };
-    let image = absolute_field(&["image"])?;
+    let image = match absolute_field(&["image"])? {
+        None if ctx.lead_image == media::LeadImage::First => rewritten.first_image.clone(),
+        image => image,
+    };
+    let enclosure = media::enclosure(&fields, &resolver).map_err(field_err)?;
+    let feed_content = media::feed_content(&fields).map_err(field_err)?;
     let asset_refs = resolver.into_looked_up().into_boxed_slice();
 
     let id = fields
@@ -344,6 +370,8 @@ pub fn parse_post(
         url,
         id,
         image,
+        enclosure,
+        feed_content,
         lang: text_opt(&["lang"])?,
         unpublished,
         draft,

@@ -15,7 +15,7 @@
 //! appears or goes while serving, exactly the posts that referred to it are read again.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use percent_encoding::percent_decode_str;
 use url::Url;
@@ -24,15 +24,20 @@ use super::body;
 use crate::slug::encode_path;
 
 /// The assets a post body may refer to: their paths under `posts/` (`images/x.png`, `/`
-/// between segments). Empty when the caller has none (`check`, the fuzz harness): every
-/// relative reference then resolves against the post's URL.
+/// between segments) and sizes (an enclosure's true `length`). Empty when the caller has none
+/// (`check`, the fuzz harness): every relative reference then resolves against the post's URL.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AssetSet(HashSet<String>);
+pub struct AssetSet(HashMap<String, u64>);
 
 impl AssetSet {
     /// Whether `key` (a path under `posts/`) is an asset.
     pub fn contains(&self, key: &str) -> bool {
-        self.0.contains(key)
+        self.0.contains_key(key)
+    }
+
+    /// The size in bytes of the asset `key`, if it is one.
+    pub fn len_of(&self, key: &str) -> Option<u64> {
+        self.0.get(key).copied()
     }
 
     pub fn len(&self) -> usize {
@@ -44,8 +49,15 @@ impl AssetSet {
     }
 }
 
+/// Keys alone (sizes unknown: 0), for callers that only resolve references.
 impl FromIterator<String> for AssetSet {
     fn from_iter<I: IntoIterator<Item = String>>(iter: I) -> Self {
+        AssetSet(iter.into_iter().map(|k| (k, 0)).collect())
+    }
+}
+
+impl FromIterator<(String, u64)> for AssetSet {
+    fn from_iter<I: IntoIterator<Item = (String, u64)>>(iter: I) -> Self {
         AssetSet(iter.into_iter().collect())
     }
 }
@@ -126,6 +138,24 @@ impl<'a> Resolver<'a> {
             .filter(|c| !c.is_empty())
             .collect::<Vec<_>>()
             .join(", ")
+    }
+
+    /// The asset an absolute URL names — one under the site URL whose path is an asset's —
+    /// as its key and size (the lookup is recorded either way, so the post is read again
+    /// when the file comes or goes).
+    pub fn asset_at(&self, url: &str) -> Option<(String, u64)> {
+        if self.site.is_empty() {
+            return None;
+        }
+        let rest = url.strip_prefix(self.site)?.strip_prefix('/')?;
+        let path = &rest[..rest.find(['?', '#']).unwrap_or(rest.len())];
+        let key = asset_key(&[], path)?;
+        let len = self.assets.len_of(&key);
+        let mut seen = self.looked_up.borrow_mut();
+        if !seen.contains(&key) {
+            seen.push(key.clone());
+        }
+        len.map(|len| (key, len))
     }
 
     /// The asset keys looked up, hits and misses, in the order first met.

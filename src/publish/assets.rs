@@ -133,11 +133,25 @@ impl Publisher {
             self.asset_copies.removals.push(route.clone());
             self.asset_copies.doomed.push(route);
         }
-        if delta.flipped.is_empty() {
+        // An asset whose size changed changes the `length` of the enclosures naming it.
+        let resized: Vec<&str> = delta
+            .upserted
+            .iter()
+            .filter_map(|rel| self.assets.files.get(rel))
+            .filter(|a| {
+                self.ctx
+                    .assets
+                    .len_of(&a.key)
+                    .is_some_and(|len| len != a.len)
+            })
+            .map(|a| a.key.as_str())
+            .collect();
+        if delta.flipped.is_empty() && resized.is_empty() {
             return (Vec::new(), errors);
         }
+        let mut flipped: HashSet<&str> = delta.flipped.iter().map(String::as_str).collect();
+        flipped.extend(resized);
         self.ctx.assets = Arc::new(self.assets.names());
-        let flipped: HashSet<&str> = delta.flipped.iter().map(String::as_str).collect();
         let rereads = self
             .site
             .posts

@@ -147,9 +147,12 @@ impl Assets {
         assets
     }
 
-    /// The keys of every asset, for the parse context.
+    /// The keys and sizes of every asset, for the parse context.
     pub fn names(&self) -> AssetSet {
-        self.files.values().map(|a| a.key.clone()).collect()
+        self.files
+            .values()
+            .map(|a| (a.key.clone(), a.len))
+            .collect()
     }
 
     /// Applies file changes: looks again at every path they name (walking directories), and

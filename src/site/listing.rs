@@ -452,6 +452,8 @@ mod tests {
             dict: None,
             limits: crate::post::Limits::default(),
             assets: Arc::default(),
+            lead_image: crate::post::media::LeadImage::FrontMatter,
+            excerpt_separator: String::new(),
         };
         let text =
             format!("---\ntitle: {name}\ndate: {date}\ncategories: {cats}\ntags: {tags}\n---\nx\n");

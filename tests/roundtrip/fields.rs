@@ -280,19 +280,27 @@ fn check_rss(ctx: &str, text: &str, self_url: &str, title: &str, items: &[&Want]
                 );
             }
         }
+        // The lead image is Media RSS; an image is never an enclosure (issue 17).
+        assert!(
+            raw.child("enclosure").is_none(),
+            "{ctx}: an image as enclosure"
+        );
         match w.image {
             Some((url, mime)) => {
-                let enc = raw
-                    .child("enclosure")
-                    .unwrap_or_else(|| panic!("{ctx}: no enclosure"));
-                assert_eq!(enc.attr("url"), Some(url), "{ctx}: enclosure url");
-                assert_eq!(enc.attr("type"), Some(mime), "{ctx}: enclosure type");
-                assert!(
-                    enc.attr("length").is_some(),
-                    "{ctx}: enclosure length is required"
+                let content = raw
+                    .child("media:content")
+                    .unwrap_or_else(|| panic!("{ctx}: no media:content"));
+                assert_eq!(content.attr("url"), Some(url), "{ctx}: media:content url");
+                assert_eq!(
+                    content.attr("type"),
+                    Some(mime),
+                    "{ctx}: media:content type"
                 );
+                assert_eq!(content.attr("medium"), Some("image"), "{ctx}: medium");
+                let thumb = raw.child("media:thumbnail").map(|t| t.attr("url"));
+                assert_eq!(thumb, Some(Some(url)), "{ctx}: media:thumbnail");
             }
-            None => assert!(raw.child("enclosure").is_none(), "{ctx}"),
+            None => assert!(raw.child("media:content").is_none(), "{ctx}"),
         }
         let encoded = raw.child_text("content:encoded").unwrap_or("");
         assert_content(ctx, w, encoded);
@@ -363,18 +371,8 @@ fn check_atom(ctx: &str, text: &str, self_url: &str, title: &str, items: &[&Want
             }
             None => assert!(link("via").is_none(), "{ctx}: unexpected via"),
         }
-        match w.image {
-            Some((url, mime)) => {
-                let enc = link("enclosure").unwrap_or_else(|| panic!("{ctx}: no rel=enclosure"));
-                assert_eq!(enc.href, url, "{ctx}: enclosure href");
-                assert_eq!(
-                    enc.media_type.as_deref(),
-                    Some(mime),
-                    "{ctx}: enclosure type"
-                );
-            }
-            None => assert!(link("enclosure").is_none(), "{ctx}: unexpected enclosure"),
-        }
+        // The lead image is Media RSS (checked with feed-rs above), never an enclosure.
+        assert!(link("enclosure").is_none(), "{ctx}: an image as enclosure");
         let cats: Vec<(String, Option<String>)> = e
             .categories
             .iter()

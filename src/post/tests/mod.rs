@@ -22,6 +22,8 @@ pub(super) fn ctx_with(url: &str, timezone: FixedOffset, permalink: &str) -> Par
         dict: None,
         limits: Limits::default(),
         assets: Arc::default(),
+        lead_image: crate::post::media::LeadImage::FrontMatter,
+        excerpt_separator: "<!--more-->".to_owned(),
     }
 }
 
@@ -64,3 +66,4 @@ pub(super) fn field_key(e: &PostError) -> &'static str {
 
 mod fields;
 mod files;
+mod media;
