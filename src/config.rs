@@ -418,6 +418,10 @@ impl Config {
         if self.site.title.trim().is_empty() {
             bail!("site.title: must not be empty");
         }
+        let days = self.feeds.tombstone_days;
+        if !(days.is_finite() && (0.0..=36_500.0).contains(&days)) {
+            bail!("feeds.tombstone_days: must be between 0 and 36500, got {days}");
+        }
         if self.feeds.formats.is_empty() {
             bail!("feeds.formats: must list at least one of \"rss\", \"atom\", \"json\"");
         }

@@ -26,6 +26,10 @@ pub struct FeedsConfig {
     /// For static hosting: an `<?xml-stylesheet?>` in RSS and Atom and the XSLT it names
     /// (`feed/stylesheet.rs`). Off: `serve` shows browsers each feed's view without it.
     pub stylesheet: bool,
+    /// How long a deleted post stays announced in the Atom feeds it was in (RFC 6721
+    /// `at:deleted-entry`) and its page answers `410 Gone`, in days; 0 = not at all. A
+    /// fraction is allowed (`0.0001` is under 9 seconds: what the tests use).
+    pub tombstone_days: f64,
 }
 
 impl Default for FeedsConfig {
@@ -39,11 +43,19 @@ impl Default for FeedsConfig {
             archive_scopes: vec![ArchiveScope::Site],
             archive_formats: Vec::new(),
             stylesheet: false,
+            tombstone_days: 30.0,
         }
     }
 }
 
 impl FeedsConfig {
+    /// How long tombstones last (`tombstone_days`); `None` when they are off.
+    pub fn tombstone_window(&self) -> Option<chrono::Duration> {
+        let ms = self.tombstone_days * 86_400_000.0;
+        // Checked by `Config::validate`; anything else is off. At most 100 years.
+        (ms.is_finite() && ms >= 1.0).then(|| chrono::Duration::milliseconds(ms.min(3.2e12) as i64))
+    }
+
     /// The archive page size in effect, or `None` when there are no archives (turned off, or
     /// `limit = 0`: every feed holds every post).
     pub fn archive_page_size(&self) -> Option<usize> {

@@ -18,6 +18,7 @@ pub mod stylesheet;
 pub mod term;
 pub mod verify;
 
+pub use atom::atom_id;
 pub use error::FeedError;
 
 use chrono::{DateTime, FixedOffset};
@@ -159,6 +160,8 @@ pub struct FeedSpec<'a> {
     /// The newest `updated` of the items; the Unix epoch for an empty feed.
     pub updated: DateTime<FixedOffset>,
     pub history: History,
+    /// RFC 6721 tombstones (Atom subscription documents only: `atom::write` places them).
+    pub deleted: Vec<&'a crate::site::deleted::Tombstone>,
 }
 
 /// A document's place in an RFC 5005 archived feed.
@@ -214,7 +217,7 @@ impl<'a> FeedSpec<'a> {
                 .then(|| meta.url(&paging::route(scope, paging.pages, format))),
             ..History::default()
         };
-        FeedSpec::with_items(
+        let mut spec = FeedSpec::with_items(
             meta,
             listing.term(scope).map(|t| t.name.as_str()),
             scope,
@@ -222,7 +225,11 @@ impl<'a> FeedSpec<'a> {
             self_url.clone(),
             self_url,
             history,
-        )
+        );
+        if format == Format::Atom {
+            atom::announce_deletions(&mut spec, listing, scope);
+        }
+        spec
     }
 
     /// [`FeedSpec::new`] from a scope's posts as they were when they were taken (the browser
@@ -355,6 +362,7 @@ impl<'a> FeedSpec<'a> {
             items,
             updated,
             history,
+            deleted: Vec::new(),
         }
     }
 

@@ -44,6 +44,9 @@ pub struct Store {
     /// Post assets, looked up after the documents: far fewer than post pages, and changed
     /// one file at a time.
     assets: Arc<HashMap<String, Asset>>,
+    /// Routes of deleted posts' pages: `410 Gone` rather than 404 while their tombstone lasts
+    /// (see `crate::site::deleted`). A route that has a document again is not gone.
+    gone: Arc<std::collections::BTreeSet<String>>,
     len: usize,
 }
 
@@ -53,6 +56,7 @@ impl Default for Store {
             shards: (0..SHARDS).map(|_| Arc::new(HashMap::new())).collect(),
             lazy: (0..SHARDS).map(|_| Arc::new(HashMap::new())).collect(),
             assets: Arc::new(HashMap::new()),
+            gone: Arc::default(),
             len: 0,
         }
     }
@@ -109,6 +113,19 @@ impl Store {
             assets.remove(&route);
         }
         assets.extend(upserts);
+    }
+
+    /// Sets the routes that answer `410 Gone` (the publisher's tombstones).
+    pub fn set_gone(&mut self, routes: impl IntoIterator<Item = String>) {
+        self.gone = Arc::new(routes.into_iter().collect());
+    }
+
+    /// Whether `route` was a deleted post's page and nothing else is there now.
+    pub fn is_gone(&self, route: &str) -> bool {
+        self.gone.contains(route)
+            && self.get(route).is_none()
+            && self.lazy(route).is_none()
+            && self.asset(route).is_none()
     }
 
     /// How many assets there are.

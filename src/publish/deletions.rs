@@ -1,0 +1,211 @@
+//! Deletions while serving: which posts were published, which of them left, and for how long
+//! that is announced (RFC 6721 tombstones in the Atom feeds, `410 Gone` at their pages).
+//!
+//! What was published is kept in `{state_dir}/deletions.json` with the tombstones, so a post
+//! removed while `serve` was not running is announced at the next start, and a restart keeps
+//! the tombstones it had. `build` neither reads nor writes it (its feeds carry no tombstones).
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::feed::{atom_id, page, terms_of, SiteMeta};
+use crate::output::Atomic;
+use crate::post::Post;
+use crate::site::deleted::{Record, Tombstone, Tombstones};
+use crate::site::{Delta, Listing, Scope};
+use crate::slug::slugify;
+
+/// The deletions file, under the state directory.
+pub const DELETIONS_STATE_FILE: &str = "deletions.json";
+
+/// What the deletions file holds.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Saved {
+    published: Vec<Record>,
+    tombstones: Vec<Tombstone>,
+}
+
+/// The publisher's record of published posts and of the tombstones of those that left.
+pub(super) struct Deletions {
+    /// How long a tombstone lasts; `None`: deletions are not tracked at all.
+    window: Option<Duration>,
+    path: PathBuf,
+    /// Every listed post's record, by source.
+    published: HashMap<PathBuf, Record>,
+    /// How many listed posts have each Atom id (a post moved to another file keeps its id:
+    /// it did not leave).
+    ids: HashMap<String, usize>,
+    tombstones: Tombstones,
+}
+
+/// What a tombstone needs to know of a listed post.
+fn record_of(meta: &SiteMeta, post: &Post) -> Record {
+    let mut scopes: BTreeSet<Scope> = terms_of(post)
+        .map(|(kind, name)| Scope::Term(kind, slugify(name)))
+        .filter(|s| !matches!(s, Scope::Term(_, slug) if slug.is_empty()))
+        .collect();
+    scopes.insert(Scope::All);
+    Record {
+        id: atom_id(post, &meta.base),
+        route: page::page_route(post),
+        scopes,
+    }
+}
+
+impl Deletions {
+    /// Records the posts of `listing`, announces those the state file says were published
+    /// and are not listed now (deleted since the last run, at `now`), keeps the file's
+    /// unexpired tombstones, and hands them to `listing`.
+    pub(super) fn start(
+        window: Option<Duration>,
+        state_dir: &Path,
+        meta: &SiteMeta,
+        listing: &mut Listing,
+        now: DateTime<Utc>,
+    ) -> Deletions {
+        let mut d = Deletions {
+            window,
+            path: state_dir.join(DELETIONS_STATE_FILE),
+            published: HashMap::new(),
+            ids: HashMap::new(),
+            tombstones: Tombstones::new(),
+        };
+        let Some(window) = window else {
+            return d;
+        };
+        for post in listing.iter() {
+            d.list(post.source.clone(), record_of(meta, post));
+        }
+        let saved: Saved = match std::fs::read(&d.path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                tracing::warn!("{}: not read ({e}); no tombstones kept", d.path.display());
+                Saved::default()
+            }),
+            Err(_) => Saved::default(),
+        };
+        for t in saved.tombstones {
+            if t.when + window > now && !d.ids.contains_key(&t.record.id) {
+                d.tombstones.insert(t.record.id.clone(), t);
+            }
+        }
+        for record in saved.published {
+            if !d.ids.contains_key(&record.id) && !d.tombstones.contains_key(&record.id) {
+                let id = record.id.clone();
+                d.tombstones.insert(id, Tombstone { record, when: now });
+            }
+        }
+        listing.tombstones = Arc::new(d.tombstones.clone());
+        d.save();
+        d
+    }
+
+    fn list(&mut self, source: PathBuf, record: Record) {
+        *self.ids.entry(record.id.clone()).or_default() += 1;
+        self.published.insert(source, record);
+    }
+
+    fn unlist(&mut self, source: &Path) -> Option<Record> {
+        let record = self.published.remove(source)?;
+        if let Some(n) = self.ids.get_mut(&record.id) {
+            *n -= 1;
+            if *n == 0 {
+                self.ids.remove(&record.id);
+            }
+        }
+        Some(record)
+    }
+
+    /// Follows a change of the listing: the posts of `delta` that left get a tombstone, those
+    /// that came back lose theirs, and tombstones older than the window expire. The scopes
+    /// whose tombstones changed join `delta`, and `listing` gets the new set.
+    pub(super) fn apply(
+        &mut self,
+        meta: &SiteMeta,
+        listing: &mut Listing,
+        delta: &mut Delta,
+        now: DateTime<Utc>,
+    ) {
+        let Some(window) = self.window else {
+            return;
+        };
+        let mut changed = false;
+        let mut left = Vec::new();
+        for source in &delta.posts {
+            let old = self.unlist(source);
+            let new = listing.get(source).map(|p| record_of(meta, p));
+            changed |= old != new;
+            if let Some(new) = new {
+                if let Some(t) = self.tombstones.remove(&new.id) {
+                    // Back again: published as before, no longer announced as deleted.
+                    delta.scopes.extend(t.record.scopes);
+                }
+                self.list(source.clone(), new);
+            }
+            left.extend(old);
+        }
+        for record in left {
+            if !self.ids.contains_key(&record.id) {
+                delta.scopes.extend(record.scopes.iter().cloned());
+                let id = record.id.clone();
+                self.tombstones.insert(id, Tombstone { record, when: now });
+            }
+        }
+        let expired: Vec<String> = self
+            .tombstones
+            .values()
+            .filter(|t| t.when + window <= now)
+            .map(|t| t.record.id.clone())
+            .collect();
+        for id in expired {
+            if let Some(t) = self.tombstones.remove(&id) {
+                delta.scopes.extend(t.record.scopes);
+                changed = true;
+            }
+        }
+        let tombstones_changed = *listing.tombstones != self.tombstones;
+        if tombstones_changed {
+            listing.tombstones = Arc::new(self.tombstones.clone());
+        }
+        if changed || tombstones_changed {
+            self.save();
+        }
+    }
+
+    /// When the next tombstone expires.
+    pub(super) fn next_expiry(&self) -> Option<DateTime<Utc>> {
+        let window = self.window?;
+        self.tombstones.values().map(|t| t.when + window).min()
+    }
+
+    /// The page routes that answer `410 Gone`.
+    pub(super) fn gone_routes(&self) -> impl Iterator<Item = String> + '_ {
+        self.tombstones.values().map(|t| t.record.route.clone())
+    }
+
+    /// Writes the state file (atomically). A failure is logged: the tombstones still hold
+    /// while this process runs.
+    fn save(&self) {
+        let mut published: Vec<&Record> = self.published.values().collect();
+        published.sort_by(|a, b| (&a.id, &a.route).cmp(&(&b.id, &b.route)));
+        let tombstones: Vec<&Tombstone> = self.tombstones.values().collect();
+        let json = serde_json::json!({ "published": published, "tombstones": tombstones });
+        let bytes = match serde_json::to_vec(&json) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!("{}: not written ({e})", self.path.display());
+                return;
+            }
+        };
+        if let Err(e) = Atomic::STATE.write(&self.path, &bytes) {
+            tracing::warn!(
+                "{}: not written ({e}); deletions made before the next start are not \
+                 announced",
+                self.path.display()
+            );
+        }
+    }
+}
