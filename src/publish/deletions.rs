@@ -25,6 +25,8 @@ pub const DELETIONS_STATE_FILE: &str = "deletions.json";
 /// What the deletions file holds.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Saved {
+    /// The site URL the ids were made with.
+    base: String,
     published: Vec<Record>,
     tombstones: Vec<Tombstone>,
 }
@@ -34,6 +36,8 @@ pub(super) struct Deletions {
     /// How long a tombstone lasts; `None`: deletions are not tracked at all.
     window: Option<Duration>,
     path: PathBuf,
+    /// The site URL (saved with the ids, which are made from it).
+    base: String,
     /// Every listed post's record, by source.
     published: HashMap<PathBuf, Record>,
     /// How many listed posts have each Atom id (a post moved to another file keeps its id:
@@ -70,6 +74,7 @@ impl Deletions {
         let mut d = Deletions {
             window,
             path: state_dir.join(DELETIONS_STATE_FILE),
+            base: meta.base.clone(),
             published: HashMap::new(),
             ids: HashMap::new(),
             tombstones: Tombstones::new(),
@@ -80,13 +85,26 @@ impl Deletions {
         for post in listing.iter() {
             d.list(post.source.clone(), record_of(meta, post));
         }
-        let saved: Saved = match std::fs::read(&d.path) {
+        let mut saved: Saved = match std::fs::read(&d.path) {
             Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
                 tracing::warn!("{}: not read ({e}); no tombstones kept", d.path.display());
                 Saved::default()
             }),
             Err(_) => Saved::default(),
         };
+        if saved.base != meta.base {
+            // Every entry's id changed with the site's URL (an ephemeral default address, or
+            // a move): that is not every post deleted.
+            if !saved.base.is_empty() {
+                tracing::info!(
+                    "{}: written for {}, not {}; earlier deletions are not announced",
+                    d.path.display(),
+                    saved.base,
+                    meta.base
+                );
+            }
+            saved = Saved::default();
+        }
         for t in saved.tombstones {
             if t.when + window > now && !d.ids.contains_key(&t.record.id) {
                 d.tombstones.insert(t.record.id.clone(), t);
@@ -192,7 +210,11 @@ impl Deletions {
         let mut published: Vec<&Record> = self.published.values().collect();
         published.sort_by(|a, b| (&a.id, &a.route).cmp(&(&b.id, &b.route)));
         let tombstones: Vec<&Tombstone> = self.tombstones.values().collect();
-        let json = serde_json::json!({ "published": published, "tombstones": tombstones });
+        let json = serde_json::json!({
+            "base": self.base,
+            "published": published,
+            "tombstones": tombstones,
+        });
         let bytes = match serde_json::to_vec(&json) {
             Ok(b) => b,
             Err(e) => {
