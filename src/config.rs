@@ -550,6 +550,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn tombstone_days_is_a_window_or_off() {
+        let days = |toml: &str| Config::from_toml(&format!("[feeds]\n{toml}\n"));
+        let window = |toml: &str| days(toml).unwrap().feeds.tombstone_window();
+        assert_eq!(window(""), Some(chrono::Duration::days(30)));
+        assert_eq!(
+            window("tombstone_days = 1"),
+            Some(chrono::Duration::days(1))
+        );
+        assert_eq!(
+            window("tombstone_days = 0.5"),
+            Some(chrono::Duration::hours(12))
+        );
+        assert_eq!(window("tombstone_days = 0"), None);
+        let err = days("tombstone_days = -1").unwrap_err();
+        assert!(
+            format!("{err:#}").contains("feeds.tombstone_days"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
     fn empty_file_gives_defaults() {
         let c = Config::from_toml("").unwrap();
         assert_eq!(c.feeds.limit, 50);

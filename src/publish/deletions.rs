@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::feed::{atom_id, page, terms_of, SiteMeta};
@@ -82,6 +82,8 @@ impl Deletions {
         let Some(window) = window else {
             return d;
         };
+        // `when` in whole seconds: the feeds say it so, and so does the feed's `updated`.
+        let stamp = now.trunc_subsecs(0);
         for post in listing.iter() {
             d.list(post.source.clone(), record_of(meta, post));
         }
@@ -113,7 +115,13 @@ impl Deletions {
         for record in saved.published {
             if !d.ids.contains_key(&record.id) && !d.tombstones.contains_key(&record.id) {
                 let id = record.id.clone();
-                d.tombstones.insert(id, Tombstone { record, when: now });
+                d.tombstones.insert(
+                    id,
+                    Tombstone {
+                        record,
+                        when: stamp,
+                    },
+                );
             }
         }
         listing.tombstones = Arc::new(d.tombstones.clone());
@@ -150,6 +158,7 @@ impl Deletions {
         let Some(window) = self.window else {
             return;
         };
+        let stamp = now.trunc_subsecs(0);
         let mut changed = false;
         let mut left = Vec::new();
         for source in &delta.posts {
@@ -169,7 +178,13 @@ impl Deletions {
             if !self.ids.contains_key(&record.id) {
                 delta.scopes.extend(record.scopes.iter().cloned());
                 let id = record.id.clone();
-                self.tombstones.insert(id, Tombstone { record, when: now });
+                self.tombstones.insert(
+                    id,
+                    Tombstone {
+                        record,
+                        when: stamp,
+                    },
+                );
             }
         }
         let expired: Vec<String> = self
@@ -229,5 +244,141 @@ impl Deletions {
                 self.path.display()
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::post::{body::Markup, parse_post};
+    use crate::site::{ListOptions, TermKind};
+
+    fn post(config: &Config, name: &str, front: &str) -> Arc<Post> {
+        let text = format!("---\ntitle: {name}\ndate: 2024-01-01\n{front}\n---\nbody\n");
+        let ctx = config.parse_context();
+        Arc::new(parse_post(Path::new(name), text.as_bytes(), Markup::Markdown, &ctx).unwrap())
+    }
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_750_000_000 + secs, 0).unwrap()
+    }
+
+    fn ids(listing: &Listing) -> Vec<&str> {
+        listing.tombstones.keys().map(String::as_str).collect()
+    }
+
+    struct Fixture {
+        config: Config,
+        meta: SiteMeta,
+        state: tempfile::TempDir,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            let config = Config::default_for_test(Path::new("p"), Path::new("o"));
+            let meta = SiteMeta::from_config(&config);
+            let state = tempfile::tempdir().unwrap();
+            Fixture {
+                config,
+                meta,
+                state,
+            }
+        }
+
+        fn listing(&self, posts: &[(&str, &str)]) -> Listing {
+            let posts = posts.iter().map(|(n, f)| post(&self.config, n, f));
+            Listing::new(posts, at(0), ListOptions::default())
+        }
+
+        fn start(&self, listing: &mut Listing, now: DateTime<Utc>) -> Deletions {
+            let window = Some(Duration::days(1));
+            Deletions::start(window, self.state.path(), &self.meta, listing, now)
+        }
+    }
+
+    const A: &str = "https://example.com/2024/01/01/a.html";
+
+    #[test]
+    fn a_post_that_leaves_gets_a_tombstone_until_it_comes_back() {
+        let f = Fixture::new();
+        let mut listing = f.listing(&[("a.md", "tags: t"), ("b.md", "")]);
+        let mut d = f.start(&mut listing, at(0));
+        assert!(ids(&listing).is_empty());
+
+        let mut delta = listing.remove(Path::new("a.md"));
+        d.apply(&f.meta, &mut listing, &mut delta, at(10));
+        assert_eq!(ids(&listing), [A]);
+        let t = &listing.tombstones[A];
+        assert_eq!(t.when, at(10));
+        assert_eq!(t.record.route, "/2024/01/01/a.html");
+        // Its tag left with it: the scope is still named, to be rendered (or removed).
+        assert!(delta
+            .scopes
+            .contains(&Scope::Term(TermKind::Tag, "t".into())));
+        assert_eq!(d.gone_routes().collect::<Vec<_>>(), ["/2024/01/01/a.html"]);
+        assert_eq!(d.next_expiry(), Some(at(10) + Duration::days(1)));
+
+        let mut delta = listing.upsert(post(&f.config, "a.md", "tags: t"), at(20));
+        d.apply(&f.meta, &mut listing, &mut delta, at(20));
+        assert!(ids(&listing).is_empty());
+        assert_eq!(d.gone_routes().count(), 0);
+    }
+
+    #[test]
+    fn a_post_moved_to_another_file_with_its_id_did_not_leave() {
+        let f = Fixture::new();
+        let mut listing = f.listing(&[("a.md", "id: story-1")]);
+        let mut d = f.start(&mut listing, at(0));
+        let mut delta = listing.remove(Path::new("a.md"));
+        delta.extend(listing.upsert(post(&f.config, "moved/a.md", "id: story-1"), at(5)));
+        d.apply(&f.meta, &mut listing, &mut delta, at(5));
+        assert!(ids(&listing).is_empty());
+    }
+
+    #[test]
+    fn tombstones_expire_after_the_window() {
+        let f = Fixture::new();
+        let mut listing = f.listing(&[("a.md", ""), ("b.md", "")]);
+        let mut d = f.start(&mut listing, at(0));
+        let mut delta = listing.remove(Path::new("a.md"));
+        d.apply(&f.meta, &mut listing, &mut delta, at(10));
+        let mut delta = Delta::default();
+        let just_before = at(10) + Duration::days(1) - Duration::seconds(1);
+        d.apply(&f.meta, &mut listing, &mut delta, just_before);
+        assert_eq!(ids(&listing), [A]);
+        assert!(delta.is_empty());
+        d.apply(
+            &f.meta,
+            &mut listing,
+            &mut delta,
+            at(10) + Duration::days(1),
+        );
+        assert!(ids(&listing).is_empty());
+        assert!(delta.scopes.contains(&Scope::All));
+        assert_eq!(d.next_expiry(), None);
+    }
+
+    #[test]
+    fn the_state_file_carries_tombstones_and_deletions_across_runs() {
+        let f = Fixture::new();
+        let mut listing = f.listing(&[("a.md", ""), ("b.md", ""), ("c.md", "")]);
+        let mut d = f.start(&mut listing, at(0));
+        let mut delta = listing.remove(Path::new("a.md"));
+        d.apply(&f.meta, &mut listing, &mut delta, at(10));
+        // Stopped; c.md deleted meanwhile; started again.
+        let mut listing = f.listing(&[("b.md", "")]);
+        f.start(&mut listing, at(100));
+        let c = "https://example.com/2024/01/01/c.html";
+        assert_eq!(ids(&listing), [A, c]);
+        assert_eq!(listing.tombstones[A].when, at(10));
+        assert_eq!(listing.tombstones[c].when, at(100));
+        // Another site URL: other ids, not every post deleted.
+        let mut other = Fixture::new();
+        other.meta.base = "https://other.example".into();
+        other.state = f.state;
+        let mut listing = other.listing(&[]);
+        other.start(&mut listing, at(200));
+        assert!(ids(&listing).is_empty());
     }
 }

@@ -285,6 +285,30 @@ mod tests {
     }
 
     #[test]
+    fn a_gone_route_is_gone_until_something_is_published_there() {
+        let doc = Doc {
+            content_type: "text/html",
+            bytes: Bytes::from_static(b"back"),
+        };
+        let mut store = Store::default();
+        store.set_gone(["/p.html".to_owned()]);
+        assert!(store.is_gone("/p.html"));
+        assert!(!store.is_gone("/q.html"));
+        let back = Store::update(
+            &store,
+            [("/p.html".into(), doc, None)],
+            [],
+            |_, _| None,
+            |_| None,
+            UNIX_EPOCH,
+        );
+        assert!(
+            !back.is_gone("/p.html"),
+            "a document there again is not gone"
+        );
+    }
+
+    #[test]
     fn unchanged_documents_carry_over() {
         let doc = |b: &str| Doc {
             content_type: "text/plain",
