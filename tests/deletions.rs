@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use crate::common::http::wait_for;
+use crate::common::http::{agent, wait_for};
+use crate::common::subscriber::{Answer, Received, Subscriber, Verify};
 use crate::common::xmltree::{self, Node};
 use crate::common::{news_post, Server, TempSite};
 
@@ -47,6 +48,11 @@ fn atom(server: &Server, path: &str) -> Result<Node, String> {
 
 /// Alpha's entry `<id>` and the path of its page, as the feed had them.
 fn alpha_entry(server: &Server) -> (String, String) {
+    alpha_entry_at(server, SITE)
+}
+
+/// [`alpha_entry`] on a site at `base`.
+fn alpha_entry_at(server: &Server, base: &str) -> (String, String) {
     let feed = atom(server, "/atom.xml").unwrap();
     let entry = feed
         .children_named("entry")
@@ -58,7 +64,7 @@ fn alpha_entry(server: &Server) -> (String, String) {
         .find(|l| l.attr("rel") == Some("alternate"))
         .and_then(|l| l.attr("href"))
         .expect("alternate link");
-    let path = link.strip_prefix(SITE).expect("a link on the server");
+    let path = link.strip_prefix(base).expect("a link on the server");
     (id, path.to_owned())
 }
 
@@ -238,4 +244,51 @@ fn with_tombstones_off_a_deleted_post_is_just_gone() {
     std::fs::remove_file(site.posts().join("alpha.md")).unwrap();
     wait_status(&server, &page, 404);
     assert!(tombstones(&server, "/atom.xml").unwrap().is_empty());
+}
+
+#[test]
+fn the_hub_pushes_the_atom_feed_with_its_tombstone() {
+    let site = site();
+    let config = site.write_config("deletions-test.toml", CONFIG);
+    // The site at the server's own address: the hub's topics are its feeds there.
+    let server = Server::start(&site, &["--config", &config]);
+    let (id, _) = alpha_entry_at(&server, server.url.trim_end_matches('/'));
+    let sub = Subscriber::new(Verify::Echo, Answer::Ok);
+    let callback = sub.callback("/all-atom");
+    let form = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("hub.mode", "subscribe"),
+            ("hub.topic", server.at("/atom.xml").as_str()),
+            ("hub.callback", callback.as_str()),
+        ])
+        .finish();
+    let status = agent()
+        .post(&server.at("/hub"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send(form.as_bytes())
+        .map(|r| r.status().as_u16());
+    assert_eq!(status.ok(), Some(202), "{}", server.stderr());
+    let saved = site
+        .root()
+        .join(".feedsmith")
+        .join("hub-subscriptions.json");
+    wait_for("the subscription saved", DEADLINE, Some(&server), || {
+        let text = std::fs::read_to_string(&saved).map_err(|e| e.to_string())?;
+        text.contains(&callback).then_some(()).ok_or(text)
+    });
+
+    std::fs::remove_file(site.posts().join("alpha.md")).unwrap();
+    let pushed = sub.wait_nth(
+        "the atom delivery",
+        "/all-atom",
+        1,
+        DEADLINE,
+        Received::is_delivery,
+    );
+    let feed = xmltree::parse(&String::from_utf8_lossy(&pushed.body)).expect("Atom");
+    let refs: Vec<&str> = feed
+        .children_named("at:deleted-entry")
+        .filter_map(|t| t.attr("ref"))
+        .collect();
+    assert_eq!(refs, [id.as_str()]);
 }
