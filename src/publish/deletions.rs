@@ -23,12 +23,20 @@ use crate::slug::slugify;
 pub const DELETIONS_STATE_FILE: &str = "deletions.json";
 
 /// What the deletions file holds.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 struct Saved {
     /// The site URL the ids were made with.
     base: String,
     published: Vec<Record>,
     tombstones: Vec<Tombstone>,
+}
+
+/// [`Saved`], borrowed from the publisher's record to be written.
+#[derive(Serialize)]
+struct SavedRef<'a> {
+    base: &'a str,
+    published: Vec<&'a Record>,
+    tombstones: Vec<&'a Tombstone>,
 }
 
 /// The publisher's record of published posts and of the tombstones of those that left.
@@ -112,6 +120,17 @@ impl Deletions {
                 d.tombstones.insert(t.record.id.clone(), t);
             }
         }
+        // Nothing listed where posts were: more likely an unmounted volume's empty mount point
+        // than every post deleted (while serving, such a tree is held back the same way).
+        // Nothing is announced, and the record stays until something is listed.
+        let vanished = listing.is_empty() && !saved.published.is_empty();
+        if vanished {
+            tracing::warn!(
+                "no posts, where {} were published: not announced as deleted",
+                saved.published.len()
+            );
+            saved.published.clear();
+        }
         for record in saved.published {
             if !d.ids.contains_key(&record.id) && !d.tombstones.contains_key(&record.id) {
                 let id = record.id.clone();
@@ -125,7 +144,9 @@ impl Deletions {
             }
         }
         listing.tombstones = Arc::new(d.tombstones.clone());
-        d.save();
+        if !vanished {
+            d.save();
+        }
         d
     }
 
@@ -224,13 +245,12 @@ impl Deletions {
     fn save(&self) {
         let mut published: Vec<&Record> = self.published.values().collect();
         published.sort_by(|a, b| (&a.id, &a.route).cmp(&(&b.id, &b.route)));
-        let tombstones: Vec<&Tombstone> = self.tombstones.values().collect();
-        let json = serde_json::json!({
-            "base": self.base,
-            "published": published,
-            "tombstones": tombstones,
-        });
-        let bytes = match serde_json::to_vec(&json) {
+        let saved = SavedRef {
+            base: &self.base,
+            published,
+            tombstones: self.tombstones.values().collect(),
+        };
+        let bytes = match serde_json::to_vec(&saved) {
             Ok(b) => b,
             Err(e) => {
                 tracing::warn!("{}: not written ({e})", self.path.display());
@@ -373,6 +393,13 @@ mod tests {
         assert_eq!(ids(&listing), [A, c]);
         assert_eq!(listing.tombstones[A].when, at(10));
         assert_eq!(listing.tombstones[c].when, at(100));
+        // An empty posts/ (an unmounted volume): nothing announced, the record kept.
+        let mut empty = f.listing(&[]);
+        f.start(&mut empty, at(150));
+        assert_eq!(ids(&empty), [A, c], "b is not announced");
+        let mut listing = f.listing(&[("b.md", "")]);
+        f.start(&mut listing, at(160));
+        assert_eq!(ids(&listing), [A, c]);
         // Another site URL: other ids, not every post deleted.
         let mut other = Fixture::new();
         other.meta.base = "https://other.example".into();
