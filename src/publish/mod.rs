@@ -353,6 +353,7 @@ impl Publisher {
             &removals,
         );
         self.record_sync(changed.iter().map(|(r, _)| r).chain(&removals), &sync);
+        self.deletions.flush();
         report.sync = sync;
         report.elapsed = started.elapsed();
         report
