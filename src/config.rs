@@ -427,6 +427,10 @@ impl Config {
         if self.site.title.trim().is_empty() {
             bail!("site.title: must not be empty");
         }
+        let days = self.feeds.tombstone_days;
+        if !(days.is_finite() && (0.0..=36_500.0).contains(&days)) {
+            bail!("feeds.tombstone_days: must be between 0 and 36500, got {days}");
+        }
         if self.feeds.formats.is_empty() {
             bail!("feeds.formats: must list at least one of \"rss\", \"atom\", \"json\"");
         }
@@ -553,6 +557,27 @@ pub fn parse_timezone(text: &str) -> Result<FixedOffset> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tombstone_days_is_a_window_or_off() {
+        let days = |toml: &str| Config::from_toml(&format!("[feeds]\n{toml}\n"));
+        let window = |toml: &str| days(toml).unwrap().feeds.tombstone_window();
+        assert_eq!(window(""), Some(chrono::Duration::days(30)));
+        assert_eq!(
+            window("tombstone_days = 1"),
+            Some(chrono::Duration::days(1))
+        );
+        assert_eq!(
+            window("tombstone_days = 0.5"),
+            Some(chrono::Duration::hours(12))
+        );
+        assert_eq!(window("tombstone_days = 0"), None);
+        let err = days("tombstone_days = -1").unwrap_err();
+        assert!(
+            format!("{err:#}").contains("feeds.tombstone_days"),
+            "{err:#}"
+        );
+    }
 
     #[test]
     fn empty_file_gives_defaults() {

@@ -549,6 +549,89 @@ mod tests {
     }
 
     #[test]
+    fn tombstones_are_spliced_into_atom_subscription_documents_only() {
+        use crate::site::deleted::{Record, Tombstone};
+        use crate::site::TermKind;
+        let mut config = Config::default_for_test(Path::new("p"), Path::new("o"));
+        config.feeds.limit = 1;
+        config.feeds.archive_formats = Format::ALL.to_vec();
+        let meta = SiteMeta::from_config(&config);
+        let mut listing = listing(&config);
+        let rust = Scope::Term(TermKind::Tag, "rust".into());
+        let stone = |id: &str, secs, scopes: &[Scope]| {
+            let record = Record {
+                id: id.into(),
+                route: "/gone.html".into(),
+                scopes: scopes.iter().cloned().collect(),
+            };
+            let when = chrono::DateTime::from_timestamp(secs, 0).unwrap();
+            (id.to_owned(), Tombstone { record, when })
+        };
+        listing.tombstones = Arc::new(
+            [
+                stone("tag:example.com,2000:a&b", 1_800_000_000, &[Scope::All]),
+                stone(
+                    "https://example.com/x.html",
+                    1_700_000_000,
+                    &[Scope::All, rust.clone()],
+                ),
+            ]
+            .into_iter()
+            .collect(),
+        );
+        let mut fragments = Fragments::default();
+        fragments.prepare(&meta, &listing, &listing.scopes());
+        for scope in listing.scopes() {
+            for format in Format::ALL {
+                let (doc, _) = render_feed(&meta, &listing, &fragments, &scope, format).unwrap();
+                let spec = FeedSpec::new(&meta, &listing, &scope, format);
+                let what = format!("{scope:?} {format:?}");
+                equals_whole_render_and_checks(&doc, &spec, format, &what);
+                let text = String::from_utf8_lossy(&doc.bytes);
+                let want = match (format, &scope) {
+                    (Format::Atom, Scope::All) => 2,
+                    (Format::Atom, s) if *s == rust => 1,
+                    _ => 0,
+                };
+                assert_eq!(
+                    text.matches("<at:deleted-entry ").count(),
+                    want,
+                    "{what}: {text}"
+                );
+                if want > 0 {
+                    let ns = "xmlns:at=\"http://purl.org/atompub/tombstones/1.0\"";
+                    assert!(text.contains(ns), "{text}");
+                    // Newest deletion first, escaped, in whole seconds; the feed's `updated`
+                    // is that deletion when it is the latest change.
+                    let first = "<at:deleted-entry ref=\"";
+                    let at = text.find(first).unwrap() + first.len();
+                    if scope == Scope::All {
+                        assert!(
+                            text[at..].starts_with(
+                                "tag:example.com,2000:a&amp;b\" when=\"2027-01-15T08:00:00Z\"/>"
+                            ),
+                            "{text}"
+                        );
+                        assert!(
+                            text.contains("<updated>2027-01-15T08:00:00+00:00</updated>"),
+                            "{text}"
+                        );
+                    }
+                    // Before the first entry: among the feed's metadata.
+                    assert!(text.find("<entry>").is_none_or(|e| e > at), "{text}");
+                }
+                let pages = feed::scope_paging(&meta, &listing, &scope, format).pages;
+                for page in 1..=pages {
+                    let doc = render_archive(&meta, &listing, &fragments, &scope, format, page)
+                        .unwrap()
+                        .unwrap();
+                    assert!(!String::from_utf8_lossy(&doc.bytes).contains("deleted-entry"));
+                }
+            }
+        }
+    }
+
+    #[test]
     fn unchanged_posts_keep_their_fragments() {
         let config = Config::default_for_test(Path::new("p"), Path::new("o"));
         let meta = SiteMeta::from_config(&config);

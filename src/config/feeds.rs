@@ -32,6 +32,10 @@ pub struct FeedsConfig {
     /// The marker that ends a post's excerpt (Jekyll's `excerpt_separator`): the summary is
     /// the body's text before it. Empty: no separator, the first paragraph as before.
     pub excerpt_separator: String,
+    /// How long a deleted post stays announced in the Atom feeds it was in (RFC 6721
+    /// `at:deleted-entry`) and its page answers `410 Gone`, in days; 0 = not at all. A
+    /// fraction is allowed (`0.0001` is under 9 seconds: what the tests use).
+    pub tombstone_days: f64,
 }
 
 impl Default for FeedsConfig {
@@ -47,11 +51,19 @@ impl Default for FeedsConfig {
             stylesheet: false,
             lead_image: LeadImage::FrontMatter,
             excerpt_separator: DEFAULT_EXCERPT_SEPARATOR.to_owned(),
+            tombstone_days: 30.0,
         }
     }
 }
 
 impl FeedsConfig {
+    /// How long tombstones last (`tombstone_days`); `None` when they are off.
+    pub fn tombstone_window(&self) -> Option<chrono::Duration> {
+        let ms = self.tombstone_days * 86_400_000.0;
+        // Checked by `Config::validate`; anything else is off. At most 100 years.
+        (ms.is_finite() && ms >= 1.0).then(|| chrono::Duration::milliseconds(ms.min(3.2e12) as i64))
+    }
+
     /// The archive page size in effect, or `None` when there are no archives (turned off, or
     /// `limit = 0`: every feed holds every post).
     pub fn archive_page_size(&self) -> Option<usize> {

@@ -57,6 +57,9 @@ fn feed(spec: &FeedSpec<'_>) -> Feed {
             crate::feed::paging::FH_NAMESPACE.to_owned(),
         );
     }
+    if !spec.deleted.is_empty() {
+        namespaces.insert("at".to_owned(), TOMBSTONES_NAMESPACE.to_owned());
+    }
     Feed {
         title: Text::plain(spec.title.clone()),
         id: spec.feed_id.clone(),
@@ -77,7 +80,48 @@ fn feed(spec: &FeedSpec<'_>) -> Feed {
     }
 }
 
-fn write(feed: &Feed) -> Result<Vec<u8>, FeedError> {
+/// RFC 6721's namespace, declared on the feed element when it has tombstones.
+pub const TOMBSTONES_NAMESPACE: &str = "http://purl.org/atompub/tombstones/1.0";
+
+/// Gives a subscription document the tombstones of its scope (RFC 6721; archive pages hold
+/// none: a mirror reads deletions from the feed it polls).
+pub(super) fn announce_deletions<'a>(
+    spec: &mut FeedSpec<'a>,
+    listing: &'a crate::site::Listing,
+    scope: &crate::site::Scope,
+) {
+    spec.deleted = crate::site::deleted::in_scope(&listing.tombstones, scope);
+    // A deletion changes the feed: its `updated` is never earlier than the latest one.
+    if let Some(last) = spec.deleted.first().map(|t| t.when.fixed_offset()) {
+        spec.updated = spec.updated.max(last);
+    }
+}
+
+/// The feed-level elements the crate cannot place (it writes extension elements after the
+/// entries, where RFC 4287's schema allows none): RFC 5005's `fh:archive` and RFC 6721's
+/// `at:deleted-entry`, one per tombstone, newest deletion first.
+fn head_extensions(spec: &FeedSpec<'_>) -> Vec<u8> {
+    let mut out = Vec::new();
+    if spec.history.archive {
+        out.extend_from_slice(b"<fh:archive/>");
+    }
+    for t in &spec.deleted {
+        let when = t.when.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        out.extend_from_slice(
+            format!(
+                "<at:deleted-entry ref=\"{}\" when=\"{when}\"/>",
+                quick_xml::escape::escape(t.record.id.as_str())
+            )
+            .as_bytes(),
+        );
+    }
+    out
+}
+
+/// Writes `feed` with `extensions` among its metadata: before the first entry (or the end of
+/// a feed without entries). Titles and content are escaped, so the first `<entry>` is the
+/// first entry element.
+fn write(feed: &Feed, extensions: &[u8]) -> Result<Vec<u8>, FeedError> {
     let mut out = Vec::with_capacity(4096 + feed.entries.len() * 8192);
     feed.write_with_config(
         &mut out,
@@ -87,14 +131,11 @@ fn write(feed: &Feed) -> Result<Vec<u8>, FeedError> {
         },
     )
     .map_err(|e| FeedError::write("Atom", e))?;
-    if feed.namespaces.contains_key("fh") {
-        // RFC 5005's marker of an archive document, among the feed's metadata: before the
-        // first entry (or the end of a feed without entries). Titles and content are
-        // escaped, so the first `<entry>` is the first entry element.
+    if !extensions.is_empty() {
         let at = super::find(&out, b"<entry>")
             .or_else(|| super::rfind(&out, b"</feed>"))
             .ok_or("Atom writer: no end of feed")?;
-        out.splice(at..at, b"<fh:archive/>".iter().copied());
+        out.splice(at..at, extensions.iter().copied());
     }
     out.push(b'\n');
     Ok(out)
@@ -108,12 +149,12 @@ pub fn render(spec: &FeedSpec<'_>) -> Result<Vec<u8>, FeedError> {
         .iter()
         .map(|p| entry(spec.meta, p, &p.content_html.both()))
         .collect();
-    write(&f).map(|doc| super::stylesheet::link(spec.meta, doc))
+    write(&f, &head_extensions(spec)).map(|doc| super::stylesheet::link(spec.meta, doc))
 }
 
 /// The document without entries, checked, cut where the entries go.
 pub fn envelope(spec: &FeedSpec<'_>) -> Result<Envelope, FeedError> {
-    let doc = super::stylesheet::link(spec.meta, write(&feed(spec))?);
+    let doc = super::stylesheet::link(spec.meta, write(&feed(spec), &head_extensions(spec))?);
     verify::feed(
         Format::Atom,
         &doc,
@@ -135,7 +176,7 @@ pub fn fragment(meta: &SiteMeta, post: &Post, texts: &Texts<'_>) -> Result<Bytes
         namespaces: [(media::PREFIX.to_owned(), media::NAMESPACE.to_owned())].into(),
         ..Default::default()
     };
-    let doc = write(&f)?;
+    let doc = write(&f, b"")?;
     verify::item_document(&doc, b"entry", &post.title)?;
     splice_out(&doc, b"<entry>", b"</feed>")
 }

@@ -19,6 +19,7 @@ pub mod stylesheet;
 pub mod term;
 pub mod verify;
 
+pub use atom::atom_id;
 pub use error::FeedError;
 
 use chrono::{DateTime, FixedOffset};
@@ -164,6 +165,8 @@ pub struct FeedSpec<'a> {
     /// The newest `updated` of the items; the Unix epoch for an empty feed.
     pub updated: DateTime<FixedOffset>,
     pub history: History,
+    /// RFC 6721 tombstones (Atom subscription documents only: `atom::write` places them).
+    pub deleted: Vec<&'a crate::site::deleted::Tombstone>,
 }
 
 /// A document's place in an RFC 5005 archived feed.
@@ -219,7 +222,7 @@ impl<'a> FeedSpec<'a> {
                 .then(|| meta.url(&paging::route(scope, paging.pages, format))),
             ..History::default()
         };
-        FeedSpec::with_items(
+        let mut spec = FeedSpec::with_items(
             meta,
             listing.term(scope).map(|t| t.name.as_str()),
             scope,
@@ -227,7 +230,11 @@ impl<'a> FeedSpec<'a> {
             self_url.clone(),
             self_url,
             history,
-        )
+        );
+        if format == Format::Atom {
+            atom::announce_deletions(&mut spec, listing, scope);
+        }
+        spec
     }
 
     /// [`FeedSpec::new`] from a scope's posts as they were when they were taken (the browser
@@ -360,6 +367,7 @@ impl<'a> FeedSpec<'a> {
             items,
             updated,
             history,
+            deleted: Vec::new(),
         }
     }
 

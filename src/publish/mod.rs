@@ -15,6 +15,8 @@ use chrono::{DateTime, Utc};
 
 mod archive;
 mod assets;
+mod deletions;
+mod retry;
 
 pub use archive::ArchivePages;
 pub mod follow;
@@ -109,6 +111,8 @@ pub struct Publisher {
     page_epoch: SystemTime,
     /// Where each published feed's items are (to release fragments pointing into it).
     doc_items: HashMap<String, render::FeedItems>,
+    /// The posts published, and the tombstones of those that left.
+    deletions: deletions::Deletions,
 }
 
 /// The archive validators file, under the state directory.
@@ -138,7 +142,10 @@ impl Publisher {
         let mut meta = SiteMeta::from_config(&config);
         meta.hub = hub;
         let site = Site::load_compact(&config.paths.posts, &mut ctx, opts.drafts);
-        let listing = site.listing(now, opts);
+        let mut listing = site.listing(now, opts);
+        let window = config.feeds.tombstone_window();
+        let deletions =
+            deletions::Deletions::start(window, &config.hub.state_dir, &meta, &mut listing, now);
         // No fragments first: each document renders its items, and the fragments kept for
         // the next republish are taken from the documents (so they never exist twice).
         let fragments = Fragments::default();
@@ -164,6 +171,7 @@ impl Publisher {
             archive_pages: None,
             page_epoch: epoch,
             doc_items: HashMap::new(),
+            deletions,
             meta: Arc::new(meta),
             config,
         };
@@ -229,7 +237,7 @@ impl Publisher {
             });
         }
         delta.extend(self.listing.advance(now));
-        let mut report = self.republish(delta, started);
+        let mut report = self.republish(delta, now, started);
         report.files_changed = applied.changed.len() + assets_changed.len();
         report.changed = applied
             .changed
@@ -251,7 +259,7 @@ impl Publisher {
     /// Republishes for the passage of time alone (a scheduled post's date has come).
     pub fn tick(&mut self, now: DateTime<Utc>) -> Report {
         let delta = self.listing.advance(now);
-        self.republish(delta, Instant::now())
+        self.republish(delta, now, Instant::now())
     }
 
     /// The archive pages of the site, when it has them (`feeds.archive`).
@@ -259,68 +267,16 @@ impl Publisher {
         self.archive_pages.clone()
     }
 
-    /// Whether some documents could not be written to (or removed from) `feeds/` yet.
-    pub fn has_unwritten(&self) -> bool {
-        self.resync
-            || !self.unwritten.is_empty()
-            || !self.unremoved.is_empty()
-            || self.has_unwritten_assets()
-    }
-
-    /// Tries again to write (and remove) what failed before; the store is unaffected.
-    pub fn retry_writes(&mut self) -> Report {
-        let started = Instant::now();
-        let dir = &self.config.paths.output;
-        if self.resync && std::fs::create_dir_all(dir).is_err() {
-            // Still not a directory: nothing can be written yet.
-            return Report {
-                posts: self.listing.len(),
-                documents: self.store.len(),
-                elapsed: started.elapsed(),
-                ..Report::default()
-            };
-        }
-        let docs: Vec<(&String, &Doc)> = if self.resync {
-            // Every document, each written only where its file is missing or differs.
-            self.docs.iter().collect()
-        } else {
-            self.unwritten
-                .iter()
-                .filter_map(|r| self.docs.get_key_value(r))
-                .collect()
-        };
-        let removals: Vec<String> = self.unremoved.iter().cloned().collect();
-        let mut sync = output::apply(dir, docs, &removals);
-        // The asset copies went with the directory, or some could not be written.
-        sync.written += self.retry_assets(self.resync);
-        self.resync = false;
-        self.unwritten = sync.failed_writes.iter().cloned().collect();
-        self.unremoved = sync.failed_removals.iter().cloned().collect();
-        self.note_output(&sync);
-        Report {
-            posts: self.listing.len(),
-            documents: self.store.len(),
-            sync,
-            elapsed: started.elapsed(),
-            ..Report::default()
-        }
-    }
-
-    /// After a failed write, notes whether the output directory itself is unusable (then every
-    /// document is written again once it can be).
-    fn note_output(&mut self, sync: &SyncReport) {
-        if !sync.failed_writes.is_empty() && !self.config.paths.output.is_dir() {
-            self.resync = true;
-        }
-    }
-
-    /// When the next scheduled post is due, if any is held back.
+    /// When the next scheduled post is due (or the next tombstone expires), if any.
     pub fn next_due(&self) -> Option<DateTime<Utc>> {
-        self.listing.next_due()
+        let expiry = self.deletions.next_expiry();
+        self.listing.next_due().into_iter().chain(expiry).min()
     }
 
     /// Re-renders only the scopes a change touched, and the pages of the posts it touched.
-    fn republish(&mut self, delta: Delta, started: Instant) -> Report {
+    fn republish(&mut self, mut delta: Delta, now: DateTime<Utc>, started: Instant) -> Report {
+        let (meta, listing) = (&self.meta, &mut self.listing);
+        self.deletions.apply(meta, listing, &mut delta, now);
         if delta.is_empty() {
             if self.assets_pending() {
                 // Only assets changed: a store with them, and nothing rendered.
@@ -397,6 +353,7 @@ impl Publisher {
             &removals,
         );
         self.record_sync(changed.iter().map(|(r, _)| r).chain(&removals), &sync);
+        self.deletions.flush();
         report.sync = sync;
         report.elapsed = started.elapsed();
         report
@@ -493,6 +450,7 @@ impl Publisher {
             store.put_lazy(route, entry);
         }
         self.put_assets(&mut store);
+        store.set_gone(self.deletions.gone_routes());
         let documents = store.len();
         // A feed changed when its document is not the previous one: the store keeps the same
         // `Arc` for unchanged bytes.

@@ -255,6 +255,10 @@ fn respond<B>(req: &Request<B>, state: &State) -> Handled {
             std::sync::Arc::clone(archives),
             choose_coding(req.headers()),
         ),
+        // A deleted post's page says so (RFC 9110 §15.5.11): a mirror or a crawler can drop it.
+        _ if store.is_gone(&route) => {
+            Handled::Done(plain(StatusCode::GONE, "410 gone: this post was deleted\n"))
+        }
         _ => Handled::Done(plain(StatusCode::NOT_FOUND, "404 not found\n")),
     }
 }

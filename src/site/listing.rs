@@ -26,7 +26,9 @@ pub struct ListOptions {
 }
 
 /// The kind of a term scope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum TermKind {
     Category,
     Tag,
@@ -43,7 +45,9 @@ impl TermKind {
 }
 
 /// A set of posts that gets its own feeds.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Scope {
     All,
     Term(TermKind, String),
@@ -156,6 +160,8 @@ pub struct Listing {
     /// One flat map (not a map per instant: at 100,000 posts the nested maps' nodes were
     /// 15 MB).
     updates: BTreeMap<(DateTime<Utc>, i32), usize>,
+    /// The posts that left, announced in the Atom feeds they were in (set by the publisher).
+    pub tombstones: Arc<super::deleted::Tombstones>,
 }
 
 impl Listing {

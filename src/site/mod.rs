@@ -13,6 +13,7 @@ use rayon::prelude::*;
 use walkdir::WalkDir;
 
 pub mod assets;
+pub mod deleted;
 pub mod listing;
 use crate::post::{self, FileKind, ParseContext, Post, PostError, PostErrorKind, DRAFTS_DIR};
 pub use listing::{Delta, ListOptions, Listing, Scope, Term, TermKind};

@@ -44,6 +44,9 @@ pub struct Store {
     /// Post assets, looked up after the documents: far fewer than post pages, and changed
     /// one file at a time.
     assets: Arc<HashMap<String, Asset>>,
+    /// Routes of deleted posts' pages: `410 Gone` rather than 404 while their tombstone lasts
+    /// (see `crate::site::deleted`). A route that has a document again is not gone.
+    gone: Arc<std::collections::BTreeSet<String>>,
     len: usize,
 }
 
@@ -53,6 +56,7 @@ impl Default for Store {
             shards: (0..SHARDS).map(|_| Arc::new(HashMap::new())).collect(),
             lazy: (0..SHARDS).map(|_| Arc::new(HashMap::new())).collect(),
             assets: Arc::new(HashMap::new()),
+            gone: Arc::default(),
             len: 0,
         }
     }
@@ -109,6 +113,19 @@ impl Store {
             assets.remove(&route);
         }
         assets.extend(upserts);
+    }
+
+    /// Sets the routes that answer `410 Gone` (the publisher's tombstones).
+    pub fn set_gone(&mut self, routes: impl IntoIterator<Item = String>) {
+        self.gone = Arc::new(routes.into_iter().collect());
+    }
+
+    /// Whether `route` was a deleted post's page and nothing else is there now.
+    pub fn is_gone(&self, route: &str) -> bool {
+        self.gone.contains(route)
+            && self.get(route).is_none()
+            && self.lazy(route).is_none()
+            && self.asset(route).is_none()
     }
 
     /// How many assets there are.
@@ -265,6 +282,30 @@ mod tests {
             SystemTime::now(),
         );
         assert!(next.document("/p.html").is_none() && next.is_empty());
+    }
+
+    #[test]
+    fn a_gone_route_is_gone_until_something_is_published_there() {
+        let doc = Doc {
+            content_type: "text/html",
+            bytes: Bytes::from_static(b"back"),
+        };
+        let mut store = Store::default();
+        store.set_gone(["/p.html".to_owned()]);
+        assert!(store.is_gone("/p.html"));
+        assert!(!store.is_gone("/q.html"));
+        let back = Store::update(
+            &store,
+            [("/p.html".into(), doc, None)],
+            [],
+            |_, _| None,
+            |_| None,
+            UNIX_EPOCH,
+        );
+        assert!(
+            !back.is_gone("/p.html"),
+            "a document there again is not gone"
+        );
     }
 
     #[test]
