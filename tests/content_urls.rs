@@ -260,6 +260,22 @@ fn every_url_in_feed_content_is_absolute() {
         for (field, html) in &fields {
             seen += assert_absolute(doc, field, html, "*");
         }
+        // Absolute and right: character references were decoded before resolving.
+        let urls: Vec<String> = fields
+            .iter()
+            .flat_map(|(_, html)| url_attributes(html, "*"))
+            .map(|(_, _, u)| u)
+            .collect();
+        for want in ["https://cdn.example/x", "https://d.example/why"] {
+            assert!(
+                urls.iter().any(|u| u == want),
+                "{doc}: no {want} in {urls:?}"
+            );
+        }
+        assert!(
+            urls.iter().any(|u| u.ends_with("/deep/link.html?a=1&b=2")),
+            "{doc}: {urls:?}"
+        );
         // Each post's HTML block alone has over thirty URLs: they were all found and read.
         assert!(seen >= 2 * 30, "{doc}: only {seen} URL attributes found");
     }
