@@ -46,8 +46,7 @@ const HTML_BLOCK: &str = r##"<div class="outer"><section><article><div><p>Deep <
 <table background="bg.png"><tr><td background="/cell.png">c</td></tr></table>
 <svg><a xlink:href="svg-link.html"><image href="svg.png"/></a></svg>
 <a href="#top">top</a> <a href="mailto:desk@example.com">mail</a> <a href="page.html#sec">sec</a>
-</div></article></section></div>
-</div>"##;
+</div></article></section></div>"##;
 
 fn markdown_post() -> String {
     format!(
