@@ -37,7 +37,7 @@ const URL_ATTRIBUTES: &[&str] = &[
 const HTML_BLOCK: &str = r##"<div class="outer"><section><article><div><p>Deep <span><a href="deep/link.html?a=1&amp;b=2">link</a></span> and <a href="&#47;&#47;cdn.example/x">hidden</a></p>
 <blockquote cite="quote.html"><p><q cite="/q.html">q</q> <del cite="//d.example/why">d</del> <ins cite="#ins">i</ins></p></blockquote>
 <figure><img src="img/a.png" longdesc="desc.html" srcset="img/a1.png 1x, /img/a2.png 2x" alt="a"><img data-src="//img.example/lazy.png" data-srcset="lazy1.png 1x" src="data:image/gif;base64,R0lGODlhAQABAAAAACw="></figure>
-<picture><source srcset="pic.webp" type="image/webp"><img src="pic.jpg" alt="p"></picture>
+<picture><source srcset="pic.webp" type="image/webp"><source srcset="data:image/gif;base64,R0lGODlhAQABAAAAACw= 1x, wide.png 2x" media="(min-width: 9em)"><img src="pic.jpg" alt="p"></picture>
 <video poster="poster.png" src="v.mp4"><source src="v.webm"><track src="subs.vtt"></video>
 <audio src="/a.mp3"></audio>
 <object data="movie.swf"><embed src="e.swf"></object>
@@ -88,17 +88,27 @@ fn is_absolute(value: &str) -> bool {
         .is_ok_and(|u| matches!(u.scheme(), "http" | "https" | "mailto" | "data"))
 }
 
-/// Each URL in a URL-bearing attribute's value (a `srcset` is a list of `url descriptor`).
+/// Each URL in a URL-bearing attribute's value. A `srcset` is read as HTML reads it: a URL is
+/// a run of non-whitespace (commas inside it, as in `data:` URLs, belong to it), then
+/// descriptors up to a comma.
 fn urls_of(attr: &str, value: &str) -> Vec<String> {
-    if attr.ends_with("srcset") {
-        value
-            .split(',')
-            .filter_map(|c| c.split_whitespace().next())
-            .map(str::to_owned)
-            .collect()
-    } else {
-        vec![value.to_owned()]
+    if !attr.ends_with("srcset") {
+        return vec![value.to_owned()];
     }
+    let mut urls = Vec::new();
+    let mut expecting_url = true;
+    for token in value.split_ascii_whitespace() {
+        if expecting_url {
+            let url = token.trim_start_matches(',');
+            if !url.is_empty() {
+                urls.push(url.trim_end_matches(',').to_owned());
+                expecting_url = url.ends_with(',');
+            }
+        } else if token.contains(',') {
+            expecting_url = true;
+        }
+    }
+    urls
 }
 
 /// Every `(element, attribute, URL)` in `html` (inside elements matching `scope`), read by
@@ -259,13 +269,19 @@ fn every_url_in_feed_content_is_absolute() {
         for (field, html) in &fields {
             seen += assert_absolute(doc, field, html, "*");
         }
-        // Absolute and right: character references were decoded before resolving.
+        // Absolute and right: character references decoded before resolving, `srcset` split
+        // where HTML splits it.
         let urls: Vec<String> = fields
             .iter()
             .flat_map(|(_, html)| url_attributes(html, "*"))
             .map(|(_, _, u)| u)
             .collect();
-        for want in ["https://cdn.example/x", "https://d.example/why"] {
+        for want in [
+            "https://cdn.example/x",
+            "https://d.example/why",
+            // A `data:` URL in a `srcset` keeps its comma.
+            "data:image/gif;base64,R0lGODlhAQABAAAAACw=",
+        ] {
             assert!(
                 urls.iter().any(|u| u == want),
                 "{doc}: no {want} in {urls:?}"
