@@ -44,7 +44,7 @@ const HTML_BLOCK: &str = r##"<div class="outer"><section><article><div><p>Deep <
 <map name="m"><area href="area.html" alt="x"></map>
 <form action="/submit"><button formaction="go">b</button></form>
 <table background="bg.png"><tr><td background="/cell.png">c</td></tr></table>
-<svg><a xlink:href="svg-link.html"><image href="svg.png"/></a></svg>
+<svg><defs><symbol id="icon"></symbol></defs><a xlink:href="svg-link.html"><image href="svg.png"/></a><use href="#icon"/></svg>
 <a href="#top">top</a> <a href="mailto:desk@example.com">mail</a> <a href="page.html#sec">sec</a>
 </div></article></section></div>"##;
 
@@ -86,6 +86,12 @@ fn site() -> TempSite {
 fn is_absolute(value: &str) -> bool {
     Url::parse(value.trim())
         .is_ok_and(|u| matches!(u.scheme(), "http" | "https" | "mailto" | "data"))
+}
+
+/// An inline SVG's reference to its own element (`<use href="#icon">`): it must stay local,
+/// made absolute it names another document and the icon is gone.
+fn is_svg_local(element: &str, url: &str) -> bool {
+    url.starts_with('#') && matches!(element, "use" | "lineargradient" | "radialgradient")
 }
 
 /// Each URL in a URL-bearing attribute's value. A `srcset` is read as HTML reads it: a URL is
@@ -146,7 +152,7 @@ fn assert_absolute(doc: &str, field: &str, html: &str, scope: &str) -> usize {
     let found = url_attributes(html, scope);
     let relative: Vec<_> = found
         .iter()
-        .filter(|(_, _, url)| !is_absolute(url))
+        .filter(|(el, _, url)| !is_absolute(url) && !is_svg_local(el, url))
         .collect();
     assert!(
         relative.is_empty(),
@@ -287,6 +293,10 @@ fn every_url_in_feed_content_is_absolute() {
                 "{doc}: no {want} in {urls:?}"
             );
         }
+        assert!(
+            urls.iter().any(|u| u == "#icon"),
+            "{doc}: <use href=\"#icon\">"
+        );
         assert!(
             urls.iter().any(|u| u.ends_with("/deep/link.html?a=1&b=2")),
             "{doc}: {urls:?}"

@@ -134,6 +134,9 @@ fn fix_element(el: &mut Element<'_, '_>, resolver: &Resolver<'_>) {
             continue;
         }
         if let Some(raw) = el.get_attribute(attr) {
+            if is_svg_local_reference(&name, attr, &raw) {
+                continue;
+            }
             let abs = absolute_attribute(&raw, attr.ends_with("srcset"), resolver);
             if abs != raw {
                 // Attribute names here are fixed, valid names: setting cannot fail.
@@ -142,6 +145,33 @@ fn fix_element(el: &mut Element<'_, '_>, resolver: &Resolver<'_>) {
         }
     }
 }
+
+/// True for an SVG element's reference to an element of the same inline SVG (`<use
+/// href="#icon">`, a gradient's `href="#base"`): made absolute, it names another document,
+/// which a reader fetches cross-origin, if at all, and the icon or gradient is gone. Links
+/// (`<a>`) are navigation, not such a reference, and are resolved like any other.
+fn is_svg_local_reference(element: &str, attr: &str, raw: &str) -> bool {
+    matches!(attr, "href" | "xlink:href")
+        && raw.trim_start().starts_with('#')
+        && SVG_REFERRING.contains(&element)
+}
+
+/// SVG elements whose `href` names an element (lol_html reports tag names lowercased).
+const SVG_REFERRING: &[&str] = &[
+    "use",
+    "textpath",
+    "lineargradient",
+    "radialgradient",
+    "pattern",
+    "filter",
+    "feimage",
+    "mpath",
+    "animate",
+    "animatemotion",
+    "animatetransform",
+    "set",
+    "tref",
+];
 
 /// Every attribute whose value is a URL (or, `*srcset`, a list of them) in HTML 4 and 5, in
 /// SVG (`xlink:href`; plain `href` is in the list already) and in lazy loaders. A reader shows
@@ -516,6 +546,26 @@ mod tests {
         ] {
             assert!(out.contains(&expected), "{expected} in {out}");
         }
+    }
+
+    #[test]
+    fn svg_references_within_the_svg_stay_local() {
+        let html = r##"<svg><defs><linearGradient id="g"/><linearGradient href="#g" id="h"/></defs><use href="#icon"/><use xlink:href="#icon"/><use href="sprites.svg#icon"/><a href="#top"><text>t</text></a></svg>"##;
+        let out = rewrite(html, &base()).unwrap().html;
+        assert!(out.contains(r##"<linearGradient href="#g""##), "{out}");
+        assert!(
+            out.contains(r##"<use href="#icon"/><use xlink:href="#icon"/>"##),
+            "{out}"
+        );
+        let page = "https://site.example/news/2021/12/21";
+        assert!(
+            out.contains(&format!(r#"<use href="{page}/sprites.svg#icon""#)),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!(r#"<a href="{page}/port.html#top">"#)),
+            "{out}"
+        );
     }
 
     #[test]
