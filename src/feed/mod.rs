@@ -395,9 +395,11 @@ pub fn scope_paging(
     )
 }
 
-/// 1970-01-01T00:00:00Z: the `updated` time of a feed with no items.
+/// 2000-01-01T00:00:00Z: the `updated` time of a feed with no items. Fixed, so an empty feed
+/// is byte-identical from build to build; not 1970, which the W3C validator reports as an
+/// "Implausible date" (anything before 1990) in RSS, Atom and OPML alike.
 pub fn epoch() -> DateTime<FixedOffset> {
-    DateTime::from_timestamp(0, 0)
+    DateTime::from_timestamp(946_684_800, 0)
         .unwrap_or_default()
         .fixed_offset()
 }

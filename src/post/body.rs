@@ -120,7 +120,8 @@ static ANY: LazyLock<Selector> = LazyLock::new(|| "*".parse().expect("a valid se
 
 /// The elements the rewrite may change, in one selector list, parsed once.
 static FIXED: LazyLock<Selector> = LazyLock::new(|| {
-    "script, img, [href], [src], [srcset], [poster]"
+    "script, img, [href], [src], [srcset], [poster], [data-src], [data-srcset], [longdesc], \
+     [cite], object[data], [action], [formaction], [background], [xlink\\:href]"
         .parse()
         .expect("a valid selector")
 });
@@ -138,19 +139,89 @@ fn fix_element(el: &mut Element<'_, '_>, resolver: &Resolver<'_>) {
     }
     // `data-src`/`data-srcset` too: a reader that runs the page's lazy loader (or a validator
     // reading them) must not meet a relative or protocol-relative URL.
-    for attr in ["href", "src", "srcset", "poster", "data-src", "data-srcset"] {
-        if let Some(v) = el.get_attribute(attr) {
-            let abs = if attr.ends_with("srcset") {
-                resolver.srcset(&v)
-            } else {
-                resolver.url(&v)
-            };
-            if abs != v {
+    for &attr in URL_ATTRIBUTES {
+        // `data` names a URL on `<object>` only; elsewhere it is the author's own attribute.
+        if attr == "data" && name != "object" {
+            continue;
+        }
+        if let Some(raw) = el.get_attribute(attr) {
+            if is_svg_local_reference(&name, attr, &raw) {
+                continue;
+            }
+            let abs = absolute_attribute(&raw, attr.ends_with("srcset"), resolver);
+            if abs != raw {
                 // Attribute names here are fixed, valid names: setting cannot fail.
                 let _ = el.set_attribute(attr, &abs);
             }
         }
     }
+}
+
+/// True for an SVG element's reference to an element of the same inline SVG (`<use
+/// href="#icon">`, a gradient's `href="#base"`): made absolute, it names another document,
+/// which a reader fetches cross-origin, if at all, and the icon or gradient is gone. Links
+/// (`<a>`) are navigation, not such a reference, and are resolved like any other.
+fn is_svg_local_reference(element: &str, attr: &str, raw: &str) -> bool {
+    matches!(attr, "href" | "xlink:href")
+        && raw.trim_start().starts_with('#')
+        && SVG_REFERRING.contains(&element)
+}
+
+/// SVG elements whose `href` names an element (lol_html reports tag names lowercased).
+const SVG_REFERRING: &[&str] = &[
+    "use",
+    "textpath",
+    "lineargradient",
+    "radialgradient",
+    "pattern",
+    "filter",
+    "feimage",
+    "mpath",
+    "animate",
+    "animatemotion",
+    "animatetransform",
+    "set",
+    "tref",
+];
+
+/// Every attribute whose value is a URL (or, `*srcset`, a list of them) in HTML 4 and 5, in
+/// SVG (`xlink:href`; plain `href` is in the list already) and in lazy loaders. A reader shows
+/// the item away from the site, so any of them left relative leads nowhere (the W3C validator's
+/// `ContainsRelRef`). `data` counts on `<object>` only.
+const URL_ATTRIBUTES: &[&str] = &[
+    "href",
+    "src",
+    "srcset",
+    "poster",
+    "data-src",
+    "data-srcset",
+    "longdesc",
+    "cite",
+    "data",
+    "action",
+    "formaction",
+    "background",
+    "xlink:href",
+];
+
+/// The absolute form of one attribute's raw value, as it is to be written back.
+///
+/// lol_html hands over values as written, character references and all: `a?x=1&amp;y=2`,
+/// or `&#47;&#47;host/x` (a protocol-relative URL in disguise). The value is decoded before it
+/// is resolved, so the URL resolved is the one a browser sees, and `&` and `"` are escaped
+/// again on the way out (lol_html escapes nothing but quotes when it writes a value).
+fn absolute_attribute(raw: &str, is_srcset: bool, resolver: &Resolver<'_>) -> String {
+    let decoded = html_escape::decode_html_entities(raw);
+    let abs = if is_srcset {
+        resolver.srcset(&decoded)
+    } else {
+        resolver.url(&decoded)
+    };
+    if abs == decoded {
+        // Unchanged: keep the author's spelling of it.
+        return raw.to_owned();
+    }
+    html_escape::encode_double_quoted_attribute(&abs).into_owned()
 }
 
 /// The plain text of the first non-empty paragraph; when the body has none, of the start of
@@ -333,12 +404,14 @@ fn fix_lazy_image(el: &mut Element<'_, '_>, resolver: &Resolver<'_>) {
     if let Some(data_src) = el.get_attribute("data-src") {
         let src = el.get_attribute("src");
         if src.as_deref().is_none_or(is_placeholder) && !data_src.trim().is_empty() {
-            let _ = el.set_attribute("src", &resolver.url(data_src.trim()));
+            let src = absolute_attribute(data_src.trim(), false, resolver);
+            let _ = el.set_attribute("src", &src);
         }
     }
     if let Some(data_srcset) = el.get_attribute("data-srcset") {
         if el.get_attribute("srcset").is_none() && !data_srcset.trim().is_empty() {
-            let _ = el.set_attribute("srcset", &resolver.srcset(data_srcset.trim()));
+            let srcset = absolute_attribute(data_srcset.trim(), true, resolver);
+            let _ = el.set_attribute("srcset", &srcset);
         }
     }
 }
@@ -470,6 +543,81 @@ mod tests {
         // A footnote link: against the post's URL, so it works in a reader too.
         let fn1 = base().join("#fn1").unwrap();
         assert!(out.contains(&format!("href=\"{fn1}\"")), "{out}");
+    }
+
+    #[test]
+    fn absolutizes_the_less_common_url_attributes() {
+        let html = r##"<blockquote cite="/src.html"><q cite="q.html">q</q></blockquote><del cite="//d.example/why">x</del><ins cite="#ins">y</ins><img src="/i.png" longdesc="desc.html"><object data="movie.swf"><embed src="e.swf"></object><video poster="p.png"><source src="v.webm" srcset="v1.webp 1x"><track src="subs.vtt"></video><map><area href="area.html"></map><form action="/post"><button formaction="go">b</button></form><table background="bg.png"></table><svg><a xlink:href="svg.html"><image href="svg.png"/></a></svg><div data="not-a-url"></div>"##;
+        let out = rewrite(html, &base()).unwrap().html;
+        let dir = "https://site.example/news/2021/12/21";
+        for expected in [
+            r#"cite="https://site.example/src.html""#.to_owned(),
+            format!(r#"cite="{dir}/q.html""#),
+            r#"cite="https://d.example/why""#.to_owned(),
+            format!(r#"cite="{dir}/port.html#ins""#),
+            format!(r#"longdesc="{dir}/desc.html""#),
+            format!(r#"data="{dir}/movie.swf""#),
+            format!(r#"src="{dir}/e.swf""#),
+            format!(r#"src="{dir}/v.webm""#),
+            format!(r#"srcset="{dir}/v1.webp 1x""#),
+            format!(r#"src="{dir}/subs.vtt""#),
+            format!(r#"href="{dir}/area.html""#),
+            r#"action="https://site.example/post""#.to_owned(),
+            format!(r#"formaction="{dir}/go""#),
+            format!(r#"background="{dir}/bg.png""#),
+            format!(r#"xlink:href="{dir}/svg.html""#),
+            format!(r#"href="{dir}/svg.png""#),
+            // `data` is a URL on `<object>` only.
+            r#"data="not-a-url""#.to_owned(),
+        ] {
+            assert!(out.contains(&expected), "{expected} in {out}");
+        }
+    }
+
+    #[test]
+    fn svg_references_within_the_svg_stay_local() {
+        let html = r##"<svg><defs><linearGradient id="g"/><linearGradient href="#g" id="h"/></defs><use href="#icon"/><use xlink:href="#icon"/><use href="sprites.svg#icon"/><a href="#top"><text>t</text></a></svg>"##;
+        let out = rewrite(html, &base()).unwrap().html;
+        assert!(out.contains(r##"<linearGradient href="#g""##), "{out}");
+        assert!(
+            out.contains(r##"<use href="#icon"/><use xlink:href="#icon"/>"##),
+            "{out}"
+        );
+        let page = "https://site.example/news/2021/12/21";
+        assert!(
+            out.contains(&format!(r#"<use href="{page}/sprites.svg#icon""#)),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!(r#"<a href="{page}/port.html#top">"#)),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn character_references_in_urls() {
+        // Decoded before resolving (`&#47;&#47;` is `//`, `&#58;` a scheme's colon), escaped
+        // again on output (`&` as `&amp;`); an absolute one is left as written.
+        let html = r#"<a href="&#47;&#47;cdn.example/a?x=1&amp;y=2">a</a><a href="https&#58;//abs.example/?a=1&amp;b=2">b</a><a href="page.html?q=1&amp;r=&quot;2&quot;">c</a><img data-src="/lazy.png?w=1&amp;h=2">"#;
+        let out = rewrite(html, &base()).unwrap().html;
+        assert!(
+            out.contains(r#"href="https://cdn.example/a?x=1&amp;y=2""#),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#"href="https&#58;//abs.example/?a=1&amp;b=2""#),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                r#"href="https://site.example/news/2021/12/21/page.html?q=1&amp;r=%222%22""#
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#"src="https://site.example/lazy.png?w=1&amp;h=2""#),
+            "{out}"
+        );
     }
 
     #[test]

@@ -273,6 +273,12 @@ pub fn parse_post(
         })
     })?;
     let resolver = refs::Resolver::new(&base, &ctx.site_url, rel, &ctx.assets);
+    // An author's `uri` is a link like those in the body: `/about/ann` names a page of the
+    // site, and Atom `uri`, JSON Feed `authors.url` and the page's h-card are read elsewhere.
+    let author = author.map(|mut p| {
+        p.uri = p.uri.map(|u| resolver.url(&u));
+        p
+    });
 
     // Body → HTML with absolute links.
     let body_text = split.body;

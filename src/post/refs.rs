@@ -125,17 +125,12 @@ impl<'a> Resolver<'a> {
 
     /// Each URL of a `srcset` list (`url [descriptor], …`) made absolute by [`Resolver::url`].
     pub fn srcset(&self, value: &str) -> String {
-        value
-            .split(',')
-            .map(|candidate| {
-                let c = candidate.trim();
-                match c.split_once(char::is_whitespace) {
-                    Some((url, descriptor)) => format!("{} {}", self.url(url), descriptor.trim()),
-                    None if c.is_empty() => String::new(),
-                    None => self.url(c),
-                }
+        srcset_candidates(value)
+            .into_iter()
+            .map(|(url, descriptors)| match descriptors {
+                "" => self.url(url),
+                d => format!("{} {d}", self.url(url)),
             })
-            .filter(|c| !c.is_empty())
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -182,6 +177,47 @@ impl<'a> Resolver<'a> {
     }
 }
 
+/// A `srcset`'s candidates as `(url, descriptors)`, split as HTML's "parse a srcset attribute"
+/// algorithm splits them, not on every comma: a URL is a run of non-whitespace that may hold
+/// commas (`data:image/png;base64,…`, `?w=1,2`), and its descriptors run to the next comma
+/// outside parentheses. Splitting on commas cut such a URL in two and resolved the tail as a
+/// relative reference.
+fn srcset_candidates(value: &str) -> Vec<(&str, &str)> {
+    let mut out = Vec::new();
+    let mut rest = value;
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_ascii_whitespace() || c == ',');
+        if rest.is_empty() {
+            return out;
+        }
+        let end = rest
+            .find(|c: char| c.is_ascii_whitespace())
+            .unwrap_or(rest.len());
+        let (url, after) = rest.split_at(end);
+        if url.ends_with(',') {
+            // `a.png,b.png 2x`: the commas at the end of a URL end the candidate.
+            out.push((url.trim_end_matches(','), ""));
+            rest = after;
+            continue;
+        }
+        let mut depth = 0usize;
+        let cut = after
+            .char_indices()
+            .find(|&(_, c)| {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth = depth.saturating_sub(1),
+                    ',' => return depth == 0,
+                    _ => {}
+                }
+                false
+            })
+            .map_or(after.len(), |(i, _)| i);
+        out.push((url, after[..cut].trim()));
+        rest = &after[cut..];
+    }
+}
+
 /// A relative-path reference (RFC 3986 §4.2): not empty, no scheme, not `/…` (root- or
 /// protocol-relative), not `#…` or `?…` (the post itself).
 fn is_relative_path_reference(v: &str) -> bool {
@@ -221,6 +257,31 @@ mod tests {
 
     fn set(keys: &[&str]) -> AssetSet {
         keys.iter().map(|k| (*k).to_owned()).collect()
+    }
+
+    #[test]
+    fn srcset_candidates_as_html_splits_them() {
+        assert_eq!(
+            srcset_candidates(" a.jpg 1x,/b.jpg  2x ,, c.jpg"),
+            [("a.jpg", "1x"), ("/b.jpg", "2x"), ("c.jpg", "")]
+        );
+        // Commas inside a URL belong to it; trailing ones end the candidate.
+        assert_eq!(
+            srcset_candidates("data:image/png;base64,AAAA 1x, x.png?w=1,2 2x"),
+            [("data:image/png;base64,AAAA", "1x"), ("x.png?w=1,2", "2x")]
+        );
+        assert_eq!(
+            srcset_candidates("a.png, b.png, c.png 2x"),
+            [("a.png", ""), ("b.png", ""), ("c.png", "2x")]
+        );
+        // As a browser reads it: no whitespace after the comma, one URL.
+        assert_eq!(srcset_candidates("b.png,c.png 2x"), [("b.png,c.png", "2x")]);
+        assert_eq!(srcset_candidates("   "), []);
+        let base = Url::parse("https://site.example/p/post.html").unwrap();
+        assert_eq!(
+            Resolver::plain(&base).srcset("data:image/gif;base64,R0lG 1x, b.png 2x"),
+            "data:image/gif;base64,R0lG 1x, https://site.example/p/b.png 2x"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! the oracle.
 
 mod documents;
+mod opml_w3c;
 mod fields;
 
 use std::collections::{BTreeMap, BTreeSet};

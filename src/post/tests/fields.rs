@@ -333,6 +333,22 @@ fn author_string_and_map() {
 }
 
 #[test]
+fn author_uri_is_made_absolute() {
+    // Root-relative and protocol-relative, as a link in the body would be.
+    for (uri, want) in [
+        ("/about/ann", "/about/ann"),
+        ("//ann.example/", "ann.example/"),
+    ] {
+        let p = post_with(&format!("author: {{name: Ann, uri: '{uri}'}}"), "");
+        let got = p.author.and_then(|a| a.uri).unwrap_or_default();
+        assert!(
+            got.starts_with("http") && got.ends_with(want) && got.contains("://"),
+            "{uri} → {got}"
+        );
+    }
+}
+
+#[test]
 fn author_type_errors_name_the_key() {
     let e = parse_err("---\ndate: 2021-12-21\nauthor: {uri: 'https://x.example/'}\n---\n");
     assert_eq!(field_key(&e), "author");
