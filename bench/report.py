@@ -168,7 +168,7 @@ def scale_table(recs):
            "and after the edits; *peak RSS / corpus* divides the highest by the corpus bytes "
            "(goal ≤ 2× at 100k; at 1k the fixed base of the process dominates). Traffic: "
            "`/feeds.opml`, every feed it lists in RSS, Atom and JSON Feed, each GET once with "
-           "`Accept-Encoding: gzip` and once without; the all-posts `/rss.xml` "
+           "`Accept-Encoding: gzip` and once without; the all-posts `/atom.xml` "
            "`prev-archive` chain to its end; 200 post pages (the item links of `/rss.xml` and "
            "the category feeds). Then "
            f"{' / '.join(map(str, edits))} edits the way section 3 measures them "

@@ -11,7 +11,7 @@
    in WORK (so its hub state dir lands there too). Time to ready = start → "listening on" on
    its stdout; VmHWM/VmRSS are read from /proc/PID/status right then. Traffic: /feeds.opml,
    every feed it lists in all three formats (rss.xml, atom.xml, feed.json), each once with
-   `Accept-Encoding: gzip` and once without; the all-posts /rss.xml's `prev-archive` chain to
+   `Accept-Encoding: gzip` and once without; the all-posts /atom.xml's `prev-archive` chain to
    its end; --pages post pages (item links of /rss.xml, then of the category feeds). VmHWM again.
 3. Edit cost: bench/edit_latency.py itself runs --edits edits against the server (same method
    as section 3); the server's own `republished: … N ms` log lines give its republish time.
@@ -55,7 +55,7 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 REPUBLISHED = re.compile(r"republished: (\d+) files changed(?: \([^)]*\))?, (\d+) documents rendered.*, "
                          r"([\d.]+) ms\s*$")
 INITIAL = re.compile(r"initial build: .*, ([\d.]+) ms\s*$")
-ATOM_LINK = re.compile(rb"<atom:link\b[^>]*>")
+FEED_LINK = re.compile(rb"<link\b[^>]*>")
 ATTR = re.compile(rb'([\w:-]+)="([^"]*)"')
 ITEM_LINK = re.compile(rb"<item>.*?<link>([^<]*)</link>", re.S)
 
@@ -266,9 +266,9 @@ def local_path(url, port):
 
 
 def prev_archive(body):
-    """href of the channel's <atom:link rel="prev-archive">, or None."""
-    head = body.split(b"<item>", 1)[0]
-    for tag in ATOM_LINK.findall(head):
+    """href of the Atom feed's <link rel="prev-archive">, or None."""
+    head = body.split(b"<entry>", 1)[0]
+    for tag in FEED_LINK.findall(head):
         attrs = dict(ATTR.findall(tag))
         if attrs.get(b"rel") == b"prev-archive":
             return html.unescape(attrs[b"href"].decode())
@@ -305,10 +305,11 @@ def traffic(client, port, size, pages):
     log(f"{size}: {len(feeds)} feeds × 3 formats × (gzip, identity) = {len(feeds) * 6} GETs, "
         f"{encoded} answered gzip")
 
-    # The all-posts RSS feed's RFC 5005 chain, newest page to oldest.
-    body, _ = client.get("/rss.xml")
-    items = body.count(b"<item>")
-    seen = {"/rss.xml"}
+    # The all-posts Atom feed's RFC 5005 chain (the archived one by default), newest page to
+    # oldest.
+    body, _ = client.get("/atom.xml")
+    items = body.count(b"<entry>")
+    seen = {"/atom.xml"}
     chain = 0
     href = prev_archive(body)
     while href:
@@ -320,11 +321,11 @@ def traffic(client, port, size, pages):
         seen.add(p)
         body, _ = client.get(p)
         chain += 1
-        items += body.count(b"<item>")
+        items += body.count(b"<entry>")
         href = prev_archive(body)
     stats["archive_pages"] = chain
     stats["chain_items"] = items
-    log(f"{size}: /rss.xml prev-archive chain: {chain} archive pages, {items} items in all")
+    log(f"{size}: /atom.xml prev-archive chain: {chain} archive pages, {items} items in all")
 
     # Post pages: item links of /rss.xml, then of the category feeds.
     links = []
