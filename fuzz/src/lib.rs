@@ -1053,6 +1053,7 @@ fn check_response<B>(req: &Request<B>, response: Response<Full<Bytes>>, fixture:
             StatusCode::METHOD_NOT_ALLOWED,
             StatusCode::PRECONDITION_FAILED,
             StatusCode::URI_TOO_LONG,
+            StatusCode::MOVED_PERMANENTLY,
         ]
         .contains(&status),
         "{method} {} answered {status}",
@@ -1086,6 +1087,21 @@ fn check_response<B>(req: &Request<B>, response: Response<Full<Bytes>>, fixture:
                     "404 for {route}, which is served"
                 );
             }
+        }
+        StatusCode::MOVED_PERMANENTLY => {
+            // Only to a directory's page, asked for without its slash.
+            let route = route_of(req.uri().path())
+                .unwrap_or_else(|e| panic!("301 for an unroutable path: {e:?}"));
+            assert!(
+                fixture.document(&format!("{route}/index.html")).is_some(),
+                "301 for {route}, which has no page under it"
+            );
+            let location = header(&parts, "location").expect("301 without Location");
+            assert!(
+                location.starts_with(&format!("{}/", req.uri().path())),
+                "301 for {} to {location}",
+                req.uri()
+            );
         }
         StatusCode::METHOD_NOT_ALLOWED => {
             assert!(method != Method::GET && method != Method::HEAD);

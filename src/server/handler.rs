@@ -259,8 +259,27 @@ fn respond<B>(req: &Request<B>, state: &State) -> Handled {
         _ if store.is_gone(&route) => {
             Handled::Done(plain(StatusCode::GONE, "410 gone: this post was deleted\n"))
         }
+        // A directory's page asked for without its slash (`/tags/rust`): where it is.
+        _ if store.document(&format!("{route}/index.html")).is_some() => {
+            Handled::Done(to_directory(req.uri()))
+        }
         _ => Handled::Done(plain(StatusCode::NOT_FOUND, "404 not found\n")),
     }
+}
+
+/// `301 Moved Permanently` to the same path with a trailing slash (and the same query): the
+/// address a term page or a `…/` permalink is published at.
+fn to_directory(uri: &Uri) -> Response<Full<Bytes>> {
+    let location = match uri.query() {
+        Some(q) => format!("{}/?{q}", uri.path()),
+        None => format!("{}/", uri.path()),
+    };
+    let mut r = plain(StatusCode::MOVED_PERMANENTLY, "301 moved permanently\n");
+    // The path came in as a valid request target; with a `/` added it is still one.
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        r.headers_mut().insert(hyper::header::LOCATION, v);
+    }
+    r
 }
 
 /// Answers a request whose document was fetched where it may block (an archive page, a post

@@ -6,7 +6,7 @@
 use std::fs;
 use std::time::Duration;
 
-use crate::common::http::{wait_for, Resp};
+use crate::common::http::{self, wait_for, Resp};
 use crate::common::{news_post, stderr, Server, TempSite};
 
 /// `厦门`, percent-encoded as the pages link it.
@@ -454,4 +454,27 @@ fn a_post_cannot_take_a_term_pages_address() {
     let html = page(&server, "/tags/rust/").text();
     assert!(html.contains("<main class=\"h-feed\">"), "{html}");
     assert_eq!(titles(&html), ["Squatter", "Beta", "Alpha", "Delta"]);
+}
+
+/// A term page asked for without its trailing slash is where it is: `301` to the slash, the
+/// query kept; a path with no page under it stays 404.
+#[test]
+fn a_term_page_without_its_slash_redirects_to_it() {
+    let site = TempSite::new();
+    site.write_post(
+        "2024-03-01-a.md",
+        &news_post("A", "2024-03-01 08:00:00 +0800", "news", "rust", "Body."),
+    );
+    let server = Server::start(&site, &[]);
+    for (path, location) in [
+        ("/tags/rust", "/tags/rust/"),
+        ("/categories/news?x=1", "/categories/news/?x=1"),
+    ] {
+        let r = http::get(&server.at(path), &[]);
+        assert_eq!(r.status, 301, "{path}");
+        assert_eq!(r.h("location"), location, "{path}");
+        let target = http::get(&server.at(location), &[]);
+        assert_eq!(target.status, 200, "{location}");
+    }
+    assert_eq!(http::get(&server.at("/tags/none"), &[]).status, 404);
 }
