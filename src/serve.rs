@@ -99,6 +99,7 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
         let _ = out.flush();
     }
     let archives = publisher.archive_pages();
+    let busy = publisher.busy();
     if let Some(archives) = &archives {
         let _ = state
             .archives
@@ -109,6 +110,11 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
         .spawn(move || follow::follow(publisher, rx, tx, watcher))
         .context("cannot start the publisher thread")?;
     server.run(state)?;
+    // A publish under way finishes (its files and state written) before the process ends, and
+    // none starts after: a post deleted just now is on record, its tombstone kept as announced.
+    let _quiet = busy
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(archives) = &archives {
         archives.save_validators();
     }
@@ -117,7 +123,7 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
         // each subscriber has, so the next start sends them again.
         hub.flush();
     }
-    // The publisher thread holds no request state; it ends with the process.
+    // The publisher thread, waiting now, ends with the process.
     tracing::info!("shut down cleanly");
     Ok(())
 }

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
@@ -76,6 +76,9 @@ pub trait Outlet: Send + Sync {
 
 /// The current published state of the site.
 pub struct Publisher {
+    /// Held for the whole of each publish (and retry): `serve` takes it on shutdown, so the
+    /// process never ends between a swap and the state files that record it.
+    busy: Arc<std::sync::Mutex<()>>,
     pub config: Config,
     pub opts: ListOptions,
     /// Shared with the post pages' lazy documents, which render with it.
@@ -172,6 +175,7 @@ impl Publisher {
             page_epoch: epoch,
             doc_items: HashMap::new(),
             deletions,
+            busy: Arc::default(),
             meta: Arc::new(meta),
             config,
         };
@@ -207,6 +211,8 @@ impl Publisher {
 
     /// Applies a batch of file changes and republishes what they affect.
     pub fn apply(&mut self, changes: &[Change], now: DateTime<Utc>) -> Report {
+        let busy = Arc::clone(&self.busy);
+        let _busy = busy.lock().unwrap_or_else(PoisonError::into_inner);
         let started = Instant::now();
         let root = self.config.paths.posts.clone();
         if !root.is_dir() {
@@ -258,8 +264,16 @@ impl Publisher {
 
     /// Republishes for the passage of time alone (a scheduled post's date has come).
     pub fn tick(&mut self, now: DateTime<Utc>) -> Report {
+        let busy = Arc::clone(&self.busy);
+        let _busy = busy.lock().unwrap_or_else(PoisonError::into_inner);
         let delta = self.listing.advance(now);
         self.republish(delta, now, Instant::now())
+    }
+
+    /// Held while a publish runs: whoever takes it waits for the one under way and keeps the
+    /// next from starting (`serve`'s shutdown).
+    pub fn busy(&self) -> Arc<std::sync::Mutex<()>> {
+        Arc::clone(&self.busy)
     }
 
     /// The archive pages of the site, when it has them (`feeds.archive`).

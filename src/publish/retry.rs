@@ -18,6 +18,10 @@ impl Publisher {
 
     /// Tries again to write (and remove) what failed before; the store is unaffected.
     pub fn retry_writes(&mut self) -> Report {
+        let busy = self.busy();
+        let _busy = busy
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let started = Instant::now();
         let dir = &self.config.paths.output;
         if self.resync && std::fs::create_dir_all(dir).is_err() {
