@@ -248,6 +248,15 @@ pub fn scalar(v: &Value) -> Option<String> {
     }
 }
 
+/// The trimmed, non-empty scalar text at `key` of a front-matter mapping (`author: {name}`,
+/// `enclosure: {url, type, length}`).
+pub fn mapping_text(m: &Mapping, key: &str) -> Option<String> {
+    m.get(key)
+        .and_then(scalar)
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -67,12 +67,7 @@ pub fn enclosure(
     let bad = |reason: String| PostErrorKind::Field { key, reason };
     let (url, mime, length) = match v {
         Value::Mapping(m) => {
-            let get = |k: &str| {
-                m.get(k)
-                    .and_then(front_matter::scalar)
-                    .map(|s| s.trim().to_owned())
-                    .filter(|s| !s.is_empty())
-            };
+            let get = |k: &str| front_matter::mapping_text(m, k);
             let url = get("url").ok_or_else(|| bad("a mapping needs `url`".into()))?;
             let length =
                 match get("length") {

@@ -393,12 +393,7 @@ fn read_author(fields: &Fields<'_>) -> Result<Option<Person>, PostErrorKind> {
     };
     match v {
         Value::Mapping(m) => {
-            let get = |k: &str| {
-                m.get(k)
-                    .and_then(front_matter::scalar)
-                    .map(|s| s.trim().to_owned())
-                    .filter(|s| !s.is_empty())
-            };
+            let get = |k: &str| front_matter::mapping_text(m, k);
             let name = get("name")
                 .or_else(|| get("email"))
                 .ok_or(PostErrorKind::Field {

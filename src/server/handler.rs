@@ -385,30 +385,19 @@ fn respond_made<B>(
         bytes,
     } = chosen;
 
+    let vary = vary(req, state);
     // Preconditions compare with the representation this response carries (after falling back
     // to identity when compressing did not pay), and a 304 names that same one.
     match Preconditions::from_headers(req.headers()).evaluate(doc, coding) {
         Outcome::NotModified => {
             let mut r = Response::new(Full::new(Bytes::new()));
             *r.status_mut() = StatusCode::NOT_MODIFIED;
-            validators(
-                r.headers_mut(),
-                doc,
-                etag,
-                cache_control(),
-                vary(req, state),
-            );
+            validators(r.headers_mut(), doc, etag, cache_control(), vary);
             r
         }
         Outcome::PreconditionFailed => {
             let mut r = plain(StatusCode::PRECONDITION_FAILED, "412 precondition failed\n");
-            validators(
-                r.headers_mut(),
-                doc,
-                etag,
-                cache_control(),
-                vary(req, state),
-            );
+            validators(r.headers_mut(), doc, etag, cache_control(), vary);
             r
         }
         Outcome::Full => {
@@ -423,7 +412,7 @@ fn respond_made<B>(
             if coding != Coding::Identity {
                 h.insert(CONTENT_ENCODING, HeaderValue::from_static(coding.token()));
             }
-            validators(h, doc, etag, cache_control(), vary(req, state));
+            validators(h, doc, etag, cache_control(), vary);
             if let Some(link) = &doc.link_header {
                 h.insert(LINK, link.clone());
             }
