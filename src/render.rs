@@ -23,6 +23,9 @@ pub struct Doc {
     pub content_type: &'static str,
     /// Shared with the store: cloning a `Doc` does not copy the bytes.
     pub bytes: Bytes,
+    /// When its content last changed, read off the content (`feed::modified`): its
+    /// `Last-Modified`, the same in every process that renders the same posts.
+    pub modified: std::time::SystemTime,
 }
 
 /// Content types of the non-feed documents.
@@ -276,6 +279,7 @@ pub fn assemble_spec(
         Doc {
             content_type: format.content_type(),
             bytes: Bytes::from(bytes),
+            modified: feed::modified::of_spec(spec),
         },
         (format, placed),
     ))
@@ -357,11 +361,13 @@ pub fn render_job(
     fragments: &Fragments,
     job: &DocJob,
 ) -> JobOutcome {
-    let list = |route: &str, content_type, bytes: Result<Vec<u8>, FeedError>| {
+    use feed::modified;
+    let list = |route: &str, content_type, bytes: Result<Vec<u8>, FeedError>, modified| {
         let doc = bytes.map(|bytes| {
             let doc = Doc {
                 content_type,
                 bytes: Bytes::from(bytes),
+                modified,
             };
             (doc, None)
         });
@@ -378,22 +384,26 @@ pub fn render_job(
             HTML_TYPE,
             feed::term::render(meta, listing, scope)
                 .ok_or_else(|| FeedError::from(format!("{scope:?}: no such term"))),
+            modified::of_scope(listing, scope),
         ),
         DocJob::Opml => list(
             feed::OPML_ROUTE,
             OPML_TYPE,
             feed::render_opml(meta, listing).and_then(|b| verify::well_formed_xml(&b).map(|()| b)),
+            modified::of_site(listing),
         ),
         DocJob::Index => list(
             feed::INDEX_ROUTE,
             HTML_TYPE,
             feed::render_index(meta, listing),
+            modified::of_site(listing),
         ),
         DocJob::Stylesheet => list(
             feed::stylesheet::ROUTE,
             feed::stylesheet::CONTENT_TYPE,
             Ok(feed::stylesheet::render(meta))
                 .and_then(|b| verify::well_formed_xml(&b).map(|()| b)),
+            modified::of_nothing(),
         ),
     }
 }
@@ -563,6 +573,7 @@ mod tests {
                 id: id.into(),
                 route: "/gone.html".into(),
                 scopes: scopes.iter().cloned().collect(),
+                source: Default::default(),
             };
             let when = chrono::DateTime::from_timestamp(secs, 0).unwrap();
             (id.to_owned(), Tombstone { record, when })

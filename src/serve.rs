@@ -115,9 +115,6 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
     let _quiet = busy
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(archives) = &archives {
-        archives.save_validators();
-    }
     if let Some(hub) = &hub {
         // Deliveries still in flight end with the process; the file records which version
         // each subscriber has, so the next start sends them again.

@@ -16,6 +16,7 @@ mod hub;
 mod media;
 mod pages;
 mod props;
+mod replicas;
 mod roundtrip;
 mod server;
 mod view;

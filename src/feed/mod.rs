@@ -10,6 +10,7 @@ pub mod html;
 mod index;
 mod json;
 mod media;
+pub mod modified;
 mod opml;
 pub mod page;
 pub mod paging;
@@ -167,6 +168,9 @@ pub struct FeedSpec<'a> {
     pub history: History,
     /// RFC 6721 tombstones (Atom subscription documents only: `atom::write` places them).
     pub deleted: Vec<&'a crate::site::deleted::Tombstone>,
+    /// When a post last left the scope (the Unix epoch if none is remembered), whatever the
+    /// format: part of the document's time ([`modified::of_spec`]).
+    pub removed: std::time::SystemTime,
 }
 
 /// A document's place in an RFC 5005 archived feed.
@@ -201,6 +205,8 @@ impl History {
 pub struct ScopePosts<'a, 'f> {
     pub term: Option<&'a str>,
     pub len: usize,
+    /// When a post last left the scope ([`modified::removed_from`]).
+    pub removed: std::time::SystemTime,
     #[allow(clippy::type_complexity)]
     pub page: &'f dyn Fn(usize, usize) -> Vec<&'a Post>,
 }
@@ -234,6 +240,7 @@ impl<'a> FeedSpec<'a> {
         if format == Format::Atom {
             atom::announce_deletions(&mut spec, listing, scope);
         }
+        spec.removed = modified::removed_from(&listing.tombstones, scope);
         spec
     }
 
@@ -259,7 +266,7 @@ impl<'a> FeedSpec<'a> {
                 .then(|| meta.url(&paging::route(scope, paging.pages, format))),
             ..History::default()
         };
-        FeedSpec::with_items(
+        let mut spec = FeedSpec::with_items(
             meta,
             posts.term,
             scope,
@@ -267,7 +274,9 @@ impl<'a> FeedSpec<'a> {
             self_url.clone(),
             self_url,
             history,
-        )
+        );
+        spec.removed = posts.removed;
+        spec
     }
 
     /// Prepares archive page `page` (1 = oldest) of `scope` in `format`, if it exists.
@@ -285,6 +294,7 @@ impl<'a> FeedSpec<'a> {
         let posts = ScopePosts {
             term,
             len: listing.scope_len(scope),
+            removed: modified::removed_from(&listing.tombstones, scope),
             page: &|skip, take| listing.scope_page(scope, skip, take),
         };
         FeedSpec::archive_of(meta, scope, &posts, format, page)
@@ -311,15 +321,10 @@ impl<'a> FeedSpec<'a> {
             prev_archive: (page > 1).then(|| at(page - 1)),
             next_archive: (page < paging.pages).then(|| at(page + 1)),
         };
-        Some(FeedSpec::with_items(
-            meta,
-            posts.term,
-            scope,
-            items,
-            at(page),
-            current,
-            history,
-        ))
+        let mut spec =
+            FeedSpec::with_items(meta, posts.term, scope, items, at(page), current, history);
+        spec.removed = posts.removed;
+        Some(spec)
     }
 
     fn with_items(
@@ -368,6 +373,7 @@ impl<'a> FeedSpec<'a> {
             updated,
             history,
             deleted: Vec::new(),
+            removed: std::time::UNIX_EPOCH,
         }
     }
 

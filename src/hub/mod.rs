@@ -399,17 +399,17 @@ mod tests {
         let doc = |ct: &'static str| Doc {
             content_type: ct,
             bytes: bytes::Bytes::from_static(b"<rss/>"),
+            modified: SystemTime::UNIX_EPOCH,
         };
         Store::next(
             &Store::default(),
             [
-                ("/rss.xml".into(), doc(Format::Rss.content_type()), None),
+                ("/rss.xml".into(), doc(Format::Rss.content_type())),
                 (
                     "/tags/厦门/atom.xml".into(),
                     doc(Format::Atom.content_type()),
-                    None,
                 ),
-                ("/index.html".into(), doc("text/html; charset=utf-8"), None),
+                ("/index.html".into(), doc("text/html; charset=utf-8")),
             ],
             |_| None,
             SystemTime::now(),

@@ -50,9 +50,6 @@ pub struct SyncReport {
     pub failed_writes: Vec<String>,
     /// Routes whose stale file could not be removed (to try again later).
     pub failed_removals: Vec<String>,
-    /// The mtime of each written or unchanged document's file: when its bytes were first
-    /// written (the server's `Last-Modified`, stable across restarts).
-    pub times: std::collections::HashMap<String, std::time::SystemTime>,
     /// Files and bytes now in the output (written or unchanged), by kind: what a site costs.
     pub kinds: std::collections::BTreeMap<Kind, Tally>,
 }
@@ -105,7 +102,6 @@ impl SyncReport {
         self.errors.extend(other.errors);
         self.failed_writes.extend(other.failed_writes);
         self.failed_removals.extend(other.failed_removals);
-        self.times.extend(other.times);
         for (kind, t) in other.kinds {
             let mine = self.kinds.entry(kind).or_default();
             mine.files += t.files;
@@ -126,18 +122,28 @@ pub fn file_for(dir: &Path, route: &str) -> Option<PathBuf> {
     Some(path)
 }
 
-/// Writes `bytes` to `path` atomically unless the file already holds exactly these bytes.
-/// Returns whether it wrote, and the file's mtime afterwards (when the platform has one).
+/// Writes `bytes` to `path` atomically, with `mtime`, unless the file already holds exactly
+/// these bytes (then only its mtime is set, if it differs). Returns whether it wrote.
 pub fn write_if_changed(
     path: &Path,
     bytes: &[u8],
-) -> std::io::Result<(bool, Option<std::time::SystemTime>)> {
+    mtime: std::time::SystemTime,
+) -> std::io::Result<bool> {
     if let Ok(meta) = fs::metadata(path) {
         if meta.len() == bytes.len() as u64 && fs::read(path)? == bytes {
-            return Ok((false, meta.modified().ok()));
+            if meta.modified().ok() != Some(mtime) {
+                fs::File::options()
+                    .write(true)
+                    .open(path)?
+                    .set_modified(mtime)?;
+            }
+            return Ok(false);
         }
     }
-    Atomic::DOCUMENT.write(path, bytes).map(|t| (true, t))
+    Atomic::DOCUMENT
+        .with_mtime(Some(mtime))
+        .write(path, bytes)
+        .map(|_| true)
 }
 
 /// Brings `dir` in line with `docs`: writes changed documents and removes managed files whose
@@ -161,9 +167,8 @@ pub fn sync<'a>(
     let mut live: BTreeSet<String> = keep.clone();
     write_docs(
         dir,
-        docs.into_iter().map(|(route, doc)| {
-            live.insert(route.clone());
-            (route, doc, None)
+        docs.into_iter().inspect(|(route, _)| {
+            live.insert((*route).clone());
         }),
         Overwrite::IfChanged,
         &mut report,
@@ -229,7 +234,7 @@ pub fn sync_made<J: Sync>(
             let (route, made) = make(job);
             // The document is dropped as soon as it is on disk.
             let outcome = made.map(|doc| {
-                let written = write_route(dir, &route, &doc, None, Overwrite::IfChanged);
+                let written = write_route(dir, &route, &doc, Overwrite::IfChanged);
                 (written, doc.bytes.len())
             });
             (route, outcome)
@@ -259,21 +264,16 @@ pub fn apply<'a>(
     removals: &[String],
 ) -> SyncReport {
     let mut report = SyncReport::default();
-    write_docs(
-        dir,
-        upserts.into_iter().map(|(r, d)| (r, d, None)),
-        Overwrite::IfChanged,
-        &mut report,
-    );
+    write_docs(dir, upserts, Overwrite::IfChanged, &mut report);
     remove_routes(dir, removals, &mut report);
     report
 }
 
 /// [`apply`] for documents known to differ from their files (the publisher holds the bytes
-/// it last wrote): written without reading the old file back first, each with the given mtime.
+/// it last wrote): written without reading the old file back first.
 pub fn apply_changed<'a>(
     dir: &Path,
-    upserts: impl IntoIterator<Item = (&'a String, &'a Doc, Option<std::time::SystemTime>)>,
+    upserts: impl IntoIterator<Item = (&'a String, &'a Doc)>,
     removals: &[String],
 ) -> SyncReport {
     let mut report = SyncReport::default();
@@ -291,11 +291,11 @@ enum Overwrite {
     Known,
 }
 
-/// Writes documents in parallel (each with its mtime, when given): creating thousands of files
-/// is mostly kernel work (inode allocation, directory updates) that two threads overlap well.
+/// Writes documents in parallel: creating thousands of files is mostly kernel work (inode
+/// allocation, directory updates) that two threads overlap well.
 fn write_docs<'a>(
     dir: &Path,
-    docs: impl IntoIterator<Item = (&'a String, &'a Doc, Option<std::time::SystemTime>)>,
+    docs: impl IntoIterator<Item = (&'a String, &'a Doc)>,
     how: Overwrite,
     report: &mut SyncReport,
 ) {
@@ -303,34 +303,30 @@ fn write_docs<'a>(
     let docs: Vec<_> = docs.into_iter().collect();
     let outcomes: Vec<Written> = docs
         .par_iter()
-        .map(|(route, doc, mtime)| write_route(dir, route, doc, *mtime, how))
+        .map(|(route, doc)| write_route(dir, route, doc, how))
         .collect();
-    for ((route, doc, _), outcome) in docs.iter().zip(outcomes) {
+    for ((route, doc), outcome) in docs.iter().zip(outcomes) {
         record(report, route, outcome, doc.bytes.len());
     }
 }
 
-/// What writing one document came to: whether it was written (not found unchanged) and its
-/// file's mtime, or why it could not be.
-type Written = Result<(bool, Option<std::time::SystemTime>), OutputError>;
+/// What writing one document came to: whether it was written (not found unchanged), or why it
+/// could not be.
+type Written = Result<bool, OutputError>;
 
-/// Writes the document of `route` under `dir`.
-fn write_route(
-    dir: &Path,
-    route: &str,
-    doc: &Doc,
-    mtime: Option<std::time::SystemTime>,
-    how: Overwrite,
-) -> Written {
+/// Writes the document of `route` under `dir`, with its `Last-Modified` as the file's mtime
+/// (so a plain file server in front of the directory says the same as `serve`).
+fn write_route(dir: &Path, route: &str, doc: &Doc, how: Overwrite) -> Written {
     let path = file_for(dir, route).ok_or_else(|| OutputError::UnsafePath {
         route: route.to_owned(),
     })?;
+    let mtime = doc.modified.min(std::time::SystemTime::now());
     match how {
-        Overwrite::IfChanged => write_if_changed(&path, &doc.bytes),
+        Overwrite::IfChanged => write_if_changed(&path, &doc.bytes, mtime),
         Overwrite::Known => Atomic::DOCUMENT
-            .with_mtime(mtime)
+            .with_mtime(Some(mtime))
             .write(&path, &doc.bytes)
-            .map(|t| (true, t)),
+            .map(|_| true),
     }
     .map_err(|source| OutputError::Write { path, source })
 }
@@ -338,7 +334,7 @@ fn write_route(
 /// Counts one document's write in `report`.
 fn record(report: &mut SyncReport, route: &str, outcome: Written, len: usize) {
     match outcome {
-        Ok((written, time)) => {
+        Ok(written) => {
             if written {
                 report.written += 1;
             } else {
@@ -347,9 +343,6 @@ fn record(report: &mut SyncReport, route: &str, outcome: Written, len: usize) {
             let tally = report.kinds.entry(Kind::of(route)).or_default();
             tally.files += 1;
             tally.bytes += len as u64;
-            if let Some(t) = time {
-                report.times.insert(route.to_owned(), t);
-            }
         }
         Err(e) => {
             report.errors.push(e.to_string());
@@ -502,6 +495,7 @@ mod tests {
         Doc {
             content_type: "application/rss+xml; charset=utf-8",
             bytes: bytes::Bytes::copy_from_slice(text.as_bytes()),
+            modified: std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000),
         }
     }
 
@@ -550,7 +544,12 @@ mod tests {
         let (r, failures) = sync_made(&out, &first, make, &BTreeSet::new());
         assert_eq!((r.written, r.unchanged), (3, 0), "{:?}", r.errors);
         assert!(failures.is_empty() && r.errors.is_empty());
-        assert_eq!(r.times.len(), 3);
+        // Each file dated as its document.
+        let mtime = fs::metadata(out.join("rss.xml"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert_eq!(mtime, doc("x").modified);
         // Again: one unchanged, one changed, one failed (kept), one gone (removed), one kept
         // by the caller, and a stray temp file of a killed process cleaned up.
         fs::write(out.join("tags/a/.rss.xml.123.tmp"), "partial").unwrap();

@@ -15,13 +15,13 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use chrono::Utc;
 use hyper::header::HeaderValue;
 
-use super::system_time;
-use crate::feed::{paging, FeedSpec, ScopePosts, SiteMeta};
+use crate::feed::{modified, paging, FeedSpec, ScopePosts, SiteMeta};
 use crate::post::Post;
 use crate::render::{self, Fragments};
 use crate::site::listing::Key;
@@ -40,6 +40,8 @@ struct ScopeView {
     term: Option<String>,
     /// Posts in the scope.
     len: usize,
+    /// When a post last left the scope (part of its documents' `Last-Modified`).
+    removed: SystemTime,
     /// Oldest first, [`CHUNK`] posts a chunk (the last one may hold fewer).
     chunks: Vec<Arc<[Arc<Post>]>>,
 }
@@ -60,8 +62,9 @@ impl ScopeView {
         if listing.scope_len(scope) != self.len || term != self.term {
             return None;
         }
+        let removed = modified::removed_from(&listing.tombstones, scope);
         let mut chunks = self.chunks.clone();
-        let mut any = false;
+        let mut any = removed != self.removed;
         for source in changed {
             let Some(post) = listing.get(source) else {
                 continue;
@@ -87,6 +90,7 @@ impl ScopeView {
             version: version(),
             term,
             len: self.len,
+            removed,
             chunks,
         }))
     }
@@ -120,8 +124,9 @@ impl ScopeView {
         version: impl FnOnce() -> u64,
     ) -> Option<ScopeView> {
         let term = listing.term(scope).map(|t| t.name.clone());
+        let removed = modified::removed_from(&listing.tombstones, scope);
         let mut chunks: Vec<Arc<[Arc<Post>]>> = Vec::new();
-        let mut changed = old.is_none_or(|o| o.term != term);
+        let mut changed = old.is_none_or(|o| o.term != term || o.removed != removed);
         let mut part: Vec<&Arc<Post>> = Vec::with_capacity(CHUNK);
         let mut len = 0;
         let mut close = |part: &mut Vec<&Arc<Post>>, chunks: &mut Vec<Arc<[Arc<Post>]>>| {
@@ -152,6 +157,7 @@ impl ScopeView {
             version: version(),
             term,
             len,
+            removed,
             chunks,
         })
     }
@@ -180,33 +186,19 @@ pub struct ArchivePages {
     cache: Mutex<PageCache>,
     /// `Cache-Control` of archive pages (`server.archive_max_age`): they change rarely.
     cache_control: HeaderValue,
-    /// Where the pages' validators are kept across restarts.
-    state_file: PathBuf,
     versions: AtomicU64,
 }
 
 impl ArchivePages {
-    /// The archive pages of `listing`'s scopes; validators saved by an earlier run are read
-    /// from `state_file`.
-    pub fn new(
-        meta: Arc<SiteMeta>,
-        listing: &Listing,
-        archive_max_age: u32,
-        state_file: PathBuf,
-    ) -> ArchivePages {
-        let mut cache = PageCache::default();
-        if let Err(e) = cache.load_validators(&state_file) {
-            tracing::warn!(
-                "archive validators not read ({e}); pages get Last-Modified from their posts"
-            );
-        }
+    /// The archive pages of `listing`'s scopes.
+    pub fn new(meta: Arc<SiteMeta>, listing: &Listing, archive_max_age: u32) -> ArchivePages {
+        let cache = PageCache::default();
         let pages = ArchivePages {
             meta,
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             cache: Mutex::new(cache),
             cache_control: HeaderValue::from_str(&format!("public, max-age={archive_max_age}"))
                 .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=86400")),
-            state_file,
             versions: AtomicU64::new(0),
         };
         pages.update(listing, listing.scopes(), &BTreeSet::new());
@@ -258,16 +250,6 @@ impl ArchivePages {
     fn cache(&self) -> MutexGuard<'_, PageCache> {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
-
-    /// Saves the pages' validators if they changed (the publisher's thread calls this at least
-    /// once a second, so a crash loses at most that much).
-    pub fn save_validators(&self) {
-        // Taken under the cache's lock, written (and fsynced) after it is released.
-        let unsaved = self.cache().unsaved();
-        if let Some(Err(e)) = unsaved.map(|u| u.write(&self.state_file)) {
-            tracing::warn!("cannot save archive validators: {e}");
-        }
-    }
 }
 
 impl Archives for ArchivePages {
@@ -290,31 +272,22 @@ impl Archives for ArchivePages {
         let posts = ScopePosts {
             term: view.term.as_deref(),
             len: view.len,
+            removed: view.removed,
             page: &take_page,
         };
         let Some(spec) = FeedSpec::archive_of(&self.meta, &scope, &posts, format, page) else {
             self.cache().remove(route);
             return None;
         };
-        // Served for the first time since the start: the newest update among its posts (a
-        // time that is the same after a restart when nothing changed).
-        let first_seen = system_time(&spec.updated.with_timezone(&Utc));
         // Archive pages hold the older posts, whose item fragments the publisher does not
         // keep: every item is rendered (and checked) here.
         match render::assemble_spec(&self.meta, &Fragments::default(), &spec, format) {
             Ok((doc, _)) => {
                 let link = link_header(&[("self", spec.self_url.clone())]);
                 let cache_control = self.cache_control.clone();
-                Some(self.cache().insert(
-                    route,
-                    view.version,
-                    &doc.bytes,
-                    first_seen,
-                    |last_modified| {
-                        Document::new(doc.content_type, doc.bytes.clone(), last_modified, link)
-                            .with_cache_control(cache_control)
-                    },
-                ))
+                let doc = Document::new(doc.content_type, doc.bytes, doc.modified, link)
+                    .with_cache_control(cache_control);
+                Some(self.cache().insert(route, view.version, doc))
             }
             Err(e) => {
                 tracing::error!("not published {route}: {e} (previous version kept, if any)");
@@ -341,6 +314,7 @@ impl Archives for ArchivePages {
         let posts = ScopePosts {
             term: view.term.as_deref(),
             len: view.len,
+            removed: view.removed,
             page: &take_page,
         };
         let spec = match page {
@@ -348,19 +322,13 @@ impl Archives for ArchivePages {
             None => FeedSpec::current_of(&self.meta, &scope, &posts, format),
         };
         let bytes = bytes::Bytes::from(crate::feed::render_view(&spec, &scope, format));
-        let first_seen = system_time(&spec.updated.with_timezone(&Utc));
+        let doc = Document::new(render::HTML_TYPE, bytes, modified::of_spec(&spec), None);
         // An archive page's view changes as rarely as the page.
-        let cache_control = page.map(|_| self.cache_control.clone());
-        Some(
-            self.cache()
-                .insert(&key, view.version, &bytes, first_seen, |last_modified| {
-                    let doc = Document::new(render::HTML_TYPE, bytes.clone(), last_modified, None);
-                    match cache_control {
-                        Some(c) => doc.with_cache_control(c),
-                        None => doc,
-                    }
-                }),
-        )
+        let doc = match page {
+            Some(_) => doc.with_cache_control(self.cache_control.clone()),
+            None => doc,
+        };
+        Some(self.cache().insert(&key, view.version, doc))
     }
 }
 
@@ -405,7 +373,8 @@ mod tests {
             )
         });
         let listing = Listing::new(posts, now, ListOptions::default());
-        let pages = ArchivePages::new(Arc::clone(&meta), &listing, 60, dir.join("v.json"));
+        let _ = dir;
+        let pages = ArchivePages::new(Arc::clone(&meta), &listing, 60);
         (meta, listing, pages)
     }
 
@@ -448,24 +417,38 @@ mod tests {
     }
 
     #[test]
-    fn validators_are_saved_outside_the_cache_lock_and_read_back() {
+    fn pages_are_dated_by_their_posts_the_same_in_every_process() {
         let dir = tempfile::tempdir().unwrap();
         let (meta, listing, pages) = setup(dir.path());
         let route = paging::route(&Scope::All, 1, Format::Atom);
         let doc = pages.get(&route).unwrap();
-        pages.save_validators();
-        assert!(dir.path().join("v.json").exists());
-        let again = ArchivePages::new(Arc::clone(&meta), &listing, 60, dir.path().join("v.json"));
-        assert_eq!(again.get(&route).unwrap().last_modified, doc.last_modified);
-        // The page's post edited (same date: the same first-seen time) before the next start:
-        // the saved validators say its bytes changed, so it is new now, not first seen then.
+        // Another process (a replica, or this one after a restart): the same validators.
+        let again = ArchivePages::new(Arc::clone(&meta), &listing, 60);
+        let same = again.get(&route).unwrap();
+        assert_eq!(
+            (same.hash, same.last_modified),
+            (doc.hash, doc.last_modified)
+        );
+        // Its one post's date (pages of one post), in whole seconds.
+        assert_eq!(
+            doc.last_modified,
+            modified::system_time(
+                &"2024-01-11T00:00:00Z"
+                    .parse::<chrono::DateTime<Utc>>()
+                    .unwrap()
+            )
+        );
+        // One of its posts edited (same dates, its file written now): new bytes, and a
+        // Last-Modified that moved forward with the file.
         let mut edited = listing.clone();
         let text = "---\ntitle: p1.md\ndate: 2024-01-11\ntags: odd\n---\nanother body\n";
         let ctx = Config::default().parse_context();
-        let p1 =
-            crate::post::parse_post(Path::new("p1.md"), text.as_bytes(), Markup::Markdown, &ctx);
-        edited.upsert(Arc::new(p1.unwrap()), chrono::Utc::now());
-        let third = ArchivePages::new(meta, &edited, 60, dir.path().join("v.json"));
+        let mut p1 =
+            crate::post::parse_post(Path::new("p1.md"), text.as_bytes(), Markup::Markdown, &ctx)
+                .unwrap();
+        p1.modified = Some(std::time::SystemTime::now());
+        edited.upsert(Arc::new(p1), chrono::Utc::now());
+        let third = ArchivePages::new(meta, &edited, 60);
         let changed = third.get(&route).unwrap();
         assert_ne!(changed.hash, doc.hash);
         assert!(changed.last_modified > doc.last_modified, "{changed:?}");

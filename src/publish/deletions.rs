@@ -12,7 +12,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::feed::{atom_id, page, terms_of, SiteMeta};
+use crate::feed::{atom_id, modified, page, terms_of, SiteMeta};
 use crate::output::Atomic;
 use crate::post::Post;
 use crate::site::deleted::{Record, Tombstone, Tombstones};
@@ -44,6 +44,8 @@ pub(super) struct Deletions {
     /// How long a tombstone lasts; `None`: deletions are not tracked at all.
     window: Option<Duration>,
     path: PathBuf,
+    /// The posts directory: when a post left is read off it.
+    root: PathBuf,
     /// The site URL (saved with the ids, which are made from it).
     base: String,
     /// Every listed post's record, by source.
@@ -67,6 +69,7 @@ fn record_of(meta: &SiteMeta, post: &Post) -> Record {
         id: atom_id(post, &meta.base),
         route: page::page_route(post),
         scopes,
+        source: post.source.clone(),
     }
 }
 
@@ -76,6 +79,7 @@ impl Deletions {
     /// unexpired tombstones, and hands them to `listing`.
     pub(super) fn start(
         window: Option<Duration>,
+        root: &Path,
         state_dir: &Path,
         meta: &SiteMeta,
         listing: &mut Listing,
@@ -84,6 +88,7 @@ impl Deletions {
         let mut d = Deletions {
             window,
             path: state_dir.join(DELETIONS_STATE_FILE),
+            root: root.to_owned(),
             base: meta.base.clone(),
             published: HashMap::new(),
             ids: HashMap::new(),
@@ -93,8 +98,6 @@ impl Deletions {
         let Some(window) = window else {
             return d;
         };
-        // `when` in whole seconds: the feeds say it so, and so does the feed's `updated`.
-        let stamp = now.trunc_subsecs(0);
         for post in listing.iter() {
             d.list(post.source.clone(), record_of(meta, post));
         }
@@ -137,13 +140,8 @@ impl Deletions {
         for record in saved.published {
             if !d.ids.contains_key(&record.id) && !d.tombstones.contains_key(&record.id) {
                 let id = record.id.clone();
-                d.tombstones.insert(
-                    id,
-                    Tombstone {
-                        record,
-                        when: stamp,
-                    },
-                );
+                let when = d.left_at(&record, now);
+                d.tombstones.insert(id, Tombstone { record, when });
             }
         }
         listing.tombstones = Arc::new(d.tombstones.clone());
@@ -151,6 +149,14 @@ impl Deletions {
             d.save();
         }
         d
+    }
+
+    /// When the post of `record` left, by its file's directory (in whole seconds: the feeds say
+    /// `when` so, and so does the feed's `updated`), so that every replica watching the same
+    /// posts announces the same time.
+    fn left_at(&self, record: &Record, now: DateTime<Utc>) -> DateTime<Utc> {
+        let t = modified::removal_time(&self.root, &record.source, now.into());
+        DateTime::<Utc>::from(t).trunc_subsecs(0)
     }
 
     fn list(&mut self, source: PathBuf, record: Record) {
@@ -182,7 +188,6 @@ impl Deletions {
         let Some(window) = self.window else {
             return;
         };
-        let stamp = now.trunc_subsecs(0);
         let mut changed = false;
         let mut left = Vec::new();
         for source in &delta.posts {
@@ -202,13 +207,8 @@ impl Deletions {
             if !self.ids.contains_key(&record.id) {
                 delta.scopes.extend(record.scopes.iter().cloned());
                 let id = record.id.clone();
-                self.tombstones.insert(
-                    id,
-                    Tombstone {
-                        record,
-                        when: stamp,
-                    },
-                );
+                let when = self.left_at(&record, now);
+                self.tombstones.insert(id, Tombstone { record, when });
             }
         }
         let expired: Vec<String> = self
@@ -323,7 +323,14 @@ mod tests {
 
         fn start(&self, listing: &mut Listing, now: DateTime<Utc>) -> Deletions {
             let window = Some(Duration::days(1));
-            Deletions::start(window, self.state.path(), &self.meta, listing, now)
+            Deletions::start(
+                window,
+                Path::new("/nonexistent-feedsmith-posts"),
+                self.state.path(),
+                &self.meta,
+                listing,
+                now,
+            )
         }
     }
 

@@ -71,7 +71,6 @@ pub fn follow(mut publisher: Publisher, rx: Receiver<Batch>, tx: Sender<Batch>, 
         publisher.opts.drafts,
         publisher.config.server.watch,
     );
-    let archives = publisher.archive_pages();
     // Polling, when the kernel watch is missing (`poll` mode, no watch possible) or failed.
     let mut poller: Option<watch::Poller> = None;
     let mut degraded = false;
@@ -149,9 +148,6 @@ pub fn follow(mut publisher: Publisher, rx: Receiver<Batch>, tx: Sender<Batch>, 
         // Only the end of a burst already published (it ran past BURST_MAX): nothing to do.
         if received.as_ref().is_ok_and(Gathered::is_empty) {
             continue;
-        }
-        if let Some(archives) = &archives {
-            archives.save_validators();
         }
         match received {
             Ok(mut gathered) => {

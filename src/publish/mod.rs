@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, Utc};
 
@@ -22,7 +22,6 @@ pub use archive::ArchivePages;
 pub mod follow;
 mod pages;
 
-pub use pages::page_epoch;
 use pages::{ClaimOrder, PageClaim};
 
 use crate::config::{Config, Format};
@@ -110,16 +109,12 @@ pub struct Publisher {
     claims: HashMap<Arc<str>, BTreeSet<ClaimOrder>>,
     /// RFC 5005 archive pages rendered on request, from a snapshot taken at each publish.
     archive_pages: Option<Arc<ArchivePages>>,
-    /// The earliest `Last-Modified` of any post page (see [`page_epoch`]).
-    page_epoch: SystemTime,
     /// Where each published feed's items are (to release fragments pointing into it).
     doc_items: HashMap<String, render::FeedItems>,
     /// The posts published, and the tombstones of those that left.
     deletions: deletions::Deletions,
 }
 
-/// The archive validators file, under the state directory.
-pub const ARCHIVE_STATE_FILE: &str = "archive-validators.json";
 /// How many changed posts a republish's log line names.
 pub const CHANGED_SHOWN: usize = 3;
 
@@ -147,14 +142,19 @@ impl Publisher {
         let site = Site::load_compact(&config.paths.posts, &mut ctx, opts.drafts);
         let mut listing = site.listing(now, opts);
         let window = config.feeds.tombstone_window();
-        let deletions =
-            deletions::Deletions::start(window, &config.hub.state_dir, &meta, &mut listing, now);
+        let deletions = deletions::Deletions::start(
+            window,
+            &config.paths.posts,
+            &config.hub.state_dir,
+            &meta,
+            &mut listing,
+            now,
+        );
         // No fragments first: each document renders its items, and the fragments kept for
         // the next republish are taken from the documents (so they never exist twice).
         let fragments = Fragments::default();
         let rendered = render::render_all(&meta, &listing, &fragments);
         let all: BTreeSet<PathBuf> = listing.iter().map(|p| p.source.clone()).collect();
-        let epoch = page_epoch(&meta, &ctx, &config.hub.state_dir);
         let mut p = Publisher {
             fragments,
             unwritten: BTreeSet::new(),
@@ -172,7 +172,6 @@ impl Publisher {
             pages: HashMap::new(),
             claims: HashMap::new(),
             archive_pages: None,
-            page_epoch: epoch,
             doc_items: HashMap::new(),
             deletions,
             busy: Arc::default(),
@@ -186,22 +185,13 @@ impl Publisher {
                 Arc::clone(&p.meta),
                 &p.listing,
                 p.config.server.archive_max_age,
-                p.config.hub.state_dir.join(ARCHIVE_STATE_FILE),
             )));
         }
         let keep: BTreeSet<String> = rendered.failures.keys().cloned().collect();
         let sync = output::sync(&p.config.paths.output, &rendered.docs, &keep);
         let asset_errors = p.copy_all_assets();
         p.record_sync(rendered.docs.keys(), &sync);
-        let times = sync.times.clone();
-        let mut report = p.swap_in(
-            rendered,
-            Vec::new(),
-            &times,
-            started,
-            &all,
-            &BTreeSet::new(),
-        );
+        let mut report = p.swap_in(rendered, Vec::new(), started, &all, &BTreeSet::new());
         report.sync = sync;
         report.files_changed = p.site.posts.len() + p.site.errors.len() + p.assets.files.len();
         report.errors = p.site.errors.values().cloned().collect();
@@ -332,8 +322,8 @@ impl Publisher {
         // The output directory went away (or something else took its name): the files of the
         // documents not rendered now are gone with it, so all are to be written again.
         self.resync |= !self.config.paths.output.is_dir();
-        // Only what differs from the last written bytes goes to disk, without reading the old
-        // file back; a document whose bytes did not change keeps its file and its mtime.
+        // Only what differs from the last written bytes or time goes to disk, without reading
+        // the old file back; a document that did not change keeps its file and its mtime.
         let changed: Vec<(String, Doc)> = rendered
             .docs
             .iter()
@@ -343,27 +333,23 @@ impl Publisher {
                     || self
                         .docs
                         .get(*route)
-                        .is_none_or(|old| old.bytes != doc.bytes)
+                        .is_none_or(|old| old.bytes != doc.bytes || old.modified != doc.modified)
             })
             .map(|(r, d)| (r.clone(), d.clone()))
             .collect();
         // Serve first, write after: readers see the change without waiting for the disk. Each
-        // file gets the Last-Modified its document was published with as its mtime, so the
-        // validators are the same after a restart.
+        // file gets its document's Last-Modified as its mtime, so a plain file server in front
+        // of `feeds/` says the same.
         let mut report = self.swap_in(
             rendered,
             removals.clone(),
-            &HashMap::new(),
             started,
             &delta.posts,
             &delta.scopes,
         );
-        let store = Arc::clone(&self.store);
         let sync = output::apply_changed(
             &self.config.paths.output,
-            changed
-                .iter()
-                .map(|(r, d)| (r, d, store.get(r).map(|doc| doc.last_modified))),
+            changed.iter().map(|(r, d)| (r, d)),
             &removals,
         );
         self.record_sync(changed.iter().map(|(r, _)| r).chain(&removals), &sync);
@@ -394,7 +380,6 @@ impl Publisher {
         &mut self,
         rendered: Rendered,
         removals: Vec<String>,
-        times: &HashMap<String, SystemTime>,
         started: Instant,
         changed_posts: &BTreeSet<PathBuf>,
         changed_scopes: &BTreeSet<Scope>,
@@ -420,25 +405,19 @@ impl Publisher {
             .filter(|r| Format::of_route(r).is_some())
             .cloned()
             .collect();
-        let mut upserts: Vec<(String, Doc, Option<SystemTime>)> =
-            Vec::with_capacity(rendered_feeds + rendered_pages);
         let rendered_routes: Vec<String> = rendered.docs.keys().cloned().collect();
-        for (route, doc) in rendered.docs {
-            upserts.push((route, doc, None));
-        }
+        let now = SystemTime::now();
         let mut store = Store::update(
             &prev,
-            upserts,
+            rendered.docs,
             removals.iter().cloned().chain(page_removals),
-            |route, _| times.get(route).copied(),
             link_of,
-            SystemTime::now(),
+            now,
         );
         self.share_bytes(&prev, &store, &rendered_routes, rendered.items, &removals);
         // Post pages are many and rarely requested: the store keeps their validators and
         // renders their bytes again from the post when asked (see `Document::etag_header`).
         // Each is rendered once here to hash it, and its bytes dropped at once.
-        let now = SystemTime::now();
         let page_meta = &self.meta;
         let pages: Vec<(String, Lazy)> = page_upserts
             .into_par_iter()
@@ -448,16 +427,7 @@ impl Publisher {
                     let meta = Arc::clone(page_meta);
                     Arc::new(move || bytes::Bytes::from(page::render(&meta, &post)))
                 };
-                let mut entry = Lazy::new(HTML_TYPE, &bytes, time.min(now), render);
-                // The same bytes as before keep their Last-Modified; new bytes are new now.
-                if let Some(old) = prev.lazy(&route) {
-                    entry.last_modified = if old.hash == entry.hash {
-                        old.last_modified
-                    } else {
-                        now.max(old.last_modified)
-                    };
-                }
-                (route, entry)
+                (route, Lazy::new(HTML_TYPE, &bytes, time.min(now), render))
             })
             .collect();
         for (route, entry) in pages {
@@ -466,13 +436,13 @@ impl Publisher {
         self.put_assets(&mut store);
         store.set_gone(self.deletions.gone_routes());
         let documents = store.len();
-        // A feed changed when its document is not the previous one: the store keeps the same
-        // `Arc` for unchanged bytes.
+        // A feed changed when its bytes did (a post file touched moves its Last-Modified only:
+        // nothing to push).
         let feeds_changed: Vec<(String, Arc<Document>)> = feeds_rendered
             .into_iter()
             .filter_map(|route| {
                 let new = Arc::clone(store.get(&route)?);
-                let same = prev.get(&route).is_some_and(|old| Arc::ptr_eq(old, &new));
+                let same = prev.get(&route).is_some_and(|old| old.hash == new.hash);
                 (!same).then_some((route, new))
             })
             .collect();
@@ -522,6 +492,7 @@ impl Publisher {
                     Doc {
                         content_type: doc.content_type,
                         bytes: doc.identity.bytes.clone(),
+                        modified: doc.last_modified,
                     },
                 );
             }
@@ -557,9 +528,4 @@ impl Publisher {
         }
         self.doc_items.extend(items);
     }
-}
-
-/// A UTC time as `SystemTime` (times before 1970 clamp to the epoch).
-pub fn system_time(t: &DateTime<Utc>) -> SystemTime {
-    u64::try_from(t.timestamp()).map_or(UNIX_EPOCH, |s| UNIX_EPOCH + Duration::from_secs(s))
 }

@@ -1,17 +1,16 @@
 //! Post pages: which post's page is at each permalink (the newest post claiming a route gets
-//! it), and since when pages look the way this process renders them.
+//! it).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 
-use super::{system_time, Publisher};
-use crate::feed::{page, SiteMeta};
-use crate::output;
-use crate::post::{ParseContext, Post};
+use super::Publisher;
+use crate::feed::{modified, page};
+use crate::post::Post;
 
 /// Orders the posts claiming one page route: newest first, then by path.
 pub(super) type ClaimOrder = (std::cmp::Reverse<DateTime<Utc>>, Arc<std::path::Path>);
@@ -21,55 +20,6 @@ pub(super) struct PageClaim {
     pub(super) route: Arc<str>,
     /// Newest first: the newest post claiming a route gets it.
     pub(super) order: ClaimOrder,
-}
-
-/// Where `serve` keeps the post pages' epoch (see [`page_epoch`]).
-pub const PAGE_EPOCH_FILE: &str = "page-epoch";
-
-/// A post every page renderer is tried on: its page changes when the page template, the
-/// site's settings or the renderer do, and then every post page has changed.
-const CANARY_POST: &str = "---\ntitle: Canary <&>\ndate: 2021-12-21 08:10:27 +0800\n\
-categories: c\ntags: [t, 标签]\nauthor: {name: A, email: a@example.com}\n\
-source_url: https://example.org/a\nimage: /i.png\n---\n<p>Body <a href=\"/x\">link</a></p>\n";
-
-/// The time since which post pages look the way this process renders them: kept in
-/// `{state_dir}/page-epoch` with a hash of the canary page, and moved to now when that hash
-/// changes (new settings, new version). A post page's `Last-Modified` is never earlier, so a
-/// page whose bytes changed because the site did never answers `If-Modified-Since` with 304.
-/// If the file cannot be read or written, the epoch is now: more full responses, never a
-/// stale one.
-pub fn page_epoch(meta: &SiteMeta, ctx: &ParseContext, state_dir: &std::path::Path) -> SystemTime {
-    let now = SystemTime::now();
-    let Ok(canary) = crate::post::parse_post(
-        std::path::Path::new("canary.md"),
-        CANARY_POST.as_bytes(),
-        crate::post::body::Markup::Html,
-        ctx,
-    ) else {
-        return now;
-    };
-    let hash = format!(
-        "{:032x}",
-        crate::store::content_hash(&page::render(meta, &canary))
-    );
-    let path = state_dir.join(PAGE_EPOCH_FILE);
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        let mut parts = text.split_whitespace();
-        if parts.next() == Some(hash.as_str()) {
-            if let Some(secs) = parts.next().and_then(|t| t.parse::<u64>().ok()) {
-                return (UNIX_EPOCH + Duration::from_secs(secs)).min(now);
-            }
-        }
-    }
-    let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let saved = output::Atomic::STATE.write(&path, format!("{hash} {secs}\n").as_bytes());
-    if let Err(e) = saved {
-        tracing::warn!(
-            "{}: not written ({e}); post pages get Last-Modified = now at every start",
-            path.display()
-        );
-    }
-    UNIX_EPOCH + Duration::from_secs(secs)
 }
 
 impl Publisher {
@@ -135,11 +85,9 @@ impl Publisher {
                             post.source.display()
                         );
                     }
-                    // The page changed when its post's dates say, when its file did, or when
-                    // the site's pages did: whichever is latest.
-                    let t = system_time(&post.updated.max(post.date).with_timezone(&Utc))
-                        .max(post.modified.unwrap_or(UNIX_EPOCH))
-                        .max(self.page_epoch);
+                    // The page changed when its post's dates say or when its file did,
+                    // whichever is later.
+                    let t = modified::post_time(post);
                     upserts.push((route, Arc::clone(post), t));
                 }
                 None => {

@@ -21,6 +21,10 @@ pub struct Record {
     pub route: String,
     /// The scopes it was listed in (all posts, its categories and tags).
     pub scopes: BTreeSet<Scope>,
+    /// Its file, under the posts directory (when it left is read off the file system: see
+    /// `feed::modified::removal_time`). Empty in files written before it was kept.
+    #[serde(default)]
+    pub source: std::path::PathBuf,
 }
 
 /// A post that left the site at `when`.
@@ -77,6 +81,7 @@ mod tests {
             id: id.into(),
             route: format!("/{id}.html"),
             scopes: scopes.iter().cloned().collect(),
+            source: Default::default(),
         };
         let when = DateTime::from_timestamp(secs, 0).unwrap();
         (id.into(), Tombstone { record, when })

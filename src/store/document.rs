@@ -3,7 +3,7 @@
 //! do — and the ready header values, built once per version and cloned per response.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use hyper::header::HeaderValue;
@@ -174,10 +174,7 @@ pub fn content_hash(bytes: &[u8]) -> u128 {
 
 /// Rounds down to whole seconds: HTTP dates have no fractions, and comparisons must agree
 /// with what the client saw.
-pub fn whole_seconds(t: SystemTime) -> SystemTime {
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    UNIX_EPOCH + Duration::from_secs(secs)
-}
+pub use crate::feed::modified::whole_seconds;
 
 impl Document {
     /// A document with its validators.

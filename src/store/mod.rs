@@ -27,6 +27,7 @@ pub use encodings::{compress, Coding};
 pub use forms::Forms;
 
 use crate::render::Doc;
+use document::whole_seconds;
 
 /// How many shards the store is split into.
 const SHARDS: usize = 256;
@@ -160,18 +161,15 @@ impl Store {
 
     /// Builds the next store from `prev`: `removals` leave, `upserts` come in.
     ///
-    /// An upserted document whose bytes equal the previous store's is carried over as the same
-    /// `Arc` (same `Last-Modified`, compressed forms kept). Otherwise its `Last-Modified` is
-    /// `fixed_time` if given, else `time_of(route, hash)` — the mtime of the file holding those
-    /// bytes, as the sync of `feeds/` reports it, so it survives restarts — else
-    /// `fallback_time` (this publish); and never later than `fallback_time`.
+    /// A document's `Last-Modified` is the time its content says ([`Doc::modified`]), never
+    /// later than `now`. An upserted document with the same bytes and time as the previous
+    /// store's is carried over as the same `Arc` (compressed forms kept).
     pub fn update(
         prev: &Store,
-        upserts: impl IntoIterator<Item = (String, Doc, Option<SystemTime>)>,
+        upserts: impl IntoIterator<Item = (String, Doc)>,
         removals: impl IntoIterator<Item = String>,
-        time_of: impl Fn(&str, u128) -> Option<SystemTime>,
         link_of: impl Fn(&str) -> Option<String>,
-        fallback_time: SystemTime,
+        now: SystemTime,
     ) -> Store {
         let mut next = prev.clone();
         for route in removals {
@@ -183,20 +181,20 @@ impl Store {
                 next.len -= 1;
             }
         }
-        for (route, doc, fixed_time) in upserts {
+        for (route, doc) in upserts {
             let hash = content_hash(&doc.bytes);
+            // Never later than now (RFC 9110 §8.8.2.1): a document of a future-`updated` post
+            // would otherwise answer 304 to every later revalidation.
+            let time = whole_seconds(doc.modified.min(now));
             let document = match prev.get(&route) {
-                Some(old) if old.hash == hash && old.content_type == doc.content_type => {
+                Some(old)
+                    if old.hash == hash
+                        && old.content_type == doc.content_type
+                        && old.last_modified == time =>
+                {
                     Arc::clone(old)
                 }
                 _ => {
-                    let time = fixed_time
-                        .or_else(|| time_of(&route, hash))
-                        .unwrap_or(fallback_time)
-                        // Never later than now (RFC 9110 §8.8.2.1): a post page of a
-                        // future-dated or future-`updated` post would otherwise answer 304 to
-                        // every later revalidation.
-                        .min(fallback_time);
                     let link = link_of(&route);
                     Arc::new(Document::new(doc.content_type, doc.bytes, time, link))
                 }
@@ -211,9 +209,9 @@ impl Store {
     /// Builds the next store holding exactly `docs` (see [`Store::update`]).
     pub fn next(
         prev: &Store,
-        docs: impl IntoIterator<Item = (String, Doc, Option<SystemTime>)>,
+        docs: impl IntoIterator<Item = (String, Doc)>,
         link_of: impl Fn(&str) -> Option<String>,
-        fallback_time: SystemTime,
+        now: SystemTime,
     ) -> Store {
         let docs: Vec<_> = docs.into_iter().collect();
         let keep: std::collections::HashSet<&str> = docs.iter().map(|d| d.0.as_str()).collect();
@@ -224,7 +222,7 @@ impl Store {
             .filter(|r| !keep.contains(r.as_str()))
             .cloned()
             .collect();
-        Store::update(prev, docs, removals, |_, _| None, link_of, fallback_time)
+        Store::update(prev, docs, removals, link_of, now)
     }
 }
 
@@ -277,7 +275,6 @@ mod tests {
             &store,
             [],
             ["/p.html".to_owned()],
-            |_, _| None,
             |_| None,
             SystemTime::now(),
         );
@@ -289,19 +286,13 @@ mod tests {
         let doc = Doc {
             content_type: "text/html",
             bytes: Bytes::from_static(b"back"),
+            modified: UNIX_EPOCH,
         };
         let mut store = Store::default();
         store.set_gone(["/p.html".to_owned()]);
         assert!(store.is_gone("/p.html"));
         assert!(!store.is_gone("/q.html"));
-        let back = Store::update(
-            &store,
-            [("/p.html".into(), doc, None)],
-            [],
-            |_, _| None,
-            |_| None,
-            UNIX_EPOCH,
-        );
+        let back = Store::update(&store, [("/p.html".into(), doc)], [], |_| None, UNIX_EPOCH);
         assert!(
             !back.is_gone("/p.html"),
             "a document there again is not gone"
@@ -309,30 +300,39 @@ mod tests {
     }
 
     #[test]
-    fn unchanged_documents_carry_over() {
-        let doc = |b: &str| Doc {
-            content_type: "text/plain",
-            bytes: Bytes::from(b.as_bytes().to_vec()),
-        };
+    fn documents_are_dated_by_their_content_and_unchanged_ones_carry_over() {
         let t1 = UNIX_EPOCH + Duration::from_secs(1000);
         let t2 = UNIX_EPOCH + Duration::from_secs(2000);
+        let doc = |b: &str, modified| Doc {
+            content_type: "text/plain",
+            bytes: Bytes::from(b.as_bytes().to_vec()),
+            modified,
+        };
+        let now = UNIX_EPOCH + Duration::from_secs(5000);
         let s1 = Store::next(
             &Store::default(),
-            [("/a".into(), doc("a"), None), ("/b".into(), doc("b"), None)],
+            [("/a".into(), doc("a", t1)), ("/b".into(), doc("b", t1))],
             |_| None,
-            t1,
+            now,
         );
+        assert_eq!(s1.get("/a").unwrap().last_modified, t1);
         let s2 = Store::next(
             &s1,
             [
-                ("/a".into(), doc("a"), None),
-                ("/b".into(), doc("b2"), None),
+                ("/a".into(), doc("a", t1)),
+                ("/b".into(), doc("b2", t2)),
+                // Dated after now: now.
+                ("/c".into(), doc("c", now + Duration::from_secs(60))),
             ],
             |_| None,
-            t2,
+            now,
         );
         assert!(Arc::ptr_eq(s1.get("/a").unwrap(), s2.get("/a").unwrap()));
-        assert_eq!(s2.get("/a").unwrap().last_modified, t1);
         assert_eq!(s2.get("/b").unwrap().last_modified, t2);
+        assert_eq!(s2.get("/c").unwrap().last_modified, now);
+        // The same bytes at a later time (a post's file touched): a new Last-Modified.
+        let s3 = Store::next(&s2, [("/a".into(), doc("a", t2))], |_| None, now);
+        assert_eq!(s3.get("/a").unwrap().last_modified, t2);
+        assert_eq!(s3.get("/a").unwrap().hash, s1.get("/a").unwrap().hash);
     }
 }

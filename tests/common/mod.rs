@@ -154,6 +154,17 @@ impl Server {
     /// [`Server::start`] with environment changes for the server process: `(name, Some(v))`
     /// sets a variable, `(name, None)` removes it (e.g. `RUST_LOG`, `NO_COLOR`).
     pub fn start_with_env(site: &TempSite, extra: &[&str], env: &[(&str, Option<&str>)]) -> Server {
+        Server::start_into(site, &site.out(), extra, env)
+    }
+
+    /// [`Server::start_with_env`] writing to `out` instead of the site's `feeds/`: a second
+    /// process (a replica) on the same posts.
+    pub fn start_into(
+        site: &TempSite,
+        out: &Path,
+        extra: &[&str],
+        env: &[(&str, Option<&str>)],
+    ) -> Server {
         use std::io::BufRead;
         use std::sync::atomic::{AtomicUsize, Ordering};
         static N: AtomicUsize = AtomicUsize::new(0);
@@ -168,7 +179,7 @@ impl Server {
             "--posts".into(),
             site.posts().display().to_string(),
             "--out".into(),
-            site.out().display().to_string(),
+            out.display().to_string(),
             "--listen".into(),
             "127.0.0.1:0".into(),
         ];
@@ -360,6 +371,7 @@ pub fn regular_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 
 /// HTTP requests and bounded polling shared by the server, watch and fault tests.
 pub mod http;
+pub mod nginx;
 
 /// The one raw-socket HTTP client, for bytes on the wire as written and as sent.
 pub mod raw;

@@ -26,10 +26,11 @@ fn store_with(route: &str, bytes: &[u8], t: SystemTime) -> feedsmith::internals:
     let doc = feedsmith::internals::render::Doc {
         content_type: RSS_TYPE,
         bytes: bytes.to_vec().into(),
+        modified: t,
     };
     feedsmith::internals::store::Store::next(
         &feedsmith::internals::store::Store::default(),
-        [(route.to_owned(), doc, Some(t))],
+        [(route.to_owned(), doc)],
         |_| None,
         t,
     )

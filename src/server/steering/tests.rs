@@ -286,8 +286,9 @@ fn store_of(docs: &[(&str, &[u8])]) -> Store {
         let doc = crate::render::Doc {
             content_type: RSS_TYPE,
             bytes: Bytes::copy_from_slice(bytes),
+            modified: t,
         };
-        ((*route).to_owned(), doc, Some(t))
+        ((*route).to_owned(), doc)
     });
     Store::next(&Store::default(), docs, |_| None, t)
 }
