@@ -55,6 +55,9 @@ pub struct SyncReport {
     pub times: std::collections::HashMap<String, std::time::SystemTime>,
     /// Files and bytes now in the output (written or unchanged), by kind: what a site costs.
     pub kinds: std::collections::BTreeMap<Kind, Tally>,
+    /// Routes of the subscription feeds whose file was written (its bytes changed): the
+    /// topics to ping the external WebSub hubs for.
+    pub feeds_written: Vec<String>,
 }
 
 /// What a file in the output is, for the build's report.
@@ -106,6 +109,7 @@ impl SyncReport {
         self.failed_writes.extend(other.failed_writes);
         self.failed_removals.extend(other.failed_removals);
         self.times.extend(other.times);
+        self.feeds_written.extend(other.feeds_written);
         for (kind, t) in other.kinds {
             let mine = self.kinds.entry(kind).or_default();
             mine.files += t.files;
@@ -341,6 +345,9 @@ fn record(report: &mut SyncReport, route: &str, outcome: Written, len: usize) {
         Ok((written, time)) => {
             if written {
                 report.written += 1;
+                if Kind::of(route) == Kind::Feeds {
+                    report.feeds_written.push(route.to_owned());
+                }
             } else {
                 report.unchanged += 1;
             }

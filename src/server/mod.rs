@@ -23,6 +23,7 @@ pub mod conditional;
 pub mod file;
 pub mod handler;
 pub(crate) mod navigation;
+pub mod ops;
 pub mod range;
 pub mod service;
 pub mod steering;
@@ -81,6 +82,12 @@ pub struct State {
     pub forms: crate::store::Forms,
     /// Answer browsers navigating to a feed with its browser view (`server.browser_view`).
     pub browser_view: bool,
+    /// What the server counts (served at `ops.metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Where the metrics and the health check are answered.
+    pub ops: ops::Paths,
+    /// The first build is published: the health check answers 200 (503 before).
+    pub ready: std::sync::atomic::AtomicBool,
 }
 
 pub use crate::store::archive::Archives;
@@ -99,6 +106,9 @@ impl State {
             rendered: crate::store::RenderedPages::new(RENDERED_PAGES_BUDGET),
             forms: crate::store::Forms::new(crate::config::DEFAULT_COMPRESSED_BUDGET),
             browser_view: true,
+            metrics: Arc::default(),
+            ops: ops::Paths::default(),
+            ready: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -114,9 +124,11 @@ impl State {
         self
     }
 
-    /// Publishes a new store; requests already running keep the one they loaded.
+    /// Publishes a new store; requests already running keep the one they loaded. The first
+    /// one makes the server ready (its health check answers 200).
     pub fn swap(&self, store: impl Into<Arc<Store>>) {
         self.store.store(store.into());
+        self.ready.store(true, std::sync::atomic::Ordering::Release);
     }
 }
 
