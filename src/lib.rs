@@ -53,9 +53,9 @@ mod serve;
 
 // The API: what the binary needs.
 pub use build::{ping, Build};
-pub use output::SyncReport;
 pub use cli::{BuildArgs, BuildCmd, CheckArgs, Cli, Command, ServeArgs};
 pub use config::{Config, Format};
+pub use output::SyncReport;
 pub use post::{Post, PostError};
 pub use serve::run as serve;
 pub use site::{ListOptions, Listing, Scope, Site};

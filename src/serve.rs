@@ -41,10 +41,6 @@ impl Outlet for Serving {
     fn publish(&self, published: Published) {
         let store = published.store;
         self.state.swap(Arc::clone(&store));
-        let m = &self.state.metrics;
-        m.store_documents.set(gauge(store.len()));
-        m.store_assets.set(gauge(store.assets_len()));
-        m.store_bytes.set(gauge(store.bytes()));
         if let Some(pinger) = self.pinger.get() {
             let topics: Vec<String> = published
                 .feeds_changed
@@ -58,7 +54,19 @@ impl Outlet for Serving {
             // Only bookkeeping and enqueueing: never waits for a subscriber.
             hub.published(published.feeds_changed, &published.feeds_removed);
         }
+        // Last: the readers and the hubs have the news by now.
+        let m = &self.state.metrics;
+        m.store_documents.set(gauge(store.len()));
+        m.store_assets.set(gauge(store.assets_len()));
+        m.store_bytes.set(gauge(store.bytes()));
     }
+}
+
+/// What the main thread needs of the publisher once it has started: to wait for a publish
+/// under way at shutdown, and to save the archive pages' validators.
+struct Started {
+    busy: Arc<std::sync::Mutex<()>>,
+    archives: Option<Arc<crate::publish::ArchivePages>>,
 }
 
 fn gauge(n: usize) -> i64 {
@@ -107,11 +115,10 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
         config.server.access_log,
     );
     state.browser_view = config.server.browser_view;
+    state.ready = std::sync::atomic::AtomicBool::new(false);
     state.metrics = Arc::clone(&metrics);
-    state.ops = crate::server::ops::Paths::new(
-        &config.server.metrics_path,
-        &config.server.health_path,
-    );
+    state.ops =
+        crate::server::ops::Paths::new(&config.server.metrics_path, &config.server.health_path);
     let state = Arc::new(
         state.with_hub(hub.clone()).with_compressed_budget(
             usize::try_from(config.server.compressed_cache_mb.saturating_mul(1 << 20))
@@ -126,48 +133,70 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
         base,
     });
     let hub_url = hub.as_ref().map(|h| h.url().to_owned());
-    let publishing = Arc::clone(&outlet) as Arc<dyn Outlet>;
-    let (publisher, report) = Publisher::start(config, opts, Utc::now(), hub_url, publishing);
-    follow::log_report("initial build", &report);
-    if let Some(pinger) = pinger {
-        // The feeds changed since the last run (their files were rewritten) are news to the
-        // external hubs; the rest they have.
-        let topics: Vec<String> = report
-            .sync
-            .feeds_written
-            .iter()
-            .map(|route| topic_url(&outlet.base, route))
-            .collect();
-        pinger.publish(&topics);
-        let _ = outlet.pinger.set(pinger);
-    }
-    {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "listening on {own}");
-        let _ = writeln!(
-            out,
-            "serving {} documents; subscribe to {own}rss.xml",
-            report.documents
-        );
-        let _ = out.flush();
-    }
-    let archives = publisher.archive_pages();
-    let busy = publisher.busy();
-    if let Some(archives) = &archives {
-        let _ = state
-            .archives
-            .set(Arc::clone(archives) as Arc<dyn crate::server::Archives>);
-    }
+    // The server answers from now on, the first build runs on the publisher's thread: until
+    // it is published, every request but the operator's endpoints gets a 503 (`state.ready`).
+    let started: Arc<std::sync::OnceLock<Started>> = Arc::default();
+    let handoff = Arc::clone(&started);
+    let serving = Arc::clone(&state);
     std::thread::Builder::new()
         .name("publisher".into())
-        .spawn(move || follow::follow(publisher, rx, tx, watcher, &metrics))
+        .spawn(move || {
+            let publishing = Arc::clone(&outlet) as Arc<dyn Outlet>;
+            let (publisher, report) =
+                Publisher::start(config, opts, Utc::now(), hub_url, publishing);
+            follow::log_report("initial build", &report);
+            if let Some(pinger) = pinger {
+                // The feeds changed since the last run (their files were rewritten) are news
+                // to the external hubs; the rest they have.
+                let topics: Vec<String> = report
+                    .sync
+                    .feeds_written
+                    .iter()
+                    .map(|route| topic_url(&outlet.base, route))
+                    .collect();
+                pinger.publish(&topics);
+                let _ = outlet.pinger.set(pinger);
+            }
+            let archives = publisher.archive_pages();
+            if let Some(archives) = &archives {
+                let _ = serving
+                    .archives
+                    .set(Arc::clone(archives) as Arc<dyn crate::server::Archives>);
+            }
+            let _ = handoff.set(Started {
+                busy: publisher.busy(),
+                archives,
+            });
+            serving
+                .ready
+                .store(true, std::sync::atomic::Ordering::Release);
+            {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "listening on {own}");
+                let _ = writeln!(
+                    out,
+                    "serving {} documents; subscribe to {own}rss.xml",
+                    report.documents
+                );
+                let _ = out.flush();
+            }
+            follow::follow(publisher, rx, tx, watcher, &metrics);
+        })
         .context("cannot start the publisher thread")?;
     server.run(state)?;
     // A publish under way finishes (its files and state written) before the process ends, and
     // none starts after: a post deleted just now is on record, its tombstone kept as announced.
-    let _quiet = busy
+    // (Stopped during the first build, the process ends with it, as it would have before the
+    // server began to answer.)
+    let Some(started) = started.get() else {
+        tracing::info!("shut down during the first build");
+        return Ok(());
+    };
+    let _quiet = started
+        .busy
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let archives = &started.archives;
     if let Some(archives) = &archives {
         archives.save_validators();
     }

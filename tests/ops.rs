@@ -15,7 +15,13 @@ fn site() -> TempSite {
     let s = TempSite::new();
     s.write_post(
         "2024-01-01-alpha.md",
-        &news_post("Alpha", "2024-01-01 10:00:00 +0000", "alpha", "one", "<p>Alpha.</p>"),
+        &news_post(
+            "Alpha",
+            "2024-01-01 10:00:00 +0000",
+            "alpha",
+            "one",
+            "<p>Alpha.</p>",
+        ),
     );
     s.write_post_bytes("img/dot.png", &[0x89, b'P', b'N', b'G', 0, 1, 2, 3]);
     s
@@ -42,9 +48,8 @@ fn metrics_count_requests_by_class_and_status() {
     let s = site();
     let server = Server::start(&s, &[]);
     let a = agent();
-    let get = |path: &str, headers: &[(&str, &str)]| {
-        request_with(&a, "GET", &server.at(path), headers)
-    };
+    let get =
+        |path: &str, headers: &[(&str, &str)]| request_with(&a, "GET", &server.at(path), headers);
     let rss = get("/rss.xml", &[]);
     assert_eq!(rss.status, 200);
     let etag = rss.h("etag").to_owned();
@@ -58,7 +63,14 @@ fn metrics_count_requests_by_class_and_status() {
     assert_eq!(get("/hub", &[]).status, 200);
     assert_eq!(get("/nowhere", &[]).status, 404);
     assert_eq!(get("/nowhere-else", &[]).status, 404);
-    let view = get("/rss.xml", &[("Accept", "text/html"), ("Sec-Fetch-Mode", "navigate"), ("Sec-Fetch-Dest", "document")]);
+    let view = get(
+        "/rss.xml",
+        &[
+            ("Accept", "text/html"),
+            ("Sec-Fetch-Mode", "navigate"),
+            ("Sec-Fetch-Dest", "document"),
+        ],
+    );
     assert_eq!(view.status, 200);
     assert!(view.h("content-type").starts_with("text/html"));
     let hub_post = request_with(&a, "POST", &server.at("/hub"), &[]);
@@ -99,7 +111,13 @@ fn republishes_are_counted_with_their_duration() {
     let server = Server::start(&s, &[]);
     s.write_post(
         "2024-01-02-beta.md",
-        &news_post("Beta", "2024-01-02 10:00:00 +0000", "beta", "two", "<p>Beta.</p>"),
+        &news_post(
+            "Beta",
+            "2024-01-02 10:00:00 +0000",
+            "beta",
+            "two",
+            "<p>Beta.</p>",
+        ),
     );
     wait_for("the republish counted", WAIT, Some(&server), || {
         let m = samples(&server.get(METRICS).text());
@@ -108,7 +126,9 @@ fn republishes_are_counted_with_their_duration() {
             .get("feedsmith_republish_duration_seconds_count")
             .copied()
             .unwrap_or(0.0);
-        (n >= 1.0 && hist == n).then_some(()).ok_or(format!("{m:#?}"))
+        (n >= 1.0 && hist == n)
+            .then_some(())
+            .ok_or(format!("{m:#?}"))
     });
 }
 
@@ -139,11 +159,17 @@ fn paths_move_and_turn_off_and_win_over_a_post_asset() {
     let server = Server::start(&s, &["--config", &config]);
     let r = server.get("/metrics");
     assert_eq!(r.status, 200);
-    assert!(r.text().contains("# TYPE feedsmith_build_info gauge"), "{}", r.text());
+    assert!(
+        r.text().contains("# TYPE feedsmith_build_info gauge"),
+        "{}",
+        r.text()
+    );
     assert_eq!(server.get(METRICS).status, 404);
     assert_eq!(server.get(HEALTH).status, 404, "the health check is off");
     assert!(
-        server.stderr().contains("metrics: asset at a route of the site's own documents"),
+        server
+            .stderr()
+            .contains("metrics: asset at a route of the site's own documents"),
         "{}",
         server.stderr()
     );
@@ -153,4 +179,82 @@ fn paths_move_and_turn_off_and_win_over_a_post_asset() {
     let server = Server::start(&s, &["--config", &config]);
     assert_eq!(server.get(METRICS).status, 404);
     assert_eq!(server.get(HEALTH).status, 200);
+}
+
+#[test]
+fn until_the_first_build_is_in_everything_but_the_endpoints_is_503() {
+    let s = TempSite::new();
+    // Enough posts that the first build takes a while (a debug build: seconds).
+    for i in 0..3000 {
+        s.write_post(
+            &format!("2024-01-01-post-{i}.md"),
+            &news_post(
+                &format!("Post {i}"),
+                "2024-01-01 10:00:00 +0000",
+                "c",
+                &format!("t{}", i % 300),
+                "<p>Body.</p>",
+            ),
+        );
+    }
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_feedsmith"))
+        .args(["serve", "--posts"])
+        .arg(s.posts())
+        .arg("--out")
+        .arg(s.out())
+        .args(["--listen", &addr])
+        .current_dir(s.root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn feedsmith serve");
+    let a = agent();
+    let url = |path: &str| format!("http://{addr}{path}");
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not ready in time: {seen:?}"
+        );
+        let Ok(health) = crate::common::http::try_request_with(&a, "GET", &url(HEALTH), &[]) else {
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
+        };
+        if health.status == 503 {
+            let feed = request_with(&a, "GET", &url("/rss.xml"), &[]);
+            seen.push((
+                health.status,
+                feed.status,
+                feed.header("retry-after").map(str::to_owned),
+            ));
+            // The metrics answer while starting.
+            assert_eq!(request_with(&a, "GET", &url(METRICS), &[]).status, 200);
+            std::thread::sleep(Duration::from_millis(20));
+            continue;
+        }
+        assert_eq!(health.status, 200);
+        break;
+    }
+    assert_eq!(request_with(&a, "GET", &url("/rss.xml"), &[]).status, 200);
+    let _ = child.kill();
+    let _ = child.wait();
+    // The first answers came while the build ran: 503 for the health check and for a feed.
+    assert!(
+        !seen.is_empty(),
+        "the server answered only once the build was in"
+    );
+    for (health, feed, retry) in &seen {
+        // A feed asked for just as the build is published may be served already.
+        assert!(*health == 503 && (*feed == 503 || *feed == 200), "{seen:?}");
+        if *feed == 503 {
+            assert_eq!(retry.as_deref(), Some("1"));
+        }
+    }
+    assert!(seen.iter().any(|s| s.1 == 503), "{seen:?}");
 }

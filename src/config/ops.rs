@@ -61,7 +61,10 @@ mod tests {
             ("metrics_path = \"/a/../b\"", "server.metrics_path"),
             ("metrics_path = \"/m?x=1\"", "server.metrics_path"),
             ("health_path = \"/hub\"", "server.health_path"),
-            ("health_path = \"/.feedsmith/metrics\"", "server.health_path"),
+            (
+                "health_path = \"/.feedsmith/metrics\"",
+                "server.health_path",
+            ),
         ] {
             let err = Config::from_toml(&format!("[server]\n{toml}\n")).unwrap_err();
             assert!(format!("{err:#}").contains(key), "{toml}: {err:#}");

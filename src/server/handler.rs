@@ -212,11 +212,14 @@ fn respond<B>(req: &Request<B>, state: &State) -> (Class, Handled) {
         let view = crate::feed::paging::parse_feed_route(&route)
             .is_some_and(|(_, _, format)| super::navigation::wants_view(req.headers(), format));
         if view {
-            return (Class::View, Handled::View(
-                route.into_owned(),
-                std::sync::Arc::clone(archives),
-                choose_coding(req.headers()),
-            ));
+            return (
+                Class::View,
+                Handled::View(
+                    route.into_owned(),
+                    std::sync::Arc::clone(archives),
+                    choose_coding(req.headers()),
+                ),
+            );
         }
     }
     let store = state.store.load();

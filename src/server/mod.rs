@@ -86,7 +86,10 @@ pub struct State {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Where the metrics and the health check are answered.
     pub ops: ops::Paths,
-    /// The first build is published: the health check answers 200 (503 before).
+    /// The first build is published (with what requests need of the publisher): requests are
+    /// answered, and the health check with 200. Before, every request but the operator's
+    /// endpoints gets a 503. `true` for a state made with its store ([`State::new`]); `serve`
+    /// starts answering before its first build and sets it when that is in.
     pub ready: std::sync::atomic::AtomicBool,
 }
 
@@ -108,7 +111,7 @@ impl State {
             browser_view: true,
             metrics: Arc::default(),
             ops: ops::Paths::default(),
-            ready: std::sync::atomic::AtomicBool::new(false),
+            ready: std::sync::atomic::AtomicBool::new(true),
         }
     }
 
@@ -124,11 +127,9 @@ impl State {
         self
     }
 
-    /// Publishes a new store; requests already running keep the one they loaded. The first
-    /// one makes the server ready (its health check answers 200).
+    /// Publishes a new store; requests already running keep the one they loaded.
     pub fn swap(&self, store: impl Into<Arc<Store>>) {
         self.store.store(store.into());
-        self.ready.store(true, std::sync::atomic::Ordering::Release);
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::State;
@@ -31,6 +31,26 @@ impl Paths {
             health: some(health),
         }
     }
+}
+
+impl Paths {
+    /// Whether `path` is one of the endpoints.
+    pub fn has(&self, path: &str) -> bool {
+        self.metrics.as_deref() == Some(path) || self.health.as_deref() == Some(path)
+    }
+}
+
+/// The answer to any other request while `serve` is starting: `503`, to try again in a
+/// second.
+pub fn starting() -> Response<Full<Bytes>> {
+    let mut r = answer(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "text/plain; charset=utf-8",
+        Bytes::from_static(b"503 starting: the first build is not published yet\n"),
+    );
+    r.headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    r
 }
 
 /// The answer to `req` when its path is one of the endpoints.
@@ -85,4 +105,35 @@ fn answer(status: StatusCode, content_type: &'static str, body: Bytes) -> Respon
     h.insert(CONTENT_LENGTH, HeaderValue::from(len));
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    fn get(state: &State, path: &str) -> Option<(u16, String)> {
+        let req = Request::get(path).body(()).ok()?;
+        let r = respond(&req, state)?;
+        let cache = r.headers().get(CACHE_CONTROL).cloned();
+        assert_eq!(cache, Some(HeaderValue::from_static("no-store")), "{path}");
+        Some((r.status().as_u16(), format!("{:?}", r.body())))
+    }
+
+    #[test]
+    fn health_is_503_until_the_first_store_then_200() {
+        let mut state = State::new(Store::default(), 300, false);
+        state.ops = Paths::new("/m", "/h");
+        state.ready = std::sync::atomic::AtomicBool::new(false);
+        assert_eq!(get(&state, "/h").map(|r| r.0), Some(503));
+        state.ready.store(true, Ordering::Release);
+        assert_eq!(get(&state, "/h").map(|r| r.0), Some(200));
+        let (status, body) = get(&state, "/m").unwrap_or_default();
+        assert_eq!(status, 200);
+        assert!(body.contains("feedsmith_build_info"), "{body}");
+        // Other paths are the site's; an endpoint turned off is too.
+        assert!(get(&state, "/rss.xml").is_none());
+        state.ops = Paths::new("", "/h");
+        assert!(get(&state, "/m").is_none());
+    }
 }

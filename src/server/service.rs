@@ -136,15 +136,18 @@ fn route(
         let response = handler::handle_bad_host(&req, state).map(Body::from);
         return (Class::Other, Ok(response));
     }
+    // Starting: the first build is not in yet (`/healthz` and `/metrics` answer all the same).
+    if !state.ready.load(std::sync::atomic::Ordering::Acquire) && !state.ops.has(req.uri().path()) {
+        return (Class::Other, Ok(super::ops::starting().map(Body::from)));
+    }
     let state = Arc::clone(state);
     // The one request whose body is read: a subscription to the hub.
     if req.method() == hyper::Method::POST
         && state.hub.is_some()
         && req.uri().path() == crate::hub::HUB_ROUTE
     {
-        let later: Later = Box::pin(async move {
-            handler::handle_hub_post(req, &state).await.map(Body::from)
-        });
+        let later: Later =
+            Box::pin(async move { handler::handle_hub_post(req, &state).await.map(Body::from) });
         return (Class::Hub, Err(later));
     }
     let pool = Arc::clone(pool);

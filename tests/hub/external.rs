@@ -25,9 +25,7 @@ fn form_field(r: &Received, name: &str) -> Option<String> {
 fn feed_urls(base: &str, scopes: &[&str]) -> Vec<String> {
     let mut v: Vec<String> = scopes
         .iter()
-        .flat_map(|s| {
-            ["rss.xml", "atom.xml", "feed.json"].map(|f| format!("{base}{s}/{f}"))
-        })
+        .flat_map(|s| ["rss.xml", "atom.xml", "feed.json"].map(|f| format!("{base}{s}/{f}")))
         .collect();
     v.sort();
     v
@@ -46,7 +44,11 @@ fn every_feed_advertises_the_external_hubs_beside_the_built_in_one() {
     );
     let server = Server::start(&s, &["--config", &config]);
     let own = server.at("/hub");
-    let want = [own.as_str(), "https://hub.example/", "http://127.0.0.1:9/websub"];
+    let want = [
+        own.as_str(),
+        "https://hub.example/",
+        "http://127.0.0.1:9/websub",
+    ];
     for path in ["/rss.xml", "/atom.xml", "/tags/one/rss.xml"] {
         let r = server.get(path);
         assert_eq!(r.status, 200, "{path}");
@@ -95,7 +97,9 @@ fn external_hubs_alone_when_the_built_in_one_is_off() {
         .map(|l| l.href.as_str())
         .collect();
     assert_eq!(hubs, ["https://hub.example/"]);
-    assert!(rss.h("link").contains("<https://hub.example/>; rel=\"hub\""));
+    assert!(rss
+        .h("link")
+        .contains("<https://hub.example/>; rel=\"hub\""));
     assert_eq!(server.get("/hub").status, 404, "no built-in hub");
     // `build` writes the same advertisement into its files.
     let out = s.build(&["--config", &config]);
@@ -118,7 +122,16 @@ fn a_republish_pings_every_changed_topic_in_one_request() {
     let first = hub.wait_nth("the first ping", "/ping", 1, WAIT, |r| r.is_delivery());
     assert_eq!(
         topics(&first),
-        feed_urls(&base, &["", "/categories/alpha", "/categories/beta", "/tags/one", "/tags/two"])
+        feed_urls(
+            &base,
+            &[
+                "",
+                "/categories/alpha",
+                "/categories/beta",
+                "/tags/one",
+                "/tags/two"
+            ]
+        )
     );
     assert_eq!(form_field(&first, "hub.mode").as_deref(), Some("publish"));
     assert_eq!(
@@ -135,7 +148,10 @@ fn a_republish_pings_every_changed_topic_in_one_request() {
         feed_urls(&base, &["", "/categories/alpha", "/tags/one"])
     );
     // Each named topic serves the new version.
-    assert!(server.get("/categories/alpha/rss.xml").text().contains("second version"));
+    assert!(server
+        .get("/categories/alpha/rss.xml")
+        .text()
+        .contains("second version"));
     let metrics = server.get("/.feedsmith/metrics").text();
     let ok = format!(
         "feedsmith_external_hub_pings_total{{hub=\"{}\",outcome=\"ok\"}} 2",
@@ -205,27 +221,46 @@ fn build_ping_tells_the_hubs_of_the_feeds_it_changed() {
     );
     let out = s.build(&["--config", &config, "--ping"]);
     let (stdout, stderr) = (common::stdout(&out), common::stderr(&out));
-    assert!(out.status.success(), "a hub that is down is not an error: {stderr}");
     assert!(
-        stdout.contains(&format!("pinged {} for 15 changed feeds: accepted", hub.callback("/ping"))),
+        out.status.success(),
+        "a hub that is down is not an error: {stderr}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "pinged {} for 15 changed feeds: accepted",
+            hub.callback("/ping")
+        )),
         "{stdout}"
     );
     assert!(
         stdout.contains(&format!("pinged {down_url} for 15 changed feeds: failed")),
         "{stdout}"
     );
-    assert!(stderr.contains(&format!("hub {down_url} did not accept")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("hub {down_url} did not accept")),
+        "{stderr}"
+    );
     let ping = hub.wait_nth("the build's ping", "/ping", 1, WAIT, |r| r.is_delivery());
     assert_eq!(
         topics(&ping),
         feed_urls(
             "https://example.com",
-            &["", "/categories/alpha", "/categories/beta", "/tags/one", "/tags/two"]
+            &[
+                "",
+                "/categories/alpha",
+                "/categories/beta",
+                "/tags/one",
+                "/tags/two"
+            ]
         )
     );
     // Nothing changed: nothing to ping.
     let again = s.build(&["--config", &config, "--ping"]);
-    assert!(common::stdout(&again).contains("no feed changed"), "{}", common::stdout(&again));
+    assert!(
+        common::stdout(&again).contains("no feed changed"),
+        "{}",
+        common::stdout(&again)
+    );
     // An edit: only the feeds it changed.
     s.write_post("2024-01-01-alpha.md", &alpha("second version"));
     let edited = s.build(&["--config", &config, "--ping"]);
@@ -235,6 +270,9 @@ fn build_ping_tells_the_hubs_of_the_feeds_it_changed() {
     });
     assert_eq!(
         topics(&ping),
-        feed_urls("https://example.com", &["", "/categories/alpha", "/tags/one"])
+        feed_urls(
+            "https://example.com",
+            &["", "/categories/alpha", "/tags/one"]
+        )
     );
 }
