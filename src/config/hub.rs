@@ -137,3 +137,33 @@ pub fn parse_external(text: &str) -> Result<url::Url> {
     }
     Ok(url)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    #[test]
+    fn external_hubs_are_absolute_http_urls_listed_once() {
+        let c = Config::from_toml(
+            "[hub]\nexternal = [\"https://pubsubhubbub.appspot.com/\", \"http://127.0.0.1:9/hub\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.hub.external.len(), 2);
+        assert!(Config::from_toml("").unwrap().hub.external.is_empty());
+        for bad in [
+            "\"hub.example\"",
+            "\"ftp://hub.example/\"",
+            "\"https://user:secret@hub.example/\"",
+            "\"https://hub.example/#x\"",
+            "\"https://a.example/\", \"https://a.example/\"",
+        ] {
+            let err = Config::from_toml(&format!("[hub]\nexternal = [{bad}]\n")).unwrap_err();
+            assert!(
+                format!("{err:#}").contains("hub.external["),
+                "{bad}: {err:#}"
+            );
+        }
+        let err = Config::from_toml("[hub]\nexternal = \"https://a.example/\"\n").unwrap_err();
+        assert!(format!("{err:#}").contains("external"), "{err:#}");
+    }
+}
