@@ -41,6 +41,25 @@ pub struct Build {
     pub elapsed: Duration,
 }
 
+/// How long `build --ping` may take in all, retries included.
+pub const PING_WITHIN: Duration = Duration::from_secs(30);
+
+/// `build --ping`: tells every external hub (`hub.external`) of the feeds whose files `sync`
+/// wrote, within [`PING_WITHIN`]. Returns the topics named, and how each hub answered.
+pub fn ping(config: &Config, sync: &SyncReport) -> (usize, Vec<crate::hub::ping::Pinged>) {
+    use crate::hub::ping::{ping_now, topic_url};
+    let base = config.site_url().as_str().trim_end_matches('/').to_owned();
+    let topics: Vec<String> = sync
+        .feeds_written
+        .iter()
+        .map(|route| topic_url(&base, route))
+        .collect();
+    if topics.is_empty() || config.hub.external.is_empty() {
+        return (topics.len(), Vec::new());
+    }
+    (topics.len(), ping_now(config, &topics, PING_WITHIN))
+}
+
 /// Archive pages rendered and written per batch: bounds the memory a build of a large site
 /// needs for its archives (which hold every post, in every scope, in every format).
 const ARCHIVE_BATCH: usize = 512;

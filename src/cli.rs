@@ -19,7 +19,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build every feed into the output directory, then exit.
-    Build(BuildArgs),
+    Build(BuildCmd),
     /// Build, write, then serve the feeds over HTTP and republish on every change.
     Serve(ServeArgs),
     /// Report every bad post; exit 1 if there is any.
@@ -47,6 +47,15 @@ pub struct BuildArgs {
     /// Include posts dated in the future
     #[arg(long)]
     pub future: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildCmd {
+    #[command(flatten)]
+    pub build: BuildArgs,
+    /// Then tell the external WebSub hubs (`hub.external`) of the feeds whose files changed
+    #[arg(long)]
+    pub ping: bool,
 }
 
 #[derive(Debug, Args)]

@@ -12,8 +12,11 @@ use serde::Deserialize;
 use url::Url;
 
 mod feeds;
+mod hub;
 mod icon;
+mod ops;
 pub use feeds::{ArchiveScope, ContentMode, FeedsConfig};
+pub use hub::HubConfig;
 use icon::parse_icon;
 
 /// The whole configuration file.
@@ -181,6 +184,10 @@ pub struct ServerConfig {
     /// Answer a browser's navigation to a feed with an HTML page of it (`feed/view.rs`); feed
     /// readers get the feed either way.
     pub browser_view: bool,
+    /// Where the Prometheus metrics are served (`""`: nowhere); see `config::ops`.
+    pub metrics_path: String,
+    /// Where the load balancers' health check is answered (`""`: nowhere).
+    pub health_path: String,
 }
 
 /// `server.watch`: kernel file events (falling back to polling when they fail), or polling
@@ -204,6 +211,8 @@ impl Default for ServerConfig {
             compressed_cache_mb: (DEFAULT_COMPRESSED_BUDGET >> 20) as u64,
             steering: cfg!(target_os = "linux"),
             browser_view: true,
+            metrics_path: ops::METRICS_PATH.to_owned(),
+            health_path: ops::HEALTH_PATH.to_owned(),
         }
     }
 }
@@ -242,109 +251,6 @@ fn validate_limits(l: &crate::post::Limits) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// `[hub]`: the WebSub hub built into `serve` (see `crate::hub`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct HubConfig {
-    /// Serve a hub at `/hub` and advertise it in every feed (`serve` only).
-    pub enabled: bool,
-    /// Lease granted when a subscriber asks for none, seconds.
-    pub lease_seconds: u64,
-    /// Shortest lease granted; shorter requests are raised to it.
-    pub min_lease_seconds: u64,
-    /// Longest lease granted; longer requests are cut to it.
-    pub max_lease_seconds: u64,
-    /// Subscriptions one feed may have.
-    pub max_subscriptions_per_topic: usize,
-    /// Subscriptions the hub holds in all.
-    pub max_subscriptions: usize,
-    /// Whether callbacks may be on private (10/8, 172.16/12, 192.168/16, fc00::/7) or
-    /// link-local (169.254/16, fe80::/10) addresses. Loopback is always allowed.
-    pub allow_private_callbacks: bool,
-    /// Where the subscriptions are kept across restarts (not under `paths.output`).
-    pub state_dir: PathBuf,
-    /// Bound on each outgoing request (verification, delivery), milliseconds.
-    pub timeout_ms: u64,
-    /// Attempts at delivering one update before the subscriber is dropped.
-    pub delivery_attempts: u32,
-    /// Wait before the first retry, doubled after every failure (capped), milliseconds.
-    pub retry_base_ms: u64,
-}
-
-impl Default for HubConfig {
-    fn default() -> Self {
-        HubConfig {
-            enabled: true,
-            lease_seconds: 864_000,
-            min_lease_seconds: 300,
-            max_lease_seconds: 2_592_000,
-            max_subscriptions_per_topic: 1_000,
-            max_subscriptions: 10_000,
-            allow_private_callbacks: false,
-            state_dir: PathBuf::from(".feedsmith"),
-            timeout_ms: 10_000,
-            delivery_attempts: 5,
-            retry_base_ms: 1_000,
-        }
-    }
-}
-
-/// The longest lease `hub.max_lease_seconds` may allow: one year.
-pub const MAX_LEASE_LIMIT: u64 = 365 * 24 * 3600;
-
-impl HubConfig {
-    /// Checks the values; errors name the key.
-    fn validate(&self) -> Result<()> {
-        let h = self;
-        if h.min_lease_seconds == 0 {
-            bail!("hub.min_lease_seconds: must be at least 1");
-        }
-        if h.max_lease_seconds < h.min_lease_seconds || h.max_lease_seconds > MAX_LEASE_LIMIT {
-            bail!(
-                "hub.max_lease_seconds: must be between hub.min_lease_seconds ({}) and {MAX_LEASE_LIMIT}, got {}",
-                h.min_lease_seconds,
-                h.max_lease_seconds
-            );
-        }
-        if h.lease_seconds < h.min_lease_seconds || h.lease_seconds > h.max_lease_seconds {
-            bail!(
-                "hub.lease_seconds: must be between hub.min_lease_seconds ({}) and hub.max_lease_seconds ({}), got {}",
-                h.min_lease_seconds,
-                h.max_lease_seconds,
-                h.lease_seconds
-            );
-        }
-        if h.max_subscriptions == 0 {
-            bail!("hub.max_subscriptions: must be at least 1");
-        }
-        if h.max_subscriptions_per_topic == 0 {
-            bail!("hub.max_subscriptions_per_topic: must be at least 1");
-        }
-        if h.state_dir.as_os_str().is_empty() {
-            bail!("hub.state_dir: must not be empty");
-        }
-        if !(100..=300_000).contains(&h.timeout_ms) {
-            bail!(
-                "hub.timeout_ms: must be between 100 and 300000, got {}",
-                h.timeout_ms
-            );
-        }
-        if !(1..=20).contains(&h.delivery_attempts) {
-            bail!(
-                "hub.delivery_attempts: must be between 1 and 20, got {}",
-                h.delivery_attempts
-            );
-        }
-        if !(1..=3_600_000).contains(&h.retry_base_ms) {
-            bail!(
-                "hub.retry_base_ms: must be between 1 and 3600000, got {}",
-                h.retry_base_ms
-            );
-        }
-        Ok(())
-    }
 }
 
 /// The default config file, read when present in the working directory.
@@ -473,6 +379,7 @@ impl Config {
             bail!("paths.output: must not be empty");
         }
         self.hub.validate()?;
+        ops::validate(&self.server)?;
         Ok(())
     }
 

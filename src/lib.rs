@@ -19,6 +19,8 @@
 
 // Helpers every stage uses.
 mod config;
+/// What `serve` counts: the Prometheus metrics.
+mod metrics;
 mod slug;
 mod text;
 
@@ -50,9 +52,10 @@ mod cli;
 mod serve;
 
 // The API: what the binary needs.
-pub use build::Build;
-pub use cli::{BuildArgs, CheckArgs, Cli, Command, ServeArgs};
+pub use build::{ping, Build};
+pub use cli::{BuildArgs, BuildCmd, CheckArgs, Cli, Command, ServeArgs};
 pub use config::{Config, Format};
+pub use output::SyncReport;
 pub use post::{Post, PostError};
 pub use serve::run as serve;
 pub use site::{ListOptions, Listing, Scope, Site};

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use feedsmith::{Build, Config};
-use feedsmith::{BuildArgs, CheckArgs, Cli, Command, ServeArgs};
+use feedsmith::{BuildCmd, CheckArgs, Cli, Command, ServeArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -54,7 +54,8 @@ fn grow_heaps_in_large_steps() {
     }
 }
 
-fn build(args: &BuildArgs) -> anyhow::Result<ExitCode> {
+fn build(cmd: &BuildCmd) -> anyhow::Result<ExitCode> {
+    let args = &cmd.build;
     let config = args.config()?;
     let posts_dir = &config.paths.posts;
     if !posts_dir.is_dir() {
@@ -104,6 +105,9 @@ fn build(args: &BuildArgs) -> anyhow::Result<ExitCode> {
     if !kinds.is_empty() {
         writeln!(out, "  {}", kinds.join("; "))?;
     }
+    if cmd.ping {
+        ping(&config, &sync)?;
+    }
     // The process ends here: freeing every post and document one by one (tens of
     // milliseconds at 10,000 posts) would only delay the exit.
     std::mem::forget(b);
@@ -112,6 +116,35 @@ fn build(args: &BuildArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `build --ping`: the external hubs told of the feeds the build changed. A hub that is down is
+/// reported, not an error: the feeds are built, and the next build pings again.
+fn ping(config: &Config, sync: &feedsmith::SyncReport) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if config.hub.external.is_empty() {
+        writeln!(out, "ping: no hub.external configured; nothing pinged")?;
+        return Ok(());
+    }
+    let (topics, pinged) = feedsmith::ping(config, sync);
+    if topics == 0 {
+        writeln!(out, "ping: no feed changed; nothing pinged")?;
+        return Ok(());
+    }
+    for p in &pinged {
+        match &p.outcome {
+            Ok(()) => writeln!(out, "pinged {} for {topics} changed feeds: accepted", p.hub)?,
+            Err(why) => {
+                writeln!(out, "pinged {} for {topics} changed feeds: failed", p.hub)?;
+                writeln!(
+                    std::io::stderr(),
+                    "warning: hub {} did not accept the ping: {why}",
+                    p.hub
+                )?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A byte count for people: `512 B`, `3.4 KB`, `296.1 MB` (decimal units, as `du --si`).

@@ -3,8 +3,11 @@
 //!
 //! ```text
 //! posts/ ─► watch ─► publish::follow (thread) ─► Publisher ─► Outlet ─┬─► server State (swap)
-//!                                                                      └─► hub (push)
+//!                                                                      ├─► hub (push)
+//!                                                                      └─► external hubs (ping)
 //! ```
+//!
+//! One [`Metrics`] is shared by all of them and served at `server.metrics_path`.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -14,27 +17,59 @@ use anyhow::{Context, Result};
 use chrono::Utc;
 
 use crate::config::{own_address_url, Config};
+use crate::hub::ping::{topic_url, Pinger};
 use crate::hub::Hub;
+use crate::metrics::Metrics;
 use crate::publish::follow;
 use crate::publish::{Outlet, Published, Publisher};
 use crate::server::State;
 use crate::site::ListOptions;
 use crate::store::Store;
 
-/// Where each publish goes while serving: the server's state, and the hub.
+/// Where each publish goes while serving: the server's state, the hub, the external hubs.
 struct Serving {
     state: Arc<State>,
     hub: Option<Arc<Hub>>,
+    /// Set once the initial build is published: that one pings only for the feeds whose files
+    /// it changed (`run`), not for every feed of the site.
+    pinger: std::sync::OnceLock<Pinger>,
+    /// The site's base URL, without its trailing `/`: topics are under it.
+    base: String,
 }
 
 impl Outlet for Serving {
     fn publish(&self, published: Published) {
-        self.state.swap(published.store);
+        let store = published.store;
+        self.state.swap(Arc::clone(&store));
+        if let Some(pinger) = self.pinger.get() {
+            let topics: Vec<String> = published
+                .feeds_changed
+                .iter()
+                .map(|(route, _)| topic_url(&self.base, route))
+                .collect();
+            // Only merged into each hub's pending set: the pings go from their own threads.
+            pinger.publish(&topics);
+        }
         if let Some(hub) = &self.hub {
             // Only bookkeeping and enqueueing: never waits for a subscriber.
             hub.published(published.feeds_changed, &published.feeds_removed);
         }
+        // Last: the readers and the hubs have the news by now.
+        let m = &self.state.metrics;
+        m.store_documents.set(gauge(store.len()));
+        m.store_assets.set(gauge(store.assets_len()));
+        m.store_bytes.set(gauge(store.bytes()));
     }
+}
+
+/// What the main thread needs of the publisher once it has started: to wait for a publish
+/// under way at shutdown.
+struct Started {
+    busy: Arc<std::sync::Mutex<()>>,
+}
+
+fn gauge(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// Runs the server; returns when it has shut down.
@@ -55,64 +90,107 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
     // Watch first, so nothing written during the initial build is missed.
     let (tx, rx) = std::sync::mpsc::channel();
     let window = Duration::from_millis(config.server.debounce_ms);
+    let metrics = Arc::new(Metrics::new());
     let watcher = follow::rewatch(
         &config.paths.posts,
         window,
         opts.drafts,
         config.server.watch,
         &tx,
+        &metrics,
     )
     .with_context(|| format!("cannot watch {}", config.paths.posts.display()))?;
     let hub = if config.hub.enabled {
         check_state_dir(&config)?;
-        Some(Hub::start(&config).context("cannot start the WebSub hub")?)
+        let hub = Hub::start(&config, Arc::clone(&metrics));
+        Some(hub.context("cannot start the WebSub hub")?)
     } else {
         None
     };
+    let pinger = Pinger::start(&config, &metrics).context("cannot start the hub.external pings")?;
     let mut state = State::new(
         Store::default(),
         config.server.max_age,
         config.server.access_log,
     );
     state.browser_view = config.server.browser_view;
+    state.ready = std::sync::atomic::AtomicBool::new(false);
+    state.metrics = Arc::clone(&metrics);
+    state.ops =
+        crate::server::ops::Paths::new(&config.server.metrics_path, &config.server.health_path);
     let state = Arc::new(
         state.with_hub(hub.clone()).with_compressed_budget(
             usize::try_from(config.server.compressed_cache_mb.saturating_mul(1 << 20))
                 .unwrap_or(usize::MAX),
         ),
     );
+    let base = config.site_url().as_str().trim_end_matches('/').to_owned();
     let outlet = Arc::new(Serving {
         state: Arc::clone(&state),
         hub: hub.clone(),
+        pinger: std::sync::OnceLock::new(),
+        base,
     });
     let hub_url = hub.as_ref().map(|h| h.url().to_owned());
-    let (publisher, report) = Publisher::start(config, opts, Utc::now(), hub_url, outlet);
-    follow::log_report("initial build", &report);
-    {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "listening on {own}");
-        let _ = writeln!(
-            out,
-            "serving {} documents; subscribe to {own}rss.xml",
-            report.documents
-        );
-        let _ = out.flush();
-    }
-    let archives = publisher.archive_pages();
-    let busy = publisher.busy();
-    if let Some(archives) = &archives {
-        let _ = state
-            .archives
-            .set(Arc::clone(archives) as Arc<dyn crate::server::Archives>);
-    }
+    // The server answers from now on, the first build runs on the publisher's thread: until
+    // it is published, every request but the operator's endpoints gets a 503 (`state.ready`).
+    let started: Arc<std::sync::OnceLock<Started>> = Arc::default();
+    let handoff = Arc::clone(&started);
+    let serving = Arc::clone(&state);
     std::thread::Builder::new()
         .name("publisher".into())
-        .spawn(move || follow::follow(publisher, rx, tx, watcher))
+        .spawn(move || {
+            let publishing = Arc::clone(&outlet) as Arc<dyn Outlet>;
+            let (publisher, report) =
+                Publisher::start(config, opts, Utc::now(), hub_url, publishing);
+            follow::log_report("initial build", &report);
+            if let Some(pinger) = pinger {
+                // The feeds changed since the last run (their files were rewritten) are news
+                // to the external hubs; the rest they have.
+                let topics: Vec<String> = report
+                    .sync
+                    .feeds_written
+                    .iter()
+                    .map(|route| topic_url(&outlet.base, route))
+                    .collect();
+                pinger.publish(&topics);
+                let _ = outlet.pinger.set(pinger);
+            }
+            if let Some(archives) = publisher.archive_pages() {
+                let _ = serving
+                    .archives
+                    .set(archives as Arc<dyn crate::server::Archives>);
+            }
+            let _ = handoff.set(Started {
+                busy: publisher.busy(),
+            });
+            serving
+                .ready
+                .store(true, std::sync::atomic::Ordering::Release);
+            {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "listening on {own}");
+                let _ = writeln!(
+                    out,
+                    "serving {} documents; subscribe to {own}rss.xml",
+                    report.documents
+                );
+                let _ = out.flush();
+            }
+            follow::follow(publisher, rx, tx, watcher, &metrics);
+        })
         .context("cannot start the publisher thread")?;
     server.run(state)?;
     // A publish under way finishes (its files and state written) before the process ends, and
     // none starts after: a post deleted just now is on record, its tombstone kept as announced.
-    let _quiet = busy
+    // (Stopped during the first build, the process ends with it, as it would have before the
+    // server began to answer.)
+    let Some(started) = started.get() else {
+        tracing::info!("shut down during the first build");
+        return Ok(());
+    };
+    let _quiet = started
+        .busy
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(hub) = &hub {

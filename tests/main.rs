@@ -14,6 +14,7 @@ mod faults;
 mod fuzz_regressions;
 mod hub;
 mod media;
+mod ops;
 mod pages;
 mod props;
 mod replicas;

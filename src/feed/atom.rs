@@ -31,13 +31,11 @@ fn feed(spec: &FeedSpec<'_>) -> Feed {
             ..Default::default()
         },
     ];
-    if let Some(hub) = spec.hub() {
-        links.push(Link {
-            href: hub.to_owned(),
-            rel: "hub".into(),
-            ..Default::default()
-        });
-    }
+    links.extend(spec.hubs().iter().map(|hub| Link {
+        href: hub.clone(),
+        rel: "hub".into(),
+        ..Default::default()
+    }));
     let h = &spec.history;
     links.extend(h.links().map(|(rel, href)| Link {
         href: href.to_owned(),

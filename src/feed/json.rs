@@ -109,12 +109,12 @@ fn feed<'a>(spec: &'a FeedSpec<'a>) -> JsonFeed<'a> {
         authors: vec![author(&meta.default_author)],
         next_url: spec.history.prev_archive.as_deref(),
         hubs: spec
-            .hub()
+            .hubs()
+            .iter()
             .map(|url| Hub {
                 kind: "WebSub",
                 url,
             })
-            .into_iter()
             .collect(),
         items: Vec::new(),
     }

@@ -55,8 +55,9 @@ pub struct SiteMeta {
     pub archive_scopes: Vec<crate::config::ArchiveScope>,
     pub archive_formats: Vec<Format>,
     pub formats: Vec<Format>,
-    /// WebSub hub URL to advertise, if any.
-    pub hub: Option<String>,
+    /// The WebSub hubs every feed advertises: the built-in one (`serve`), then
+    /// `hub.external` in their order.
+    pub hubs: Vec<String>,
     /// The XSLT stylesheet's URL, when `feeds.stylesheet` is on.
     pub stylesheet: Option<String>,
     /// Absolute URL of the site's icon (`site.icon`), linked from every HTML page and feed.
@@ -68,7 +69,7 @@ pub struct SiteMeta {
 impl SiteMeta {
     /// The link relations of the document at `route`, as its feed lists them inside (RFC 8288
     /// targets for the `Link` header): `self` for feeds, the OPML and the index, and `hub` for
-    /// feeds when a WebSub hub is advertised — only feeds are WebSub topics.
+    /// feeds for each WebSub hub advertised — only feeds are WebSub topics.
     pub fn relations(&self, route: &str) -> Vec<(&'static str, String)> {
         let is_feed = Format::of_route(route).is_some();
         let is_list = route == OPML_ROUTE || route == INDEX_ROUTE;
@@ -76,8 +77,8 @@ impl SiteMeta {
         if is_feed || is_list {
             rels.push(("self", self.url(route)));
         }
-        if let Some(hub) = self.hub.as_ref().filter(|_| is_feed) {
-            rels.push(("hub", hub.clone()));
+        if is_feed {
+            rels.extend(self.hubs.iter().map(|hub| ("hub", hub.clone())));
         }
         rels
     }
@@ -105,7 +106,7 @@ impl SiteMeta {
             archive_scopes: config.feeds.archive_scopes.clone(),
             archive_formats: config.feeds.archived_formats(),
             formats: config.formats(),
-            hub: None,
+            hubs: config.hub.external.clone(),
             stylesheet: None,
             icon: config.icon_url(),
             logo: config.logo_url(),
@@ -377,12 +378,12 @@ impl<'a> FeedSpec<'a> {
         }
     }
 
-    /// The WebSub hub this document advertises: archive pages are not topics.
-    pub fn hub(&self) -> Option<&str> {
+    /// The WebSub hubs this document advertises: none for archive pages, which are not topics.
+    pub fn hubs(&self) -> &[String] {
         if self.history.archive {
-            None
+            &[]
         } else {
-            self.meta.hub.as_deref()
+            &self.meta.hubs
         }
     }
 }

@@ -36,13 +36,11 @@ fn channel(spec: &FeedSpec<'_>) -> Channel {
         mime_type: Some("application/rss+xml".into()),
         ..Default::default()
     }];
-    if let Some(hub) = spec.hub() {
-        atom_links.push(Link {
-            href: hub.to_owned(),
-            rel: "hub".into(),
-            ..Default::default()
-        });
-    }
+    atom_links.extend(spec.hubs().iter().map(|hub| Link {
+        href: hub.clone(),
+        rel: "hub".into(),
+        ..Default::default()
+    }));
     let h = &spec.history;
     atom_links.extend(h.links().map(|(rel, href)| Link {
         href: href.to_owned(),

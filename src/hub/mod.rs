@@ -25,6 +25,7 @@
 pub mod deliver;
 mod jobs;
 pub mod persist;
+pub mod ping;
 pub mod request;
 mod subscriptions;
 mod work;
@@ -123,6 +124,8 @@ pub struct Hub {
     jobs: mpsc::Sender<Job>,
     client: Client,
     file: StateFile,
+    /// Where deliveries are counted.
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// The hub's threads hold it weakly: they end once it is dropped.
@@ -139,8 +142,8 @@ fn now_ms() -> u64 {
 
 impl Hub {
     /// Starts the hub of a site: loads the saved subscriptions (dropping expired ones) and
-    /// starts its worker and scheduler threads.
-    pub fn start(config: &Config) -> Result<Arc<Hub>> {
+    /// starts its worker and scheduler threads. Deliveries are counted in `metrics`.
+    pub fn start(config: &Config, metrics: Arc<crate::metrics::Metrics>) -> Result<Arc<Hub>> {
         let settings = Settings::from_config(config);
         let base = config.site_url().as_str().trim_end_matches('/').to_owned();
         let file = StateFile::new(&config.hub.state_dir);
@@ -178,6 +181,7 @@ impl Hub {
             wake: Condvar::new(),
             jobs: tx,
             file,
+            metrics,
         });
         let rx = Arc::new(Mutex::new(rx));
         for i in 0..WORKERS {
@@ -392,7 +396,7 @@ mod tests {
         let mut config = Config::default();
         config.site.url = Some("https://example.com/blog".into());
         config.hub.state_dir = dir.to_path_buf();
-        Hub::start(&config).unwrap()
+        Hub::start(&config, Arc::default()).unwrap()
     }
 
     fn store() -> Store {

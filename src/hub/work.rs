@@ -115,6 +115,7 @@ impl Hub {
         };
         match outcome {
             Delivery::Delivered => {
+                self.metrics.hub_deliveries.delivered.inc();
                 sub.failures = 0;
                 sub.delivered = Some(doc.hash);
                 let again = sub.pending.is_some();
@@ -127,6 +128,7 @@ impl Hub {
                 self.changed();
             }
             Delivery::Gone => {
+                self.metrics.hub_deliveries.dropped.inc();
                 inner.subs.remove(&key);
                 drop(inner);
                 tracing::info!(
@@ -135,9 +137,11 @@ impl Hub {
                 self.changed();
             }
             Delivery::Failed(why) => {
+                self.metrics.hub_deliveries.failed.inc();
                 sub.failures += 1;
                 let failures = sub.failures;
                 if failures >= self.settings.attempts {
+                    self.metrics.hub_deliveries.dropped.inc();
                     inner.subs.remove(&key);
                     drop(inner);
                     tracing::warn!(

@@ -52,6 +52,9 @@ pub struct SyncReport {
     pub failed_removals: Vec<String>,
     /// Files and bytes now in the output (written or unchanged), by kind: what a site costs.
     pub kinds: std::collections::BTreeMap<Kind, Tally>,
+    /// Routes of the subscription feeds whose file was written (its bytes changed): the
+    /// topics to ping the external WebSub hubs for.
+    pub feeds_written: Vec<String>,
 }
 
 /// What a file in the output is, for the build's report.
@@ -102,6 +105,7 @@ impl SyncReport {
         self.errors.extend(other.errors);
         self.failed_writes.extend(other.failed_writes);
         self.failed_removals.extend(other.failed_removals);
+        self.feeds_written.extend(other.feeds_written);
         for (kind, t) in other.kinds {
             let mine = self.kinds.entry(kind).or_default();
             mine.files += t.files;
@@ -337,6 +341,9 @@ fn record(report: &mut SyncReport, route: &str, outcome: Written, len: usize) {
         Ok(written) => {
             if written {
                 report.written += 1;
+                if Kind::of(route) == Kind::Feeds {
+                    report.feeds_written.push(route.to_owned());
+                }
             } else {
                 report.unchanged += 1;
             }

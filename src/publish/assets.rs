@@ -247,12 +247,17 @@ impl Publisher {
         }
         let _ = self.asset_copies.copies.save();
         let store = Arc::clone(&self.store);
-        let hub_route = self
-            .meta
-            .hub
-            .as_deref()
-            .and_then(|h| url::Url::parse(h).ok())
-            .map(|u| u.path().to_owned());
+        // The routes `serve` answers itself, before any document or asset.
+        let server = &self.config.server;
+        let own: Vec<&str> = [
+            self.config.hub.enabled.then_some("/hub"),
+            Some(server.metrics_path.as_str()),
+            Some(server.health_path.as_str()),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|r| !r.is_empty())
+        .collect();
         let shadowed: Vec<String> = self
             .assets
             .files
@@ -262,7 +267,7 @@ impl Publisher {
                 reserved(route)
                     || store.get(route).is_some()
                     || store.lazy(route).is_some()
-                    || hub_route.as_deref() == Some(route.as_str())
+                    || own.contains(&route.as_str())
             })
             .collect();
         for route in shadowed {

@@ -12,6 +12,7 @@ use chrono::Utc;
 
 use super::{Publisher, Report};
 use crate::config::WatchMode;
+use crate::metrics::{Fallback, Metrics};
 use crate::site::Change;
 use crate::watch::timing::{self, Gathered, MASS_REMOVAL, POLL_EVERY};
 use crate::watch::{self, Batch, Watcher};
@@ -60,10 +61,24 @@ pub fn log_report(what: &str, r: &Report) {
     );
 }
 
+/// Counts a publish that did something (changed files read, documents rendered).
+fn count(metrics: &Metrics, r: &Report) {
+    if r.files_changed > 0 || r.rendered > 0 {
+        metrics.republished(r.elapsed);
+    }
+}
+
 /// Applies watcher batches and the schedule of future posts until the channel closes. The
 /// publisher is this thread's alone: requests read only what it swaps out (the store, the
 /// archive pages' snapshot).
-pub fn follow(mut publisher: Publisher, rx: Receiver<Batch>, tx: Sender<Batch>, watcher: Watcher) {
+/// Republishes and the watcher's fallbacks are counted in `metrics`.
+pub fn follow(
+    mut publisher: Publisher,
+    rx: Receiver<Batch>,
+    tx: Sender<Batch>,
+    watcher: Watcher,
+    metrics: &Metrics,
+) {
     let mut watcher = Some(watcher);
     let (root, window, drafts, mode) = (
         publisher.config.paths.posts.clone(),
@@ -105,6 +120,7 @@ pub fn follow(mut publisher: Publisher, rx: Receiver<Batch>, tx: Sender<Batch>, 
                 last_poll = std::time::Instant::now();
                 if !changes.is_empty() && root.is_dir() {
                     let report = publisher.apply(&changes, Utc::now());
+                    count(metrics, &report);
                     log_report("republished (polled)", &report);
                 }
             }
@@ -164,6 +180,7 @@ pub fn follow(mut publisher: Publisher, rx: Receiver<Batch>, tx: Sender<Batch>, 
                     failed,
                 } = gathered;
                 if let Some(why) = failed {
+                    metrics.fallback(Fallback::WatchFailed);
                     if poller.is_none() {
                         tracing::warn!(
                             "the file watcher failed ({why}); polling {} every {} s from now on \
@@ -191,7 +208,8 @@ pub fn follow(mut publisher: Publisher, rx: Receiver<Batch>, tx: Sender<Batch>, 
                 if root_gone || dir_identity(&root) != watched_id {
                     watcher = None;
                     poller = None;
-                    match rewatch(&root, window, drafts, mode, &tx) {
+                    metrics.fallback(Fallback::RootReplaced);
+                    match rewatch(&root, window, drafts, mode, &tx, metrics) {
                         Some(w) => {
                             tracing::info!(
                                 "posts directory {} was replaced; watching the new one",
@@ -205,6 +223,8 @@ pub fn follow(mut publisher: Publisher, rx: Receiver<Batch>, tx: Sender<Batch>, 
                         None => continue,
                     }
                 }
+                // A rescan for a replaced directory is counted as that, not as lost events.
+                let held_just_now = held;
                 if held {
                     if !may_replace(&publisher, &root, drafts) {
                         continue;
@@ -220,11 +240,15 @@ pub fn follow(mut publisher: Publisher, rx: Receiver<Batch>, tx: Sender<Batch>, 
                     }
                 }
                 let report = if let Some(why) = rescan {
+                    if !held_just_now {
+                        metrics.fallback(Fallback::LostEvents);
+                    }
                     tracing::warn!("full rescan: {why}");
                     publisher.rescan(Utc::now())
                 } else {
                     publisher.apply(&changes, Utc::now())
                 };
+                count(metrics, &report);
                 if report.files_changed > 0 || report.rendered > 0 || !report.errors.is_empty() {
                     log_report("republished", &report);
                 }
@@ -236,13 +260,15 @@ pub fn follow(mut publisher: Publisher, rx: Receiver<Batch>, tx: Sender<Batch>, 
                 }
                 if watcher.is_none() {
                     poller = None;
-                    if let Some(w) = rewatch(&root, window, drafts, mode, &tx) {
+                    if let Some(w) = rewatch(&root, window, drafts, mode, &tx, metrics) {
+                        metrics.fallback(Fallback::RootReplaced);
                         tracing::info!("posts directory {} is back", root.display());
                         watcher = Some(w);
                         watched_id = dir_identity(&root);
                         held = !may_replace(&publisher, &root, drafts);
                         if !held {
                             let report = publisher.rescan(Utc::now());
+                            count(metrics, &report);
                             log_report("rescanned", &report);
                         }
                     }
@@ -250,6 +276,7 @@ pub fn follow(mut publisher: Publisher, rx: Receiver<Batch>, tx: Sender<Batch>, 
                 }
                 if publisher.next_due().is_some_and(|due| due <= Utc::now()) {
                     let report = publisher.tick(Utc::now());
+                    count(metrics, &report);
                     log_report("scheduled posts published", &report);
                 }
             }
@@ -303,6 +330,7 @@ pub fn rewatch(
     drafts: bool,
     mode: WatchMode,
     tx: &Sender<Batch>,
+    metrics: &Metrics,
 ) -> Option<Watcher> {
     if !root.is_dir() {
         return None;
@@ -318,6 +346,7 @@ pub fn rewatch(
     match watch::watch(root, window, drafts, tx.clone()) {
         Ok(w) => Some(w),
         Err(e) => {
+            metrics.fallback(Fallback::WatchUnavailable);
             tracing::warn!(
                 "cannot watch {} ({e}); polling it every {} s instead (on Linux, raise \
                  fs.inotify.max_user_watches / max_user_instances)",

@@ -120,7 +120,8 @@ pub const CHANGED_SHOWN: usize = 3;
 
 impl Publisher {
     /// Reads every post, renders and writes everything, and hands the first store to
-    /// `outlet`. `hub` is the WebSub hub URL every feed advertises, if any.
+    /// `outlet`. `hub` is the built-in WebSub hub's URL, if any: every feed advertises it
+    /// before the external hubs of `hub.external`.
     pub fn start(
         config: Config,
         opts: ListOptions,
@@ -138,7 +139,7 @@ impl Publisher {
             ..config.parse_context()
         };
         let mut meta = SiteMeta::from_config(&config);
-        meta.hub = hub;
+        meta.hubs.splice(0..0, hub);
         let site = Site::load_compact(&config.paths.posts, &mut ctx, opts.drafts);
         let mut listing = site.listing(now, opts);
         let window = config.feeds.tombstone_window();

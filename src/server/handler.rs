@@ -16,6 +16,7 @@ use hyper::{Method, Request, Response, StatusCode, Uri, Version};
 
 use super::conditional::{choose_coding, Outcome, Preconditions};
 use super::State;
+use crate::metrics::Class;
 use crate::store::{Coding, Document, Representation};
 
 pub use crate::store::route::{route_of, PathError, MAX_PATH_BYTES};
@@ -65,12 +66,17 @@ pub fn handle_bad_host<B>(req: &Request<B>, state: &State) -> Response<Full<Byte
 
 /// Handles one request.
 pub fn handle<B>(req: &Request<B>, state: &State) -> Handled {
+    handle_classed(req, state).1
+}
+
+/// Handles one request, and says what it was routed to (for the metrics).
+pub fn handle_classed<B>(req: &Request<B>, state: &State) -> (Class, Handled) {
     let started = state.access_log.then(Instant::now);
-    let handled = respond(req, state);
+    let (class, handled) = respond(req, state);
     if let (Some(started), Handled::Done(response)) = (started, &handled) {
         log_access(req.method(), req.uri().path(), response, started);
     }
-    handled
+    (class, handled)
 }
 
 /// What [`handle`] did with a request.
@@ -169,9 +175,14 @@ pub async fn handle_hub_post(
     response
 }
 
-fn respond<B>(req: &Request<B>, state: &State) -> Handled {
+fn respond<B>(req: &Request<B>, state: &State) -> (Class, Handled) {
     if target_len(req.uri()) > MAX_PATH_BYTES {
-        return Handled::Done(plain(StatusCode::URI_TOO_LONG, "414 URI too long\n"));
+        let r = plain(StatusCode::URI_TOO_LONG, "414 URI too long\n");
+        return (Class::Other, Handled::Done(r));
+    }
+    // `/metrics` and `/healthz` (wherever configured) come before every route of the site.
+    if let Some(response) = super::ops::respond(req, state) {
+        return (Class::Ops, Handled::Done(response));
     }
     let method = req.method();
     if method != Method::GET && method != Method::HEAD {
@@ -183,18 +194,17 @@ fn respond<B>(req: &Request<B>, state: &State) -> Handled {
         };
         r.headers_mut()
             .insert(ALLOW, HeaderValue::from_static(allow));
-        return Handled::Done(r);
+        return (Class::Other, Handled::Done(r));
     }
     let route = match route_of(req.uri().path()) {
         Ok(r) => r,
-        Err(PathError::Bad) => {
-            return Handled::Done(plain(StatusCode::BAD_REQUEST, "400 bad request\n"))
-        }
-        Err(PathError::TooLong) => {
-            return Handled::Done(plain(StatusCode::URI_TOO_LONG, "414 URI too long\n"))
-        }
-        Err(PathError::NotFound) => {
-            return Handled::Done(plain(StatusCode::NOT_FOUND, "404 not found\n"))
+        Err(e) => {
+            let r = match e {
+                PathError::Bad => plain(StatusCode::BAD_REQUEST, "400 bad request\n"),
+                PathError::TooLong => plain(StatusCode::URI_TOO_LONG, "414 URI too long\n"),
+                PathError::NotFound => plain(StatusCode::NOT_FOUND, "404 not found\n"),
+            };
+            return (Class::Other, Handled::Done(r));
         }
     };
     if let Some(archives) = state.archives.get().filter(|_| state.browser_view) {
@@ -202,23 +212,27 @@ fn respond<B>(req: &Request<B>, state: &State) -> Handled {
         let view = crate::feed::paging::parse_feed_route(&route)
             .is_some_and(|(_, _, format)| super::navigation::wants_view(req.headers(), format));
         if view {
-            return Handled::View(
-                route.into_owned(),
-                std::sync::Arc::clone(archives),
-                choose_coding(req.headers()),
+            return (
+                Class::View,
+                Handled::View(
+                    route.into_owned(),
+                    std::sync::Arc::clone(archives),
+                    choose_coding(req.headers()),
+                ),
             );
         }
     }
     let store = state.store.load();
     if let Some(doc) = store.get(&route) {
+        let class = doc_class(&route, doc);
         // Compressing a large feed takes milliseconds: not on a thread that serves connections.
         // Even a 304 or a HEAD needs the form, to know whether compressing pays (its ETag, its
         // length).
         let coding = choose_coding(req.headers());
         if !state.forms.is_ready(doc, coding) {
-            return Handled::Compress(std::sync::Arc::clone(doc), coding);
+            return (class, Handled::Compress(std::sync::Arc::clone(doc), coding));
         }
-        return Handled::Done(respond_in(req, state, doc, coding));
+        return (class, Handled::Done(respond_in(req, state, doc, coding)));
     }
     if let Some(lazy) = store.lazy(&route) {
         // A 304 or 412 needs no bytes, nor does a page already rendered in this coding;
@@ -226,35 +240,43 @@ fn respond<B>(req: &Request<B>, state: &State) -> Handled {
         let doc = Document::from_lazy(lazy);
         let (coding, _) = state.forms.etag_header(&doc, choose_coding(req.headers()));
         if Preconditions::from_headers(req.headers()).evaluate(&doc, coding) != Outcome::Full {
-            return Handled::Done(respond_with(req, state, &doc));
+            return (Class::Page, Handled::Done(respond_with(req, state, &doc)));
         }
         if let Some(kept) = state
             .rendered
             .get(&route, lazy.hash)
             .filter(|d| state.forms.is_ready(d, coding))
         {
-            return Handled::Done(respond_with(req, state, &kept));
+            return (Class::Page, Handled::Done(respond_with(req, state, &kept)));
         }
-        return Handled::Page(route.into_owned(), lazy.clone(), coding);
+        return (
+            Class::Page,
+            Handled::Page(route.into_owned(), lazy.clone(), coding),
+        );
     }
     if let Some(hub) = state
         .hub
         .as_ref()
         .filter(|_| route == crate::hub::HUB_ROUTE)
     {
-        return Handled::Done(text(StatusCode::OK, hub.page()));
+        return (Class::Hub, Handled::Done(text(StatusCode::OK, hub.page())));
     }
     // Post assets come after every document the site makes (one at a route an archive page
     // could take is never published: see `output::assets::reserved`).
     if let Some(asset) = store.asset(&route) {
-        return super::file::respond(req, state, asset);
+        return (Class::Asset, super::file::respond(req, state, asset));
     }
-    match state.archives.get() {
-        Some(archives) if crate::feed::paging::looks_like_archive(&route) => Handled::Archive(
-            route.into_owned(),
-            std::sync::Arc::clone(archives),
-            choose_coding(req.headers()),
-        ),
+    let handled = match state.archives.get() {
+        Some(archives) if crate::feed::paging::looks_like_archive(&route) => {
+            return (
+                Class::Archive,
+                Handled::Archive(
+                    route.into_owned(),
+                    std::sync::Arc::clone(archives),
+                    choose_coding(req.headers()),
+                ),
+            )
+        }
         // A deleted post's page says so (RFC 9110 §15.5.11): a mirror or a crawler can drop it.
         _ if store.is_gone(&route) => {
             Handled::Done(plain(StatusCode::GONE, "410 gone: this post was deleted\n"))
@@ -264,6 +286,18 @@ fn respond<B>(req: &Request<B>, state: &State) -> Handled {
             Handled::Done(to_directory(req.uri()))
         }
         _ => Handled::Done(plain(StatusCode::NOT_FOUND, "404 not found\n")),
+    };
+    (Class::Other, handled)
+}
+
+/// The class of a document the store holds at `route`.
+fn doc_class(route: &str, doc: &Document) -> Class {
+    if crate::config::Format::of_content_type(doc.content_type).is_some() {
+        Class::Feed
+    } else if route == crate::feed::OPML_ROUTE || route == crate::feed::INDEX_ROUTE {
+        Class::List
+    } else {
+        Class::Page
     }
 }
 

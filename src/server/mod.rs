@@ -23,6 +23,7 @@ pub mod conditional;
 pub mod file;
 pub mod handler;
 pub(crate) mod navigation;
+pub mod ops;
 pub mod range;
 pub mod service;
 pub mod steering;
@@ -81,6 +82,15 @@ pub struct State {
     pub forms: crate::store::Forms,
     /// Answer browsers navigating to a feed with its browser view (`server.browser_view`).
     pub browser_view: bool,
+    /// What the server counts (served at `ops.metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Where the metrics and the health check are answered.
+    pub ops: ops::Paths,
+    /// The first build is published (with what requests need of the publisher): requests are
+    /// answered, and the health check with 200. Before, every request but the operator's
+    /// endpoints gets a 503. `true` for a state made with its store ([`State::new`]); `serve`
+    /// starts answering before its first build and sets it when that is in.
+    pub ready: std::sync::atomic::AtomicBool,
 }
 
 pub use crate::store::archive::Archives;
@@ -99,6 +109,9 @@ impl State {
             rendered: crate::store::RenderedPages::new(RENDERED_PAGES_BUDGET),
             forms: crate::store::Forms::new(crate::config::DEFAULT_COMPRESSED_BUDGET),
             browser_view: true,
+            metrics: Arc::default(),
+            ops: ops::Paths::default(),
+            ready: std::sync::atomic::AtomicBool::new(true),
         }
     }
 

@@ -20,6 +20,7 @@ use hyper::{Request, Response};
 
 use super::body::Body;
 use super::{file, handler, State};
+use crate::metrics::Class;
 use crate::store::Coding;
 
 /// A response as both servers send it.
@@ -91,15 +92,53 @@ fn fetched(
 /// A future answer, from work done on a blocking thread.
 pub type Later = Pin<Box<dyn Future<Output = Answer> + Send>>;
 
-/// The answer to `req`, or the work that will make it (run on `pool`).
+/// The answer to `req`, or the work that will make it (run on `pool`). Every response of
+/// both servers passes here, and is counted here ([`State::metrics`]).
 pub fn answer(
     req: Request<Incoming>,
     state: &Arc<State>,
     pool: &Arc<dyn Blocking>,
 ) -> Result<Answer, Later> {
+    let (class, answered) = route(req, state, pool);
+    match answered {
+        Ok(response) => {
+            count(state, class, &response);
+            Ok(response)
+        }
+        Err(later) => {
+            let state = Arc::clone(state);
+            Err(Box::pin(async move {
+                let response = later.await;
+                count(&state, class, &response);
+                response
+            }))
+        }
+    }
+}
+
+/// Counts a response: its class, status and body bytes (`HEAD` and `304` have none).
+fn count(state: &State, class: Class, response: &Answer) {
+    use hyper::body::Body as _;
+    let bytes = response.body().size_hint().exact().unwrap_or(0);
+    state
+        .metrics
+        .request(class, response.status().as_u16(), bytes);
+}
+
+/// [`answer`], and what the request was routed to.
+fn route(
+    req: Request<Incoming>,
+    state: &Arc<State>,
+    pool: &Arc<dyn Blocking>,
+) -> (Class, Result<Answer, Later>) {
     // RFC 9112 §3.2: exactly one Host in an HTTP/1.1 request (HTTP/2 has `:authority`).
     if !handler::host_is_valid(req.version(), req.headers()) {
-        return Ok(handler::handle_bad_host(&req, state).map(Body::from));
+        let response = handler::handle_bad_host(&req, state).map(Body::from);
+        return (Class::Other, Ok(response));
+    }
+    // Starting: the first build is not in yet (`/healthz` and `/metrics` answer all the same).
+    if !state.ready.load(std::sync::atomic::Ordering::Acquire) && !state.ops.has(req.uri().path()) {
+        return (Class::Other, Ok(super::ops::starting().map(Body::from)));
     }
     let state = Arc::clone(state);
     // The one request whose body is read: a subscription to the hub.
@@ -107,12 +146,13 @@ pub fn answer(
         && state.hub.is_some()
         && req.uri().path() == crate::hub::HUB_ROUTE
     {
-        return Err(Box::pin(async move {
-            handler::handle_hub_post(req, &state).await.map(Body::from)
-        }));
+        let later: Later =
+            Box::pin(async move { handler::handle_hub_post(req, &state).await.map(Body::from) });
+        return (Class::Hub, Err(later));
     }
     let pool = Arc::clone(pool);
-    match handler::handle(&req, &state) {
+    let (class, handled) = handler::handle_classed(&req, &state);
+    let answered: Result<Answer, Later> = match handled {
         handler::Handled::Done(response) => Ok(response.map(Body::from)),
         handler::Handled::Archive(route, archives, coding) => {
             Err(fetched(req, state, pool, coding, move || {
@@ -156,7 +196,8 @@ pub fn answer(
         handler::Handled::File(plan) => Err(Box::pin(async move {
             file::serve(&req, &state, pool, plan).await
         })),
-    }
+    };
+    (class, answered)
 }
 
 /// The requests of one connection, answered from `state`, with blocking work on the

@@ -143,6 +143,16 @@ impl Store {
         self.len == 0
     }
 
+    /// Bytes of the documents whose bytes are kept (identity forms; post pages are rendered
+    /// on request and not counted), for the metrics.
+    pub fn bytes(&self) -> usize {
+        self.shards
+            .iter()
+            .flat_map(|s| s.values())
+            .map(|d| d.identity.bytes.len())
+            .sum()
+    }
+
     /// Routes in order (for logs and tests).
     pub fn routes(&self) -> Vec<&str> {
         let mut r: Vec<&str> = self

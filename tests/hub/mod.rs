@@ -6,6 +6,7 @@
 //! grace period.
 
 mod discovery;
+mod external;
 mod safety;
 mod subscriptions;
 
