@@ -7,12 +7,14 @@
 //! ```
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use chrono::Utc;
 
+use crate::cache::{Policy, PurgeCounts, Purger};
 use crate::config::{own_address_url, Config};
 use crate::hub::Hub;
 use crate::publish::follow;
@@ -21,10 +23,14 @@ use crate::server::State;
 use crate::site::ListOptions;
 use crate::store::Store;
 
-/// Where each publish goes while serving: the server's state, and the hub.
+/// Where each publish goes while serving: the server's state, the hub, and the shared caches
+/// to tell.
 struct Serving {
     state: Arc<State>,
     hub: Option<Arc<Hub>>,
+    purger: Option<Arc<Purger>>,
+    /// No publish has gone out yet.
+    first: AtomicBool,
 }
 
 impl Outlet for Serving {
@@ -33,6 +39,16 @@ impl Outlet for Serving {
         if let Some(hub) = &self.hub {
             // Only bookkeeping and enqueueing: never waits for a subscriber.
             hub.published(published.feeds_changed, &published.feeds_removed);
+        }
+        if let Some(purger) = &self.purger {
+            // Only enqueueing: the purges go out from their own threads, after the swap.
+            if self.first.swap(false, Ordering::Relaxed) {
+                // Anything may have changed while no server was running: drop it all.
+                purger.purge([crate::cache::keys::ALL]);
+            } else if !published.changed.is_empty() {
+                let keys = published.changed.surrogate_keys();
+                purger.purge(keys.iter().map(String::as_str));
+            }
         }
     }
 }
@@ -76,14 +92,30 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
     );
     state.browser_view = config.server.browser_view;
     let state = Arc::new(
-        state.with_hub(hub.clone()).with_compressed_budget(
-            usize::try_from(config.server.compressed_cache_mb.saturating_mul(1 << 20))
-                .unwrap_or(usize::MAX),
-        ),
+        state
+            .with_hub(hub.clone())
+            .with_cache_policy(Policy::from_config(&config.cache), config.server.max_age)
+            .with_compressed_budget(
+                usize::try_from(config.server.compressed_cache_mb.saturating_mul(1 << 20))
+                    .unwrap_or(usize::MAX),
+            ),
     );
+    let purger = match config.cache.purge_urls() {
+        urls if urls.is_empty() => None,
+        urls => Some(Arc::new(
+            Purger::start(
+                urls,
+                Duration::from_millis(config.cache.purge_timeout_ms),
+                config.cache.purge_attempts,
+            )
+            .context("cannot start the cache purge threads")?,
+        )),
+    };
     let outlet = Arc::new(Serving {
         state: Arc::clone(&state),
         hub: hub.clone(),
+        purger: purger.clone(),
+        first: AtomicBool::new(true),
     });
     let hub_url = hub.as_ref().map(|h| h.url().to_owned());
     let (publisher, report) = Publisher::start(config, opts, Utc::now(), hub_url, outlet);
@@ -122,6 +154,10 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
         // Deliveries still in flight end with the process; the file records which version
         // each subscriber has, so the next start sends them again.
         hub.flush();
+    }
+    if let Some(purger) = &purger {
+        let PurgeCounts { sent, ok, failed } = purger.counts();
+        tracing::info!("cache purges: {sent} sent, {ok} answered, {failed} failed");
     }
     // The publisher thread, waiting now, ends with the process.
     tracing::info!("shut down cleanly");

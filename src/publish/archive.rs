@@ -186,12 +186,13 @@ pub struct ArchivePages {
 }
 
 impl ArchivePages {
-    /// The archive pages of `listing`'s scopes; validators saved by an earlier run are read
-    /// from `state_file`.
+    /// The archive pages of `listing`'s scopes, sent with `cache_control`
+    /// (`server.archive_max_age` and the shared caches' directives); validators saved by an
+    /// earlier run are read from `state_file`.
     pub fn new(
         meta: Arc<SiteMeta>,
         listing: &Listing,
-        archive_max_age: u32,
+        cache_control: HeaderValue,
         state_file: PathBuf,
     ) -> ArchivePages {
         let mut cache = PageCache::default();
@@ -204,8 +205,7 @@ impl ArchivePages {
             meta,
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             cache: Mutex::new(cache),
-            cache_control: HeaderValue::from_str(&format!("public, max-age={archive_max_age}"))
-                .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=86400")),
+            cache_control,
             state_file,
             versions: AtomicU64::new(0),
         };
@@ -375,6 +375,10 @@ mod tests {
     use crate::post::body::Markup;
     use crate::site::{ListOptions, TermKind};
 
+    fn max_age_60() -> HeaderValue {
+        HeaderValue::from_static("public, max-age=60")
+    }
+
     fn post(name: &str, day: u32, tag: &str) -> Arc<Post> {
         let text = format!("---\ntitle: {name}\ndate: 2024-01-{day:02}\ntags: {tag}\n---\nx\n");
         let ctx = Config::default().parse_context();
@@ -405,7 +409,12 @@ mod tests {
             )
         });
         let listing = Listing::new(posts, now, ListOptions::default());
-        let pages = ArchivePages::new(Arc::clone(&meta), &listing, 60, dir.join("v.json"));
+        let pages = ArchivePages::new(
+            Arc::clone(&meta),
+            &listing,
+            max_age_60(),
+            dir.join("v.json"),
+        );
         (meta, listing, pages)
     }
 
@@ -455,7 +464,12 @@ mod tests {
         let doc = pages.get(&route).unwrap();
         pages.save_validators();
         assert!(dir.path().join("v.json").exists());
-        let again = ArchivePages::new(Arc::clone(&meta), &listing, 60, dir.path().join("v.json"));
+        let again = ArchivePages::new(
+            Arc::clone(&meta),
+            &listing,
+            max_age_60(),
+            dir.path().join("v.json"),
+        );
         assert_eq!(again.get(&route).unwrap().last_modified, doc.last_modified);
         // The page's post edited (same date: the same first-seen time) before the next start:
         // the saved validators say its bytes changed, so it is new now, not first seen then.
@@ -465,7 +479,7 @@ mod tests {
         let p1 =
             crate::post::parse_post(Path::new("p1.md"), text.as_bytes(), Markup::Markdown, &ctx);
         edited.upsert(Arc::new(p1.unwrap()), chrono::Utc::now());
-        let third = ArchivePages::new(meta, &edited, 60, dir.path().join("v.json"));
+        let third = ArchivePages::new(meta, &edited, max_age_60(), dir.path().join("v.json"));
         let changed = third.get(&route).unwrap();
         assert_ne!(changed.hash, doc.hash);
         assert!(changed.last_modified > doc.last_modified, "{changed:?}");
