@@ -98,8 +98,14 @@ pub fn value(key: &str) -> HeaderValue {
     if key == SITE {
         return HeaderValue::from_static("all site");
     }
+    // One allocation, handed over to the header without a copy (this runs per response).
+    let mut value = String::with_capacity(ALL.len() + 1 + key.len());
+    value.push_str(ALL);
+    value.push(' ');
+    value.push_str(key);
     // Tokens are ASCII (see [`TOKEN`]): always a valid header value.
-    HeaderValue::from_str(&format!("{ALL} {key}")).unwrap_or_else(|_| HeaderValue::from_static(ALL))
+    HeaderValue::from_maybe_shared(bytes::Bytes::from(value))
+        .unwrap_or_else(|_| HeaderValue::from_static(ALL))
 }
 
 #[cfg(test)]

@@ -102,12 +102,7 @@ fn every_cacheable_response_names_its_scope_and_the_shared_directives() {
             120,
             "all post:/2024/01/02/post-2/",
         ),
-        (
-            "/notes/style.css",
-            &[],
-            120,
-            "all asset:/notes/style%2Ecss",
-        ),
+        ("/notes/style.css", &[], 120, "all asset:/notes/style%2Ecss"),
         ("/media/clip.mp3", &[], 120, "all asset:/media/clip%2Emp3"),
     ];
     for &(path, headers, max_age, key) in cases {
