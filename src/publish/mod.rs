@@ -431,7 +431,8 @@ impl Publisher {
         for (route, doc) in rendered.docs {
             upserts.push((route, doc, None));
         }
-        let page_removals_list = page_removals.clone();
+        // Post pages new, changed (below) or removed: their caches' copies are dropped.
+        let mut pages_changed = page_removals.clone();
         let mut store = Store::update(
             &prev,
             upserts,
@@ -466,7 +467,6 @@ impl Publisher {
                 (route, entry)
             })
             .collect();
-        let mut pages_changed = page_removals_list;
         for (route, entry) in pages {
             if prev.lazy(&route).is_none_or(|old| old.hash != entry.hash) {
                 pages_changed.push(route.clone());

@@ -201,3 +201,114 @@ fn a_dead_cache_never_holds_up_republishing() {
     );
     assert_eq!(log.matches("purge failed").count(), 1, "{log}");
 }
+
+/// A cache on loopback that answers every request 200 and reports each request's method and
+/// `Surrogate-Key`.
+fn fake_cache() -> (u16, std::sync::mpsc::Receiver<(String, String)>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let Ok(read) = stream.try_clone() else {
+                continue;
+            };
+            let mut reader = BufReader::new(read);
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            let mut keys = String::new();
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = h.split_once(':') {
+                    if k.eq_ignore_ascii_case("surrogate-key") {
+                        keys = v.trim().to_owned();
+                    }
+                }
+            }
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let method = line.split(' ').next().unwrap_or_default().to_owned();
+            if tx.send((method, keys)).is_err() {
+                return;
+            }
+        }
+    });
+    (port, rx)
+}
+
+/// The keys of the next `BAN` not seen before (each ban is sent again a second later).
+fn next_ban(
+    rx: &std::sync::mpsc::Receiver<(String, String)>,
+    seen: &mut Vec<Vec<String>>,
+) -> Vec<String> {
+    loop {
+        let (method, keys) = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a BAN within 10 s");
+        assert_eq!(method, "BAN");
+        let mut keys: Vec<String> = keys.split(' ').map(str::to_owned).collect();
+        keys.sort();
+        if !seen.contains(&keys) {
+            seen.push(keys.clone());
+            return keys;
+        }
+    }
+}
+
+/// What each republish bans: everything on start, then exactly the keys of what changed.
+#[test]
+fn each_republish_bans_the_keys_of_what_changed() {
+    let site = site();
+    let (port, rx) = fake_cache();
+    let _server = serve(
+        &site,
+        &format!("\n[cache]\npurge = [\"http://127.0.0.1:{port}\"]\n"),
+    );
+    let seen = &mut Vec::new();
+    assert_eq!(next_ban(&rx, seen), ["all"]);
+    // An edit of a post's title: its page, and the feeds and pages of its scopes.
+    site.write_post(
+        "2024-01-05-post-5.md",
+        &news_post(
+            "Retitled",
+            "2024-01-05 09:00:00 +0000",
+            "news",
+            "rust",
+            "Body.",
+        ),
+    );
+    let edit = [
+        "category:news",
+        "post:/2024/01/05/post-5/",
+        "site",
+        "tag:rust",
+    ];
+    assert_eq!(next_ban(&rx, seen), edit);
+    // A new tag on a post: that tag's scope too.
+    site.write_post(
+        "2024-01-04-post-4.md",
+        &news_post(
+            "Post 4",
+            "2024-01-04 09:00:00 +0000",
+            "news",
+            "rust tokio",
+            "Body.",
+        ),
+    );
+    let tagged = [
+        "category:news",
+        "post:/2024/01/04/post-4/",
+        "site",
+        "tag:rust",
+        "tag:tokio",
+    ];
+    assert_eq!(next_ban(&rx, seen), tagged);
+    // An asset replaced: that asset alone.
+    site.write_post("notes/style.css", "p { color: blue }\n");
+    assert_eq!(next_ban(&rx, seen), ["asset:/notes/style%2Ecss"]);
+}
