@@ -11,10 +11,12 @@ use chrono::FixedOffset;
 use serde::Deserialize;
 use url::Url;
 
+mod cache;
 mod feeds;
 mod hub;
 mod icon;
 mod ops;
+pub use cache::CacheConfig;
 pub use feeds::{ArchiveScope, ContentMode, FeedsConfig};
 pub use hub::HubConfig;
 use icon::parse_icon;
@@ -30,6 +32,7 @@ pub struct Config {
     pub hub: HubConfig,
     pub limits: crate::post::Limits,
     pub assets: AssetsConfig,
+    pub cache: CacheConfig,
 }
 
 /// `[site]`: what the feeds say about the site.
@@ -380,6 +383,7 @@ impl Config {
         }
         self.hub.validate()?;
         ops::validate(&self.server)?;
+        self.cache.validate()?;
         Ok(())
     }
 

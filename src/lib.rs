@@ -39,6 +39,8 @@ mod output;
 mod store;
 /// File events → changes, and the watcher's timing.
 mod watch;
+/// Shared caches in front of `serve`: `Cache-Control`, surrogate keys, purges on change.
+mod cache;
 /// Apply a change, swap the store (`serve`).
 mod publish;
 /// HTTP: the request path, the stock server and the CPU steering.

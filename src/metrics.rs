@@ -120,6 +120,8 @@ pub struct Deliveries {
 }
 
 /// The outcomes of requests to an outside service (an external hub's ping, a cache's purge).
+/// Cloning shares the counters.
+#[derive(Clone)]
 pub struct Outcomes {
     /// A 2xx.
     pub ok: IntCounter,

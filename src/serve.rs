@@ -10,12 +10,14 @@
 //! One [`Metrics`] is shared by all of them and served at `server.metrics_path`.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use chrono::Utc;
 
+use crate::cache::{Policy, Purger};
 use crate::config::{own_address_url, Config};
 use crate::hub::ping::{topic_url, Pinger};
 use crate::hub::Hub;
@@ -26,7 +28,8 @@ use crate::server::State;
 use crate::site::ListOptions;
 use crate::store::Store;
 
-/// Where each publish goes while serving: the server's state, the hub, the external hubs.
+/// Where each publish goes while serving: the server's state, the hub, the external hubs,
+/// and the shared caches to tell.
 struct Serving {
     state: Arc<State>,
     hub: Option<Arc<Hub>>,
@@ -35,6 +38,9 @@ struct Serving {
     pinger: std::sync::OnceLock<Pinger>,
     /// The site's base URL, without its trailing `/`: topics are under it.
     base: String,
+    purger: Option<Arc<Purger>>,
+    /// No publish has gone out yet.
+    first: AtomicBool,
 }
 
 impl Outlet for Serving {
@@ -53,6 +59,16 @@ impl Outlet for Serving {
         if let Some(hub) = &self.hub {
             // Only bookkeeping and enqueueing: never waits for a subscriber.
             hub.published(published.feeds_changed, &published.feeds_removed);
+        }
+        if let Some(purger) = &self.purger {
+            // Only enqueueing: the purges go out from their own threads, after the swap.
+            if self.first.swap(false, Ordering::Relaxed) {
+                // Anything may have changed while no server was running: drop it all.
+                purger.purge([crate::cache::keys::ALL]);
+            } else if !published.changed.is_empty() {
+                let keys = published.changed.surrogate_keys();
+                purger.purge(keys.iter().map(String::as_str));
+            }
         }
         // Last: the readers and the hubs have the news by now.
         let m = &self.state.metrics;
@@ -119,17 +135,34 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
     state.ops =
         crate::server::ops::Paths::new(&config.server.metrics_path, &config.server.health_path);
     let state = Arc::new(
-        state.with_hub(hub.clone()).with_compressed_budget(
-            usize::try_from(config.server.compressed_cache_mb.saturating_mul(1 << 20))
-                .unwrap_or(usize::MAX),
-        ),
+        state
+            .with_hub(hub.clone())
+            .with_cache_policy(Policy::from_config(&config.cache), config.server.max_age)
+            .with_compressed_budget(
+                usize::try_from(config.server.compressed_cache_mb.saturating_mul(1 << 20))
+                    .unwrap_or(usize::MAX),
+            ),
     );
+    let purger = match config.cache.purge_urls() {
+        urls if urls.is_empty() => None,
+        urls => Some(Arc::new(
+            Purger::start(
+                urls,
+                Duration::from_millis(config.cache.purge_timeout_ms),
+                config.cache.purge_attempts,
+                metrics.purges.clone(),
+            )
+            .context("cannot start the cache purge threads")?,
+        )),
+    };
     let base = config.site_url().as_str().trim_end_matches('/').to_owned();
     let outlet = Arc::new(Serving {
         state: Arc::clone(&state),
         hub: hub.clone(),
         pinger: std::sync::OnceLock::new(),
         base,
+        purger,
+        first: AtomicBool::new(true),
     });
     let hub_url = hub.as_ref().map(|h| h.url().to_owned());
     // The server answers from now on, the first build runs on the publisher's thread: until

@@ -8,6 +8,7 @@ mod common;
 mod archive;
 mod assets;
 mod build;
+mod cache;
 mod content_urls;
 mod deletions;
 mod faults;

@@ -106,7 +106,7 @@ pub fn parse_feed_route(route: &str) -> Option<(Scope, Option<usize>, Format)> {
 }
 
 /// The scope whose documents live in `dir` (`""`, `/categories/{slug}`, `/tags/{slug}`).
-fn scope_of_dir(dir: &str) -> Option<Scope> {
+pub fn scope_of_dir(dir: &str) -> Option<Scope> {
     if dir.is_empty() {
         return Some(Scope::All);
     }

@@ -190,15 +190,15 @@ pub struct ArchivePages {
 }
 
 impl ArchivePages {
-    /// The archive pages of `listing`'s scopes.
-    pub fn new(meta: Arc<SiteMeta>, listing: &Listing, archive_max_age: u32) -> ArchivePages {
+    /// The archive pages of `listing`'s scopes, sent with `cache_control`
+    /// (`server.archive_max_age` and the shared caches' directives).
+    pub fn new(meta: Arc<SiteMeta>, listing: &Listing, cache_control: HeaderValue) -> ArchivePages {
         let cache = PageCache::default();
         let pages = ArchivePages {
             meta,
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             cache: Mutex::new(cache),
-            cache_control: HeaderValue::from_str(&format!("public, max-age={archive_max_age}"))
-                .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=86400")),
+            cache_control,
             versions: AtomicU64::new(0),
         };
         pages.update(listing, listing.scopes(), &BTreeSet::new());
@@ -343,6 +343,10 @@ mod tests {
     use crate::post::body::Markup;
     use crate::site::{ListOptions, TermKind};
 
+    fn max_age_60() -> HeaderValue {
+        HeaderValue::from_static("public, max-age=60")
+    }
+
     fn post(name: &str, day: u32, tag: &str) -> Arc<Post> {
         let text = format!("---\ntitle: {name}\ndate: 2024-01-{day:02}\ntags: {tag}\n---\nx\n");
         let ctx = Config::default().parse_context();
@@ -374,7 +378,7 @@ mod tests {
         });
         let listing = Listing::new(posts, now, ListOptions::default());
         let _ = dir;
-        let pages = ArchivePages::new(Arc::clone(&meta), &listing, 60);
+        let pages = ArchivePages::new(Arc::clone(&meta), &listing, max_age_60());
         (meta, listing, pages)
     }
 
@@ -423,7 +427,7 @@ mod tests {
         let route = paging::route(&Scope::All, 1, Format::Atom);
         let doc = pages.get(&route).unwrap();
         // Another process (a replica, or this one after a restart): the same validators.
-        let again = ArchivePages::new(Arc::clone(&meta), &listing, 60);
+        let again = ArchivePages::new(Arc::clone(&meta), &listing, max_age_60());
         let same = again.get(&route).unwrap();
         assert_eq!(
             (same.hash, same.last_modified),
@@ -448,7 +452,7 @@ mod tests {
                 .unwrap();
         p1.modified = Some(std::time::SystemTime::now());
         edited.upsert(Arc::new(p1), chrono::Utc::now());
-        let third = ArchivePages::new(meta, &edited, 60);
+        let third = ArchivePages::new(meta, &edited, max_age_60());
         let changed = third.get(&route).unwrap();
         assert_ne!(changed.hash, doc.hash);
         assert!(changed.last_modified > doc.last_modified, "{changed:?}");

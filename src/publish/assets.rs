@@ -224,17 +224,24 @@ impl Publisher {
         done
     }
 
-    /// Puts the queued assets in `store` (being built for the next publish).
-    pub(super) fn put_assets(&mut self, store: &mut Store) {
+    /// Puts the queued assets in `store` (being built for the next publish); returns the
+    /// routes of those added, replaced or removed.
+    pub(super) fn put_assets(&mut self, store: &mut Store) -> Vec<String> {
         let removals = std::mem::take(&mut self.asset_copies.removals);
         let upserts = std::mem::take(&mut self.asset_copies.upserts);
         if removals.is_empty() && upserts.is_empty() {
-            return;
+            return Vec::new();
         }
+        let routes = upserts
+            .iter()
+            .map(|(route, _)| route.clone())
+            .chain(removals.iter().cloned())
+            .collect();
         store.update_assets(upserts, removals);
         if let Err(e) = self.asset_copies.copies.save() {
             tracing::warn!("asset manifest not written: {e}");
         }
+        routes
     }
 
     /// After a store is published: deletes the copies it no longer serves, and reports
@@ -288,12 +295,16 @@ impl Publisher {
     /// Publishes the queued assets alone (no post changed).
     pub(super) fn publish_assets(&mut self) {
         let mut store = (*self.store).clone();
-        self.put_assets(&mut store);
+        let assets = self.put_assets(&mut store);
         self.store = Arc::new(store);
         self.outlet.publish(Published {
             store: Arc::clone(&self.store),
             feeds_changed: Vec::new(),
             feeds_removed: Vec::new(),
+            changed: super::Changed {
+                assets,
+                ..super::Changed::default()
+            },
         });
         self.after_publish();
     }

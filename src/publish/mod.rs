@@ -15,10 +15,12 @@ use chrono::{DateTime, Utc};
 
 mod archive;
 mod assets;
+mod changed;
 mod deletions;
 mod retry;
 
 pub use archive::ArchivePages;
+pub use changed::Changed;
 pub mod follow;
 mod pages;
 
@@ -58,13 +60,15 @@ pub struct Report {
     pub elapsed: Duration,
 }
 
-/// One publish, handed to where the documents are served from: the new store, whole, and
-/// the feeds it changed or removed (a WebSub hub pushes them).
+/// One publish, handed to where the documents are served from: the new store, whole, the
+/// feeds it changed or removed (a WebSub hub pushes them), and all it changed (shared caches
+/// drop them).
 pub struct Published {
     pub store: Arc<Store>,
     /// Feeds whose bytes changed, with their new document.
     pub feeds_changed: Vec<(String, Arc<Document>)>,
     pub feeds_removed: Vec<String>,
+    pub changed: Changed,
 }
 
 /// Where each publish goes (`serve`: the server's state and the hub). Called on the
@@ -185,7 +189,8 @@ impl Publisher {
             p.archive_pages = Some(Arc::new(ArchivePages::new(
                 Arc::clone(&p.meta),
                 &p.listing,
-                p.config.server.archive_max_age,
+                crate::cache::Policy::from_config(&p.config.cache)
+                    .header(p.config.server.archive_max_age),
             )));
         }
         let keep: BTreeSet<String> = rendered.failures.keys().cloned().collect();
@@ -408,6 +413,8 @@ impl Publisher {
             .collect();
         let rendered_routes: Vec<String> = rendered.docs.keys().cloned().collect();
         let now = SystemTime::now();
+        // Post pages new, changed (below) or removed: their caches' copies are dropped.
+        let mut pages_changed = page_removals.clone();
         let mut store = Store::update(
             &prev,
             rendered.docs,
@@ -432,9 +439,14 @@ impl Publisher {
             })
             .collect();
         for (route, entry) in pages {
+            if prev.lazy(&route).is_none_or(|old| {
+                old.hash != entry.hash || old.last_modified != entry.last_modified
+            }) {
+                pages_changed.push(route.clone());
+            }
             store.put_lazy(route, entry);
         }
-        self.put_assets(&mut store);
+        let assets_changed = self.put_assets(&mut store);
         store.set_gone(self.deletions.gone_routes());
         let documents = store.len();
         // A feed changed when its bytes did (a post file touched moves its Last-Modified only:
@@ -454,10 +466,26 @@ impl Publisher {
         if let Some(archives) = &self.archive_pages {
             archives.update(&self.listing, changed_scopes.iter().cloned(), changed_posts);
         }
+        // Documents (feeds, lists, term pages) whose bytes changed or that went away.
+        let documents_changed = rendered_routes
+            .iter()
+            .filter(|route| match (prev.get(route), self.store.get(route)) {
+                (Some(old), Some(new)) => !Arc::ptr_eq(old, new),
+                _ => true,
+            })
+            .chain(&removals)
+            .cloned()
+            .collect();
         self.outlet.publish(Published {
             store: Arc::clone(&self.store),
             feeds_changed,
             feeds_removed,
+            changed: Changed {
+                scopes: changed_scopes.iter().cloned().collect(),
+                documents: documents_changed,
+                pages: pages_changed,
+                assets: assets_changed,
+            },
         });
         self.after_publish();
         Report {

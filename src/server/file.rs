@@ -28,6 +28,7 @@ use super::handler::{self, Handled, HTML_CSP};
 use super::range::{self, Ranged};
 use super::service::Blocking;
 use super::State;
+use crate::cache::keys::{self, SURROGATE_KEY};
 use crate::store::{Asset, Coding, FileAsset};
 
 /// A `GET` of an asset's file: which bytes to send.
@@ -71,12 +72,12 @@ fn respond_file<B>(req: &Request<B>, state: &State, file: &Arc<FileAsset>) -> Ha
         Outcome::NotModified => {
             let mut r = Response::new(Full::new(Bytes::new()));
             *r.status_mut() = StatusCode::NOT_MODIFIED;
-            validators(r.headers_mut(), state, file);
+            validators(r.headers_mut(), state, file, surrogate_key(req));
             return Handled::Done(r);
         }
         Outcome::PreconditionFailed => {
             let mut r = text(StatusCode::PRECONDITION_FAILED, "412 precondition failed\n");
-            validators(r.headers_mut(), state, file);
+            validators(r.headers_mut(), state, file, surrogate_key(req));
             return Handled::Done(r);
         }
         Outcome::Full => {}
@@ -115,7 +116,13 @@ fn respond_file<B>(req: &Request<B>, state: &State, file: &Arc<FileAsset>) -> Ha
     };
     if req.method() == Method::HEAD {
         let mut r = Response::new(Full::new(Bytes::new()));
-        content_headers(r.headers_mut(), state, file, 0, file.len, false);
+        content_headers(
+            r.headers_mut(),
+            state,
+            file,
+            (0, file.len, false),
+            surrogate_key(req),
+        );
         return Handled::Done(r);
     }
     Handled::File(Planned {
@@ -210,9 +217,8 @@ fn answer<B>(
                 r.headers_mut(),
                 state,
                 asset,
-                plan.start,
-                plan.end,
-                plan.partial,
+                (plan.start, plan.end, plan.partial),
+                surrogate_key(req),
             );
             if plan.partial {
                 *r.status_mut() = StatusCode::PARTIAL_CONTENT;
@@ -240,14 +246,14 @@ fn answer<B>(
     response
 }
 
-/// The headers of a `200`/`206` (and of the `HEAD` that describes it): bytes `start..end`.
+/// The headers of a `200`/`206` (and of the `HEAD` that describes it): bytes `start..end`
+/// (`partial`: of a `206`).
 fn content_headers(
     h: &mut hyper::HeaderMap,
     state: &State,
     asset: &FileAsset,
-    start: u64,
-    end: u64,
-    partial: bool,
+    (start, end, partial): (u64, u64, bool),
+    key: HeaderValue,
 ) {
     h.insert(
         CONTENT_TYPE,
@@ -261,19 +267,28 @@ fn content_headers(
         }
     }
     h.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    validators(h, state, asset);
+    validators(h, state, asset, key);
     h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     if scriptable(asset.doc.content_type) {
         h.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(HTML_CSP));
     }
 }
 
-/// ETag, Last-Modified and Cache-Control: what a `200`, `206` and `304` share. No `Vary`: an
-/// asset's file has one representation.
-fn validators(h: &mut hyper::HeaderMap, state: &State, asset: &FileAsset) {
+/// ETag, Last-Modified, Cache-Control and the surrogate key: what a `200`, `206` and `304`
+/// share. No `Vary`: an asset's file has one representation.
+fn validators(h: &mut hyper::HeaderMap, state: &State, asset: &FileAsset, key: HeaderValue) {
     h.insert(ETAG, asset.doc.identity.etag_header.clone());
     h.insert(LAST_MODIFIED, asset.doc.last_modified_header.clone());
     h.insert(CACHE_CONTROL, state.max_age_header.clone());
+    h.insert(SURROGATE_KEY, key);
+}
+
+/// The `Surrogate-Key` of the asset a request names (see [`crate::cache::keys`]).
+fn surrogate_key<B>(req: &Request<B>) -> HeaderValue {
+    handler::route_of(req.uri().path()).map_or_else(
+        |_| HeaderValue::from_static(keys::ALL),
+        |route| keys::value(&keys::asset_key(&route)),
+    )
 }
 
 fn text(status: StatusCode, message: &'static str) -> Response<Full<Bytes>> {

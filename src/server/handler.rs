@@ -16,6 +16,7 @@ use hyper::{Method, Request, Response, StatusCode, Uri, Version};
 
 use super::conditional::{choose_coding, Outcome, Preconditions};
 use super::State;
+use crate::cache::keys::{self, SURROGATE_KEY};
 use crate::metrics::Class;
 use crate::store::{Coding, Document, Representation};
 
@@ -419,19 +420,19 @@ fn respond_made<B>(
         bytes,
     } = chosen;
 
-    let vary = vary(req, state);
+    let (vary, key) = cache_headers(req, state);
     // Preconditions compare with the representation this response carries (after falling back
     // to identity when compressing did not pay), and a 304 names that same one.
     match Preconditions::from_headers(req.headers()).evaluate(doc, coding) {
         Outcome::NotModified => {
             let mut r = Response::new(Full::new(Bytes::new()));
             *r.status_mut() = StatusCode::NOT_MODIFIED;
-            validators(r.headers_mut(), doc, etag, cache_control(), vary);
+            validators(r.headers_mut(), doc, etag, cache_control(), (vary, key));
             r
         }
         Outcome::PreconditionFailed => {
             let mut r = plain(StatusCode::PRECONDITION_FAILED, "412 precondition failed\n");
-            validators(r.headers_mut(), doc, etag, cache_control(), vary);
+            validators(r.headers_mut(), doc, etag, cache_control(), (vary, key));
             r
         }
         Outcome::Full => {
@@ -446,7 +447,7 @@ fn respond_made<B>(
             if coding != Coding::Identity {
                 h.insert(CONTENT_ENCODING, HeaderValue::from_static(coding.token()));
             }
-            validators(h, doc, etag, cache_control(), vary);
+            validators(h, doc, etag, cache_control(), (vary, key));
             if let Some(link) = &doc.link_header {
                 h.insert(LINK, link.clone());
             }
@@ -459,32 +460,47 @@ fn respond_made<B>(
     }
 }
 
-/// The headers a 200 and a 304 share: ETag, Last-Modified, Cache-Control, Vary.
+/// The headers a 200 and a 304 share: ETag, Last-Modified, Cache-Control, Vary and the
+/// surrogate key.
 fn validators(
     h: &mut hyper::HeaderMap,
     doc: &Document,
     etag: HeaderValue,
     cache_control: HeaderValue,
-    vary: &'static str,
+    (vary, key): (&'static str, HeaderValue),
 ) {
     h.insert(ETAG, etag);
     h.insert(LAST_MODIFIED, doc.last_modified_header.clone());
     h.insert(CACHE_CONTROL, cache_control);
     h.insert(VARY, HeaderValue::from_static(vary));
+    h.insert(SURROGATE_KEY, key);
 }
 
-/// What a response varies on: a feed's address has two representations when browser views
-/// are on (the view and the feed), every other document one in several codings.
-fn vary<B>(req: &Request<B>, state: &State) -> &'static str {
-    let feed = state.browser_view
-        && state.archives.get().is_some()
-        && route_of(req.uri().path())
-            .is_ok_and(|route| crate::feed::paging::parse_feed_route(&route).is_some());
-    if feed {
+/// What a response varies on, and its `Surrogate-Key` ([`crate::cache::keys`]), from the route
+/// it answers. A feed's address has two representations when browser views are on (the view
+/// and the feed), every other document one in several codings.
+fn cache_headers<B>(req: &Request<B>, state: &State) -> (&'static str, HeaderValue) {
+    let Ok(route) = route_of(req.uri().path()) else {
+        return ("Accept-Encoding", HeaderValue::from_static(keys::ALL));
+    };
+    let feed = crate::feed::paging::parse_feed_route(&route);
+    let vary = if feed.is_some() && state.browser_view && state.archives.get().is_some() {
         super::navigation::FEED_VARY
     } else {
         "Accept-Encoding"
-    }
+    };
+    let key = match feed {
+        Some((scope, ..)) => keys::value(&keys::scope_key(&scope)),
+        None => match keys::route_key(&route) {
+            Some(key) => keys::value(&key),
+            // A post's page, or else an asset kept in memory.
+            None if state.store.load().lazy(&route).is_some() => {
+                keys::value(&keys::page_key(&route))
+            }
+            None => keys::value(&keys::asset_key(&route)),
+        },
+    };
+    (vary, key)
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {

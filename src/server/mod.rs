@@ -61,7 +61,8 @@ pub const BLOCKING_CONCURRENCY: usize = 4;
 /// What the handler reads: the current store and the cache policy.
 pub struct State {
     pub store: ArcSwap<Store>,
-    /// `public, max-age=N`, prebuilt.
+    /// `Cache-Control` of every document without its own (`public, max-age=N` and the shared
+    /// caches' directives: [`crate::cache::Policy`]), prebuilt.
     pub max_age_header: HeaderValue,
     pub access_log: bool,
     /// The WebSub hub at `/hub`, when enabled.
@@ -118,6 +119,13 @@ impl State {
     /// The same state, with `bytes` for the compressed forms of its documents.
     pub fn with_compressed_budget(mut self, bytes: usize) -> State {
         self.forms = crate::store::Forms::new(bytes);
+        self
+    }
+
+    /// The same state, with `Cache-Control` telling shared caches what `policy` says, beside the
+    /// readers' `max_age`.
+    pub fn with_cache_policy(mut self, policy: crate::cache::Policy, max_age: u32) -> State {
+        self.max_age_header = policy.header(max_age);
         self
     }
 

@@ -500,7 +500,7 @@ fn check_archive_headers(r: &Resp, route: &str, own_url: &str, fmt: Fmt, max_age
     );
     assert_eq!(
         r.h("cache-control"),
-        format!("public, max-age={max_age}"),
+        crate::common::cache_control(max_age),
         "{what}"
     );
     assert_eq!(r.h("vary"), crate::common::FEED_VARY, "{what}");
@@ -539,7 +539,7 @@ fn walk(x: &Expect<'_>, scope: &Scope, fmt: Fmt) -> BTreeMap<usize, Vec<u8>> {
     assert_eq!(r.h("content-type"), fmt.ctype(), "{what}");
     assert_eq!(
         r.h("cache-control"),
-        format!("public, max-age={}", x.sub_max_age),
+        crate::common::cache_control(x.sub_max_age),
         "{what}: subscription documents keep their max-age"
     );
     assert_eq!(sub.titles, lay.sub, "{what}: subscription items");

@@ -78,7 +78,7 @@ fn served_bytes_equal_the_file_with_its_type_and_validators() {
     assert_eq!(r.h("content-length"), bytes.len().to_string());
     assert_eq!(r.h("accept-ranges"), "bytes");
     assert_eq!(r.h("x-content-type-options"), "nosniff");
-    assert_eq!(r.h("cache-control"), "public, max-age=300");
+    assert_eq!(r.h("cache-control"), crate::common::cache_control(300));
     assert_eq!(
         r.h("last-modified"),
         httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))

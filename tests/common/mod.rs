@@ -125,6 +125,12 @@ pub fn vary_of(path: &str) -> &'static str {
     }
 }
 
+/// `Cache-Control` of a document readers may keep `max_age` seconds, with the default `[cache]`
+/// directives for shared caches.
+pub fn cache_control(max_age: u32) -> String {
+    format!("public, max-age={max_age}, stale-while-revalidate=30, stale-if-error=86400")
+}
+
 /// A strict XML tree reader for checking documents independently of the writers.
 pub mod xmltree;
 

@@ -38,7 +38,7 @@ fn check_200_headers(server: &Server, path: &str, ctype: &str, r: &Resp, max_age
     );
     assert_eq!(
         r.h("cache-control"),
-        format!("public, max-age={max_age}"),
+        crate::common::cache_control(max_age),
         "{what}"
     );
     assert_eq!(r.h("vary"), crate::common::vary_of(path), "{what}");
@@ -119,7 +119,11 @@ fn max_age_comes_from_the_config() {
         let etag = r.h("etag").to_owned();
         let nm = get(&server.at(path), &[("If-None-Match", &etag)]);
         assert_eq!(nm.status, 304, "{path}");
-        assert_eq!(nm.h("cache-control"), "public, max-age=60", "{path}");
+        assert_eq!(
+            nm.h("cache-control"),
+            crate::common::cache_control(60),
+            "{path}"
+        );
     }
 }
 
