@@ -1,0 +1,2 @@
+//! (placeholder until the `ap` branch lands)
+pub mod signature;
