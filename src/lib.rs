@@ -41,6 +41,8 @@ mod watch;
 mod publish;
 /// HTTP: the request path, the stock server and the CPU steering.
 mod server;
+/// The push engine: queue, scheduler, worker threads (the hub's and ActivityPub's).
+mod push;
 /// WebSub: subscriptions and pushes.
 mod hub;
 /// ActivityPub: the site, categories and tags as actors; posts as `Article`s.

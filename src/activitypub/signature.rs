@@ -20,7 +20,7 @@ use base64::Engine as _;
 use hyper::HeaderMap;
 use rsa::pkcs1v15::{Signature as RsaSignature, VerifyingKey};
 use rsa::signature::Verifier;
-use rsa::RsaPublicKey;
+use rsa::PublicKey;
 use sha2::{Digest as _, Sha256, Sha512};
 
 /// How far a request's `Date` (or `(created)`) may be from now, either way.
@@ -291,18 +291,18 @@ pub fn check_digest(headers: &HeaderMap, body: &[u8]) -> Result<(), SignatureErr
 
 /// An RSA public key from PEM: SubjectPublicKeyInfo (`BEGIN PUBLIC KEY`, what actors
 /// publish) or PKCS#1 (`BEGIN RSA PUBLIC KEY`).
-pub fn public_key(pem: &str) -> Result<RsaPublicKey, SignatureError> {
+pub fn public_key(pem: &str) -> Result<PublicKey, SignatureError> {
     use rsa::pkcs1::DecodeRsaPublicKey;
     use rsa::pkcs8::DecodePublicKey;
     let pem = pem.trim();
-    RsaPublicKey::from_public_key_pem(pem)
-        .or_else(|_| RsaPublicKey::from_pkcs1_pem(pem))
+    PublicKey::from_public_key_pem(pem)
+        .or_else(|_| PublicKey::from_pkcs1_pem(pem))
         .map_err(|e| SignatureError::BadKey(e.to_string()))
 }
 
 /// Verifies `signature` over `text` (RSASSA-PKCS1-v1_5 with SHA-256) with `key`.
 pub fn verify(
-    key: &RsaPublicKey,
+    key: &PublicKey,
     key_id: &str,
     text: &str,
     signature: &[u8],
@@ -337,14 +337,14 @@ pub struct Signed {
 /// Signs a POST of `body` to `url` as `key_id`, `sign` making the RSA signature of the
 /// signing string (the actor key's `sign_sha256`): `Host`, `Date`, `Digest`, `Content-Type`
 /// and `Signature` covering all of them and `(request-target)`.
-pub fn sign_post(
+pub fn sign_post<E>(
     url: &url::Url,
     body: &[u8],
     content_type: &str,
     key_id: &str,
     now: SystemTime,
-    sign: impl FnOnce(&[u8]) -> Vec<u8>,
-) -> Signed {
+    sign: impl FnOnce(&[u8]) -> Result<Vec<u8>, E>,
+) -> Result<Signed, E> {
     let headers = vec![
         ("host", host_of(url)),
         ("date", httpdate::fmt_http_date(now)),
@@ -355,13 +355,13 @@ pub fn sign_post(
 }
 
 /// Signs a GET of `url` (an actor document, for servers that want signed fetches).
-pub fn sign_get(
+pub fn sign_get<E>(
     url: &url::Url,
     accept: &str,
     key_id: &str,
     now: SystemTime,
-    sign: impl FnOnce(&[u8]) -> Vec<u8>,
-) -> Signed {
+    sign: impl FnOnce(&[u8]) -> Result<Vec<u8>, E>,
+) -> Result<Signed, E> {
     let headers = vec![
         ("host", host_of(url)),
         ("date", httpdate::fmt_http_date(now)),
@@ -370,14 +370,14 @@ pub fn sign_get(
     sign_headers("get", url, headers, GET_HEADERS, key_id, sign)
 }
 
-fn sign_headers(
+fn sign_headers<E>(
     method: &str,
     url: &url::Url,
     mut headers: Vec<(&'static str, String)>,
     names: &str,
     key_id: &str,
-    sign: impl FnOnce(&[u8]) -> Vec<u8>,
-) -> Signed {
+    sign: impl FnOnce(&[u8]) -> Result<Vec<u8>, E>,
+) -> Result<Signed, E> {
     let target = match url.query() {
         Some(q) => format!("{}?{q}", url.path()),
         None => url.path().to_owned(),
@@ -389,14 +389,14 @@ fn sign_headers(
         text.push_str(": ");
         text.push_str(value);
     }
-    let signature = BASE64.encode(sign(text.as_bytes()));
+    let signature = BASE64.encode(sign(text.as_bytes())?);
     headers.push((
         "signature",
         format!(
             "keyId=\"{key_id}\",algorithm=\"rsa-sha256\",headers=\"{names}\",signature=\"{signature}\""
         ),
     ));
-    Signed { headers }
+    Ok(Signed { headers })
 }
 
 #[cfg(test)]
