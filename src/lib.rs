@@ -43,6 +43,8 @@ mod publish;
 mod server;
 /// WebSub: subscriptions and pushes.
 mod hub;
+/// ActivityPub: the site, categories and tags as actors; posts as `Article`s.
+mod activitypub;
 
 // The commands.
 mod build;
