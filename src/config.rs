@@ -11,8 +11,10 @@ use chrono::FixedOffset;
 use serde::Deserialize;
 use url::Url;
 
+mod activitypub;
 mod feeds;
 mod icon;
+pub use activitypub::{is_user_name, ActivityPubConfig, ActorScope, ActorType};
 pub use feeds::{ArchiveScope, ContentMode, FeedsConfig};
 use icon::parse_icon;
 
@@ -27,6 +29,7 @@ pub struct Config {
     pub hub: HubConfig,
     pub limits: crate::post::Limits,
     pub assets: AssetsConfig,
+    pub activitypub: ActivityPubConfig,
 }
 
 /// `[site]`: what the feeds say about the site.
@@ -473,6 +476,7 @@ impl Config {
             bail!("paths.output: must not be empty");
         }
         self.hub.validate()?;
+        self.activitypub.validate()?;
         Ok(())
     }
 

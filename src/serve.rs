@@ -63,8 +63,18 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
         &tx,
     )
     .with_context(|| format!("cannot watch {}", config.paths.posts.display()))?;
-    let hub = if config.hub.enabled {
+    if config.hub.enabled || config.activitypub.enabled {
         check_state_dir(&config)?;
+    }
+    // Made on the first start, then loaded: remote servers keep the copy they fetched.
+    let _actor_key = match config.activitypub.enabled {
+        true => Some(Arc::new(
+            crate::activitypub::ActorKey::load_or_create(&config.hub.state_dir)
+                .context("activitypub")?,
+        )),
+        false => None,
+    };
+    let hub = if config.hub.enabled {
         Some(Hub::start(&config).context("cannot start the WebSub hub")?)
     } else {
         None

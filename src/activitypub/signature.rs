@@ -18,9 +18,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use hyper::HeaderMap;
-use rsa::pkcs1v15::{Signature as RsaSignature, VerifyingKey};
-use rsa::signature::Verifier;
-use rsa::PublicKey;
 use sha2::{Digest as _, Sha256, Sha512};
 
 /// How far a request's `Date` (or `(created)`) may be from now, either way.
@@ -55,7 +52,7 @@ pub enum SignatureError {
     NoDigest,
     #[error("the Digest header does not match the body")]
     DigestMismatch,
-    #[error("the key is not an RSA public key in PEM: {0}")]
+    #[error("the sender's key is unusable: {0}")]
     BadKey(String),
     #[error("the signature does not verify with the key {0}")]
     Invalid(String),
@@ -289,29 +286,18 @@ pub fn check_digest(headers: &HeaderMap, body: &[u8]) -> Result<(), SignatureErr
     }
 }
 
-/// An RSA public key from PEM: SubjectPublicKeyInfo (`BEGIN PUBLIC KEY`, what actors
-/// publish) or PKCS#1 (`BEGIN RSA PUBLIC KEY`).
-pub fn public_key(pem: &str) -> Result<PublicKey, SignatureError> {
-    use rsa::pkcs1::DecodeRsaPublicKey;
-    use rsa::pkcs8::DecodePublicKey;
-    let pem = pem.trim();
-    PublicKey::from_public_key_pem(pem)
-        .or_else(|_| PublicKey::from_pkcs1_pem(pem))
-        .map_err(|e| SignatureError::BadKey(e.to_string()))
-}
-
-/// Verifies `signature` over `text` (RSASSA-PKCS1-v1_5 with SHA-256) with `key`.
+/// Verifies `signature` over `text` with the sender's public key in PEM (SPKI or PKCS#1, at
+/// least 2048 bits: [`super::key::verify_sha256`]).
 pub fn verify(
-    key: &PublicKey,
+    public_pem: &str,
     key_id: &str,
     text: &str,
     signature: &[u8],
 ) -> Result<(), SignatureError> {
-    let invalid = || SignatureError::Invalid(key_id.to_owned());
-    let sig = RsaSignature::try_from(signature).map_err(|_| invalid())?;
-    VerifyingKey::<Sha256>::new(key.clone())
-        .verify(text.as_bytes(), &sig)
-        .map_err(|_| invalid())
+    super::key::verify_sha256(public_pem, text.as_bytes(), signature).map_err(|e| match e {
+        super::KeyError::BadSignature => SignatureError::Invalid(key_id.to_owned()),
+        other => SignatureError::BadKey(other.to_string()),
+    })
 }
 
 /// `SHA-256=base64` of a body.
