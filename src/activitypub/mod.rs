@@ -9,3 +9,11 @@ pub mod key;
 pub mod signature;
 
 pub use key::{verify_sha256, ActorKey, KeyError, KEY_FILE};
+pub mod followers;
+
+/// How many followers an actor has (placeholder until the `ap` branch's lands).
+pub trait FollowerCount: Send + Sync {
+    fn followers(&self, actor: &str) -> usize;
+}
+pub mod delivery;
+pub mod remote;

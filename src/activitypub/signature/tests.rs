@@ -11,7 +11,7 @@ const PUB_B: &str = include_str!("../testdata/key-b.pub.pem");
 const KEY_ID: &str = "http://127.0.0.1:9/actor#main-key";
 
 fn signer(pem: &str) -> impl Fn(&[u8]) -> Result<Vec<u8>, std::convert::Infallible> {
-    let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem).unwrap();
+    let key = rsa::PrivateKey::from_pkcs8_pem(pem).unwrap();
     let signing = rsa::pkcs1v15::SigningKey::<Sha256>::new(key);
     move |data: &[u8]| Ok(signing.sign(data).to_vec())
 }
