@@ -18,6 +18,7 @@
 //! once) and `slug`/`text` (small helpers) are used by every stage.
 
 // Helpers every stage uses.
+mod accept;
 mod config;
 mod slug;
 mod text;

@@ -30,6 +30,9 @@ struct Serving {
 impl Outlet for Serving {
     fn publish(&self, published: Published) {
         self.state.swap(published.store);
+        if let Some(ap) = self.state.activitypub.get() {
+            ap.published();
+        }
         if let Some(hub) = &self.hub {
             // Only bookkeeping and enqueueing: never waits for a subscriber.
             hub.published(published.feeds_changed, &published.feeds_removed);
@@ -67,7 +70,7 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
         check_state_dir(&config)?;
     }
     // Made on the first start, then loaded: remote servers keep the copy they fetched.
-    let _actor_key = match config.activitypub.enabled {
+    let actor_key = match config.activitypub.enabled {
         true => Some(Arc::new(
             crate::activitypub::ActorKey::load_or_create(&config.hub.state_dir)
                 .context("activitypub")?,
@@ -110,6 +113,17 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
     }
     let archives = publisher.archive_pages();
     let busy = publisher.busy();
+    // The posts of the outboxes come from the archive pages' snapshot, which the publisher
+    // takes whenever ActivityPub is on.
+    if let (Some(key), Some(posts)) = (actor_key, &archives) {
+        let ap = crate::activitypub::ActivityPub::new(
+            &publisher.config,
+            Arc::clone(&publisher.meta),
+            key,
+            Arc::clone(posts),
+        );
+        let _ = state.activitypub.set(Arc::new(ap));
+    }
     if let Some(archives) = &archives {
         let _ = state
             .archives

@@ -9,7 +9,7 @@ mod error;
 pub mod html;
 mod index;
 mod json;
-mod media;
+pub mod media;
 mod opml;
 pub mod page;
 pub mod paging;
@@ -62,6 +62,9 @@ pub struct SiteMeta {
     pub icon: Option<String>,
     /// Absolute URL of the site's logo (`site.logo`): Atom `logo`, RSS `<image>`, JSON `icon`.
     pub logo: Option<String>,
+    /// The kinds of scope that are ActivityPub actors, which their pages link (`serve` with
+    /// `activitypub.enabled` only: a static copy has no server to answer for them).
+    pub actors: Vec<crate::config::ActorScope>,
 }
 
 impl SiteMeta {
@@ -108,6 +111,7 @@ impl SiteMeta {
             stylesheet: None,
             icon: config.icon_url(),
             logo: config.logo_url(),
+            actors: Vec::new(),
         };
         if config.feeds.stylesheet {
             meta.stylesheet = Some(meta.url(stylesheet::ROUTE));
@@ -424,6 +428,42 @@ pub fn scope_page_url(meta: &SiteMeta, scope: &Scope) -> String {
         Scope::All => meta.home(),
         Scope::Term(..) => meta.url(&format!("{}/", scope.dir())),
     }
+}
+
+/// Where the ActivityPub actors live: `/ap/site`, `/ap/categories/{slug}`, `/ap/tags/{slug}`.
+pub const ACTOR_PREFIX: &str = "/ap";
+
+/// The path of `scope`'s ActivityPub actor (decoded): `/ap/site`, `/ap/tags/{slug}`. Its id
+/// does not depend on its WebFinger name, so a rename never loses its followers.
+pub fn actor_path(scope: &Scope) -> String {
+    match scope {
+        Scope::All => format!("{ACTOR_PREFIX}/site"),
+        Scope::Term(..) => format!("{ACTOR_PREFIX}{}", scope.dir()),
+    }
+}
+
+/// The URL of `scope`'s ActivityPub actor, when scopes of its kind are actors.
+pub fn actor_url(meta: &SiteMeta, scope: &Scope) -> Option<String> {
+    use crate::config::ActorScope;
+    let kind = match scope {
+        Scope::All => ActorScope::Site,
+        Scope::Term(TermKind::Category, _) => ActorScope::Categories,
+        Scope::Term(TermKind::Tag, _) => ActorScope::Tags,
+    };
+    meta.actors
+        .contains(&kind)
+        .then(|| meta.url(&actor_path(scope)))
+}
+
+/// The actor a post's ActivityPub `Article` is attributed to: the site's, else (when the site
+/// is not an actor) that of the post's first category or tag that is one. `None`: the post
+/// has no `Article`.
+pub fn author_actor(meta: &SiteMeta, post: &Post) -> Option<String> {
+    actor_url(meta, &Scope::All).or_else(|| {
+        terms_of(post)
+            .filter_map(|(kind, name)| term_scope(kind, name))
+            .find_map(|scope| actor_url(meta, &scope))
+    })
 }
 
 /// The scope of a term named `name` as written in a post (`None` when it slugifies to nothing

@@ -270,6 +270,56 @@ impl ArchivePages {
     }
 }
 
+/// One scope's posts as of the last publish, for readers other than the archive pages (the
+/// ActivityPub outboxes): the same snapshot, so no second index of the posts is kept.
+#[derive(Clone)]
+pub struct ScopeSnapshot(Arc<ScopeView>);
+
+impl ScopeSnapshot {
+    /// Posts in the scope.
+    pub fn len(&self) -> usize {
+        self.0.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.len == 0
+    }
+
+    /// The term as written (`None` for all posts).
+    pub fn term(&self) -> Option<&str> {
+        self.0.term.as_deref()
+    }
+
+    /// Changes whenever the scope's posts did.
+    pub fn version(&self) -> u64 {
+        self.0.version
+    }
+
+    /// `take` posts after skipping the `skip` newest, newest first.
+    pub fn newest_first(&self, skip: usize, take: usize) -> Vec<&Post> {
+        let len = self.0.len;
+        let end = len.saturating_sub(skip);
+        let start = end.saturating_sub(take);
+        self.0.page(start, end - start)
+    }
+}
+
+impl ArchivePages {
+    /// The posts of `scope` as of the last publish; `None` for a term no post carries.
+    pub fn scope(&self, scope: &Scope) -> Option<ScopeSnapshot> {
+        let snapshot = self.snapshot.load();
+        snapshot.scopes.get(scope).cloned().map(ScopeSnapshot)
+    }
+
+    /// Every scope as of the last publish (all posts first, then the terms in order).
+    pub fn scopes(&self) -> Vec<Scope> {
+        let snapshot = self.snapshot.load();
+        let mut scopes: Vec<Scope> = snapshot.scopes.keys().cloned().collect();
+        scopes.sort();
+        scopes
+    }
+}
+
 impl Archives for ArchivePages {
     /// The archive page at `route` (RFC 5005), from the cache or rendered now; `None` if
     /// there is no such page. A page that fails its check keeps its last good version.

@@ -18,7 +18,7 @@ mod assets;
 mod deletions;
 mod retry;
 
-pub use archive::ArchivePages;
+pub use archive::{ArchivePages, ScopeSnapshot};
 pub mod follow;
 mod pages;
 
@@ -144,6 +144,9 @@ impl Publisher {
         };
         let mut meta = SiteMeta::from_config(&config);
         meta.hub = hub;
+        if config.activitypub.enabled {
+            meta.actors = config.activitypub.actors.clone();
+        }
         let site = Site::load_compact(&config.paths.posts, &mut ctx, opts.drafts);
         let mut listing = site.listing(now, opts);
         let window = config.feeds.tombstone_window();
@@ -181,7 +184,11 @@ impl Publisher {
         };
         // Archive pages and the browser views of feeds are rendered on request from the same
         // snapshot of the scopes.
-        if p.meta.archive_page.is_some() || p.config.server.browser_view {
+        // The ActivityPub outboxes read the same snapshot.
+        if p.meta.archive_page.is_some()
+            || p.config.server.browser_view
+            || p.config.activitypub.enabled
+        {
             p.archive_pages = Some(Arc::new(ArchivePages::new(
                 Arc::clone(&p.meta),
                 &p.listing,
@@ -445,10 +452,10 @@ impl Publisher {
             .map(|(route, post, time)| {
                 let bytes = page::render(page_meta, &post);
                 let render: Render = {
-                    let meta = Arc::clone(page_meta);
+                    let (meta, post) = (Arc::clone(page_meta), Arc::clone(&post));
                     Arc::new(move || bytes::Bytes::from(page::render(&meta, &post)))
                 };
-                let mut entry = Lazy::new(HTML_TYPE, &bytes, time.min(now), render);
+                let mut entry = Lazy::new(HTML_TYPE, &bytes, time.min(now), render).with_post(post);
                 // The same bytes as before keep their Last-Modified; new bytes are new now.
                 if let Some(old) = prev.lazy(&route) {
                     entry.last_modified = if old.hash == entry.hash {

@@ -93,6 +93,14 @@ pub enum Handled {
     Compress(std::sync::Arc<Document>, Coding),
     /// An asset's file to open (which may block) and stream: [`super::file::serve`].
     File(super::file::Planned),
+    /// An ActivityPub document (an actor, an outbox page, a post's `Article`…) to make with
+    /// [`crate::activitypub::ActivityPub::render`] where it may block, in the coding given,
+    /// then answer with [`handle_fetched`].
+    Activity(
+        std::sync::Arc<crate::activitypub::ActivityPub>,
+        crate::activitypub::Job,
+        Coding,
+    ),
 }
 
 /// The access log line of a request: method, path, status, body bytes, microseconds.
@@ -197,6 +205,13 @@ fn respond<B>(req: &Request<B>, state: &State) -> Handled {
             return Handled::Done(plain(StatusCode::NOT_FOUND, "404 not found\n"))
         }
     };
+    // ActivityPub's addresses (WebFinger, NodeInfo, `/ap/…`) come before the store's.
+    let activitypub = state.activitypub.get();
+    if let Some(ap) = activitypub {
+        if let Some(routed) = ap.route(&route, req.uri().query(), req.headers()) {
+            return activity(req, ap, routed);
+        }
+    }
     if let Some(archives) = state.archives.get().filter(|_| state.browser_view) {
         // Only a site feed's address: an asset named `notes/rss.xml` is a file like any other.
         let view = crate::feed::paging::parse_feed_route(&route)
@@ -221,6 +236,13 @@ fn respond<B>(req: &Request<B>, state: &State) -> Handled {
         return Handled::Done(respond_in(req, state, doc, coding));
     }
     if let Some(lazy) = store.lazy(&route) {
+        // A Fediverse server asking for the post: its `Article`, at the same URL.
+        if let Some(ap) = activitypub {
+            if let Some(job) = ap.article(lazy, req.headers()) {
+                let coding = choose_coding(req.headers());
+                return Handled::Activity(std::sync::Arc::clone(ap), job, coding);
+            }
+        }
         // A 304 or 412 needs no bytes, nor does a page already rendered in this coding;
         // anything else is rendered (and compressed) where it may block.
         let doc = Document::from_lazy(lazy);
@@ -264,6 +286,36 @@ fn respond<B>(req: &Request<B>, state: &State) -> Handled {
             Handled::Done(to_directory(req.uri()))
         }
         _ => Handled::Done(plain(StatusCode::NOT_FOUND, "404 not found\n")),
+    }
+}
+
+/// What the server does with a request to an ActivityPub address.
+fn activity<B>(
+    req: &Request<B>,
+    ap: &std::sync::Arc<crate::activitypub::ActivityPub>,
+    routed: crate::activitypub::Routed,
+) -> Handled {
+    use crate::activitypub::Routed;
+    match routed {
+        Routed::Render(job) => {
+            Handled::Activity(std::sync::Arc::clone(ap), job, choose_coding(req.headers()))
+        }
+        // A browser at an actor's address: its page (RFC 9110 §15.4.4).
+        Routed::Redirect(location) => {
+            let mut r = plain(StatusCode::SEE_OTHER, "303 see other\n");
+            if let Ok(v) = HeaderValue::from_str(&location) {
+                r.headers_mut().insert(hyper::header::LOCATION, v);
+            }
+            r.headers_mut().insert(
+                VARY,
+                HeaderValue::from_static(crate::activitypub::negotiate::VARY),
+            );
+            Handled::Done(r)
+        }
+        Routed::Refuse(status, why) => Handled::Done(plain(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            why,
+        )),
     }
 }
 
@@ -440,14 +492,23 @@ fn validators(
 }
 
 /// What a response varies on: a feed's address has two representations when browser views
-/// are on (the view and the feed), every other document one in several codings.
+/// are on (the view and the feed), and so do a post's page and an actor's address when
+/// ActivityPub is on (HTML and JSON); every other document one in several codings.
 fn vary<B>(req: &Request<B>, state: &State) -> &'static str {
     let feed = state.browser_view
         && state.archives.get().is_some()
         && route_of(req.uri().path())
             .is_ok_and(|route| crate::feed::paging::parse_feed_route(&route).is_some());
     if feed {
-        super::navigation::FEED_VARY
+        return super::navigation::FEED_VARY;
+    }
+    // A post's page or an actor's address: HTML or ActivityPub JSON, by `Accept`.
+    let negotiated = state.activitypub.get().is_some_and(|ap| {
+        route_of(req.uri().path())
+            .is_ok_and(|route| ap.negotiates(&route, state.store.load().lazy(&route).is_some()))
+    });
+    if negotiated {
+        crate::activitypub::negotiate::VARY
     } else {
         "Accept-Encoding"
     }

@@ -81,6 +81,9 @@ pub struct State {
     pub forms: crate::store::Forms,
     /// Answer browsers navigating to a feed with its browser view (`server.browser_view`).
     pub browser_view: bool,
+    /// The ActivityPub actors, WebFinger, NodeInfo and `Article`s (`activitypub.enabled`),
+    /// set once the first publish is done.
+    pub activitypub: std::sync::OnceLock<Arc<crate::activitypub::ActivityPub>>,
 }
 
 pub use crate::store::archive::Archives;
@@ -99,6 +102,7 @@ impl State {
             rendered: crate::store::RenderedPages::new(RENDERED_PAGES_BUDGET),
             forms: crate::store::Forms::new(crate::config::DEFAULT_COMPRESSED_BUDGET),
             browser_view: true,
+            activitypub: std::sync::OnceLock::new(),
         }
     }
 

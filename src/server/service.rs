@@ -153,6 +153,9 @@ pub fn answer(
             .unwrap_or_else(|| (Coding::Identity, doc.identity.clone()));
             handler::handle_fetched(&req, &state, Some(doc), Some(made), started).map(Body::from)
         })),
+        handler::Handled::Activity(ap, job, coding) => {
+            Err(fetched(req, state, pool, coding, move || ap.render(&job)))
+        }
         handler::Handled::File(plan) => Err(Box::pin(async move {
             file::serve(&req, &state, pool, plan).await
         })),
