@@ -33,6 +33,10 @@ impl Outlet for Serving {
         if let Some(ap) = self.state.activitypub.get() {
             ap.published();
         }
+        if let Some(federation) = self.state.federation.get() {
+            // Only enqueues: the activities are made and delivered on its own threads.
+            federation.published(published.posts);
+        }
         if let Some(hub) = &self.hub {
             // Only bookkeeping and enqueueing: never waits for a subscriber.
             hub.published(published.feeds_changed, &published.feeds_removed);
@@ -122,7 +126,11 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
             key,
             Arc::clone(posts),
         );
-        let _ = state.activitypub.set(Arc::new(ap));
+        let ap = Arc::new(ap);
+        let federation = crate::activitypub::Federation::start(&publisher.config, Arc::clone(&ap))
+            .context("cannot start ActivityPub delivery")?;
+        let _ = state.activitypub.set(ap);
+        let _ = state.federation.set(federation);
     }
     if let Some(archives) = &archives {
         let _ = state
@@ -133,6 +141,7 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
         .name("publisher".into())
         .spawn(move || follow::follow(publisher, rx, tx, watcher))
         .context("cannot start the publisher thread")?;
+    let federation = state.federation.get().cloned();
     server.run(state)?;
     // A publish under way finishes (its files and state written) before the process ends, and
     // none starts after: a post deleted just now is on record, its tombstone kept as announced.
@@ -141,6 +150,10 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(archives) = &archives {
         archives.save_validators();
+    }
+    if let Some(federation) = &federation {
+        // Pending deliveries are sent after the next start.
+        federation.flush();
     }
     if let Some(hub) = &hub {
         // Deliveries still in flight end with the process; the file records which version

@@ -19,7 +19,9 @@
 pub mod actor;
 pub mod article;
 pub mod delivery;
+pub mod federation;
 pub mod followers;
+pub mod inbox;
 pub mod key;
 pub mod names;
 pub mod negotiate;
@@ -35,6 +37,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hyper::header::HeaderMap;
 
+pub use federation::Federation;
 pub use key::{verify_sha256, ActorKey, KeyError, KEY_FILE};
 
 use crate::config::{ActorScope, ActorType, Config};
@@ -210,7 +213,7 @@ impl ActivityPub {
 
     /// The scope whose actor lives at the decoded path `path` (`/ap/site`, `/ap/tags/rust`),
     /// and what follows it (`""`, `"outbox"`…).
-    fn actor_at<'p>(&self, path: &'p str) -> Option<(Scope, &'p str)> {
+    pub fn actor_at<'p>(&self, path: &'p str) -> Option<(Scope, &'p str)> {
         let rest = path.strip_prefix(feed::ACTOR_PREFIX)?.strip_prefix('/')?;
         let (scope, rest) = if let Some(rest) = rest.strip_prefix("site") {
             (Scope::All, rest)

@@ -22,6 +22,13 @@ pub struct ActivityPubConfig {
     /// that posts, which is what a feed is. `Group` makes Mastodon treat it as a group that
     /// boosts its members' posts, which a feed has none of.
     pub actor_type: ActorType,
+    /// Failed deliveries in a row (retried with `hub.retry_base_ms` doubling, capped at
+    /// 10 minutes) before an inbox is dropped with its followers. 20: about two and a half
+    /// hours of a server down.
+    pub delivery_attempts: u32,
+    /// The least time between two deliveries to one inbox: a burst of new posts reaches a
+    /// server at this pace (250: four a second).
+    pub delivery_interval_ms: u64,
 }
 
 impl Default for ActivityPubConfig {
@@ -31,6 +38,8 @@ impl Default for ActivityPubConfig {
             name: String::new(),
             actors: vec![ActorScope::Site, ActorScope::Categories, ActorScope::Tags],
             actor_type: ActorType::Service,
+            delivery_attempts: 20,
+            delivery_interval_ms: 250,
         }
     }
 }
@@ -69,6 +78,18 @@ const MAX_NAME: usize = 64;
 impl ActivityPubConfig {
     /// Checks the values; errors name the key.
     pub(super) fn validate(&self) -> Result<()> {
+        if !(1..=100).contains(&self.delivery_attempts) {
+            bail!(
+                "activitypub.delivery_attempts: must be between 1 and 100, got {}",
+                self.delivery_attempts
+            );
+        }
+        if self.delivery_interval_ms > 60_000 {
+            bail!(
+                "activitypub.delivery_interval_ms: must be at most 60000, got {}",
+                self.delivery_interval_ms
+            );
+        }
         if !self.name.is_empty() && !is_user_name(&self.name) {
             bail!(
                 "activitypub.name: must be 1 to {MAX_NAME} of a-z, 0-9, '_', '-', '.' (not at \

@@ -289,6 +289,7 @@ impl Publisher {
             store: Arc::clone(&self.store),
             feeds_changed: Vec::new(),
             feeds_removed: Vec::new(),
+            posts: Vec::new(),
         });
         self.after_publish();
     }

@@ -66,6 +66,18 @@ pub struct Published {
     /// Feeds whose bytes changed, with their new document.
     pub feeds_changed: Vec<(String, Arc<Document>)>,
     pub feeds_removed: Vec<String>,
+    /// Posts that entered, changed or left the listing (ActivityPub delivers them). None at
+    /// the first publish: what was there before the start is not known here.
+    pub posts: Vec<PostChange>,
+}
+
+/// A post that entered the listing (`old` none: new, or a scheduled post whose time came),
+/// changed (both: it was read again, which need not mean its content differs) or left it
+/// (`new` none).
+#[derive(Debug, Clone)]
+pub struct PostChange {
+    pub old: Option<Arc<crate::post::Post>>,
+    pub new: Option<Arc<crate::post::Post>>,
 }
 
 /// Where each publish goes (`serve`: the server's state and the hub). Called on the
@@ -116,6 +128,10 @@ pub struct Publisher {
     doc_items: HashMap<String, render::FeedItems>,
     /// The posts published, and the tombstones of those that left.
     deletions: deletions::Deletions,
+    /// The listed version of each post a batch is changing, as it was before the batch.
+    before: HashMap<PathBuf, Arc<crate::post::Post>>,
+    /// The posts the publish under way changed, for its [`Published`].
+    post_changes: Vec<PostChange>,
 }
 
 /// The archive validators file, under the state directory.
@@ -178,6 +194,8 @@ impl Publisher {
             page_epoch: epoch,
             doc_items: HashMap::new(),
             deletions,
+            before: HashMap::new(),
+            post_changes: Vec::new(),
             busy: Arc::default(),
             meta: Arc::new(meta),
             config,
@@ -244,6 +262,9 @@ impl Publisher {
             .apply(&root, &self.ctx, self.opts.drafts, &changes);
         let mut delta = Delta::default();
         for source in &applied.changed {
+            if let Some(old) = self.listing.get(source) {
+                self.before.insert(source.clone(), Arc::clone(old));
+            }
             delta.extend(match self.site.posts.get(source) {
                 Some(post) => self.listing.upsert(Arc::clone(post), now),
                 None => self.listing.remove(source),
@@ -296,6 +317,21 @@ impl Publisher {
 
     /// Re-renders only the scopes a change touched, and the pages of the posts it touched.
     fn republish(&mut self, mut delta: Delta, now: DateTime<Utc>, started: Instant) -> Report {
+        let mut before = std::mem::take(&mut self.before);
+        self.post_changes = delta
+            .posts
+            .iter()
+            .filter_map(|source| {
+                let old = before.remove(source);
+                let new = self.listing.get(source).cloned();
+                let same = match (&old, &new) {
+                    (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                    (None, None) => true,
+                    _ => false,
+                };
+                (!same).then_some(PostChange { old, new })
+            })
+            .collect();
         let (meta, listing) = (&self.meta, &mut self.listing);
         self.deletions.apply(meta, listing, &mut delta, now);
         if delta.is_empty() {
@@ -494,6 +530,7 @@ impl Publisher {
             store: Arc::clone(&self.store),
             feeds_changed,
             feeds_removed,
+            posts: std::mem::take(&mut self.post_changes),
         });
         self.after_publish();
         Report {

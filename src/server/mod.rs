@@ -22,6 +22,7 @@ pub mod body;
 pub mod conditional;
 pub mod file;
 pub mod handler;
+pub mod inbox;
 pub(crate) mod navigation;
 pub mod range;
 pub mod service;
@@ -84,6 +85,8 @@ pub struct State {
     /// The ActivityPub actors, WebFinger, NodeInfo and `Article`s (`activitypub.enabled`),
     /// set once the first publish is done.
     pub activitypub: std::sync::OnceLock<Arc<crate::activitypub::ActivityPub>>,
+    /// The actors' inboxes and deliveries, set with `activitypub`.
+    pub federation: std::sync::OnceLock<Arc<crate::activitypub::Federation>>,
 }
 
 pub use crate::store::archive::Archives;
@@ -103,6 +106,7 @@ impl State {
             forms: crate::store::Forms::new(crate::config::DEFAULT_COMPRESSED_BUDGET),
             browser_view: true,
             activitypub: std::sync::OnceLock::new(),
+            federation: std::sync::OnceLock::new(),
         }
     }
 

@@ -4,7 +4,8 @@
 //! or block — rendering an archive page, rendering a post page, compressing a large
 //! document, opening an asset's file — and run on a blocking thread, at most
 //! [`super::BLOCKING_CONCURRENCY`] at a time (an asset's file is then read a chunk at a time
-//! as it is sent, see [`super::body`]); the subscription POST of the hub reads its body. The
+//! as it is sent, see [`super::body`]); the subscription POST of the hub and the POSTs to
+//! ActivityPub inboxes ([`super::inbox`]) read their bodies. The
 //! thread pool is the server's to pick ([`Blocking`]): the stock server uses its runtime's,
 //! the steering server one shared by its event loops.
 
@@ -112,6 +113,19 @@ pub fn answer(
         }));
     }
     let pool = Arc::clone(pool);
+    // A POST to an ActivityPub inbox: its body is read, then checked where it may block.
+    if req.method() == hyper::Method::POST {
+        if let Some(federation) = state.federation.get().filter(|f| {
+            handler::route_of(req.uri().path()).is_ok_and(|route| f.is_inbox(&route))
+        }) {
+            let federation = Arc::clone(federation);
+            return Err(Box::pin(async move {
+                super::inbox::handle(req, state, pool, federation)
+                    .await
+                    .map(Body::from)
+            }));
+        }
+    }
     match handler::handle(&req, &state) {
         handler::Handled::Done(response) => Ok(response.map(Body::from)),
         handler::Handled::Archive(route, archives, coding) => {
