@@ -138,7 +138,12 @@ impl Federation {
     /// Each actor of `post` but those in `skip` sends what its outbox lists for it.
     fn created(&self, meta: &SiteMeta, post: &Post, skip: &BTreeSet<String>) -> usize {
         let mut sent = 0;
-        for actor in actors_of(meta, post) {
+        // The author's Create first: a server that gets an Announce before it knows the post
+        // fetches it.
+        let author = feed::author_actor(meta, post);
+        let mut actors: Vec<String> = actors_of(meta, post).into_iter().collect();
+        actors.sort_by_key(|a| Some(a) != author.as_ref());
+        for actor in actors {
             if skip.contains(&actor) {
                 continue;
             }

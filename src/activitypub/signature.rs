@@ -34,6 +34,8 @@ const MAX_HEADER_BYTES: usize = 8 * 1024;
 pub enum SignatureError {
     #[error("no Signature header (the request is not signed)")]
     Unsigned,
+    #[error("RFC 9421 signatures (Signature-Input) are not supported; sign with draft-cavage-http-signatures-12")]
+    Rfc9421,
     #[error("the Signature header is malformed: {0}")]
     Malformed(String),
     #[error("the signature algorithm {0:?} is not supported (rsa-sha256 or hs2019)")]
@@ -214,6 +216,9 @@ pub fn check_request(
     now: SystemTime,
 ) -> Result<(Params, String), SignatureError> {
     let value = signature_header(req.headers).ok_or(SignatureError::Unsigned)?;
+    if req.headers.contains_key("signature-input") {
+        return Err(SignatureError::Rfc9421);
+    }
     let params = parse(value)?;
     let covers = |n: &str| params.headers.iter().any(|h| h == n);
     if !covers("(request-target)") {

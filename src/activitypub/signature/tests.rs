@@ -165,6 +165,11 @@ fn unsigned_and_uncovered_requests_are_refused() {
     let mut h = signed_post(BODY, KEY_A, now());
     let sig = h.remove("signature").unwrap();
     assert_eq!(check(&h, BODY, now()), Err(SignatureError::Unsigned));
+    // An RFC 9421 signature is named as such (the sender may try draft-cavage next).
+    let mut h9421 = h.clone();
+    h9421.insert("signature-input", HeaderValue::from_static("sig1=(\"@method\");keyid=\"k\""));
+    h9421.insert("signature", HeaderValue::from_static("sig1=:AAAA:"));
+    assert_eq!(check(&h9421, BODY, now()), Err(SignatureError::Rfc9421));
     // The same value under `Authorization: Signature …` is accepted.
     let auth = format!("Signature {}", sig.to_str().unwrap());
     h.insert("authorization", HeaderValue::from_str(&auth).unwrap());
