@@ -6,6 +6,7 @@
 mod common;
 
 mod archive;
+mod activitypub_follow;
 mod assets;
 mod build;
 mod content_urls;

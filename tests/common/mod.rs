@@ -154,6 +154,17 @@ impl Server {
     /// [`Server::start`] with environment changes for the server process: `(name, Some(v))`
     /// sets a variable, `(name, None)` removes it (e.g. `RUST_LOG`, `NO_COLOR`).
     pub fn start_with_env(site: &TempSite, extra: &[&str], env: &[(&str, Option<&str>)]) -> Server {
+        Server::start_on(site, "127.0.0.1:0", extra, env)
+    }
+
+    /// [`Server::start_with_env`] listening on `listen` (a port a server used before, so that
+    /// the site keeps its URL across a restart).
+    pub fn start_on(
+        site: &TempSite,
+        listen: &str,
+        extra: &[&str],
+        env: &[(&str, Option<&str>)],
+    ) -> Server {
         use std::io::BufRead;
         use std::sync::atomic::{AtomicUsize, Ordering};
         static N: AtomicUsize = AtomicUsize::new(0);
@@ -170,7 +181,7 @@ impl Server {
             "--out".into(),
             site.out().display().to_string(),
             "--listen".into(),
-            "127.0.0.1:0".into(),
+            listen.into(),
         ];
         args.extend(extra.iter().map(|s| (*s).to_owned()));
         // FEEDSMITH_TEST_STEERING=on|off: every server in that mode (CI runs the suite in both).
