@@ -607,3 +607,6 @@ impl Publisher {
 pub fn system_time(t: &DateTime<Utc>) -> SystemTime {
     u64::try_from(t.timestamp()).map_or(UNIX_EPOCH, |s| UNIX_EPOCH + Duration::from_secs(s))
 }
+
+#[cfg(test)]
+mod tests;
