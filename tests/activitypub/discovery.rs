@@ -210,6 +210,26 @@ fn pages_link_their_actors() {
     assert!(tag.contains(&link(&server.at("/ap/tags/rust"))), "{tag}");
     let category = server.get("/categories/news/").text();
     assert!(category.contains(&link(&server.at("/ap/categories/news"))));
+    // Feeds link their scope's actor (subscription documents: archive pages are no topics).
+    for (feed, actor, root, link) in [
+        ("/atom.xml", "/ap/site", None, "link"),
+        ("/tags/rust/atom.xml", "/ap/tags/rust", None, "link"),
+        ("/rss.xml", "/ap/site", Some("channel"), "atom:link"),
+    ] {
+        let doc = crate::common::xmltree::parse(&server.get(feed).text()).unwrap();
+        let parent = root.map_or(&doc, |r| doc.child(r).unwrap());
+        let links: Vec<_> = parent
+            .children_named(link)
+            .filter(|l| l.attr("type") == Some(ACTIVITY_JSON))
+            .collect();
+        assert_eq!(links.len(), 1, "{feed}");
+        assert_eq!(links[0].attr("rel"), Some("alternate"), "{feed}");
+        assert_eq!(
+            links[0].attr("href"),
+            Some(server.at(actor).as_str()),
+            "{feed}"
+        );
+    }
     // A post's page links its own URL, where its `Article` is.
     let post = server.at("/news/2024/01/02/post-2.html");
     let page = get(&post, &[]).text();
