@@ -14,7 +14,7 @@ use url::Url;
 mod activitypub;
 mod feeds;
 mod icon;
-pub use activitypub::{is_user_name, ActivityPubConfig, ActorScope, ActorType};
+pub use activitypub::{ActivityPubConfig, ActorScope, ActorType};
 pub use feeds::{ArchiveScope, ContentMode, FeedsConfig};
 use icon::parse_icon;
 

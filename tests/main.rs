@@ -5,6 +5,7 @@
 
 mod common;
 
+mod activitypub;
 mod archive;
 mod activitypub_follow;
 mod assets;

@@ -36,8 +36,8 @@ pub enum KeyError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("the ActivityPub key {} is not a usable RSA private key ({reason}); move it away to make a new one (remote servers will then need to fetch the new key)", path.display())]
-    Corrupt { path: PathBuf, reason: String },
+    #[error("the ActivityPub key {} is not a usable RSA private key ({source}); move it away to make a new one (remote servers will then need to fetch the new key)", path.display())]
+    Corrupt { path: PathBuf, source: Unusable },
     #[error("cannot write the ActivityPub key {}: {source}", path.display())]
     Write {
         path: PathBuf,
@@ -53,6 +53,15 @@ pub enum KeyError {
     WeakKey(usize),
     #[error("the signature does not verify")]
     BadSignature,
+}
+
+/// Why a key file's contents are not a key this server can use.
+#[derive(Debug, thiserror::Error)]
+pub enum Unusable {
+    #[error("{0}")]
+    Pkcs8(#[from] rsa::pkcs8::Error),
+    #[error("{0} bits, at least {MIN_BITS} needed")]
+    Small(usize),
 }
 
 /// The actors' key pair.
@@ -80,9 +89,9 @@ impl ActorKey {
     pub fn load_or_create(dir: &Path) -> Result<ActorKey, KeyError> {
         let path = dir.join(KEY_FILE);
         match std::fs::read_to_string(&path) {
-            Ok(pem) => ActorKey::from_pem(&pem).map_err(|reason| KeyError::Corrupt {
+            Ok(pem) => ActorKey::from_pem(&pem).map_err(|source| KeyError::Corrupt {
                 path: path.clone(),
-                reason,
+                source,
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = ActorKey::generate()?;
@@ -111,13 +120,13 @@ impl ActorKey {
     }
 
     /// The key in a PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`); the reason it is not one.
-    fn from_pem(pem: &str) -> Result<ActorKey, String> {
-        let private = PrivateKey::from_pkcs8_pem(pem).map_err(|e| e.to_string())?;
+    fn from_pem(pem: &str) -> Result<ActorKey, Unusable> {
+        let private = PrivateKey::from_pkcs8_pem(pem)?;
         let bits = private.size() * 8;
         if bits < MIN_BITS {
-            return Err(format!("{bits} bits, at least {MIN_BITS} needed"));
+            return Err(Unusable::Small(bits));
         }
-        ActorKey::from_private(private).map_err(|e| e.to_string())
+        Ok(ActorKey::from_private(private)?)
     }
 
     fn from_private(private: PrivateKey) -> Result<ActorKey, rsa::pkcs8::Error> {

@@ -360,4 +360,4 @@ fn unix_now() -> u64 {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

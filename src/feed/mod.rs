@@ -6,6 +6,7 @@
 
 mod atom;
 mod error;
+pub mod actors;
 pub mod html;
 mod index;
 mod json;
@@ -19,6 +20,7 @@ pub mod stylesheet;
 pub mod term;
 pub mod verify;
 
+pub use actors::{actor_path, actor_url, author_actor, ACTOR_PREFIX};
 pub use atom::atom_id;
 pub use error::FeedError;
 
@@ -171,6 +173,8 @@ pub struct FeedSpec<'a> {
     pub history: History,
     /// RFC 6721 tombstones (Atom subscription documents only: `atom::write` places them).
     pub deleted: Vec<&'a crate::site::deleted::Tombstone>,
+    /// The scope's ActivityPub actor, which the subscription document links (`serve` only).
+    pub actor: Option<String>,
 }
 
 /// A document's place in an RFC 5005 archived feed.
@@ -370,6 +374,7 @@ impl<'a> FeedSpec<'a> {
             description,
             items,
             updated,
+            actor: actor_url(meta, scope).filter(|_| !history.archive),
             history,
             deleted: Vec::new(),
         }
@@ -428,42 +433,6 @@ pub fn scope_page_url(meta: &SiteMeta, scope: &Scope) -> String {
         Scope::All => meta.home(),
         Scope::Term(..) => meta.url(&format!("{}/", scope.dir())),
     }
-}
-
-/// Where the ActivityPub actors live: `/ap/site`, `/ap/categories/{slug}`, `/ap/tags/{slug}`.
-pub const ACTOR_PREFIX: &str = "/ap";
-
-/// The path of `scope`'s ActivityPub actor (decoded): `/ap/site`, `/ap/tags/{slug}`. Its id
-/// does not depend on its WebFinger name, so a rename never loses its followers.
-pub fn actor_path(scope: &Scope) -> String {
-    match scope {
-        Scope::All => format!("{ACTOR_PREFIX}/site"),
-        Scope::Term(..) => format!("{ACTOR_PREFIX}{}", scope.dir()),
-    }
-}
-
-/// The URL of `scope`'s ActivityPub actor, when scopes of its kind are actors.
-pub fn actor_url(meta: &SiteMeta, scope: &Scope) -> Option<String> {
-    use crate::config::ActorScope;
-    let kind = match scope {
-        Scope::All => ActorScope::Site,
-        Scope::Term(TermKind::Category, _) => ActorScope::Categories,
-        Scope::Term(TermKind::Tag, _) => ActorScope::Tags,
-    };
-    meta.actors
-        .contains(&kind)
-        .then(|| meta.url(&actor_path(scope)))
-}
-
-/// The actor a post's ActivityPub `Article` is attributed to: the site's, else (when the site
-/// is not an actor) that of the post's first category or tag that is one. `None`: the post
-/// has no `Article`.
-pub fn author_actor(meta: &SiteMeta, post: &Post) -> Option<String> {
-    actor_url(meta, &Scope::All).or_else(|| {
-        terms_of(post)
-            .filter_map(|(kind, name)| term_scope(kind, name))
-            .find_map(|scope| actor_url(meta, &scope))
-    })
 }
 
 /// The scope of a term named `name` as written in a post (`None` when it slugifies to nothing

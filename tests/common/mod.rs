@@ -111,15 +111,26 @@ pub fn news_post(title: &str, date: &str, category: &str, tags: &str, body: &str
 /// `Vary` on a feed's address (a feed and its browser view) and on every other document.
 pub const FEED_VARY: &str = "Accept, Sec-Fetch-Dest, Sec-Fetch-Mode, Accept-Encoding";
 
+/// `Vary` on a post's page: its HTML or, asked by a Fediverse server, its ActivityPub
+/// `Article` (`serve` has ActivityPub on by default).
+pub const PAGE_VARY: &str = "Accept, Accept-Encoding";
+
 /// The `Vary` a response for `path` carries: feeds (subscription documents and archive pages,
-/// which have browser views) vary on what tells a browser from a reader too.
+/// which have browser views) vary on what tells a browser from a reader too, and post pages
+/// on what tells a browser from a Fediverse server.
 pub fn vary_of(path: &str) -> &'static str {
     let path = path.split(['?', '#']).next().unwrap_or(path);
+    let site_page = path == "/"
+        || path == "/index.html"
+        || path.starts_with("/tags/")
+        || path.starts_with("/categories/");
     if ["/rss.xml", "/atom.xml", "/feed.json"]
         .iter()
         .any(|f| path.ends_with(f))
     {
         FEED_VARY
+    } else if !site_page && (path.ends_with(".html") || path.ends_with('/')) {
+        PAGE_VARY
     } else {
         "Accept-Encoding"
     }
