@@ -6,8 +6,8 @@
 mod common;
 
 mod activitypub;
-mod archive;
 mod activitypub_follow;
+mod archive;
 mod assets;
 mod build;
 mod content_urls;

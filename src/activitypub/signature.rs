@@ -299,7 +299,7 @@ pub fn verify(
     text: &str,
     signature: &[u8],
 ) -> Result<(), SignatureError> {
-    super::key::verify_sha256(public_pem, text.as_bytes(), signature).map_err(|e| match e {
+    super::verify_sha256(public_pem, text.as_bytes(), signature).map_err(|e| match e {
         super::KeyError::BadSignature => SignatureError::Invalid(key_id.to_owned()),
         other => SignatureError::BadKey(other.to_string()),
     })
