@@ -231,7 +231,10 @@ impl Deliveries {
                 for a in &q.items {
                     activities.insert(&a.id, a);
                 }
-                lists.insert(inbox.clone(), q.items.iter().map(|a| a.id.clone()).collect());
+                lists.insert(
+                    inbox.clone(),
+                    q.items.iter().map(|a| a.id.clone()).collect(),
+                );
             }
             Saved {
                 version: VERSION,
@@ -348,17 +351,13 @@ impl Deliveries {
         };
         let key_id = format!("{}#main-key", activity.actor);
         let body = activity.body.as_bytes();
-        let signed = match signature::sign_post(
-            &url,
-            body,
-            CONTENT_TYPE,
-            &key_id,
-            SystemTime::now(),
-            |d| self.key.sign_sha256(d),
-        ) {
-            Ok(s) => s,
-            Err(e) => return Outcome::Failed(e.to_string()),
-        };
+        let signed =
+            match signature::sign_post(&url, body, CONTENT_TYPE, &key_id, SystemTime::now(), |d| {
+                self.key.sign_sha256(d)
+            }) {
+                Ok(s) => s,
+                Err(e) => return Outcome::Failed(e.to_string()),
+            };
         let mut req = self.client.agent().post(url.as_str());
         for (name, value) in signed.headers {
             // ureq sends the Host of the URL, the same as signed.

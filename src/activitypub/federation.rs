@@ -110,20 +110,23 @@ impl Federation {
         let meta = self.ap.meta();
         // By the post's URL (its `Article`'s id): a post that left one file and entered another
         // with the same URL in one batch was edited, not deleted.
-        let mut by_url: BTreeMap<String, (Option<Arc<Post>>, Option<Arc<Post>>)> =
-            BTreeMap::new();
+        let mut by_url: BTreeMap<String, PostChange> = BTreeMap::new();
+        let empty = || PostChange {
+            old: None,
+            new: None,
+        };
         for c in changes {
             if let Some(old) = c.old {
                 let url = old.url.clone();
-                by_url.entry(url).or_default().0 = Some(old);
+                by_url.entry(url).or_insert_with(empty).old = Some(old);
             }
             if let Some(new) = c.new {
                 let url = new.url.clone();
-                by_url.entry(url).or_default().1 = Some(new);
+                by_url.entry(url).or_insert_with(empty).new = Some(new);
             }
         }
-        for (url, (old, new)) in by_url {
-            let sent = match (old, new) {
+        for (url, change) in by_url {
+            let sent = match (change.old, change.new) {
                 (None, Some(new)) => self.created(meta, &new, &BTreeSet::new()),
                 (Some(old), Some(new)) => self.edited(meta, &old, &new),
                 (Some(old), None) => self.deleted(meta, &old),

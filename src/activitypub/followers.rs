@@ -262,7 +262,10 @@ mod tests {
         assert_eq!(f.count(SITE), 1);
         assert_eq!(f.count(RUST), 2);
         let all: Vec<String> = f.inboxes([SITE, RUST]).into_iter().collect();
-        assert_eq!(all, ["https://m.example/inbox", "https://p.example/c/inbox"]);
+        assert_eq!(
+            all,
+            ["https://m.example/inbox", "https://p.example/c/inbox"]
+        );
 
         let again = Followers::load(dir.path());
         assert_eq!(again.count(SITE), 1);

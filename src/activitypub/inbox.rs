@@ -113,7 +113,11 @@ impl Federation {
                 return Reply::new(202, "accepted: the actor is gone");
             }
             Err(Refusal::Gone) => {
-                return refuse(path, 401, format!("the key {} is gone (410)", params.key_id))
+                return refuse(
+                    path,
+                    401,
+                    format!("the key {} is gone (410)", params.key_id),
+                )
             }
             Err(Refusal::Key(e)) => {
                 return refuse(path, 401, format!("cannot get the signer's key: {e}"))
@@ -173,20 +177,29 @@ impl Federation {
         let url = object.and_then(id_of)?;
         let base = self.ap.meta().base.trim_end_matches('/');
         let rest = url.strip_prefix(base)?;
-        let path = percent_encoding::percent_decode_str(rest).decode_utf8().ok()?;
+        let path = percent_encoding::percent_decode_str(rest)
+            .decode_utf8()
+            .ok()?;
         let (scope, tail) = self.ap.actor_at(&path)?;
         (tail.is_empty() && self.ap.is_actor(&scope)).then(|| self.ap.actor_id(&scope))
     }
 
     fn follow(&self, path: &str, activity: &Value, sender: &RemoteActor) -> Reply {
         let Some(ours) = self.our_actor(activity.get("object")) else {
-            return refuse(path, 404, "the Follow's object is not an actor of this site");
+            return refuse(
+                path,
+                404,
+                "the Follow's object is not an actor of this site",
+            );
         };
         let follower = Follower {
             id: sender.id.clone(),
             inbox: sender.inbox.clone(),
             shared_inbox: sender.shared_inbox.clone(),
-            follow_id: activity.get("id").and_then(Value::as_str).map(str::to_owned),
+            follow_id: activity
+                .get("id")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
         };
         match self.followers.add(&ours, follower) {
             Ok(new) => {
@@ -270,7 +283,9 @@ mod tests {
         assert!(is_activity_type(Some(
             "application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\""
         )));
-        assert!(is_activity_type(Some("Application/Activity+JSON; charset=utf-8")));
+        assert!(is_activity_type(Some(
+            "Application/Activity+JSON; charset=utf-8"
+        )));
         assert!(!is_activity_type(Some("application/json")));
         assert!(!is_activity_type(Some("text/plain")));
         assert!(!is_activity_type(None));
@@ -280,7 +295,13 @@ mod tests {
     fn self_deletes() {
         let a = "https://m.example/users/x";
         assert!(is_self_delete(&json!({"object": a}), a));
-        assert!(is_self_delete(&json!({"object": {"id": a, "type": "Tombstone"}}), a));
-        assert!(!is_self_delete(&json!({"object": "https://m.example/notes/1"}), a));
+        assert!(is_self_delete(
+            &json!({"object": {"id": a, "type": "Tombstone"}}),
+            a
+        ));
+        assert!(!is_self_delete(
+            &json!({"object": "https://m.example/notes/1"}),
+            a
+        ));
     }
 }

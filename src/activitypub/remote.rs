@@ -77,9 +77,7 @@ fn get(agent: &ureq::Agent, url: &Url, signer: &Signer<'_>) -> Result<Value, Fet
             }
         }
     }
-    let mut resp = req
-        .call()
-        .map_err(|e| FetchError::Request(at.clone(), e))?;
+    let mut resp = req.call().map_err(|e| FetchError::Request(at.clone(), e))?;
     let status = resp.status().as_u16();
     if !(200..300).contains(&status) {
         return Err(FetchError::Status(at, status));

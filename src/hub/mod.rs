@@ -37,9 +37,9 @@ use anyhow::{Context, Result};
 use url::Url;
 
 use crate::config::{Config, Format};
+use crate::push::{lock, Engine, Timing};
 use crate::store::{Document, Store};
 use deliver::{Client, Delivery};
-use crate::push::{lock, Engine, Timing};
 use jobs::{Intent, Job};
 use persist::{Record, StateFile};
 use request::Mode;

@@ -23,7 +23,12 @@ fn last(kept: &Kept) -> Vec<(Option<String>, Option<String>)> {
     let all = kept.0.lock().unwrap_or_else(PoisonError::into_inner);
     let title = |p: &Option<Arc<crate::post::Post>>| p.as_ref().map(|p| p.title.clone());
     all.last()
-        .map(|changes| changes.iter().map(|c| (title(&c.old), title(&c.new))).collect())
+        .map(|changes| {
+            changes
+                .iter()
+                .map(|c| (title(&c.old), title(&c.new)))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -72,7 +77,11 @@ fn posts_that_enter_change_or_leave_are_handed_on() {
     let publishes = kept.0.lock().unwrap_or_else(PoisonError::into_inner).len();
     p.apply(&upsert("c.md"), now);
     let after = kept.0.lock().unwrap_or_else(PoisonError::into_inner).len();
-    assert!(after == publishes || last(&kept).is_empty(), "{:?}", last(&kept));
+    assert!(
+        after == publishes || last(&kept).is_empty(),
+        "{:?}",
+        last(&kept)
+    );
     p.tick(at("2026-03-01T10:00:01Z"));
     assert_eq!(last(&kept), [(None, Some("C".into()))]);
 }

@@ -115,9 +115,11 @@ pub fn answer(
     let pool = Arc::clone(pool);
     // A POST to an ActivityPub inbox: its body is read, then checked where it may block.
     if req.method() == hyper::Method::POST {
-        if let Some(federation) = state.federation.get().filter(|f| {
-            handler::route_of(req.uri().path()).is_ok_and(|route| f.is_inbox(&route))
-        }) {
+        if let Some(federation) = state
+            .federation
+            .get()
+            .filter(|f| handler::route_of(req.uri().path()).is_ok_and(|route| f.is_inbox(&route)))
+        {
             let federation = Arc::clone(federation);
             return Err(Box::pin(async move {
                 super::inbox::handle(req, state, pool, federation)

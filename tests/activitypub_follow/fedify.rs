@@ -18,7 +18,9 @@ const PEER_TIMEOUT: Duration = Duration::from_secs(300);
 
 fn harness() -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/external/fedify");
-    let installed = dir.join("node_modules/@fedify/fedify/package.json").is_file();
+    let installed = dir
+        .join("node_modules/@fedify/fedify/package.json")
+        .is_file();
     let node = Command::new("node")
         .arg("--version")
         .output()
@@ -79,7 +81,10 @@ fn fedify_follows_receives_and_unfollows() {
         "peer stdout:\n{stdout}\npeer stderr:\n{stderr}\nserver log:\n{}",
         server.stderr()
     );
-    assert!(status.is_some(), "the peer ran past {PEER_TIMEOUT:?}\n{report}");
+    assert!(
+        status.is_some(),
+        "the peer ran past {PEER_TIMEOUT:?}\n{report}"
+    );
     assert!(out.status.success() && stdout.contains("PASS"), "{report}");
     // Fedify's signatures were checked, not waved through: its first knock (RFC 9421) was
     // refused, and the draft-cavage one it sent next accepted.

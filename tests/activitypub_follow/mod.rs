@@ -111,18 +111,9 @@ struct Signing<'a> {
 
 /// POSTs `body` to `url` signed as Mastodon signs: `(request-target) host date digest
 /// content-type`, rsa-sha256. Without `signing`, unsigned.
-fn post_signed(
-    url: &str,
-    content_type: &str,
-    body: &[u8],
-    signing: Option<Signing<'_>>,
-) -> Resp {
+fn post_signed(url: &str, content_type: &str, body: &[u8], signing: Option<Signing<'_>>) -> Resp {
     let parsed = url::Url::parse(url).unwrap();
-    let host = format!(
-        "{}:{}",
-        parsed.host_str().unwrap(),
-        parsed.port().unwrap()
-    );
+    let host = format!("{}:{}", parsed.host_str().unwrap(), parsed.port().unwrap());
     let mut req = agent().post(url).header("Content-Type", content_type);
     if let Some(s) = signing {
         let date = httpdate::fmt_http_date(s.date);

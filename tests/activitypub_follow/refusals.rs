@@ -9,12 +9,20 @@ use rsa::signature::Verifier;
 /// One refusal: the status, and what the response and the log line say.
 fn refused(server: &Server, resp: &Resp, status: u16, why: &str) {
     let text = resp.text();
-    assert_eq!(resp.status, status, "expected {status} ({why}), got: {text}");
-    assert!(text.contains(why), "{status}: {text:?} does not say {why:?}");
+    assert_eq!(
+        resp.status, status,
+        "expected {status} ({why}), got: {text}"
+    );
+    assert!(
+        text.contains(why),
+        "{status}: {text:?} does not say {why:?}"
+    );
     crate::common::http::wait_for("the refusal's log line", WAIT, Some(server), || {
         let log = server.stderr();
         log.lines()
-            .any(|l| l.contains("refused with") && l.contains(&status.to_string()) && l.contains(why))
+            .any(|l| {
+                l.contains("refused with") && l.contains(&status.to_string()) && l.contains(why)
+            })
             .then_some(())
             .ok_or_else(|| "not logged yet".to_owned())
     });
@@ -90,10 +98,20 @@ fn every_refusal_has_its_status_and_a_log_line() {
         assert!(String::from_utf8_lossy(&r.body).contains("larger than 1 MiB"));
     }
     // Not JSON, properly signed.
-    let r = post_signed(&inbox, ACTIVITY_JSON, b"{\"type\": Follow", signing(KEY_A, now));
+    let r = post_signed(
+        &inbox,
+        ACTIVITY_JSON,
+        b"{\"type\": Follow",
+        signing(KEY_A, now),
+    );
     refused(&server, &r, 400, "not JSON");
     // Another type than ActivityStreams JSON.
-    let r = post_signed(&inbox, "application/json", body.as_bytes(), signing(KEY_A, now));
+    let r = post_signed(
+        &inbox,
+        "application/json",
+        body.as_bytes(),
+        signing(KEY_A, now),
+    );
     refused(&server, &r, 415, "application/activity+json");
     // Signed by the remote, for another actor.
     let mut forged = follow.clone();
@@ -141,8 +159,9 @@ fn verify_delivery(r: &crate::common::subscriber::Received, public_pem: &str, ke
     let digest = format!("SHA-256={}", BASE64.encode(Sha256::digest(&r.body)));
     assert_eq!(r.header("digest"), Some(digest.as_str()));
     let key = rsa::PublicKey::from_public_key_pem(public_pem).unwrap();
-    let sig = rsa::pkcs1v15::Signature::try_from(BASE64.decode(param("signature")).unwrap().as_slice())
-        .unwrap();
+    let sig =
+        rsa::pkcs1v15::Signature::try_from(BASE64.decode(param("signature")).unwrap().as_slice())
+            .unwrap();
     rsa::pkcs1v15::VerifyingKey::<Sha256>::new(key)
         .verify(lines.join("\n").as_bytes(), &sig)
         .expect("the delivery's signature verifies with the site's published key");
@@ -170,20 +189,23 @@ fn a_signed_follow_is_kept_and_answered_with_a_signed_accept() {
     assert_eq!(v["object"]["id"], follow["id"]);
     assert_eq!(v["object"]["type"], "Follow");
     assert_eq!(accept.header("content-type"), Some(ACTIVITY_JSON));
-    let actor: Value = serde_json::from_slice(
-        &get(&tag, &[("Accept", ACTIVITY_JSON)]).body,
-    )
-    .unwrap();
+    let actor: Value =
+        serde_json::from_slice(&get(&tag, &[("Accept", ACTIVITY_JSON)]).body).unwrap();
     let pem = actor["publicKey"]["publicKeyPem"].as_str().unwrap();
     verify_delivery(&accept, pem, &format!("{tag}#main-key"));
 
     // A new post in the tag: the tag's Announce of it, signed by the tag's actor.
     site.write_post("2026-01-02-second.md", &post("Second", "More."));
-    let announce = remote.peer.wait_nth("the Announce", "/inbox", 2, WAIT, |r| r.method == "POST");
+    let announce = remote
+        .peer
+        .wait_nth("the Announce", "/inbox", 2, WAIT, |r| r.method == "POST");
     let v: Value = serde_json::from_slice(&announce.body).unwrap();
     assert_eq!(v["type"], "Announce", "{v}");
     assert_eq!(v["actor"], tag.as_str());
-    assert!(v["object"].as_str().unwrap().ends_with("second.html"), "{v}");
+    assert!(
+        v["object"].as_str().unwrap().ends_with("second.html"),
+        "{v}"
+    );
     verify_delivery(&announce, pem, &format!("{tag}#main-key"));
 
     // Undo by the id of the Follow alone.

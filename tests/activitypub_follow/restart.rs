@@ -10,7 +10,10 @@ fn key_followers_and_pending_deliveries_survive_a_restart() {
     let actor: Value =
         serde_json::from_slice(&get(&server.at("/ap/site"), &[("Accept", ACTIVITY_JSON)]).body)
             .unwrap();
-    let pem = actor["publicKey"]["publicKeyPem"].as_str().unwrap().to_owned();
+    let pem = actor["publicKey"]["publicKeyPem"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let r = send(
         &server.at("/ap/site/inbox"),
         &remote,
@@ -24,15 +27,16 @@ fn key_followers_and_pending_deliveries_survive_a_restart() {
 
     // The follower's server is down: the Create of a new post is tried, and waits.
     remote.peer.set_answer(Answer::Status(503));
-    site.write_post("2026-01-02-second.md", &post("Second", "While you were out."));
+    site.write_post(
+        "2026-01-02-second.md",
+        &post("Second", "While you were out."),
+    );
     remote
         .peer
         .wait_nth("a first attempt", "/inbox", 2, WAIT, |r| r.method == "POST");
     assert!(server.stop(EXIT_TIMEOUT).success());
-    let saved = std::fs::read_to_string(
-        site.root().join(".feedsmith/activitypub-deliveries.json"),
-    )
-    .expect("the pending deliveries are saved");
+    let saved = std::fs::read_to_string(site.root().join(".feedsmith/activitypub-deliveries.json"))
+        .expect("the pending deliveries are saved");
     assert!(saved.contains("second.html#create"), "{saved}");
 
     // Back up, both of them: the same key, the same follower, and the Create delivered.
@@ -44,7 +48,11 @@ fn key_followers_and_pending_deliveries_survive_a_restart() {
     let actor: Value =
         serde_json::from_slice(&get(&server.at("/ap/site"), &[("Accept", ACTIVITY_JSON)]).body)
             .unwrap();
-    assert_eq!(actor["publicKey"]["publicKeyPem"], pem.as_str(), "the same key");
+    assert_eq!(
+        actor["publicKey"]["publicKeyPem"],
+        pem.as_str(),
+        "the same key"
+    );
     assert_eq!(followers(&server, "/ap/site"), 1, "{}", server.stderr());
     let delivered = remote.peer.wait_nth(
         "the Create after the restart",
@@ -62,5 +70,8 @@ fn key_followers_and_pending_deliveries_survive_a_restart() {
         .iter()
         .filter(|v| v["type"] == "Create")
         .count();
-    assert_eq!(creates, attempts, "one more attempt, then done (2 before: the Accept, one failure)");
+    assert_eq!(
+        creates, attempts,
+        "one more attempt, then done (2 before: the Accept, one failure)"
+    );
 }

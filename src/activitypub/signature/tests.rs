@@ -63,7 +63,10 @@ fn signed_then_verified() {
     assert_eq!(check(&h, BODY, now()), Ok(()));
     let sig = h.get("signature").unwrap().to_str().unwrap();
     assert!(sig.contains(r#"algorithm="rsa-sha256""#), "{sig}");
-    assert!(sig.contains(&format!(r#"headers="{POST_HEADERS}""#)), "{sig}");
+    assert!(
+        sig.contains(&format!(r#"headers="{POST_HEADERS}""#)),
+        "{sig}"
+    );
     assert_eq!(h.get("host").unwrap(), "127.0.0.1:8080");
     assert_eq!(
         h.get("digest").unwrap().to_str().unwrap(),
@@ -72,7 +75,10 @@ fn signed_then_verified() {
     );
     // A PKCS#1 PEM of the same key verifies too.
     let (params, text) = check_request(&req(&h), Some(BODY), now()).unwrap();
-    assert_eq!(verify(PUB_A_PKCS1, KEY_ID, &text, &params.signature), Ok(()));
+    assert_eq!(
+        verify(PUB_A_PKCS1, KEY_ID, &text, &params.signature),
+        Ok(())
+    );
 }
 
 #[test]
@@ -142,7 +148,10 @@ fn the_date_must_be_within_an_hour() {
     let h = signed_post(BODY, KEY_A, now());
     let later = |s: u64| now() + Duration::from_secs(s);
     assert_eq!(check(&h, BODY, later(3599)), Ok(()));
-    assert_eq!(check(&h, BODY, later(3601)), Err(SignatureError::Skew(3601)));
+    assert_eq!(
+        check(&h, BODY, later(3601)),
+        Err(SignatureError::Skew(3601))
+    );
     let earlier = now() - Duration::from_secs(3700);
     assert_eq!(check(&h, BODY, earlier), Err(SignatureError::Skew(3700)));
     let mut h2 = h.clone();
@@ -167,7 +176,10 @@ fn unsigned_and_uncovered_requests_are_refused() {
     assert_eq!(check(&h, BODY, now()), Err(SignatureError::Unsigned));
     // An RFC 9421 signature is named as such (the sender may try draft-cavage next).
     let mut h9421 = h.clone();
-    h9421.insert("signature-input", HeaderValue::from_static("sig1=(\"@method\");keyid=\"k\""));
+    h9421.insert(
+        "signature-input",
+        HeaderValue::from_static("sig1=(\"@method\");keyid=\"k\""),
+    );
     h9421.insert("signature", HeaderValue::from_static("sig1=:AAAA:"));
     assert_eq!(check(&h9421, BODY, now()), Err(SignatureError::Rfc9421));
     // The same value under `Authorization: Signature …` is accepted.
@@ -196,7 +208,10 @@ fn header_names_are_case_insensitive_and_values_joined() {
     // Names in `headers=` in capitals, parameters in another order, `hs2019`.
     let mut h = HeaderMap::new();
     h.insert("host", HeaderValue::from_static("a.example"));
-    h.insert("date", HeaderValue::from_static("Thu, 28 May 2026 20:26:40 GMT"));
+    h.insert(
+        "date",
+        HeaderValue::from_static("Thu, 28 May 2026 20:26:40 GMT"),
+    );
     h.append("x-multi", HeaderValue::from_static("one"));
     h.append("x-multi", HeaderValue::from_static(" two "));
     let names: Vec<String> = ["(request-target)", "host", "date", "x-multi"]
@@ -260,7 +275,10 @@ fn malformed_headers_are_named() {
         (r#"keyId="k"#, "unterminated"),
         (r#"keyId="k" signature="AAAA""#, "separated by commas"),
         (r#"keyId"#, "without `=`"),
-        (r#"keyId="k",signature="AAAA",headers="""#, "headers is empty"),
+        (
+            r#"keyId="k",signature="AAAA",headers="""#,
+            "headers is empty",
+        ),
         (r#"keyId="k",signature="AAAA",created=soon"#, "non-numeric"),
     ] {
         match parse(value) {
@@ -294,7 +312,14 @@ fn keys_that_are_not_rsa_pem_are_refused() {
 #[test]
 fn signed_gets_cover_the_target_and_accept() {
     let url = url::Url::parse("https://a.example/users/x?page=1").unwrap();
-    let s = sign_get(&url, "application/activity+json", KEY_ID, now(), signer(KEY_A)).unwrap();
+    let s = sign_get(
+        &url,
+        "application/activity+json",
+        KEY_ID,
+        now(),
+        signer(KEY_A),
+    )
+    .unwrap();
     let mut h = HeaderMap::new();
     for (name, value) in s.headers {
         h.insert(name, HeaderValue::from_str(&value).unwrap());
@@ -306,6 +331,9 @@ fn signed_gets_cover_the_target_and_accept() {
         headers: &h,
     };
     let (params, text) = check_request(&r, None, now()).unwrap();
-    assert!(text.ends_with("accept: application/activity+json"), "{text}");
+    assert!(
+        text.ends_with("accept: application/activity+json"),
+        "{text}"
+    );
     assert_eq!(verify(PUB_A, KEY_ID, &text, &params.signature), Ok(()));
 }
