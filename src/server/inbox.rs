@@ -1,9 +1,10 @@
 //! `POST` to an ActivityPub inbox: the body's type and size are checked and the body read
 //! here, on the event loop, without blocking it (bounded by [`super::handler::HUB_BODY_TIMEOUT`]
 //! as the hub's POST is); what may block — fetching the sender's key, verifying, storing a
-//! follower — runs on a blocking thread ([`crate::activitypub::Federation::receive`]), at most
-//! [`crate::activitypub::federation::MAX_INBOX_WORK`] at once (more get a 503: the sender
-//! retries).
+//! follower — runs on a thread of its own ([`crate::activitypub::Federation::receive`]), at
+//! most [`crate::activitypub::federation::MAX_INBOX_WORK`] at once (more get a 503: the sender
+//! retries). Not on the server's blocking pool: a key fetch may wait `hub.timeout_ms`, and
+//! pages to render must not wait behind it.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,7 +15,6 @@ use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Request, Response, StatusCode};
 
 use super::handler::{log_access, HUB_BODY_TIMEOUT};
-use super::service::Blocking;
 use super::State;
 use crate::activitypub::inbox::{is_activity_type, Incoming, Reply, MAX_BODY_BYTES};
 use crate::activitypub::Federation;
@@ -23,13 +23,12 @@ use crate::activitypub::Federation;
 pub async fn handle(
     req: Request<hyper::body::Incoming>,
     state: Arc<State>,
-    pool: Arc<dyn Blocking>,
     federation: Arc<Federation>,
 ) -> Response<Full<Bytes>> {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
     let (method, uri) = (parts.method.clone(), parts.uri.clone());
-    let made = receive(parts, body, &pool, federation).await;
+    let made = receive(parts, body, federation).await;
     // The federation logs its own refusals; these are the server's.
     if !made.logged {
         tracing::warn!(
@@ -69,7 +68,6 @@ fn here(status: u16, message: &str) -> Made {
 async fn receive(
     parts: hyper::http::request::Parts,
     body: hyper::body::Incoming,
-    pool: &Arc<dyn Blocking>,
     federation: Arc<Federation>,
 ) -> Made {
     let content_type = parts
@@ -116,10 +114,16 @@ async fn receive(
         body,
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
-    pool.spawn(Box::new(move || {
-        let _permit = permit;
-        let _ = tx.send(federation.receive(&incoming));
-    }));
+    let spawned = std::thread::Builder::new()
+        .name("activitypub-inbox".into())
+        .spawn(move || {
+            let _permit = permit;
+            let _ = tx.send(federation.receive(&incoming));
+        });
+    if let Err(e) = spawned {
+        tracing::error!("activitypub: cannot start a thread for an inbox POST: {e}");
+        return here(503, "the activity cannot be checked now; try again later");
+    }
     match rx.await {
         Ok(reply) => Made {
             reply,

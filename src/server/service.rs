@@ -122,7 +122,7 @@ pub fn answer(
         {
             let federation = Arc::clone(federation);
             return Err(Box::pin(async move {
-                super::inbox::handle(req, state, pool, federation)
+                super::inbox::handle(req, state, federation)
                     .await
                     .map(Body::from)
             }));

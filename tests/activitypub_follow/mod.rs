@@ -33,8 +33,9 @@ const KEY_A: &str = include_str!("../../src/activitypub/testdata/key-a.pem");
 const PUB_A: &str = include_str!("../../src/activitypub/testdata/key-a.pub.pem");
 const KEY_B: &str = include_str!("../../src/activitypub/testdata/key-b.pem");
 
-/// The config every server here runs with: loopback peers allowed, a known site name.
-const CONFIG: &str = "[activitypub]\nname = \"news\"\n[hub]\nallow_private_callbacks = true\n";
+/// The config every server here runs with: a known site name (loopback peers are allowed by
+/// default, as WebSub callbacks are).
+const CONFIG: &str = "[activitypub]\nname = \"news\"\n";
 
 /// A site with one post in category `notes` and tag `rust` (so both have actors).
 fn site() -> TempSite {
