@@ -6,6 +6,7 @@
 //!
 //! `fedify`: the whole story against Fedify, an implementation no one here wrote.
 
+mod delivery;
 mod fedify;
 mod refusals;
 mod restart;
