@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 
 mod archive;
 mod assets;
+mod changes;
 mod deletions;
 mod retry;
 
@@ -22,6 +23,7 @@ pub use archive::{ArchivePages, ScopeSnapshot};
 pub mod follow;
 mod pages;
 
+pub use changes::PostChange;
 pub use pages::page_epoch;
 use pages::{ClaimOrder, PageClaim};
 
@@ -69,15 +71,6 @@ pub struct Published {
     /// Posts that entered, changed or left the listing (ActivityPub delivers them). None at
     /// the first publish: what was there before the start is not known here.
     pub posts: Vec<PostChange>,
-}
-
-/// A post that entered the listing (`old` none: new, or a scheduled post whose time came),
-/// changed (both: it was read again, which need not mean its content differs) or left it
-/// (`new` none).
-#[derive(Debug, Clone)]
-pub struct PostChange {
-    pub old: Option<Arc<crate::post::Post>>,
-    pub new: Option<Arc<crate::post::Post>>,
 }
 
 /// Where each publish goes (`serve`: the server's state and the hub). Called on the
@@ -317,21 +310,8 @@ impl Publisher {
 
     /// Re-renders only the scopes a change touched, and the pages of the posts it touched.
     fn republish(&mut self, mut delta: Delta, now: DateTime<Utc>, started: Instant) -> Report {
-        let mut before = std::mem::take(&mut self.before);
-        self.post_changes = delta
-            .posts
-            .iter()
-            .filter_map(|source| {
-                let old = before.remove(source);
-                let new = self.listing.get(source).cloned();
-                let same = match (&old, &new) {
-                    (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-                    (None, None) => true,
-                    _ => false,
-                };
-                (!same).then_some(PostChange { old, new })
-            })
-            .collect();
+        let before = std::mem::take(&mut self.before);
+        self.post_changes = changes::post_changes(before, &delta.posts, &self.listing);
         let (meta, listing) = (&self.meta, &mut self.listing);
         self.deletions.apply(meta, listing, &mut delta, now);
         if delta.is_empty() {
