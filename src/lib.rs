@@ -105,6 +105,11 @@ pub mod internals {
     pub mod publish {
         pub use crate::publish::{Outlet, Published, Publisher};
     }
+    pub mod activitypub {
+        pub use crate::activitypub::{
+            article, verify_sha256, ActivityPub, ActorKey, FollowerCount, Job, KeyError, KEY_FILE,
+        };
+    }
     pub mod server {
         pub use crate::server::navigation::wants_view;
         pub use crate::server::{serve, Archives, State, HEADER_READ_TIMEOUT, SHUTDOWN_GRACE};

@@ -165,8 +165,9 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
     Ok(())
 }
 
-/// The hub's state directory must not be inside the output directory, which is published as
-/// it is (and holds only documents): the subscriptions file holds the subscribers' secrets.
+/// The state directory must not be inside the output directory, which is published as it is
+/// (and holds only documents): the subscriptions file holds the subscribers' secrets, and the
+/// ActivityPub key is private.
 fn check_state_dir(config: &Config) -> Result<()> {
     let state = std::path::absolute(&config.hub.state_dir)
         .with_context(|| format!("hub.state_dir {}", config.hub.state_dir.display()))?;
@@ -174,7 +175,7 @@ fn check_state_dir(config: &Config) -> Result<()> {
         .with_context(|| format!("paths.output {}", config.paths.output.display()))?;
     if state.starts_with(&output) {
         anyhow::bail!(
-            "hub.state_dir: {} is inside the output directory {}; keep the subscriptions (and their secrets) out of what is published",
+            "hub.state_dir: {} is inside the output directory {}; keep the subscriptions (and their secrets) and the ActivityPub key out of what is published",
             config.hub.state_dir.display(),
             config.paths.output.display()
         );

@@ -161,6 +161,19 @@ fn actors_are_served_with_one_key_that_survives_a_restart() {
         let mode = std::fs::metadata(&file).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "{}", file.display());
     }
+    // The kept key signs what the published key verifies (as a remote server checks an HTTP
+    // Signature), and nothing else.
+    {
+        use feedsmith::internals::activitypub::{verify_sha256, ActorKey, KeyError};
+        let key = ActorKey::load_or_create(&site.root().join(".feedsmith")).unwrap();
+        assert_eq!(key.public_pem(), pem);
+        let sig = key.sign_sha256(b"(request-target): post /inbox").unwrap();
+        verify_sha256(&pem, b"(request-target): post /inbox", &sig).unwrap();
+        assert!(matches!(
+            verify_sha256(&pem, b"(request-target): post /inbox2", &sig),
+            Err(KeyError::BadSignature)
+        ));
+    }
     let kept = std::fs::read(&file).unwrap();
     server.stop(Duration::from_secs(10));
     let server = serve(&site);
