@@ -172,8 +172,10 @@ impl Federation {
         Ok(fetched)
     }
 
-    /// The id of our actor `object` names (a URL under the site, of an actor we serve).
-    fn our_actor(&self, object: Option<&Value>) -> Option<String> {
+    /// The id of our actor `object` names (a URL under the site, of an actor's address);
+    /// with `now`, only of an actor that is one now (a tag whose last post left is not, but
+    /// its followers may still unfollow it).
+    fn our_actor(&self, object: Option<&Value>, now: bool) -> Option<String> {
         let url = object.and_then(id_of)?;
         let base = self.ap.meta().base.trim_end_matches('/');
         let rest = url.strip_prefix(base)?;
@@ -181,11 +183,11 @@ impl Federation {
             .decode_utf8()
             .ok()?;
         let (scope, tail) = self.ap.actor_at(&path)?;
-        (tail.is_empty() && self.ap.is_actor(&scope)).then(|| self.ap.actor_id(&scope))
+        (tail.is_empty() && (!now || self.ap.is_actor(&scope))).then(|| self.ap.actor_id(&scope))
     }
 
     fn follow(&self, path: &str, activity: &Value, sender: &RemoteActor) -> Reply {
-        let Some(ours) = self.our_actor(activity.get("object")) else {
+        let Some(ours) = self.our_actor(activity.get("object"), true) else {
             return refuse(
                 path,
                 404,
@@ -239,7 +241,7 @@ impl Federation {
             // The Follow embedded: its actor must be the sender.
             Some(o) if inner_type == "Follow" => {
                 let by_sender = o.get("actor").and_then(id_of) == Some(sender.id.as_str());
-                match self.our_actor(o.get("object")) {
+                match self.our_actor(o.get("object"), false) {
                     Some(ours) if by_sender => {
                         self.followers.remove(&ours, &sender.id).then_some(ours)
                     }

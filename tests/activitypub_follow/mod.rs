@@ -33,6 +33,7 @@ const ACTIVITY_JSON: &str = "application/activity+json";
 const KEY_A: &str = include_str!("../../src/activitypub/testdata/key-a.pem");
 const PUB_A: &str = include_str!("../../src/activitypub/testdata/key-a.pub.pem");
 const KEY_B: &str = include_str!("../../src/activitypub/testdata/key-b.pem");
+const PUB_B: &str = include_str!("../../src/activitypub/testdata/key-b.pub.pem");
 
 /// The config every server here runs with: a known site name (loopback peers are allowed by
 /// default, as WebSub callbacks are).
@@ -65,6 +66,13 @@ impl Remote {
     fn new(public_pem: &str) -> Remote {
         let peer = Subscriber::new(Verify::Echo, Answer::Status(202));
         let r = Remote { peer };
+        r.publish_key(public_pem);
+        r
+    }
+
+    /// Serves its actor document with `public_pem` as its key (from now: a rotation).
+    fn publish_key(&self, public_pem: &str) {
+        let r = self;
         let doc = json!({
             "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
             "id": r.actor(),
@@ -75,7 +83,6 @@ impl Remote {
         });
         r.peer
             .serve_document("/actor", ACTIVITY_JSON, doc.to_string().into_bytes());
-        r
     }
 
     fn actor(&self) -> String {
@@ -151,13 +158,18 @@ fn post_signed(url: &str, content_type: &str, body: &[u8], signing: Option<Signi
 
 /// POSTs `activity` signed with the remote's key A, now.
 fn send(to: &str, remote: &Remote, activity: &Value) -> Resp {
+    send_with(KEY_A, to, remote, activity)
+}
+
+/// POSTs `activity` signed with `key_pem`, now.
+fn send_with(key_pem: &str, to: &str, remote: &Remote, activity: &Value) -> Resp {
     let key_id = remote.key_id();
     post_signed(
         to,
         ACTIVITY_JSON,
         activity.to_string().as_bytes(),
         Some(Signing {
-            key_pem: KEY_A,
+            key_pem,
             key_id: &key_id,
             date: SystemTime::now(),
             digest_of: None,

@@ -220,3 +220,46 @@ fn a_signed_follow_is_kept_and_answered_with_a_signed_accept() {
     assert_eq!(r.status, 202, "{}", r.text());
     wait_followers(&server, "/ap/tags/rust", 0);
 }
+
+#[test]
+fn a_rotated_key_is_fetched_again_and_a_deleted_actor_leaves() {
+    let site = site();
+    let server = serve(&site);
+    let remote = Remote::new(PUB_A);
+    for (n, path) in ["/ap/site", "/ap/categories/notes"].into_iter().enumerate() {
+        let r = send(
+            &server.at("/ap/inbox"),
+            &remote,
+            &remote.follow(&server.at(path), n as u32),
+        );
+        assert_eq!(r.status, 202, "{}", r.text());
+    }
+    wait_followers(&server, "/ap/site", 1);
+    wait_followers(&server, "/ap/categories/notes", 1);
+
+    // The remote rotates its key: the kept one fails, the one fetched again verifies.
+    remote.publish_key(PUB_B);
+    let undo = json!({
+        "id": format!("{}/undo/0", remote.actor()),
+        "type": "Undo",
+        "actor": remote.actor(),
+        "object": remote.follow(&server.at("/ap/site"), 0),
+    });
+    let r = send_with(KEY_B, &server.at("/ap/site/inbox"), &remote, &undo);
+    assert_eq!(r.status, 202, "{}", r.text());
+    wait_followers(&server, "/ap/site", 0);
+    // The old key is no longer good.
+    let r = send(&server.at("/ap/inbox"), &remote, &undo);
+    assert_eq!(r.status, 401, "{}", r.text());
+
+    // The actor deletes itself: its follows end everywhere.
+    let delete = json!({
+        "id": format!("{}#delete", remote.actor()),
+        "type": "Delete",
+        "actor": remote.actor(),
+        "object": remote.actor(),
+    });
+    let r = send_with(KEY_B, &server.at("/ap/inbox"), &remote, &delete);
+    assert_eq!(r.status, 202, "{}", r.text());
+    wait_followers(&server, "/ap/categories/notes", 0);
+}
