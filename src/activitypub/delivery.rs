@@ -14,7 +14,7 @@
 //! shutdown: a restart resends what was pending. Bodies are stored unsigned; each attempt is
 //! signed when it is made (its `Date` must be current).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -61,9 +61,19 @@ pub struct Activity {
 #[derive(Default)]
 struct Queue {
     items: VecDeque<Arc<Activity>>,
+    /// The ids of `items` (an activity is queued once per inbox).
+    ids: HashSet<String>,
     /// A job for this inbox is queued, running or scheduled.
     queued: bool,
     failures: u32,
+}
+
+impl Queue {
+    fn pop(&mut self) -> Option<Arc<Activity>> {
+        let a = self.items.pop_front()?;
+        self.ids.remove(&a.id);
+        Some(a)
+    }
 }
 
 /// The engine's jobs.
@@ -173,11 +183,11 @@ impl Deliveries {
         let q = queues.entry(inbox.to_owned()).or_default();
         let mut added = false;
         for a in activities {
-            if q.items.iter().any(|x| x.id == a.id) {
+            if !q.ids.insert(a.id.clone()) {
                 continue;
             }
             if q.items.len() >= MAX_QUEUE {
-                if let Some(old) = q.items.pop_front() {
+                if let Some(old) = q.pop() {
                     tracing::warn!(
                         "activitypub: more than {MAX_QUEUE} deliveries wait for {inbox}; {} dropped",
                         old.id
@@ -291,7 +301,7 @@ impl Deliveries {
                     tracing::info!("activitypub: delivered {} to {inbox}", activity.id);
                 }
                 if q.items.front().is_some_and(|a| Arc::ptr_eq(a, &activity)) {
-                    q.items.pop_front();
+                    q.pop();
                 }
                 q.failures = 0;
                 (!q.items.is_empty()).then(|| Instant::now() + self.settings.interval)
