@@ -86,10 +86,6 @@ impl Federation {
         }))
     }
 
-    pub fn followers(&self) -> &Followers {
-        &self.followers
-    }
-
     /// Writes the pending deliveries now (at shutdown).
     pub fn flush(&self) {
         self.deliveries.flush();

@@ -99,10 +99,6 @@ impl Followers {
         }
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Adds (or refreshes) `follower` of `actor`; `Ok(true)` when it is new.
     pub fn add(&self, actor: &str, follower: Follower) -> Result<bool, Full> {
         let mut t = lock(&self.table);
