@@ -112,3 +112,44 @@ fn each_change_once_per_inbox_and_bursts_paced() {
     std::thread::sleep(Duration::from_millis(600));
     assert_eq!(posts(&remote).len(), 14, "{:?}", kinds(&posts(&remote)));
 }
+
+#[test]
+fn a_scheduled_post_is_delivered_when_its_time_comes() {
+    let site = site();
+    let server = serve(&site);
+    let remote = Remote::new(PUB_A);
+    let actor = server.at("/ap/site");
+    let r = send(
+        &format!("{actor}/inbox"),
+        &remote,
+        &remote.follow(&actor, 0),
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    remote
+        .peer
+        .wait_nth("the Accept", "/inbox", 1, WAIT, |r| r.method == "POST");
+    let due = chrono::Utc::now() + chrono::Duration::seconds(3);
+    let text = format!(
+        "---\ntitle: Later\ndate: {}\n---\nScheduled.\n",
+        due.format("%Y-%m-%d %H:%M:%S +0000")
+    );
+    let written = std::time::Instant::now();
+    site.write_post("later.md", &text);
+    let create = remote
+        .peer
+        .wait_nth("the Create of the scheduled post", "/inbox", 2, WAIT, |r| {
+            r.method == "POST"
+        });
+    // Not before its time (its date is written to the second: 2 to 3 s after writing).
+    let v: Value = serde_json::from_slice(&create.body).unwrap();
+    assert_eq!(v["type"], "Create", "{v}");
+    let after = create.at.duration_since(written);
+    assert!(
+        after >= Duration::from_secs(2),
+        "delivered {after:?} after writing"
+    );
+    assert!(v["object"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("Scheduled."));
+}
