@@ -69,6 +69,12 @@ const MAX_NAME: usize = 64;
 impl ActivityPubConfig {
     /// Checks the values; errors name the key.
     pub(super) fn validate(&self) -> Result<()> {
+        if self.enabled && self.actors.is_empty() {
+            bail!(
+                "activitypub.actors: must name at least one of \"site\", \"categories\", \"tags\" \
+                 (or set activitypub.enabled = false)"
+            );
+        }
         if !self.name.is_empty() && !is_user_name(&self.name) {
             bail!(
                 "activitypub.name: must be 1 to {MAX_NAME} of a-z, 0-9, '_', '-', '.' (not at \
@@ -159,6 +165,7 @@ mod tests {
             "[activitypub]\nactors = [\"posts\"]\n",
             "[activitypub]\nactor_type = \"Person\"\n",
             "[activitypub]\nenable = true\n",
+            "[activitypub]\nactors = []\n",
         ] {
             let err = Config::from_toml(toml).unwrap_err();
             let msg = format!("{err:#}");
