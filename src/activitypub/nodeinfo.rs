@@ -25,7 +25,7 @@ pub fn links(ap: &ActivityPub) -> Value {
 }
 
 /// `/nodeinfo/2.1`: the software, its protocol, and as "users" the actors (nobody can sign
-/// up), as "local posts" the site's posts.
+/// up; how many were active is not claimed), as "local posts" the site's posts.
 pub fn document(ap: &ActivityPub) -> Value {
     let meta = ap.meta();
     let users = ap.actors().len();
@@ -52,7 +52,7 @@ pub fn document(ap: &ActivityPub) -> Value {
         "services": { "inbound": [], "outbound": outbound },
         "openRegistrations": false,
         "usage": {
-            "users": { "total": users, "activeMonth": users, "activeHalfyear": users },
+            "users": { "total": users },
             "localPosts": posts,
         },
         "metadata": {

@@ -90,6 +90,12 @@ impl ActivityPubConfig {
                 self.delivery_interval_ms
             );
         }
+        if self.enabled && self.actors.is_empty() {
+            bail!(
+                "activitypub.actors: must name at least one of \"site\", \"categories\", \"tags\" \
+                 (or set activitypub.enabled = false)"
+            );
+        }
         if !self.name.is_empty() && !is_user_name(&self.name) {
             bail!(
                 "activitypub.name: must be 1 to {MAX_NAME} of a-z, 0-9, '_', '-', '.' (not at \
@@ -180,6 +186,9 @@ mod tests {
             "[activitypub]\nactors = [\"posts\"]\n",
             "[activitypub]\nactor_type = \"Person\"\n",
             "[activitypub]\nenable = true\n",
+            "[activitypub]\nactors = []\n",
+            "[activitypub]\ndelivery_attempts = 0\n",
+            "[activitypub]\ndelivery_interval_ms = 60001\n",
         ] {
             let err = Config::from_toml(toml).unwrap_err();
             let msg = format!("{err:#}");
