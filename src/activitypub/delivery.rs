@@ -6,7 +6,7 @@
 //! few a second, not all at once); after a failure the same one waits the hub's backoff. An
 //! activity is queued once per inbox (by its id), however many followers there share it. An
 //! inbox that answers `410 Gone`, or fails [`Settings::attempts`] times in a row, is dropped
-//! with its followers. A `4xx` other than 408 and 429 drops that one activity (the server
+//! with its followers. A `4xx` other than 401, 408 and 429 drops that one activity (the server
 //! refuses it; sending it again will not change that).
 //!
 //! The queues are kept in `{state_dir}/activitypub-deliveries.json` (each activity's body
@@ -379,7 +379,9 @@ impl Deliveries {
             Ok(resp) => match resp.status().as_u16() {
                 200..=299 => Outcome::Delivered,
                 410 => Outcome::Gone,
-                s @ (408 | 429) => Outcome::Failed(format!("the inbox answered {s}")),
+                // 401: the receiver could not check our signature yet (it may be fetching our
+                // key as we restart); retried, as Mastodon does.
+                s @ (401 | 408 | 429) => Outcome::Failed(format!("the inbox answered {s}")),
                 s @ 400..=499 => Outcome::Refused(format!("the inbox answered {s}")),
                 s => Outcome::Failed(format!("the inbox answered {s}")),
             },
