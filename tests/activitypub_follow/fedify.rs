@@ -89,6 +89,7 @@ fn fedify_follows_receives_and_unfollows() {
     // Fedify's signatures were checked, not waved through: its first knock (RFC 9421) was
     // refused, and the draft-cavage one it sent next accepted.
     let log = server.stderr();
+    assert!(log.contains("RFC 9421 signatures"), "{log}");
     assert!(log.contains("now follows http://127.0.0.1:"), "{log}");
     assert!(log.contains("no longer follows"), "{log}");
 }
