@@ -146,11 +146,13 @@ pub fn fetch_actor(
         doc = get(agent, &at, signer)?;
     }
     let not_actor = |why: &str| FetchError::NotActor(at.to_string(), why.to_owned());
+    // Its id is where it was fetched from: a document cannot speak for another actor.
     let id = doc
         .get("id")
         .and_then(Value::as_str)
-        .and_then(|id| same_host(id, &at))
-        .ok_or_else(|| not_actor("no id on its own server"))?;
+        .filter(|id| Url::parse(id).is_ok_and(|u| u == at))
+        .ok_or_else(|| not_actor("its id is not the address it was fetched from"))?
+        .to_owned();
     let inbox = doc
         .get("inbox")
         .and_then(Value::as_str)
@@ -229,6 +231,108 @@ mod tests {
         assert!(same_host("https://a.example:8443/inbox", &at).is_none());
         assert!(same_host("ftp://a.example/inbox", &at).is_none());
         assert!(same_host("not a url", &at).is_none());
+    }
+
+    /// A loopback server answering each GET of a path with its JSON (404 for others).
+    fn documents(docs: Vec<(&'static str, Value)>) -> String {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let docs: Vec<(&str, String)> = docs
+            .into_iter()
+            .map(|(p, v)| (p, v.to_string().replace("BASE", &base)))
+            .collect();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                let path = line.split(' ').nth(1).unwrap_or("").to_owned();
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).unwrap_or(0) <= 2 {
+                        break;
+                    }
+                }
+                let (status, body) = docs
+                    .iter()
+                    .find(|(p, _)| *p == path)
+                    .map_or((404, String::new()), |(_, b)| (200, b.clone()));
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/activity+json\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        base
+    }
+
+    #[test]
+    fn actors_are_fetched_by_their_key_directly_or_through_its_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let ours = ActorKey::load_or_create(dir.path()).unwrap();
+        let signer = Signer {
+            key_id: "http://127.0.0.1:1/ap/site#main-key",
+            key: &ours,
+        };
+        let client = crate::hub::deliver::Client::named(Duration::from_secs(5), false, "test");
+        let actor = |id: &str, key_id: &str| {
+            json!({
+                "id": id, "type": "Person", "inbox": format!("{id}/inbox"),
+                "endpoints": {"sharedInbox": "BASE/inbox"},
+                "publicKey": {"id": key_id, "owner": id, "publicKeyPem": "PEM"}
+            })
+        };
+        let key = |id: &str, owner: &str| json!({"id": id, "owner": owner, "publicKeyPem": "PEM"});
+        let base = documents(vec![
+            ("/users/a", actor("BASE/users/a", "BASE/users/a#main-key")),
+            // b's document says it is a.
+            ("/users/b", actor("BASE/users/a", "BASE/users/b/key")),
+            ("/users/b/key", key("BASE/users/b/key", "BASE/users/b")),
+            // d's key is a document of its own (GoToSocial's way).
+            ("/users/d", actor("BASE/users/d", "BASE/users/d/key")),
+            ("/users/d/key", key("BASE/users/d/key", "BASE/users/d")),
+            // e's key names an owner on another server.
+            (
+                "/users/e/key",
+                key("BASE/users/e/key", "http://elsewhere.example/e"),
+            ),
+        ]);
+        let a = fetch_actor(client.agent(), &format!("{base}/users/a#main-key"), &signer).unwrap();
+        assert_eq!(a.id, format!("{base}/users/a"));
+        assert_eq!(a.inbox, format!("{base}/users/a/inbox"));
+        assert_eq!(a.shared_inbox, Some(format!("{base}/inbox")));
+        assert_eq!(a.public_pem, "PEM");
+        // A key document: its owner is fetched.
+        let d = fetch_actor(client.agent(), &format!("{base}/users/d/key"), &signer).unwrap();
+        assert_eq!(d.id, format!("{base}/users/d"));
+        assert_eq!(d.key_id, format!("{base}/users/d/key"));
+        // A document that says it is another actor; an owner on another server; a key the
+        // actor does not publish; an actor that is not there.
+        for (key_id, what) in [
+            ("users/b/key", "its id"),
+            ("users/e/key", "no inbox, no owner"),
+        ] {
+            let err =
+                fetch_actor(client.agent(), &format!("{base}/{key_id}"), &signer).unwrap_err();
+            assert!(
+                matches!(&err, FetchError::NotActor(_, why) if why.contains(what)),
+                "{err}"
+            );
+        }
+        let err =
+            fetch_actor(client.agent(), &format!("{base}/users/a#other"), &signer).unwrap_err();
+        assert!(matches!(err, FetchError::NoKey(..)), "{err}");
+        let err = fetch_actor(client.agent(), &format!("{base}/users/z#k"), &signer).unwrap_err();
+        assert!(matches!(err, FetchError::Status(_, 404)), "{err}");
+        assert!(!err.is_gone());
+        assert!(matches!(
+            fetch_actor(client.agent(), "ftp://x/y", &signer),
+            Err(FetchError::BadKeyId(_))
+        ));
     }
 
     #[test]
