@@ -12,10 +12,12 @@ use serde::Deserialize;
 use url::Url;
 
 mod cache;
+mod activitypub;
 mod feeds;
 mod hub;
 mod icon;
 mod ops;
+pub use activitypub::{ActivityPubConfig, ActorScope, ActorType};
 pub use cache::CacheConfig;
 pub use feeds::{ArchiveScope, ContentMode, FeedsConfig};
 pub use hub::HubConfig;
@@ -33,6 +35,7 @@ pub struct Config {
     pub limits: crate::post::Limits,
     pub assets: AssetsConfig,
     pub cache: CacheConfig,
+    pub activitypub: ActivityPubConfig,
 }
 
 /// `[site]`: what the feeds say about the site.
@@ -384,6 +387,7 @@ impl Config {
         self.hub.validate()?;
         ops::validate(&self.server)?;
         self.cache.validate()?;
+        self.activitypub.validate()?;
         Ok(())
     }
 

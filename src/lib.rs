@@ -18,6 +18,7 @@
 //! once) and `slug`/`text` (small helpers) are used by every stage.
 
 // Helpers every stage uses.
+mod accept;
 mod config;
 /// What `serve` counts: the Prometheus metrics.
 mod metrics;
@@ -45,8 +46,12 @@ mod cache;
 mod publish;
 /// HTTP: the request path, the stock server and the CPU steering.
 mod server;
+/// The push engine: queue, scheduler, worker threads (the hub's and ActivityPub's).
+mod push;
 /// WebSub: subscriptions and pushes.
 mod hub;
+/// ActivityPub: the site, categories and tags as actors; posts as `Article`s.
+mod activitypub;
 
 // The commands.
 mod build;
@@ -104,6 +109,11 @@ pub mod internals {
     }
     pub mod publish {
         pub use crate::publish::{Outlet, Published, Publisher};
+    }
+    pub mod activitypub {
+        pub use crate::activitypub::{
+            article, verify_sha256, ActivityPub, ActorKey, FollowerCount, Job, KeyError, KEY_FILE,
+        };
     }
     pub mod server {
         pub use crate::server::navigation::wants_view;

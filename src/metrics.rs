@@ -34,6 +34,8 @@ pub enum Class {
     List,
     /// The built-in WebSub hub (`/hub`, subscriptions included).
     Hub,
+    /// ActivityPub: WebFinger, NodeInfo, actors, outboxes, `Article`s, inbox deliveries.
+    ActivityPub,
     /// `/metrics` and `/healthz` themselves.
     Ops,
     /// Answered without a document: not found, gone, a redirect, a bad request or method.
@@ -41,7 +43,7 @@ pub enum Class {
 }
 
 impl Class {
-    pub const ALL: [Class; 9] = [
+    pub const ALL: [Class; 10] = [
         Class::Feed,
         Class::Archive,
         Class::View,
@@ -49,6 +51,7 @@ impl Class {
         Class::Asset,
         Class::List,
         Class::Hub,
+        Class::ActivityPub,
         Class::Ops,
         Class::Other,
     ];
@@ -62,6 +65,7 @@ impl Class {
             Class::Asset => "asset",
             Class::List => "list",
             Class::Hub => "hub",
+            Class::ActivityPub => "activitypub",
             Class::Ops => "ops",
             Class::Other => "other",
         }

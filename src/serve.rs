@@ -47,6 +47,10 @@ impl Outlet for Serving {
     fn publish(&self, published: Published) {
         let store = published.store;
         self.state.swap(Arc::clone(&store));
+        if let Some(federation) = self.state.federation.get() {
+            // Only enqueues: the activities are made and delivered on its own threads.
+            federation.published(published.posts);
+        }
         if let Some(pinger) = self.pinger.get() {
             let topics: Vec<String> = published
                 .feeds_changed
@@ -116,8 +120,18 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
         &metrics,
     )
     .with_context(|| format!("cannot watch {}", config.paths.posts.display()))?;
-    let hub = if config.hub.enabled {
+    if config.hub.enabled || config.activitypub.enabled {
         check_state_dir(&config)?;
+    }
+    // Made on the first start, then loaded: remote servers keep the copy they fetched.
+    let actor_key = match config.activitypub.enabled {
+        true => Some(Arc::new(
+            crate::activitypub::ActorKey::load_or_create(&config.hub.state_dir)
+                .context("activitypub")?,
+        )),
+        false => None,
+    };
+    let hub = if config.hub.enabled {
         let hub = Hub::start(&config, Arc::clone(&metrics));
         Some(hub.context("cannot start the WebSub hub")?)
     } else {
@@ -189,7 +203,17 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
                 pinger.publish(&topics);
                 let _ = outlet.pinger.set(pinger);
             }
-            if let Some(archives) = publisher.archive_pages() {
+            let archives = publisher.archive_pages();
+            // The posts of the outboxes come from the archive pages' snapshot, which the
+            // publisher takes whenever ActivityPub is on.
+            if let (Some(key), Some(posts)) = (actor_key, &archives) {
+                if let Err(e) = start_activitypub(&serving, &publisher, key, posts) {
+                    // As if `run` had failed: nothing has been answered but 503s yet.
+                    eprintln!("error: {e:#}");
+                    std::process::exit(1);
+                }
+            }
+            if let Some(archives) = archives {
                 let _ = serving
                     .archives
                     .set(archives as Arc<dyn crate::server::Archives>);
@@ -213,6 +237,7 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
             follow::follow(publisher, rx, tx, watcher, &metrics);
         })
         .context("cannot start the publisher thread")?;
+    let kept = Arc::clone(&state);
     server.run(state)?;
     // A publish under way finishes (its files and state written) before the process ends, and
     // none starts after: a post deleted just now is on record, its tombstone kept as announced.
@@ -226,6 +251,10 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
         .busy
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(federation) = kept.federation.get() {
+        // Pending deliveries are sent after the next start.
+        federation.flush();
+    }
     if let Some(hub) = &hub {
         // Deliveries still in flight end with the process; the file records which version
         // each subscriber has, so the next start sends them again.
@@ -236,8 +265,29 @@ pub fn run(mut config: Config, opts: ListOptions) -> Result<()> {
     Ok(())
 }
 
-/// The hub's state directory must not be inside the output directory, which is published as
-/// it is (and holds only documents): the subscriptions file holds the subscribers' secrets.
+/// Makes the ActivityPub actors and starts their delivery, from the first publish.
+fn start_activitypub(
+    state: &State,
+    publisher: &Publisher,
+    key: Arc<crate::activitypub::ActorKey>,
+    posts: &Arc<crate::publish::ArchivePages>,
+) -> Result<()> {
+    let ap = Arc::new(crate::activitypub::ActivityPub::new(
+        &publisher.config,
+        Arc::clone(&publisher.meta),
+        key,
+        Arc::clone(posts),
+    ));
+    let federation = crate::activitypub::Federation::start(&publisher.config, Arc::clone(&ap))
+        .context("cannot start ActivityPub delivery")?;
+    let _ = state.activitypub.set(ap);
+    let _ = state.federation.set(federation);
+    Ok(())
+}
+
+/// The state directory must not be inside the output directory, which is published as it is
+/// (and holds only documents): the subscriptions file holds the subscribers' secrets, and the
+/// ActivityPub key is private.
 fn check_state_dir(config: &Config) -> Result<()> {
     let state = std::path::absolute(&config.hub.state_dir)
         .with_context(|| format!("hub.state_dir {}", config.hub.state_dir.display()))?;
@@ -245,7 +295,7 @@ fn check_state_dir(config: &Config) -> Result<()> {
         .with_context(|| format!("paths.output {}", config.paths.output.display()))?;
     if state.starts_with(&output) {
         anyhow::bail!(
-            "hub.state_dir: {} is inside the output directory {}; keep the subscriptions (and their secrets) out of what is published",
+            "hub.state_dir: {} is inside the output directory {}; keep the subscriptions (and their secrets) and the ActivityPub key out of what is published",
             config.hub.state_dir.display(),
             config.paths.output.display()
         );

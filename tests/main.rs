@@ -5,6 +5,8 @@
 
 mod common;
 
+mod activitypub;
+mod activitypub_follow;
 mod archive;
 mod assets;
 mod build;

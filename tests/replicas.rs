@@ -160,6 +160,29 @@ fn assert_alike(a: &Server, b: &Server, routes: &BTreeSet<String>) {
     assert!(views > 0);
 }
 
+/// The ActivityPub documents of the site (`serve`'s default): WebFinger, NodeInfo, the site's
+/// and a tag's actor and outbox.
+const ACTIVITYPUB: &[&str] = &[
+    "/.well-known/webfinger?resource=acct:news@news.example.com",
+    "/.well-known/nodeinfo",
+    "/nodeinfo/2.1",
+    "/ap/site",
+    "/ap/site/outbox",
+    "/ap/site/outbox?page=1",
+    "/ap/tags/rust",
+    "/ap/tags/rust/outbox?page=1",
+];
+
+/// Asserts both replicas answer the ActivityPub documents alike, as a Fediverse server asks.
+fn assert_alike_activitypub(a: &Server, b: &Server) {
+    let ask = [("Accept", "application/activity+json")];
+    for route in ACTIVITYPUB {
+        let (x, y) = (seen(a, route, &ask), seen(b, route, &ask));
+        assert_eq!(x.status, 200, "{route}");
+        assert_eq!(x, y, "{route}");
+    }
+}
+
 /// Polls both replicas by turns, as a round-robin balancer sends them, with only one kind of
 /// validator; every answer must be 304 while nothing changed.
 fn assert_polls_unchanged(a: &Server, b: &Server, route: &str) {
@@ -205,6 +228,14 @@ fn two_replicas_answer_the_same_documents_and_validators() {
         &site.posts(),
     );
     let a = start(&site, "a");
+    // Replicas share the ActivityPub key (README "Replicas"): their actors are one actor.
+    let key = "activitypub-key.pem";
+    std::fs::create_dir_all(site.root().join("state-b")).unwrap();
+    std::fs::copy(
+        site.root().join("state-a").join(key),
+        site.root().join("state-b").join(key),
+    )
+    .unwrap();
     // Started more than a second later: a process clock in any validator would show.
     std::thread::sleep(Duration::from_millis(1200));
     let mut b = start(&site, "b");
@@ -283,6 +314,7 @@ fn two_replicas_answer_the_same_documents_and_validators() {
         assert_eq!(r.status, 200);
     }
     assert_alike(&a, &b, &routes);
+    assert_alike_activitypub(&a, &b);
     assert_polls_unchanged(&a, &b, "/atom.xml");
     if let (Some(lb), Some((old_etag, old_since))) = (&lb, held) {
         // Through the balancer: the old validators get the new bytes once, from whichever

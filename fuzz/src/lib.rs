@@ -922,6 +922,13 @@ pub fn check_http(data: &[u8]) {
             let made = fixture.state.forms.representation(&doc, coding);
             (Some(doc), made)
         }
+        Handled::Activity(ap, job, coding) => {
+            let doc = ap.render(&job);
+            let made = doc
+                .as_ref()
+                .and_then(|d| fixture.state.forms.representation(d, coding));
+            (doc, made)
+        }
         Handled::Page(route, lazy, coding) => {
             let (doc, made) = feedsmith::internals::server::handler::render_page(
                 &fixture.state,

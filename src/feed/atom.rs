@@ -36,6 +36,15 @@ fn feed(spec: &FeedSpec<'_>) -> Feed {
         rel: "hub".into(),
         ..Default::default()
     }));
+    // The same posts, followed from the Fediverse.
+    if let Some(actor) = &spec.actor {
+        links.push(Link {
+            href: actor.clone(),
+            rel: "alternate".into(),
+            mime_type: Some("application/activity+json".into()),
+            ..Default::default()
+        });
+    }
     let h = &spec.history;
     links.extend(h.links().map(|(rel, href)| Link {
         href: href.to_owned(),

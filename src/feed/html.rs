@@ -92,6 +92,16 @@ pub fn page_head(h: &mut String, meta: &SiteMeta, lang: &str, title: &str) {
     }
 }
 
+/// The `<link>` to a page's ActivityPub representation (`serve` with actors only): the scope's
+/// actor on the index and term pages, the post's `Article` (its own URL) on a post page.
+pub fn activity_link(h: &mut String, href: &str) {
+    let _ = writeln!(
+        h,
+        "<link rel=\"alternate\" type=\"application/activity+json\" href=\"{}\">",
+        attr(href)
+    );
+}
+
 /// The bar at the top of every page (after `<body>`): the site's name, linking home, and the
 /// index's lists of categories and tags, so a reader is one click from anywhere.
 pub fn site_header(h: &mut String, meta: &SiteMeta) {

@@ -34,6 +34,9 @@ pub fn render(meta: &SiteMeta, listing: &Listing) -> Result<Vec<u8>, FeedError> 
             attr(&meta.url(&route(&Scope::All, *f)))
         );
     }
+    if let Some(actor) = super::actor_url(meta, &Scope::All) {
+        super::html::activity_link(&mut h, &actor);
+    }
     h.push_str("</head>\n<body>\n");
     site_header(&mut h, meta);
     let _ = write!(

@@ -6,10 +6,11 @@
 
 mod atom;
 mod error;
+pub mod actors;
 pub mod html;
 mod index;
 mod json;
-mod media;
+pub mod media;
 pub mod modified;
 mod opml;
 pub mod page;
@@ -20,6 +21,7 @@ pub mod stylesheet;
 pub mod term;
 pub mod verify;
 
+pub use actors::{actor_path, actor_url, author_actor, ACTOR_PREFIX};
 pub use atom::atom_id;
 pub use error::FeedError;
 
@@ -64,6 +66,9 @@ pub struct SiteMeta {
     pub icon: Option<String>,
     /// Absolute URL of the site's logo (`site.logo`): Atom `logo`, RSS `<image>`, JSON `icon`.
     pub logo: Option<String>,
+    /// The kinds of scope that are ActivityPub actors, which their pages link (`serve` with
+    /// `activitypub.enabled` only: a static copy has no server to answer for them).
+    pub actors: Vec<crate::config::ActorScope>,
 }
 
 impl SiteMeta {
@@ -110,6 +115,7 @@ impl SiteMeta {
             stylesheet: None,
             icon: config.icon_url(),
             logo: config.logo_url(),
+            actors: Vec::new(),
         };
         if config.feeds.stylesheet {
             meta.stylesheet = Some(meta.url(stylesheet::ROUTE));
@@ -172,6 +178,8 @@ pub struct FeedSpec<'a> {
     /// When a post last left the scope (the Unix epoch if none is remembered), whatever the
     /// format: part of the document's time ([`modified::of_spec`]).
     pub removed: std::time::SystemTime,
+    /// The scope's ActivityPub actor, which the subscription document links (`serve` only).
+    pub actor: Option<String>,
 }
 
 /// A document's place in an RFC 5005 archived feed.
@@ -372,6 +380,7 @@ impl<'a> FeedSpec<'a> {
             description,
             items,
             updated,
+            actor: actor_url(meta, scope).filter(|_| !history.archive),
             history,
             deleted: Vec::new(),
             removed: std::time::UNIX_EPOCH,

@@ -79,6 +79,10 @@ pub fn render(meta: &SiteMeta, post: &Post) -> Vec<u8> {
             );
         }
     }
+    // The post as an ActivityPub `Article`, at its own URL (negotiated by `Accept`).
+    if crate::feed::author_actor(meta, post).is_some() {
+        crate::feed::html::activity_link(&mut h, &post.url);
+    }
     h.push_str("</head>\n<body>\n");
     crate::feed::html::site_header(&mut h, meta);
     let published = crate::feed::rfc3339(&post.date);

@@ -41,6 +41,15 @@ fn channel(spec: &FeedSpec<'_>) -> Channel {
         rel: "hub".into(),
         ..Default::default()
     }));
+    // The same posts, followed from the Fediverse.
+    if let Some(actor) = &spec.actor {
+        atom_links.push(Link {
+            href: actor.clone(),
+            rel: "alternate".into(),
+            mime_type: Some("application/activity+json".into()),
+            ..Default::default()
+        });
+    }
     let h = &spec.history;
     atom_links.extend(h.links().map(|(rel, href)| Link {
         href: href.to_owned(),

@@ -55,6 +55,9 @@ pub fn render(meta: &SiteMeta, listing: &Listing, scope: &Scope) -> Option<Vec<u
             attr(&meta.url(&route(scope, *f)))
         );
     }
+    if let Some(actor) = super::actor_url(meta, scope) {
+        super::html::activity_link(&mut h, &actor);
+    }
     h.push_str("</head>\n<body>\n");
     site_header(&mut h, meta);
     let count = term.posts.len();

@@ -88,13 +88,19 @@ pub struct Client {
 impl Client {
     /// A client whose every request (resolve, connect, send, read) ends within `timeout`.
     pub fn new(timeout: Duration, allow_private: bool) -> Client {
+        Client::named(timeout, allow_private, "WebSub hub")
+    }
+
+    /// [`Client::new`], saying in its `User-Agent` what it is for (`WebSub hub`,
+    /// `ActivityPub`).
+    pub fn named(timeout: Duration, allow_private: bool, what: &str) -> Client {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .timeout_global(Some(timeout))
             .proxy(None)
             .user_agent(format!(
-                "{}/{} (WebSub hub; +{})",
+                "{}/{} ({what}; +{})",
                 crate::feed::GENERATOR,
                 crate::feed::VERSION,
                 crate::feed::GENERATOR_URI
@@ -107,6 +113,11 @@ impl Client {
                 AddressFilter::new(allow_private),
             ),
         }
+    }
+
+    /// The agent, for requests of other kinds (ActivityPub's), under the same guard.
+    pub fn agent(&self) -> &ureq::Agent {
+        &self.agent
     }
 
     /// Verification of intent: `GET callback?hub.mode=…&hub.topic=…&hub.challenge=…

@@ -1,13 +1,11 @@
-//! The hub's work queue: jobs for the worker threads, retries held by the scheduler until
-//! their time, and the saving of the subscriptions file after changes settle.
-
-use std::cmp::{Ordering, Reverse};
-use std::collections::BinaryHeap;
+//! The hub's jobs, run on its engine (`crate::push`: the queue, the worker threads, retries
+//! held until their time), and the saving of the subscriptions file after changes settle.
 
 use super::*;
+use crate::push::Work;
 
 /// Work for the worker threads.
-pub(super) enum Job {
+pub enum Job {
     Verify(Intent),
     Deny {
         callback: Url,
@@ -18,7 +16,7 @@ pub(super) enum Job {
 }
 
 /// A subscribe or unsubscribe request, to be verified.
-pub(super) struct Intent {
+pub struct Intent {
     pub(super) key: Key,
     pub(super) seq: u64,
     pub(super) mode: Mode,
@@ -28,61 +26,42 @@ pub(super) struct Intent {
     pub(super) secret: Option<String>,
 }
 
-/// A job due at a time (retries).
-pub(super) struct Timed {
-    pub(super) due: Instant,
-    pub(super) seq: u64,
-    pub(super) job: Job,
-}
+impl Work for Hub {
+    type Job = Job;
 
-impl PartialEq for Timed {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
+    fn engine(&self) -> &Engine<Job> {
+        &self.engine
     }
-}
-impl Eq for Timed {}
-impl PartialOrd for Timed {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Timed {
-    fn cmp(&self, other: &Self) -> Ordering {
-        (self.due, self.seq).cmp(&(other.due, other.seq))
-    }
-}
 
-/// The scheduler's state: retries waiting for their time, and whether to save.
-#[derive(Default)]
-pub(super) struct Sched {
-    pub(super) timed: BinaryHeap<Reverse<Timed>>,
-    pub(super) seq: u64,
-    pub(super) save: bool,
+    fn run(&self, job: Job) {
+        self.run_job(job);
+    }
+
+    fn sweep(&self) {
+        self.drop_expired();
+    }
+
+    fn save(&self) {
+        self.save_now();
+    }
 }
 
 impl Hub {
     pub(super) fn enqueue(&self, job: Job) {
-        // Fails only when every worker is gone, i.e. the hub is being dropped.
-        let _ = self.jobs.send(job);
+        self.engine.enqueue(job);
     }
 
     /// Runs `job` at `due` (retries).
     pub(super) fn schedule(&self, due: Instant, job: Job) {
-        let mut s = lock(&self.sched);
-        s.seq += 1;
-        let seq = s.seq;
-        s.timed.push(Reverse(Timed { due, seq, job }));
-        drop(s);
-        self.wake.notify_one();
+        self.engine.schedule(due, job);
     }
 
     /// Asks the scheduler to write the subscriptions file soon.
     pub(super) fn changed(&self) {
-        lock(&self.sched).save = true;
-        self.wake.notify_one();
+        self.engine.changed();
     }
 
-    pub(super) fn save(&self) {
+    pub(super) fn save_now(&self) {
         let records: Vec<Record> = {
             let inner = lock(&self.inner);
             inner.subs.iter().map(|(k, s)| s.record(k)).collect()
@@ -96,7 +75,7 @@ impl Hub {
     }
 
     /// Drops the subscriptions whose lease has ended.
-    pub(super) fn sweep(&self) {
+    pub(super) fn drop_expired(&self) {
         let now = now_ms();
         let mut expired = Vec::new();
         lock(&self.inner).subs.retain(|k, s| {
@@ -114,7 +93,7 @@ impl Hub {
         }
     }
 
-    pub(super) fn run(&self, job: Job) {
+    pub(super) fn run_job(&self, job: Job) {
         match job {
             Job::Verify(intent) => self.verify(intent),
             Job::Deny {
@@ -132,71 +111,6 @@ impl Hub {
                 inner.outstanding = inner.outstanding.saturating_sub(1);
             }
             Job::Deliver(key) => self.deliver(key),
-        }
-    }
-}
-
-/// A worker: runs jobs until the hub is gone.
-pub(super) fn worker(rx: &Mutex<mpsc::Receiver<Job>>, hub: &Weak<Hub>) {
-    loop {
-        let job = match lock(rx).recv() {
-            Ok(job) => job,
-            Err(_) => return,
-        };
-        let Some(hub) = hub.upgrade() else { return };
-        hub.run(job);
-    }
-}
-
-/// The scheduler: hands retries to the workers when they are due, drops expired leases, and
-/// writes the subscriptions file after changes (a burst of changes gives one write).
-pub(super) fn scheduler(hub: &Weak<Hub>) {
-    let mut next_sweep = Instant::now() + SWEEP_EVERY;
-    let mut save_at: Option<Instant> = None;
-    loop {
-        let Some(hub) = hub.upgrade() else { return };
-        let mut due = Vec::new();
-        {
-            let mut s = lock(&hub.sched);
-            loop {
-                let now = Instant::now();
-                while s.timed.peek().is_some_and(|t| t.0.due <= now) {
-                    if let Some(Reverse(t)) = s.timed.pop() {
-                        due.push(t.job);
-                    }
-                }
-                if std::mem::take(&mut s.save) && save_at.is_none() {
-                    save_at = Some(now + SAVE_AFTER);
-                }
-                let save_due = save_at.is_some_and(|t| t <= now);
-                if !due.is_empty() || save_due || now >= next_sweep {
-                    break;
-                }
-                let mut wake = next_sweep;
-                if let Some(t) = s.timed.peek() {
-                    wake = wake.min(t.0.due);
-                }
-                if let Some(t) = save_at {
-                    wake = wake.min(t);
-                }
-                s = hub
-                    .wake
-                    .wait_timeout(s, wake.saturating_duration_since(now))
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0;
-            }
-        }
-        for job in due {
-            hub.enqueue(job);
-        }
-        let now = Instant::now();
-        if now >= next_sweep {
-            hub.sweep();
-            next_sweep = now + SWEEP_EVERY;
-        }
-        if save_at.is_some_and(|t| t <= Instant::now()) {
-            save_at = None;
-            hub.save();
         }
     }
 }

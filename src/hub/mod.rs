@@ -31,17 +31,17 @@ mod subscriptions;
 mod work;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::mpsc;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use url::Url;
 
 use crate::config::{Config, Format};
+use crate::push::{lock, Engine, Timing};
 use crate::store::{Document, Store};
 use deliver::{Client, Delivery};
-use jobs::{scheduler, worker, Intent, Job, Sched};
+use jobs::{Intent, Job};
 use persist::{Record, StateFile};
 use request::Mode;
 use subscriptions::{restore, Inner, Key, Sub};
@@ -119,18 +119,12 @@ pub struct Hub {
     base: String,
     settings: Settings,
     inner: Mutex<Inner>,
-    sched: Mutex<Sched>,
-    wake: Condvar,
-    jobs: mpsc::Sender<Job>,
+    /// The queue, retries and worker threads (`crate::push`).
+    engine: Engine<Job>,
     client: Client,
     file: StateFile,
     /// Where deliveries are counted.
     metrics: Arc<crate::metrics::Metrics>,
-}
-
-/// The hub's threads hold it weakly: they end once it is dropped.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Now, in milliseconds since the Unix epoch.
@@ -170,33 +164,21 @@ impl Hub {
             }
             Err(e) => tracing::error!("hub: {e}"),
         }
-        let (tx, rx) = mpsc::channel();
         let hub = Arc::new(Hub {
             url: format!("{base}{HUB_ROUTE}"),
             base,
             client: Client::new(settings.timeout, settings.allow_private),
             settings,
             inner: Mutex::new(inner),
-            sched: Mutex::new(Sched::default()),
-            wake: Condvar::new(),
-            jobs: tx,
+            engine: Engine::new(Timing {
+                sweep_every: SWEEP_EVERY,
+                save_after: SAVE_AFTER,
+            }),
             file,
             metrics,
         });
-        let rx = Arc::new(Mutex::new(rx));
-        for i in 0..WORKERS {
-            let rx = Arc::clone(&rx);
-            let weak = Arc::downgrade(&hub);
-            std::thread::Builder::new()
-                .name(format!("hub-{i}"))
-                .spawn(move || worker(&rx, &weak))
-                .context("cannot start a hub worker thread")?;
-        }
-        let weak = Arc::downgrade(&hub);
-        std::thread::Builder::new()
-            .name("hub-scheduler".into())
-            .spawn(move || scheduler(&weak))
-            .context("cannot start the hub scheduler thread")?;
+        // The threads hold the hub weakly: they end once it is dropped.
+        crate::push::start(&hub, "hub", WORKERS).context("cannot start the hub's threads")?;
         Ok(hub)
     }
 
@@ -370,7 +352,7 @@ impl Hub {
         if lock(&self.inner).subs.is_empty() && !self.file.path().exists() {
             return;
         }
-        self.save();
+        self.save_now();
     }
 }
 

@@ -42,6 +42,9 @@ struct ScopeView {
     len: usize,
     /// When a post last left the scope (part of its documents' `Last-Modified`).
     removed: SystemTime,
+    /// When the scope last changed: its newest post time, or `removed` if later
+    /// (`feed::modified`), for documents made of the whole scope (an actor's outbox).
+    modified: SystemTime,
     /// Oldest first, [`CHUNK`] posts a chunk (the last one may hold fewer).
     chunks: Vec<Arc<[Arc<Post>]>>,
 }
@@ -86,11 +89,19 @@ impl ScopeView {
             chunks[c] = copy.into();
             any = true;
         }
+        let newest = changed
+            .iter()
+            .filter_map(|source| listing.get(source))
+            .filter(|post| listing.in_scope(post, scope))
+            .map(|post| modified::post_time(post))
+            .fold(self.modified.max(removed), SystemTime::max);
+        let any = any || newest != self.modified;
         Some(any.then(|| ScopeView {
             version: version(),
             term,
             len: self.len,
             removed,
+            modified: newest,
             chunks,
         }))
     }
@@ -142,7 +153,9 @@ impl ScopeView {
             }
             part.clear();
         };
+        let mut newest = removed.max(modified::of_nothing());
         for post in listing.scope_oldest_first(scope) {
+            newest = newest.max(modified::post_time(post));
             part.push(post);
             len += 1;
             if part.len() == CHUNK {
@@ -153,11 +166,13 @@ impl ScopeView {
             close(&mut part, &mut chunks);
         }
         let changed = changed || old.is_some_and(|o| o.chunks.len() != chunks.len());
+        let changed = changed || old.is_some_and(|o| o.modified != newest);
         changed.then(|| ScopeView {
             version: version(),
             term,
             len,
             removed,
+            modified: newest,
             chunks,
         })
     }
@@ -249,6 +264,62 @@ impl ArchivePages {
 
     fn cache(&self) -> MutexGuard<'_, PageCache> {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// One scope's posts as of the last publish, for readers other than the archive pages (the
+/// ActivityPub outboxes): the same snapshot, so no second index of the posts is kept.
+#[derive(Clone)]
+pub struct ScopeSnapshot(Arc<ScopeView>);
+
+impl ScopeSnapshot {
+    /// Posts in the scope.
+    pub fn len(&self) -> usize {
+        self.0.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.len == 0
+    }
+
+    /// The term as written (`None` for all posts).
+    pub fn term(&self) -> Option<&str> {
+        self.0.term.as_deref()
+    }
+
+    /// Changes whenever the scope's posts did.
+    pub fn version(&self) -> u64 {
+        self.0.version
+    }
+
+    /// When the scope last changed, read off its posts (`feed::modified`): the
+    /// `Last-Modified` of documents made of the whole scope.
+    pub fn modified(&self) -> SystemTime {
+        self.0.modified
+    }
+
+    /// `take` posts after skipping the `skip` newest, newest first.
+    pub fn newest_first(&self, skip: usize, take: usize) -> Vec<&Post> {
+        let len = self.0.len;
+        let end = len.saturating_sub(skip);
+        let start = end.saturating_sub(take);
+        self.0.page(start, end - start)
+    }
+}
+
+impl ArchivePages {
+    /// The posts of `scope` as of the last publish; `None` for a term no post carries.
+    pub fn scope(&self, scope: &Scope) -> Option<ScopeSnapshot> {
+        let snapshot = self.snapshot.load();
+        snapshot.scopes.get(scope).cloned().map(ScopeSnapshot)
+    }
+
+    /// Every scope as of the last publish (all posts first, then the terms in order).
+    pub fn scopes(&self) -> Vec<Scope> {
+        let snapshot = self.snapshot.load();
+        let mut scopes: Vec<Scope> = snapshot.scopes.keys().cloned().collect();
+        scopes.sort();
+        scopes
     }
 }
 

@@ -305,6 +305,7 @@ impl Publisher {
                 assets,
                 ..super::Changed::default()
             },
+            posts: Vec::new(),
         });
         self.after_publish();
     }

@@ -16,14 +16,16 @@ use chrono::{DateTime, Utc};
 mod archive;
 mod assets;
 mod changed;
+mod changes;
 mod deletions;
 mod retry;
 
-pub use archive::ArchivePages;
+pub use archive::{ArchivePages, ScopeSnapshot};
 pub use changed::Changed;
 pub mod follow;
 mod pages;
 
+pub use changes::PostChange;
 use pages::{ClaimOrder, PageClaim};
 
 use crate::config::{Config, Format};
@@ -69,6 +71,9 @@ pub struct Published {
     pub feeds_changed: Vec<(String, Arc<Document>)>,
     pub feeds_removed: Vec<String>,
     pub changed: Changed,
+    /// Posts that entered, changed or left the listing (ActivityPub delivers them). None at
+    /// the first publish: what was there before the start is not known here.
+    pub posts: Vec<PostChange>,
 }
 
 /// Where each publish goes (`serve`: the server's state and the hub). Called on the
@@ -117,6 +122,10 @@ pub struct Publisher {
     doc_items: HashMap<String, render::FeedItems>,
     /// The posts published, and the tombstones of those that left.
     deletions: deletions::Deletions,
+    /// The listed version of each post a batch is changing, as it was before the batch.
+    before: HashMap<PathBuf, Arc<crate::post::Post>>,
+    /// The posts the publish under way changed, for its [`Published`].
+    post_changes: Vec<PostChange>,
 }
 
 /// How many changed posts a republish's log line names.
@@ -144,6 +153,9 @@ impl Publisher {
         };
         let mut meta = SiteMeta::from_config(&config);
         meta.hubs.splice(0..0, hub);
+        if config.activitypub.enabled {
+            meta.actors = config.activitypub.actors.clone();
+        }
         let site = Site::load_compact(&config.paths.posts, &mut ctx, opts.drafts);
         let mut listing = site.listing(now, opts);
         let window = config.feeds.tombstone_window();
@@ -179,13 +191,19 @@ impl Publisher {
             archive_pages: None,
             doc_items: HashMap::new(),
             deletions,
+            before: HashMap::new(),
+            post_changes: Vec::new(),
             busy: Arc::default(),
             meta: Arc::new(meta),
             config,
         };
         // Archive pages and the browser views of feeds are rendered on request from the same
         // snapshot of the scopes.
-        if p.meta.archive_page.is_some() || p.config.server.browser_view {
+        // The ActivityPub outboxes read the same snapshot.
+        if p.meta.archive_page.is_some()
+            || p.config.server.browser_view
+            || p.config.activitypub.enabled
+        {
             p.archive_pages = Some(Arc::new(ArchivePages::new(
                 Arc::clone(&p.meta),
                 &p.listing,
@@ -233,6 +251,9 @@ impl Publisher {
             .apply(&root, &self.ctx, self.opts.drafts, &changes);
         let mut delta = Delta::default();
         for source in &applied.changed {
+            if let Some(old) = self.listing.get(source) {
+                self.before.insert(source.clone(), Arc::clone(old));
+            }
             delta.extend(match self.site.posts.get(source) {
                 Some(post) => self.listing.upsert(Arc::clone(post), now),
                 None => self.listing.remove(source),
@@ -285,6 +306,8 @@ impl Publisher {
 
     /// Re-renders only the scopes a change touched, and the pages of the posts it touched.
     fn republish(&mut self, mut delta: Delta, now: DateTime<Utc>, started: Instant) -> Report {
+        let before = std::mem::take(&mut self.before);
+        self.post_changes = changes::post_changes(before, &delta.posts, &self.listing);
         let (meta, listing) = (&self.meta, &mut self.listing);
         self.deletions.apply(meta, listing, &mut delta, now);
         if delta.is_empty() {
@@ -432,10 +455,11 @@ impl Publisher {
             .map(|(route, post, time)| {
                 let bytes = page::render(page_meta, &post);
                 let render: Render = {
-                    let meta = Arc::clone(page_meta);
+                    let (meta, post) = (Arc::clone(page_meta), Arc::clone(&post));
                     Arc::new(move || bytes::Bytes::from(page::render(&meta, &post)))
                 };
-                (route, Lazy::new(HTML_TYPE, &bytes, time.min(now), render))
+                let entry = Lazy::new(HTML_TYPE, &bytes, time.min(now), render).with_post(post);
+                (route, entry)
             })
             .collect();
         for (route, entry) in pages {
@@ -486,6 +510,7 @@ impl Publisher {
                 pages: pages_changed,
                 assets: assets_changed,
             },
+            posts: std::mem::take(&mut self.post_changes),
         });
         self.after_publish();
         Report {
@@ -558,3 +583,6 @@ impl Publisher {
         self.doc_items.extend(items);
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -100,6 +100,14 @@ pub enum Handled {
     Compress(std::sync::Arc<Document>, Coding),
     /// An asset's file to open (which may block) and stream: [`super::file::serve`].
     File(super::file::Planned),
+    /// An ActivityPub document (an actor, an outbox page, a post's `Article`…) to make with
+    /// [`crate::activitypub::ActivityPub::render`] where it may block, in the coding given,
+    /// then answer with [`handle_fetched`].
+    Activity(
+        std::sync::Arc<crate::activitypub::ActivityPub>,
+        crate::activitypub::Job,
+        Coding,
+    ),
 }
 
 /// The access log line of a request: method, path, status, body bytes, microseconds.
@@ -208,6 +216,13 @@ fn respond<B>(req: &Request<B>, state: &State) -> (Class, Handled) {
             return (Class::Other, Handled::Done(r));
         }
     };
+    // ActivityPub's addresses (WebFinger, NodeInfo, `/ap/…`) come before the store's.
+    let activitypub = state.activitypub.get();
+    if let Some(ap) = activitypub {
+        if let Some(routed) = ap.route(&route, req.uri().query(), req.headers()) {
+            return (Class::ActivityPub, activity(req, ap, routed));
+        }
+    }
     if let Some(archives) = state.archives.get().filter(|_| state.browser_view) {
         // Only a site feed's address: an asset named `notes/rss.xml` is a file like any other.
         let view = crate::feed::paging::parse_feed_route(&route)
@@ -236,6 +251,16 @@ fn respond<B>(req: &Request<B>, state: &State) -> (Class, Handled) {
         return (class, Handled::Done(respond_in(req, state, doc, coding)));
     }
     if let Some(lazy) = store.lazy(&route) {
+        // A Fediverse server asking for the post: its `Article`, at the same URL.
+        if let Some(ap) = activitypub {
+            if let Some(job) = ap.article(lazy, req.headers()) {
+                let coding = choose_coding(req.headers());
+                return (
+                    Class::ActivityPub,
+                    Handled::Activity(std::sync::Arc::clone(ap), job, coding),
+                );
+            }
+        }
         // A 304 or 412 needs no bytes, nor does a page already rendered in this coding;
         // anything else is rendered (and compressed) where it may block.
         let doc = Document::from_lazy(lazy);
@@ -299,6 +324,36 @@ fn doc_class(route: &str, doc: &Document) -> Class {
         Class::List
     } else {
         Class::Page
+    }
+}
+
+/// What the server does with a request to an ActivityPub address.
+fn activity<B>(
+    req: &Request<B>,
+    ap: &std::sync::Arc<crate::activitypub::ActivityPub>,
+    routed: crate::activitypub::Routed,
+) -> Handled {
+    use crate::activitypub::Routed;
+    match routed {
+        Routed::Render(job) => {
+            Handled::Activity(std::sync::Arc::clone(ap), job, choose_coding(req.headers()))
+        }
+        // A browser at an actor's address: its page (RFC 9110 §15.4.4).
+        Routed::Redirect(location) => {
+            let mut r = plain(StatusCode::SEE_OTHER, "303 see other\n");
+            if let Ok(v) = HeaderValue::from_str(&location) {
+                r.headers_mut().insert(hyper::header::LOCATION, v);
+            }
+            r.headers_mut().insert(
+                VARY,
+                HeaderValue::from_static(crate::activitypub::negotiate::VARY),
+            );
+            Handled::Done(r)
+        }
+        Routed::Refuse(status, why) => Handled::Done(plain(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            why,
+        )),
     }
 }
 
@@ -478,25 +533,34 @@ fn validators(
 
 /// What a response varies on, and its `Surrogate-Key` ([`crate::cache::keys`]), from the route
 /// it answers. A feed's address has two representations when browser views are on (the view
-/// and the feed), every other document one in several codings.
+/// and the feed), and so do a post's page and an actor's address when ActivityPub is on (HTML
+/// and JSON); every other document one in several codings.
 fn cache_headers<B>(req: &Request<B>, state: &State) -> (&'static str, HeaderValue) {
     let Ok(route) = route_of(req.uri().path()) else {
         return ("Accept-Encoding", HeaderValue::from_static(keys::ALL));
     };
     let feed = crate::feed::paging::parse_feed_route(&route);
+    let store = state.store.load();
+    let is_page = || store.lazy(&route).is_some();
+    let ap = state.activitypub.get();
     let vary = if feed.is_some() && state.browser_view && state.archives.get().is_some() {
         super::navigation::FEED_VARY
+    } else if ap.is_some_and(|ap| ap.negotiates(&route, is_page())) {
+        // A post's page or an actor's address: HTML or ActivityPub JSON, by `Accept`.
+        crate::activitypub::negotiate::VARY
     } else {
         "Accept-Encoding"
     };
-    let key = match feed {
-        Some((scope, ..)) => keys::value(&keys::scope_key(&scope)),
-        None => match keys::route_key(&route) {
+    // An actor's documents (its outbox) change with its scope's posts.
+    let actor = ap
+        .and_then(|ap| ap.actor_at(&route))
+        .map(|(scope, _)| scope);
+    let key = match (feed, actor) {
+        (Some((scope, ..)), _) | (None, Some(scope)) => keys::value(&keys::scope_key(&scope)),
+        (None, None) => match keys::route_key(&route) {
             Some(key) => keys::value(&key),
             // A post's page, or else an asset kept in memory.
-            None if state.store.load().lazy(&route).is_some() => {
-                keys::value(&keys::page_key(&route))
-            }
+            None if is_page() => keys::value(&keys::page_key(&route)),
             None => keys::value(&keys::asset_key(&route)),
         },
     };

@@ -22,6 +22,7 @@ pub mod body;
 pub mod conditional;
 pub mod file;
 pub mod handler;
+pub mod inbox;
 pub(crate) mod navigation;
 pub mod ops;
 pub mod range;
@@ -92,6 +93,11 @@ pub struct State {
     /// endpoints gets a 503. `true` for a state made with its store ([`State::new`]); `serve`
     /// starts answering before its first build and sets it when that is in.
     pub ready: std::sync::atomic::AtomicBool,
+    /// The ActivityPub actors, WebFinger, NodeInfo and `Article`s (`activitypub.enabled`),
+    /// set once the first publish is done.
+    pub activitypub: std::sync::OnceLock<Arc<crate::activitypub::ActivityPub>>,
+    /// The actors' inboxes and deliveries, set with `activitypub`.
+    pub federation: std::sync::OnceLock<Arc<crate::activitypub::Federation>>,
 }
 
 pub use crate::store::archive::Archives;
@@ -113,6 +119,8 @@ impl State {
             metrics: Arc::default(),
             ops: ops::Paths::default(),
             ready: std::sync::atomic::AtomicBool::new(true),
+            activitypub: std::sync::OnceLock::new(),
+            federation: std::sync::OnceLock::new(),
         }
     }
 

@@ -11,6 +11,7 @@
 
 use hyper::header::{HeaderMap, HeaderName, ACCEPT};
 
+use crate::accept::quality;
 use crate::config::Format;
 
 /// Headers a response on a feed's address varies on: a shared cache must not hand the browser
@@ -55,39 +56,6 @@ pub fn prefers_html(accept: &str, format: Format) -> bool {
         .map(|(t, s)| quality(accept, t, s))
         .fold(quality(accept, kind, sub), f32::max);
     html > 0.0 && html > feed
-}
-
-/// The q-value `accept` gives the media type `kind/sub` (RFC 9110 §12.5.1): from its most
-/// specific matching range (`kind/sub`, then `kind/*`, then `*/*`), 0 when none matches.
-fn quality(accept: &str, kind: &str, sub: &str) -> f32 {
-    // (specificity, q) of the best match so far.
-    let mut best: Option<(u8, f32)> = None;
-    for range in accept.split(',') {
-        let mut parts = range.split(';');
-        let Some((t, s)) = parts.next().and_then(|r| r.trim().split_once('/')) else {
-            continue;
-        };
-        let specificity = match (t.trim(), s.trim()) {
-            (t, s) if t.eq_ignore_ascii_case(kind) && s.eq_ignore_ascii_case(sub) => 2,
-            (t, "*") if t.eq_ignore_ascii_case(kind) => 1,
-            ("*", "*") => 0,
-            _ => continue,
-        };
-        let q = parts
-            .filter_map(|p| p.split_once('='))
-            .find(|(k, _)| k.trim().eq_ignore_ascii_case("q"))
-            .map_or(1.0, |(_, v)| {
-                v.trim()
-                    .parse::<f32>()
-                    .ok()
-                    .filter(|q| (0.0..=1.0).contains(q))
-                    .unwrap_or(0.0)
-            });
-        if best.is_none_or(|(b, _)| specificity > b) {
-            best = Some((specificity, q));
-        }
-    }
-    best.map_or(0.0, |(_, q)| q)
 }
 
 #[cfg(test)]

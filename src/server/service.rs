@@ -4,7 +4,8 @@
 //! or block — rendering an archive page, rendering a post page, compressing a large
 //! document, opening an asset's file — and run on a blocking thread, at most
 //! [`super::BLOCKING_CONCURRENCY`] at a time (an asset's file is then read a chunk at a time
-//! as it is sent, see [`super::body`]); the subscription POST of the hub reads its body. The
+//! as it is sent, see [`super::body`]); the subscription POST of the hub and the POSTs to
+//! ActivityPub inboxes ([`super::inbox`]) read their bodies. The
 //! thread pool is the server's to pick ([`Blocking`]): the stock server uses its runtime's,
 //! the steering server one shared by its event loops.
 
@@ -151,6 +152,22 @@ fn route(
         return (Class::Hub, Err(later));
     }
     let pool = Arc::clone(pool);
+    // A POST to an ActivityPub inbox: its body is read, then checked where it may block.
+    if req.method() == hyper::Method::POST {
+        if let Some(federation) = state
+            .federation
+            .get()
+            .filter(|f| handler::route_of(req.uri().path()).is_ok_and(|route| f.is_inbox(&route)))
+        {
+            let federation = Arc::clone(federation);
+            let later: Later = Box::pin(async move {
+                super::inbox::handle(req, state, federation)
+                    .await
+                    .map(Body::from)
+            });
+            return (Class::ActivityPub, Err(later));
+        }
+    }
     let (class, handled) = handler::handle_classed(&req, &state);
     let answered: Result<Answer, Later> = match handled {
         handler::Handled::Done(response) => Ok(response.map(Body::from)),
@@ -193,6 +210,9 @@ fn route(
             .unwrap_or_else(|| (Coding::Identity, doc.identity.clone()));
             handler::handle_fetched(&req, &state, Some(doc), Some(made), started).map(Body::from)
         })),
+        handler::Handled::Activity(ap, job, coding) => {
+            Err(fetched(req, state, pool, coding, move || ap.render(&job)))
+        }
         handler::Handled::File(plan) => Err(Box::pin(async move {
             file::serve(&req, &state, pool, plan).await
         })),

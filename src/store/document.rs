@@ -49,6 +49,9 @@ pub struct Lazy {
     pub last_modified: SystemTime,
     /// Gives exactly the bytes `hash` was taken from.
     pub render: Render,
+    /// The post a post page shows: its other representations (an ActivityPub `Article`,
+    /// negotiated by `Accept`) are made from it.
+    pub post: Option<std::sync::Arc<crate::post::Post>>,
 }
 
 impl std::fmt::Debug for Lazy {
@@ -82,7 +85,14 @@ impl Lazy {
             len: bytes.len(),
             last_modified: whole_seconds(last_modified),
             render,
+            post: None,
         }
+    }
+
+    /// The same, the page of `post`.
+    pub fn with_post(mut self, post: std::sync::Arc<crate::post::Post>) -> Lazy {
+        self.post = Some(post);
+        self
     }
 }
 

@@ -97,16 +97,16 @@ fn post_def(i: usize) -> PostDef {
     let (month, day) = (1 + t / 28, 1 + t % 28);
     let category = if [5, 11, 17].contains(&i) {
         "rare"
-    } else if i % 2 == 0 {
+    } else if i.is_multiple_of(2) {
         "news"
     } else {
         "tech"
     };
     let mut tags = Vec::new();
-    if i % 4 == 0 {
+    if i.is_multiple_of(4) {
         tags.push("rust");
     }
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         tags.push("five");
     } else {
         tags.push("web");

@@ -111,15 +111,26 @@ pub fn news_post(title: &str, date: &str, category: &str, tags: &str, body: &str
 /// `Vary` on a feed's address (a feed and its browser view) and on every other document.
 pub const FEED_VARY: &str = "Accept, Sec-Fetch-Dest, Sec-Fetch-Mode, Accept-Encoding";
 
+/// `Vary` on a post's page: its HTML or, asked by a Fediverse server, its ActivityPub
+/// `Article` (`serve` has ActivityPub on by default).
+pub const PAGE_VARY: &str = "Accept, Accept-Encoding";
+
 /// The `Vary` a response for `path` carries: feeds (subscription documents and archive pages,
-/// which have browser views) vary on what tells a browser from a reader too.
+/// which have browser views) vary on what tells a browser from a reader too, and post pages
+/// on what tells a browser from a Fediverse server.
 pub fn vary_of(path: &str) -> &'static str {
     let path = path.split(['?', '#']).next().unwrap_or(path);
+    let site_page = path == "/"
+        || path == "/index.html"
+        || path.starts_with("/tags/")
+        || path.starts_with("/categories/");
     if ["/rss.xml", "/atom.xml", "/feed.json"]
         .iter()
         .any(|f| path.ends_with(f))
     {
         FEED_VARY
+    } else if !site_page && (path.ends_with(".html") || path.ends_with('/')) {
+        PAGE_VARY
     } else {
         "Accept-Encoding"
     }
@@ -160,7 +171,7 @@ impl Server {
     /// [`Server::start`] with environment changes for the server process: `(name, Some(v))`
     /// sets a variable, `(name, None)` removes it (e.g. `RUST_LOG`, `NO_COLOR`).
     pub fn start_with_env(site: &TempSite, extra: &[&str], env: &[(&str, Option<&str>)]) -> Server {
-        Server::start_into(site, &site.out(), extra, env)
+        Server::start_full(site, &site.out(), "127.0.0.1:0", extra, env)
     }
 
     /// [`Server::start_with_env`] writing to `out` instead of the site's `feeds/`: a second
@@ -168,6 +179,28 @@ impl Server {
     pub fn start_into(
         site: &TempSite,
         out: &Path,
+        extra: &[&str],
+        env: &[(&str, Option<&str>)],
+    ) -> Server {
+        Server::start_full(site, out, "127.0.0.1:0", extra, env)
+    }
+
+    /// [`Server::start_with_env`] listening on `listen` (a port a server used before, so that
+    /// the site keeps its URL across a restart).
+    pub fn start_on(
+        site: &TempSite,
+        listen: &str,
+        extra: &[&str],
+        env: &[(&str, Option<&str>)],
+    ) -> Server {
+        Server::start_full(site, &site.out(), listen, extra, env)
+    }
+
+    /// The server of `site`'s posts, writing to `out`, listening on `listen`.
+    pub fn start_full(
+        site: &TempSite,
+        out: &Path,
+        listen: &str,
         extra: &[&str],
         env: &[(&str, Option<&str>)],
     ) -> Server {
@@ -187,7 +220,7 @@ impl Server {
             "--out".into(),
             out.display().to_string(),
             "--listen".into(),
-            "127.0.0.1:0".into(),
+            listen.into(),
         ];
         args.extend(extra.iter().map(|s| (*s).to_owned()));
         // FEEDSMITH_TEST_STEERING=on|off: every server in that mode (CI runs the suite in both).

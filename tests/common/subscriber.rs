@@ -97,6 +97,8 @@ struct Shared {
     changed: Condvar,
     verify: Mutex<Verify>,
     answer: Mutex<Answer>,
+    /// Documents answered to a `GET` of their path (an ActivityPub actor): type and body.
+    documents: Mutex<std::collections::HashMap<String, (String, Vec<u8>)>>,
     stop: AtomicBool,
 }
 
@@ -118,6 +120,7 @@ impl Subscriber {
             changed: Condvar::new(),
             verify: Mutex::new(verify),
             answer: Mutex::new(answer),
+            documents: Mutex::default(),
             stop: AtomicBool::new(false),
         });
         let s = Arc::clone(&shared);
@@ -137,6 +140,15 @@ impl Subscriber {
     /// The callback URL of a path on this subscriber.
     pub fn callback(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// Answers a `GET` of `path` with `body` as `content_type` from now on.
+    pub fn serve_document(&self, path: &str, content_type: &str, body: Vec<u8>) {
+        self.shared
+            .documents
+            .lock()
+            .unwrap()
+            .insert(path.to_owned(), (content_type.to_owned(), body));
     }
 
     pub fn set_answer(&self, answer: Answer) {
@@ -284,6 +296,21 @@ fn serve(conn: TcpStream, s: &Shared) {
         body,
         at: Instant::now(),
     };
+    let document = (req.method == "GET")
+        .then(|| s.documents.lock().unwrap().get(&req.path).cloned())
+        .flatten();
+    if let Some((content_type, body)) = document {
+        record(s, req);
+        let mut out = conn;
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = out.write_all(head.as_bytes());
+        let _ = out.write_all(&body);
+        let _ = out.flush();
+        return;
+    }
     let (status, reply): (u16, Vec<u8>) = if req.is_verification() {
         let challenge = req.param("hub.challenge").unwrap_or_default().as_bytes();
         match *s.verify.lock().unwrap() {
@@ -313,6 +340,7 @@ fn serve(conn: TcpStream, s: &Shared) {
     record(s, req);
     let reason = match status {
         200 => "OK",
+        202 => "Accepted",
         204 => "No Content",
         404 => "Not Found",
         410 => "Gone",

@@ -80,7 +80,11 @@ fn requests_see_whole_documents_while_the_store_is_swapped() {
         move || {
             let mut swaps = 0usize;
             while swaps < 300 || !done.load(Ordering::Acquire) {
-                let (bytes, t) = if swaps % 2 == 0 { (&b, t_b) } else { (&a, t_a) };
+                let (bytes, t) = if swaps.is_multiple_of(2) {
+                    (&b, t_b)
+                } else {
+                    (&a, t_a)
+                };
                 state.swap(store_with(ROUTE, bytes, t));
                 swaps += 1;
                 // Leave the two cores to the server and the clients between swaps.
