@@ -189,7 +189,7 @@ fn file_name_that_is_not_utf8_is_no_crash() {
 // Injection
 
 /// The headers the server produces; anything else in a response head was injected.
-const KNOWN_HEADERS: [&str; 13] = [
+const KNOWN_HEADERS: [&str; 14] = [
     "content-type",
     "content-length",
     "content-encoding",
@@ -203,6 +203,7 @@ const KNOWN_HEADERS: [&str; 13] = [
     "date",
     "connection",
     "allow",
+    "surrogate-key",
 ];
 
 /// CR/LF in titles, terms and the permalink cannot reach a response head, and every document
