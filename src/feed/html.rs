@@ -102,6 +102,20 @@ pub fn activity_link(h: &mut String, href: &str) {
     );
 }
 
+/// The line of a subscription box saying how to follow `scope` from the Fediverse, when its
+/// actor is served (`serve` with `activitypub`): the actor's address, which Mastodon's search
+/// (and Misskey's, Pixelfed's…) resolves to an account to follow.
+pub fn fediverse_line(h: &mut String, meta: &SiteMeta, scope: &crate::site::Scope) {
+    if let Some(actor) = super::actor_url(meta, scope) {
+        let _ = write!(
+            h,
+            "<p class=\"meta\">Or follow it from the Fediverse (Mastodon and others): search \
+             there for this address.</p><p><code class=\"url\">{}</code></p>",
+            text(&actor)
+        );
+    }
+}
+
 /// The bar at the top of every page (after `<body>`): the site's name, linking home, and the
 /// index's lists of categories and tags, so a reader is one click from anywhere.
 pub fn site_header(h: &mut String, meta: &SiteMeta) {

@@ -56,10 +56,11 @@ pub fn render(meta: &SiteMeta, listing: &Listing) -> Result<Vec<u8>, FeedError> 
     let _ = write!(
         h,
         "</span></p><p class=\"meta\">Or only a category or a tag, below. \
-         <a href=\"{}\">OPML</a> lists every feed, for a reader's import.</p></div>\n\
-         <h2 id=\"recent\">Recent posts</h2>\n<ul class=\"entries\">\n",
+         <a href=\"{}\">OPML</a> lists every feed, for a reader's import.</p>",
         attr(&meta.url(super::OPML_ROUTE))
     );
+    super::html::fediverse_line(&mut h, meta, &Scope::All);
+    h.push_str("</div>\n<h2 id=\"recent\">Recent posts</h2>\n<ul class=\"entries\">\n");
     for (i, p) in listing.iter().take(RECENT).enumerate() {
         let style = EntryStyle {
             heading: 3,

@@ -93,10 +93,12 @@ pub fn render(meta: &SiteMeta, listing: &Listing, scope: &Scope) -> Option<Vec<u
         h,
         "</span></p><p><code class=\"url\">{}</code></p>\
          <p class=\"meta\">Every feed of the site, for a reader's import: \
-         <a href=\"{}\">OPML</a>.</p></div>\n<ul class=\"entries\">\n",
+         <a href=\"{}\">OPML</a>.</p>",
         text(&meta.url(&route(scope, first))),
         attr(&meta.url(OPML_ROUTE))
     );
+    super::html::fediverse_line(&mut h, meta, scope);
+    h.push_str("</div>\n<ul class=\"entries\">\n");
     for (i, post) in term.posts.values().take(LISTED).enumerate() {
         let style = EntryStyle {
             heading: 2,

@@ -223,6 +223,13 @@ fn pages_link_their_actors() {
     assert!(tag.contains(&link(&server.at("/ap/tags/rust"))), "{tag}");
     let category = server.get("/categories/news/").text();
     assert!(category.contains(&link(&server.at("/ap/categories/news"))));
+    // And say so to a person, with the address to search for in a Fediverse client.
+    let said = |href: &str| {
+        format!("search there for this address.</p><p><code class=\"url\">{href}</code>")
+    };
+    assert!(index.contains(&said(&server.at("/ap/site"))), "{index}");
+    assert!(tag.contains(&said(&server.at("/ap/tags/rust"))), "{tag}");
+    assert!(category.contains(&said(&server.at("/ap/categories/news"))));
     // Feeds link their scope's actor (subscription documents: archive pages are no topics).
     for (feed, actor, root, link) in [
         ("/atom.xml", "/ap/site", None, "link"),
@@ -264,6 +271,7 @@ fn switched_off_there_are_no_actors_and_no_key() {
     let post = fetch(&server.at("/news/2024/01/02/post-2.html"), AP_ACCEPT);
     assert_eq!(post.h("content-type"), "text/html; charset=utf-8");
     assert_eq!(post.h("vary"), "Accept-Encoding");
-    assert!(!server.get("/").text().contains("application/activity+json"));
+    let index = server.get("/").text();
+    assert!(!index.contains("application/activity+json") && !index.contains("Fediverse"));
     assert!(!site.root().join(".feedsmith/activitypub-key.pem").exists());
 }
