@@ -100,21 +100,40 @@ pub fn answer(
     state: &Arc<State>,
     pool: &Arc<dyn Blocking>,
 ) -> Result<Answer, Later> {
+    let public = is_public(req.uri().path());
     let (class, answered) = route(req, state, pool);
     match answered {
-        Ok(response) => {
-            count(state, class, &response);
+        Ok(mut response) => {
+            finish(state, class, public, &mut response);
             Ok(response)
         }
         Err(later) => {
             let state = Arc::clone(state);
             Err(Box::pin(async move {
-                let response = later.await;
-                count(&state, class, &response);
+                let mut response = later.await;
+                finish(&state, class, public, &mut response);
                 response
             }))
         }
     }
+}
+
+/// Whether the answers at `path` are meant for any page's scripts too: the `/.well-known/`
+/// documents (WebFinger, whose RFC 7033 §5 asks for `Access-Control-Allow-Origin: *`, and
+/// NodeInfo), which are public by their nature and never carry anything private.
+fn is_public(path: &str) -> bool {
+    path.starts_with("/.well-known/")
+}
+
+/// What every response gets last: the CORS header of a public document, and its count.
+fn finish(state: &State, class: Class, public: bool, response: &mut Answer) {
+    if public {
+        response.headers_mut().insert(
+            hyper::header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            hyper::header::HeaderValue::from_static("*"),
+        );
+    }
+    count(state, class, response);
 }
 
 /// Counts a response: its class, status and body bytes (`HEAD` and `304` have none).

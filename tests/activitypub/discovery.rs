@@ -23,7 +23,10 @@ fn webfinger_finds_the_site_categories_and_tags() {
         ("category-news", "/ap/categories/news", "/categories/news/"),
     ] {
         let acct = format!("acct:{name}@{host}");
-        let jrd = json(&finger(&server, &acct), "application/jrd+json", &acct);
+        let answer = finger(&server, &acct);
+        // Any page's script may read it (RFC 7033 §5).
+        assert_eq!(answer.h("access-control-allow-origin"), "*");
+        let jrd = json(&answer, "application/jrd+json", &acct);
         assert_eq!(jrd["subject"], acct.as_str());
         let links = jrd["links"].as_array().unwrap();
         let link = |rel: &str| {
@@ -55,12 +58,23 @@ fn webfinger_finds_the_site_categories_and_tags() {
         "acct:news@example.com".to_owned(),
         server.at("/ap/tags/nothing"),
     ] {
-        assert_eq!(finger(&server, &unknown).status, 404, "{unknown}");
+        let r = finger(&server, &unknown);
+        assert_eq!(r.status, 404, "{unknown}");
+        assert_eq!(r.h("access-control-allow-origin"), "*");
     }
     for bad in ["", "news", "acct:@x", "http://[oops"] {
         assert_eq!(finger(&server, bad).status, 400, "{bad:?}");
     }
     assert_eq!(server.get("/.well-known/webfinger").status, 400);
+    // Nothing else is shared with other origins.
+    assert!(server
+        .get("/ap/site")
+        .header("access-control-allow-origin")
+        .is_none());
+    assert!(server
+        .get("/rss.xml")
+        .header("access-control-allow-origin")
+        .is_none());
     assert_eq!(server.get("/.well-known/webfinger?rel=self").status, 400);
 }
 
