@@ -257,10 +257,28 @@ fn a_long_burst_is_published_as_one_batch() {
             }
         },
     );
-    let log = server.stderr();
+    // The store is swapped before the files are written and the line logged: wait for the
+    // line of the publish that holds every post.
+    let whole = format!(" {} posts,", N + 1);
+    let log = wait_for(
+        "the burst's republish logged",
+        DEADLINE,
+        Some(&server),
+        || {
+            let log = server.stderr();
+            let logged = log[from..]
+                .lines()
+                .any(|l| l.contains("republished") && l.contains(&whole));
+            if logged {
+                Ok(log)
+            } else {
+                Err(log[from..].to_owned())
+            }
+        },
+    );
     let republishes = log[from..]
         .lines()
-        .filter(|l| l.contains("republished:"))
+        .filter(|l| l.contains("republished"))
         .count();
     // Without the burst gathering this is one republish per part the watcher hands over
     // (every 50 ms): a dozen or more. A machine so loaded that a 2 ms gap stretches past the
