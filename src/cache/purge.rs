@@ -118,17 +118,8 @@ impl Purger {
 /// The HTTP client of the purges: no redirects, no proxy, every request within `timeout`,
 /// `BAN` allowed. Any address is allowed: the operator named the caches.
 fn agent(timeout: Duration) -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_global(Some(timeout))
-        .proxy(None)
+    crate::hub::deliver::outgoing(timeout, "cache purge")
         .allow_non_standard_methods(true)
-        .user_agent(format!(
-            "{}/{} (cache purge)",
-            crate::feed::GENERATOR,
-            crate::feed::VERSION
-        ))
         .build()
         .new_agent()
 }

@@ -18,6 +18,27 @@ use url::Url;
 use super::request::{self, Mode};
 use crate::store::Document;
 
+/// The settings of every request feedsmith makes (the hub's, ActivityPub's, the pings of
+/// external hubs, the purges of caches): statuses are answers, not errors; no redirect is
+/// followed and no proxy from the environment used; the whole request ends within `timeout`;
+/// the `User-Agent` says what it is for (`WebSub hub`, `cache purge`…).
+pub fn outgoing(
+    timeout: Duration,
+    what: &str,
+) -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(timeout))
+        .proxy(None)
+        .user_agent(format!(
+            "{}/{} ({what}; +{})",
+            crate::feed::GENERATOR,
+            crate::feed::VERSION,
+            crate::feed::GENERATOR_URI
+        ))
+}
+
 /// Most bytes of a verification answer read (the challenge is 64).
 const MAX_ECHO_BYTES: u64 = 4096;
 
@@ -94,18 +115,7 @@ impl Client {
     /// [`Client::new`], saying in its `User-Agent` what it is for (`WebSub hub`,
     /// `ActivityPub`).
     pub fn named(timeout: Duration, allow_private: bool, what: &str) -> Client {
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .timeout_global(Some(timeout))
-            .proxy(None)
-            .user_agent(format!(
-                "{}/{} ({what}; +{})",
-                crate::feed::GENERATOR,
-                crate::feed::VERSION,
-                crate::feed::GENERATOR_URI
-            ))
-            .build();
+        let config = outgoing(timeout, what).build();
         Client {
             agent: ureq::Agent::with_parts(
                 config,

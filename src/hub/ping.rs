@@ -51,18 +51,7 @@ impl ExternalHub {
     /// A client for the hub at `url`, each request bounded by `timeout`; outcomes are
     /// counted in `counts`.
     pub fn new(url: &str, timeout: Duration, counts: Outcomes) -> ExternalHub {
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .timeout_global(Some(timeout))
-            .proxy(None)
-            .user_agent(format!(
-                "{}/{} (WebSub publisher; +{})",
-                crate::feed::GENERATOR,
-                crate::feed::VERSION,
-                crate::feed::GENERATOR_URI
-            ))
-            .build();
+        let config = super::deliver::outgoing(timeout, "WebSub publisher").build();
         ExternalHub {
             url: url.to_owned(),
             agent: config.new_agent(),
