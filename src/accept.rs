@@ -1,7 +1,17 @@
-//! The `Accept` header (RFC 9110 §12.5.1): the q-value a list of media ranges gives a media
-//! type, from its most specific matching range. Used wherever one address has several
-//! representations: a feed or its browser view (`server::navigation`), a post's page or its
-//! ActivityPub `Article` (`activitypub::negotiate`).
+//! Media types in requests. The `Accept` header (RFC 9110 §12.5.1): the q-value a list of
+//! media ranges gives a media type, from its most specific matching range. Used wherever one
+//! address has several representations: a feed or its browser view (`server::navigation`), a
+//! post's page or its ActivityPub `Article` (`activitypub::negotiate`). And a body's
+//! `Content-Type` ([`content_type_is`]): the hub's form, an inbox's activity.
+
+/// Whether a `Content-Type` value names one of `types` (its essence, parameters aside,
+/// compared case-insensitively: RFC 9110 §8.3.1). No value names none.
+pub fn content_type_is(value: Option<&str>, types: &[&str]) -> bool {
+    let Some(essence) = value.and_then(|v| v.split(';').next()).map(str::trim) else {
+        return false;
+    };
+    types.iter().any(|t| essence.eq_ignore_ascii_case(t))
+}
 
 /// One media range of an `Accept` value: `type/subtype`, its parameters (`q` taken out) and
 /// its weight.

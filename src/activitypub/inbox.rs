@@ -35,30 +35,16 @@ pub struct Incoming {
     pub body: Bytes,
 }
 
-/// The answer: a status and a line saying why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
-    pub status: u16,
-    pub message: String,
-}
-
-impl Reply {
-    fn new(status: u16, message: impl Into<String>) -> Reply {
-        let mut message = message.into();
-        message.push('\n');
-        Reply { status, message }
-    }
-}
+/// The answer: a status and a line saying why (the same kind of answer as the hub's).
+pub use crate::hub::Reply;
 
 /// Whether a `Content-Type` is an ActivityPub body: `application/activity+json` or
 /// `application/ld+json` (with any profile).
 pub fn is_activity_type(content_type: Option<&str>) -> bool {
-    let Some(ct) = content_type else {
-        return false;
-    };
-    let essence = ct.split(';').next().unwrap_or("").trim();
-    essence.eq_ignore_ascii_case("application/activity+json")
-        || essence.eq_ignore_ascii_case("application/ld+json")
+    crate::accept::content_type_is(
+        content_type,
+        &["application/activity+json", "application/ld+json"],
+    )
 }
 
 /// Why a POST was refused, as its status and log line say.

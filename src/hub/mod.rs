@@ -96,7 +96,8 @@ impl Settings {
     }
 }
 
-/// The answer to a subscriber's request.
+/// The answer to a POST the server reads (a subscriber's request to the hub, an activity to
+/// an ActivityPub inbox): a status, and a line saying why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
     pub status: u16,
@@ -104,7 +105,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn new(status: u16, message: impl Into<String>) -> Reply {
+    pub fn new(status: u16, message: impl Into<String>) -> Reply {
         let mut message = message.into();
         message.push('\n');
         Reply { status, message }

@@ -50,12 +50,7 @@ pub struct HubRequest {
 
 /// Whether a `Content-Type` names a form body (parameters such as `charset` are allowed).
 pub fn is_form(content_type: Option<&str>) -> bool {
-    content_type
-        .and_then(|ct| ct.split(';').next())
-        .is_some_and(|mime| {
-            mime.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        })
+    crate::accept::content_type_is(content_type, &["application/x-www-form-urlencoded"])
 }
 
 /// Why a subscriber's request is refused: the reason, sent back with a `400`.
