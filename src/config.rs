@@ -441,8 +441,8 @@ pub fn own_address_url(addr: SocketAddr) -> Url {
     Url::parse(&format!("http://{host}:{}/", addr.port())).expect("socket address forms a URL")
 }
 
-/// Parses an absolute `http`/`https` site URL.
-pub fn parse_site_url(text: &str) -> Result<Url> {
+/// Parses an absolute `http`/`https` URL with a host.
+pub fn parse_http_url(text: &str) -> Result<Url> {
     let url = Url::parse(text).with_context(|| format!("not an absolute URL: {text:?}"))?;
     if url.scheme() != "http" && url.scheme() != "https" {
         bail!("must be an http or https URL, got {text:?}");
@@ -450,6 +450,13 @@ pub fn parse_site_url(text: &str) -> Result<Url> {
     if url.host_str().is_none_or(str::is_empty) {
         bail!("has no host: {text:?}");
     }
+    Ok(url)
+}
+
+/// Parses a base URL: [`parse_http_url`] with no query or fragment (the site's URL, a cache to
+/// purge).
+pub fn parse_site_url(text: &str) -> Result<Url> {
+    let url = parse_http_url(text)?;
     if url.query().is_some() || url.fragment().is_some() {
         bail!("must not have a query or fragment: {text:?}");
     }

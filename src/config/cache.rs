@@ -61,7 +61,7 @@ impl CacheConfig {
     pub fn purge_urls(&self) -> Vec<Url> {
         self.purge
             .iter()
-            .filter_map(|u| parse_purge_url(u).ok())
+            .filter_map(|u| super::parse_site_url(u).ok())
             .collect()
     }
 
@@ -77,7 +77,7 @@ impl CacheConfig {
             }
         }
         for (i, url) in self.purge.iter().enumerate() {
-            parse_purge_url(url).with_context(|| format!("cache.purge[{i}]"))?;
+            super::parse_site_url(url).with_context(|| format!("cache.purge[{i}]"))?;
         }
         if !(100..=60_000).contains(&self.purge_timeout_ms) {
             bail!(
@@ -93,22 +93,6 @@ impl CacheConfig {
         }
         Ok(())
     }
-}
-
-/// Parses a purge target: an absolute `http` or `https` URL with a host and no query. Any
-/// address is allowed (the operator names the cache, usually on loopback or a private network).
-pub fn parse_purge_url(text: &str) -> Result<Url> {
-    let url = Url::parse(text).with_context(|| format!("not an absolute URL: {text:?}"))?;
-    if url.scheme() != "http" && url.scheme() != "https" {
-        bail!("must be an http or https URL, got {text:?}");
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        bail!("has no host: {text:?}");
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        bail!("must not have a query or fragment: {text:?}");
-    }
-    Ok(url)
 }
 
 #[cfg(test)]

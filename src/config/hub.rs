@@ -125,13 +125,7 @@ impl HubConfig {
 /// password (it is published in every feed). Loopback and private addresses are allowed: the
 /// operator chose it.
 pub fn parse_external(text: &str) -> Result<url::Url> {
-    let url = url::Url::parse(text).with_context(|| format!("not an absolute URL: {text:?}"))?;
-    if url.scheme() != "http" && url.scheme() != "https" {
-        bail!("must be an http or https URL, got {text:?}");
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        bail!("has no host: {text:?}");
-    }
+    let url = super::parse_http_url(text)?;
     if url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
         bail!("must have no fragment, user name or password (it is published): {text:?}");
     }
