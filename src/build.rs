@@ -118,7 +118,7 @@ impl Build {
             .iter()
             .map(|(s, f, k)| paging::route(s, *k, *f))
             .collect();
-        let docs = render::doc_jobs(&self.meta, &self.listing.scopes());
+        let docs = render::doc_jobs(&self.meta, &self.listing, &self.listing.scopes());
         let (meta, listing, fragments) = (&self.meta, &self.listing, &self.fragments);
         let (mut report, failures) = output::sync_made(
             &config.paths.output,

@@ -327,15 +327,17 @@ pub enum DocJob {
     /// The page of a category or tag (`feed::term`): it lists the term's posts, so it is
     /// rendered whenever the term's feeds are.
     TermPage(Scope),
-    Opml,
-    Index,
+    /// The OPML list and the index, with their time (the site's: computed once for both,
+    /// since it reads every post).
+    Opml(std::time::SystemTime),
+    Index(std::time::SystemTime),
     /// The XSLT stylesheet (`feeds.stylesheet`).
     Stylesheet,
 }
 
 /// The documents of `scopes` (each feed format, and a term's page), then the OPML list and
 /// the index.
-pub fn doc_jobs(meta: &SiteMeta, scopes: &[Scope]) -> Vec<DocJob> {
+pub fn doc_jobs(meta: &SiteMeta, listing: &Listing, scopes: &[Scope]) -> Vec<DocJob> {
     let mut jobs: Vec<DocJob> = Vec::with_capacity(scopes.len() * (meta.formats.len() + 1) + 2);
     for s in scopes {
         jobs.extend(meta.formats.iter().map(|f| DocJob::Feed(s.clone(), *f)));
@@ -343,7 +345,8 @@ pub fn doc_jobs(meta: &SiteMeta, scopes: &[Scope]) -> Vec<DocJob> {
             jobs.push(DocJob::TermPage(s.clone()));
         }
     }
-    jobs.extend([DocJob::Opml, DocJob::Index]);
+    let site = feed::modified::of_site(listing);
+    jobs.extend([DocJob::Opml(site), DocJob::Index(site)]);
     if meta.stylesheet.is_some() {
         jobs.push(DocJob::Stylesheet);
     }
@@ -386,17 +389,17 @@ pub fn render_job(
                 .ok_or_else(|| FeedError::from(format!("{scope:?}: no such term"))),
             modified::of_scope(listing, scope),
         ),
-        DocJob::Opml => list(
+        DocJob::Opml(site) => list(
             feed::OPML_ROUTE,
             OPML_TYPE,
             feed::render_opml(meta, listing).and_then(|b| verify::well_formed_xml(&b).map(|()| b)),
-            modified::of_site(listing),
+            *site,
         ),
-        DocJob::Index => list(
+        DocJob::Index(site) => list(
             feed::INDEX_ROUTE,
             HTML_TYPE,
             feed::render_index(meta, listing),
-            modified::of_site(listing),
+            *site,
         ),
         DocJob::Stylesheet => list(
             feed::stylesheet::ROUTE,
@@ -415,7 +418,7 @@ pub fn render_scopes_and_lists(
     fragments: &Fragments,
     scopes: &[Scope],
 ) -> Rendered {
-    let results: Vec<JobOutcome> = doc_jobs(meta, scopes)
+    let results: Vec<JobOutcome> = doc_jobs(meta, listing, scopes)
         .par_iter()
         .map(|job| render_job(meta, listing, fragments, job))
         .collect();
