@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::common::http::{agent, request_with, wait_for};
-use crate::common::{news_post, Server, TempSite};
+use crate::common::{metric_samples as samples, news_post, Server, TempSite};
 
 const METRICS: &str = "/.feedsmith/metrics";
 const HEALTH: &str = "/.feedsmith/healthz";
@@ -25,17 +25,6 @@ fn site() -> TempSite {
     );
     s.write_post_bytes("img/dot.png", &[0x89, b'P', b'N', b'G', 0, 1, 2, 3]);
     s
-}
-
-/// Every sample of a metrics text: `name{labels}` → value.
-fn samples(text: &str) -> BTreeMap<String, f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .filter_map(|l| {
-            let (k, v) = l.rsplit_once(' ')?;
-            Some((k.to_owned(), v.parse().ok()?))
-        })
-        .collect()
 }
 
 fn requests(m: &BTreeMap<String, f64>, class: &str, code: u16) -> f64 {

@@ -200,6 +200,12 @@ fn a_dead_cache_never_holds_up_republishing() {
         },
     );
     assert_eq!(log.matches("purge failed").count(), 1, "{log}");
+    // And counted: attempts failed, none answered.
+    let text = server.get("/.feedsmith/metrics").text();
+    let m = crate::common::metric_samples(&text);
+    let count =
+        |outcome: &str| m[&format!("feedsmith_cache_purges_total{{outcome=\"{outcome}\"}}")];
+    assert!(count("failed") >= 1.0 && count("ok") == 0.0, "{text}");
 }
 
 /// A cache on loopback that answers every request 200 and reports each request's method and
@@ -265,12 +271,15 @@ fn next_ban(
 fn each_republish_bans_the_keys_of_what_changed() {
     let site = site();
     let (port, rx) = fake_cache();
-    let _server = serve(
+    let server = serve(
         &site,
         &format!("\n[cache]\npurge = [\"http://127.0.0.1:{port}\"]\n"),
     );
     let seen = &mut Vec::new();
     assert_eq!(next_ban(&rx, seen), ["all"]);
+    // Counted in the metrics once answered (the start's ban, then its confirmation a second
+    // later).
+    server.wait_metric("feedsmith_cache_purges_total{outcome=\"ok\"}", 2.0);
     // An edit of a post's title: its page, and the feeds and pages of its scopes.
     site.write_post(
         "2024-01-05-post-5.md",

@@ -141,3 +141,34 @@ pub fn wait_for<T>(
         std::thread::sleep(POLL);
     }
 }
+
+/// Every sample of a Prometheus text: `name{labels}` → value.
+pub fn metric_samples(text: &str) -> std::collections::BTreeMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| {
+            let (k, v) = l.rsplit_once(' ')?;
+            Some((k.to_owned(), v.parse().ok()?))
+        })
+        .collect()
+}
+
+impl Server {
+    /// Waits (bounded) until the sample `key` (`name{labels}`) of the server's
+    /// `/.feedsmith/metrics` equals `want`: outcomes are counted once an answer is read, just
+    /// after the peer saw the request.
+    pub fn wait_metric(&self, key: &str, want: f64) {
+        wait_for(
+            &format!("{key} = {want}"),
+            Duration::from_secs(10),
+            Some(self),
+            || {
+                let text = self.get("/.feedsmith/metrics").text();
+                match metric_samples(&text).get(key) {
+                    Some(v) if *v == want => Ok(()),
+                    got => Err(format!("{got:?}")),
+                }
+            },
+        );
+    }
+}

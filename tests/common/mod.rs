@@ -410,6 +410,7 @@ pub fn regular_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 
 /// HTTP requests and bounded polling shared by the server, watch and fault tests.
 pub mod http;
+pub use http::metric_samples;
 pub mod nginx;
 
 /// The one raw-socket HTTP client, for bytes on the wire as written and as sent.

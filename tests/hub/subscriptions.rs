@@ -94,6 +94,11 @@ fn subscribe_verify_then_one_signed_delivery_per_changed_topic() {
         0,
         "an unaffected topic got a delivery"
     );
+    // Counted in the metrics: two deliveries, none failed.
+    let deliveries =
+        |outcome: &str| format!("feedsmith_hub_deliveries_total{{outcome=\"{outcome}\"}}");
+    server.wait_metric(&deliveries("delivered"), 2.0);
+    server.wait_metric(&deliveries("failed"), 0.0);
 
     // The secret is saved (for restarts) in a file only its owner can read.
     let rec = saved(&site)
